@@ -1,0 +1,51 @@
+# kmem build. Every target finds a JDK 22+ by itself: JAVA_HOME if it qualifies, else the
+# newest under /usr/lib/jvm. Root is expected (pagemap PFNs, mlock, hugepages).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+JDK := $(shell tools/find-jdk)
+ifeq ($(JDK),)
+$(error no JDK 22 or newer found (JAVA_HOME or /usr/lib/jvm/*); kmem needs the FFM API: install one, e.g. Temurin 25)
+endif
+export JAVA_HOME := $(JDK)
+JAVA := $(JDK)/bin/java
+MVN := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -q -B
+# Hugepages the tests and the default pool use (2 MiB each); `make test` reserves them.
+HUGEPAGES ?= 64
+ARGS ?= tour
+
+.PHONY: run test bench bindings clean jar hugepages deps
+
+deps:
+	@tools/ensure-deps
+
+target/kmem.jar: deps $(shell find src/main bindings -name '*.java' 2>/dev/null) pom.xml
+	@$(MVN) -DskipTests package
+	@cp target/kmem-*.jar target/kmem.jar
+
+jar: target/kmem.jar
+
+# The main job: the kmem tool on an embedded default pool.
+run: target/kmem.jar hugepages
+	@$(JAVA) --enable-native-access=io.kmem -p target/kmem.jar -m io.kmem/io.kmem.cli.Main $(ARGS)
+
+test: deps hugepages
+	@$(MVN) verify $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
+
+# JMH suite; figures printed and written under target/bench/.
+bench: deps hugepages
+	@$(MVN) -DskipTests test-compile
+	@mkdir -p target/bench
+	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
+	  io.kmem.bench.BenchMain $(BENCH)
+
+# Reserve 2 MiB hugepages for hugetlb frame sources (needs root; says so when it fails).
+hugepages:
+	@tools/reserve-hugepages $(HUGEPAGES)
+
+# Regenerate bindings/ from native/ with jextract (where it is installed).
+bindings:
+	@tools/gen-bindings
+
+clean:
+	@$(MVN) clean

@@ -1,0 +1,105 @@
+/*
+ * Prints, one "NAME VALUE" per line, the value of every constant in native/jextract.args and the
+ * layout facts the generated bindings encode (struct rlimit, the C type sizes). BindingsCheckTest
+ * compiles and runs it and compares each line with the bindings, both ways: a constant the
+ * bindings have and the probe does not print (or the reverse) fails the test, so add a line here
+ * whenever an --include-constant or --include-struct is added to the argfile.
+ *
+ *   NAME VALUE                 a constant, as a signed 64-bit decimal (pointers: their address)
+ *   sizeof.NAME N              sizeof the C type behind the layout Libc.C_NAME (upper-cased)
+ *   STRUCT.sizeof N            sizeof(struct STRUCT)
+ *   STRUCT.FIELD.offset N      offsetof(struct STRUCT, FIELD)
+ *   STRUCT.FIELD.size N        sizeof(((struct STRUCT *) 0)->FIELD)
+ */
+#include "kmem.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONSTANT(name)      printf("%s %lld\n", #name, (long long) (name))
+#define SIZEOF(name, type)  printf("sizeof.%s %zu\n", #name, sizeof(type))
+#define STRUCT(s)           printf("%s.sizeof %zu\n", #s, sizeof(struct s))
+#define FIELD(s, f)         printf("%s.%s.offset %zu\n%s.%s.size %zu\n", #s, #f, offsetof(struct s, f), \
+                                   #s, #f, sizeof(((struct s *) 0)->f))
+
+int main(void) {
+    CONSTANT(PROT_NONE);
+    CONSTANT(PROT_READ);
+    CONSTANT(PROT_WRITE);
+
+    CONSTANT(MAP_SHARED);
+    CONSTANT(MAP_PRIVATE);
+    CONSTANT(MAP_FIXED);
+    CONSTANT(MAP_FIXED_NOREPLACE);
+    CONSTANT(MAP_ANONYMOUS);
+    CONSTANT(MAP_NORESERVE);
+    CONSTANT(MAP_POPULATE);
+    CONSTANT(MAP_LOCKED);
+    CONSTANT(MAP_HUGETLB);
+    CONSTANT(MAP_FAILED);
+
+    CONSTANT(MREMAP_MAYMOVE);
+    CONSTANT(MREMAP_FIXED);
+
+    CONSTANT(MADV_DONTNEED);
+    CONSTANT(MADV_REMOVE);
+    CONSTANT(MADV_DONTFORK);
+    CONSTANT(MADV_HUGEPAGE);
+    CONSTANT(MADV_NOHUGEPAGE);
+    CONSTANT(MADV_POPULATE_WRITE);
+
+    CONSTANT(MFD_CLOEXEC);
+    CONSTANT(MFD_ALLOW_SEALING);
+    CONSTANT(MFD_HUGETLB);
+    CONSTANT(MFD_HUGE_2MB);
+    CONSTANT(MFD_HUGE_1GB);
+
+    CONSTANT(F_ADD_SEALS);
+    CONSTANT(F_GET_SEALS);
+    CONSTANT(F_SEAL_SEAL);
+    CONSTANT(F_SEAL_SHRINK);
+    CONSTANT(F_SEAL_GROW);
+    CONSTANT(F_SEAL_WRITE);
+
+    CONSTANT(FALLOC_FL_KEEP_SIZE);
+    CONSTANT(FALLOC_FL_PUNCH_HOLE);
+
+    CONSTANT(O_RDONLY);
+    CONSTANT(O_WRONLY);
+    CONSTANT(O_RDWR);
+    CONSTANT(O_CLOEXEC);
+    CONSTANT(O_SYNC);
+
+    CONSTANT(_SC_PAGESIZE);
+    CONSTANT(_SC_NPROCESSORS_ONLN);
+
+    CONSTANT(RLIMIT_MEMLOCK);
+    CONSTANT(RLIM_INFINITY);
+
+    CONSTANT(EPERM);
+    CONSTANT(ENOENT);
+    CONSTANT(EINTR);
+    CONSTANT(EAGAIN);
+    CONSTANT(ENOMEM);
+    CONSTANT(EACCES);
+    CONSTANT(EBUSY);
+    CONSTANT(EEXIST);
+    CONSTANT(EINVAL);
+    CONSTANT(ENOSPC);
+    CONSTANT(ENOSYS);
+
+    SIZEOF(bool, _Bool);
+    SIZEOF(char, char);
+    SIZEOF(short, short);
+    SIZEOF(int, int);
+    SIZEOF(long, long);
+    SIZEOF(long_long, long long);
+    SIZEOF(float, float);
+    SIZEOF(double, double);
+    SIZEOF(pointer, void *);
+
+    STRUCT(rlimit);
+    FIELD(rlimit, rlim_cur);
+    FIELD(rlimit, rlim_max);
+    return 0;
+}

@@ -1,0 +1,104 @@
+package io.kmem;
+
+import io.kmem.phys.HostInfo;
+
+/**
+ * The kernel's names as static methods over one default {@link MemoryPool}, for drivers
+ * written the way kernel drivers are: {@code Kernel.virt_to_phys(addr)}.
+ *
+ * <p>The default pool is built on first use: 64 MiB of 4 KiB frames, plus 2 MiB hugetlb
+ * frames when the host has hugepages free (up to 64 MiB of them). Its name is "default".
+ * Set it up differently, or first, with {@link #setDefaultPool}; close it with
+ * {@link #shutdown}.
+ */
+public final class Kernel {
+    private static final long DEFAULT_SMALL = 64L << 20;
+    private static final long DEFAULT_HUGE_MAX = 64L << 20;
+    private static volatile MemoryPool pool;
+
+    private Kernel() {
+    }
+
+    /** The default pool, built on first use. */
+    public static MemoryPool defaultPool() {
+        MemoryPool p = pool;
+        if (p == null) {
+            synchronized (Kernel.class) {
+                p = pool;
+                if (p == null) {
+                    pool = p = buildDefault();
+                }
+            }
+        }
+        return p;
+    }
+
+    /** Makes {@code p} the default pool; fails if one is already in use. */
+    public static synchronized void setDefaultPool(MemoryPool p) {
+        if (pool != null) {
+            throw new IllegalStateException("setDefaultPool: the default pool '" + pool.name() + "' is already in use;"
+                    + " call Kernel.shutdown() first");
+        }
+        pool = p;
+    }
+
+    /** Closes the default pool, if any; the next call builds a new one. */
+    public static synchronized void shutdown() {
+        if (pool != null) {
+            pool.close();
+            pool = null;
+        }
+    }
+
+    /** The configuration {@link #defaultPool()} uses on this host. */
+    public static MemoryPool.Builder defaultBuilder() {
+        HostInfo host = HostInfo.read();
+        long huge = Math.min(DEFAULT_HUGE_MAX, host.freeHugepages2m() * (2L << 20));
+        return MemoryPool.builder().name("default").smallPages(DEFAULT_SMALL).hugePages2m(huge)
+                .maxSmallPages(Math.max(DEFAULT_SMALL, host.memTotalBytes() / 4 & -4096L));
+    }
+
+    private static MemoryPool buildDefault() {
+        return defaultBuilder().build();
+    }
+
+    /** {@code virt_to_phys} on the default pool; see {@link MemoryPool#virt_to_phys}. */
+    public static long virt_to_phys(long addr) {
+        return defaultPool().virt_to_phys(addr);
+    }
+
+    /** {@code phys_to_virt} on the default pool; see {@link MemoryPool#phys_to_virt}. */
+    public static long phys_to_virt(long phys) {
+        return defaultPool().phys_to_virt(phys);
+    }
+
+    /** {@code virt_to_page} on the default pool; see {@link MemoryPool#virt_to_page}. */
+    public static long virt_to_page(long addr) {
+        return defaultPool().virt_to_page(addr);
+    }
+
+    /** {@code virt_to_pfn} on the default pool; see {@link MemoryPool#virt_to_pfn}. */
+    public static long virt_to_pfn(long addr) {
+        return defaultPool().virt_to_pfn(addr);
+    }
+
+    /** {@code pfn_to_page} on the default pool; see {@link MemoryPool#pfn_to_page}. */
+    public static long pfn_to_page(long pfn) {
+        return defaultPool().pfn_to_page(pfn);
+    }
+
+    /** {@code page_to_pfn} on the default pool; see {@link MemoryPool#page_to_pfn}. */
+    public static long page_to_pfn(long page) {
+        return defaultPool().page_to_pfn(page);
+    }
+
+    /** {@code page_address} on the default pool; see {@link MemoryPool#page_address}. */
+    public static long page_address(long page) {
+        return defaultPool().page_address(page);
+    }
+
+    /** {@code page_to_phys} on the default pool; see {@link MemoryPool#page_to_phys}. */
+    public static long page_to_phys(long page) {
+        return defaultPool().page_to_phys(page);
+    }
+}

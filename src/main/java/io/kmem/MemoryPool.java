@@ -1,0 +1,363 @@
+package io.kmem;
+
+import io.kmem.error.BadAddressException;
+import io.kmem.phys.FrameKind;
+import io.kmem.phys.FramePool;
+import io.kmem.phys.HostInfo;
+import io.kmem.phys.MemMap;
+import io.kmem.phys.PhysLayout;
+import io.kmem.report.PhysReport;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A pool of pinned, physically addressed frames and the kernel allocators over it. Build one
+ * with {@link #builder()}, or use {@link Kernel}'s static kernel names over the default pool.
+ *
+ * <p>Naming: the kernel's API keeps the kernel's names verbatim ({@code virt_to_phys},
+ * {@code page_to_pfn}), so that a driver author reads them as in C; everything else (building,
+ * reports, closing) has ordinary Java names.
+ *
+ * <p>Addresses are {@code long}s, as in C; 0 is NULL. A page handle ({@code struct page *})
+ * is a {@code long} too, tagged so that passing an address or a PFN where a page is expected
+ * is caught: see {@link #pfn_to_page}.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class MemoryPool implements AutoCloseable {
+
+    /** Top 16 bits of every page handle ("pg"): a handle is {@code PAGE_TAG | frame index}. */
+    static final long PAGE_TAG = 0x7067L << 48;
+    private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
+
+    final FramePool phys;
+    private final long bringUpNanos;
+    private final long bringUpFrames;
+
+    private MemoryPool(Builder b) {
+        long[] max = new long[FrameKind.values().length];
+        max[FrameKind.SMALL_4K.ordinal()] = b.maxSmallBytes >= 0 ? b.maxSmallBytes : Math.max(b.smallBytes, 0);
+        max[FrameKind.HUGE_2M.ordinal()] = b.maxHuge2mBytes >= 0 ? b.maxHuge2mBytes : b.huge2mBytes;
+        max[FrameKind.HUGE_1G.ordinal()] = b.huge1gBytes;
+        this.phys = FramePool.create(new FramePool.Config(b.name, max, b.dmaMask, b.unprivileged));
+        long t0 = System.nanoTime();
+        try {
+            if (b.smallBytes > 0) {
+                phys.grow(FrameKind.SMALL_4K, b.smallBytes >>> PhysLayout.PAGE_SHIFT);
+            }
+            if (b.huge2mBytes > 0) {
+                phys.grow(FrameKind.HUGE_2M, b.huge2mBytes >>> PhysLayout.PAGE_SHIFT);
+            }
+            if (b.huge1gBytes > 0) {
+                phys.grow(FrameKind.HUGE_1G, b.huge1gBytes >>> PhysLayout.PAGE_SHIFT);
+            }
+        } catch (RuntimeException e) {
+            phys.close();
+            throw e;
+        }
+        this.bringUpNanos = System.nanoTime() - t0;
+        this.bringUpFrames = phys.presentFrames();
+    }
+
+    /** A builder for a pool; by default 64 MiB of 4 KiB frames, physical addresses, no DMA mask. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------ address translation
+
+    /**
+     * {@code virt_to_phys}: the physical address of a direct-map address (anything kmalloc or
+     * the page allocator returned).
+     *
+     * @throws BadAddressException outside the direct map, or on a frame the pool does not hold
+     * @throws io.kmem.error.PrivilegeException in an unprivileged pool
+     */
+    public long virt_to_phys(long addr) {
+        return phys.virtToPhys(addr);
+    }
+
+    /**
+     * {@code phys_to_virt}: the direct-map address of a physical address the pool holds.
+     *
+     * @throws BadAddressException for a physical address the pool does not hold
+     */
+    public long phys_to_virt(long physAddr) {
+        return phys.physToVirt(physAddr);
+    }
+
+    /** {@code virt_to_pfn}: the PFN of the frame behind a direct-map address. */
+    public long virt_to_pfn(long addr) {
+        return phys.virtToPfn("virt_to_pfn", addr);
+    }
+
+    /**
+     * {@code virt_to_page}: the page handle of the frame behind a direct-map address.
+     *
+     * @throws BadAddressException outside the direct map or on a frame the pool does not hold
+     */
+    public long virt_to_page(long addr) {
+        return pageOfPfn(phys.virtToPfn("virt_to_page", addr));
+    }
+
+    /**
+     * {@code pfn_to_page}: the page handle of a frame by PFN.
+     *
+     * @throws BadAddressException for a PFN the pool does not hold
+     */
+    public long pfn_to_page(long pfn) {
+        long idx = phys.pfnToIdx(pfn);
+        if (idx < 0) {
+            throw new BadAddressException("pfn_to_page: pfn 0x" + Long.toHexString(pfn) + " is not a frame of pool '"
+                    + phys.name() + "'");
+        }
+        return PAGE_TAG | idx;
+    }
+
+    /**
+     * {@code page_to_pfn}: the PFN of a page handle.
+     *
+     * @throws BadAddressException for anything but a page handle of this pool
+     */
+    public long page_to_pfn(long page) {
+        return MemMap.pfn(phys.memMap().info(pageIdx("page_to_pfn", page)));
+    }
+
+    /**
+     * {@code page_address}: the direct-map address of a page handle.
+     *
+     * @throws BadAddressException for anything but a page handle of this pool
+     */
+    public long page_address(long page) {
+        return phys.directAddress(page_to_pfn(page));
+    }
+
+    /** {@code page_to_phys}: the physical address of a page handle. */
+    public long page_to_phys(long page) {
+        if (!phys.physical()) {
+            return phys.virtToPhys(page_address(page));
+        }
+        return page_to_pfn(page) << PhysLayout.PAGE_SHIFT;
+    }
+
+    /**
+     * A segment over {@code bytes} of the direct map at {@code addr}, for reading and writing
+     * through the FFM API. It stays valid until the pool is closed; after that every access
+     * throws instead of touching unmapped memory.
+     *
+     * @throws BadAddressException if the range is not inside the pool's frames
+     */
+    public MemorySegment segment(long addr, long bytes) {
+        if (bytes < 0 || !phys.inDirectMap(addr) || !phys.inDirectMap(addr + Math.max(bytes, 1) - 1)) {
+            throw new BadAddressException("segment: [0x" + Long.toHexString(addr) + ", +" + bytes
+                    + ") is not inside the direct map of pool '" + phys.name() + "'");
+        }
+        for (long a = addr & PhysLayout.PAGE_MASK; a < addr + bytes; a += PhysLayout.PAGE_SIZE) {
+            phys.virtToPfn("segment", a);
+        }
+        return phys.directMap().asSlice(addr - phys.directBase(), bytes);
+    }
+
+    // ------------------------------------------------------------------ growth, release, verify
+
+    /**
+     * Takes more frames from the kernel: {@code bytes} of {@code kind} (rounded up to whole
+     * pages of that kind). Returns the PFNs that came in, sorted.
+     *
+     * @throws io.kmem.error.KmemException past the pool's maximum or when the kernel refuses
+     */
+    public long[] grow(FrameKind kind, long bytes) {
+        return phys.grow(kind, (bytes + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT).pfns();
+    }
+
+    /**
+     * Gives frames back to the kernel ({@code fallocate(PUNCH_HOLE)}); they must be free.
+     *
+     * @throws BadAddressException for a frame the pool does not hold or that is in use
+     */
+    public void release(long[] pfns) {
+        phys.release(pfns);
+    }
+
+    /** Re-reads pagemap for every frame and lists any frame whose PFN changed since intake. */
+    public FramePool.Verification verify() {
+        return phys.verify();
+    }
+
+    // ------------------------------------------------------------------ reports and facts
+
+    /** A /proc/meminfo-style summary of the pool, with where every figure came from. */
+    public String meminfo() {
+        return PhysReport.meminfo(phys, bringUpNanos, bringUpFrames);
+    }
+
+    /** Every PFN the pool holds, sorted (frame indices in an unprivileged pool). */
+    public long[] pfns() {
+        return phys.presentPfns();
+    }
+
+    /**
+     * The PFN {@code /proc/self/pagemap} reports right now for any mapped virtual address of
+     * this process, or -1 when the page is not present: the ground truth the pool's own
+     * translations are checked against.
+     */
+    public long pagemapPfn(long addr) {
+        return phys.pagemapPfn(addr);
+    }
+
+    /** The host's facts as read at pool creation (zones, hugepages, pinning sysctls). */
+    public HostInfo host() {
+        return phys.host();
+    }
+
+    /** The pool's name, as given to the builder. */
+    public String name() {
+        return phys.name();
+    }
+
+    /** True when the pool has real physical addresses (built as root, not unprivileged). */
+    public boolean physical() {
+        return phys.physical();
+    }
+
+    /** Frames (4 KiB) the pool holds now. */
+    public long frames() {
+        return phys.presentFrames();
+    }
+
+    /** Resident bytes of mem_map (16-byte records), measured with mincore. */
+    public long memMapBytes() {
+        return phys.metadataBytes()[0];
+    }
+
+    /** Bytes of the PFN-to-frame index. */
+    public long pfnIndexBytes() {
+        return phys.metadataBytes()[1];
+    }
+
+    /** Time to bring up the initial frames, in nanoseconds. */
+    public long bringUpNanos() {
+        return bringUpNanos;
+    }
+
+    /** Closes the pool: every frame goes back to the kernel; segments from it stop working. */
+    @Override
+    public void close() {
+        phys.close();
+    }
+
+    // ------------------------------------------------------------------ page handles
+
+    private long pageOfPfn(long pfn) {
+        return PAGE_TAG | phys.pfnToIdx(pfn);
+    }
+
+    private long pageIdx(String function, long page) {
+        phys.ensureOpen(function);
+        long idx = page & ~PAGE_TAG_MASK;
+        if ((page & PAGE_TAG_MASK) != PAGE_TAG || idx >= phys.memMap().capacity()
+                || (phys.memMap().info(idx) & MemMap.PG_PRESENT) == 0) {
+            throw new BadAddressException(function + ": 0x" + Long.toHexString(page) + " is not a page handle of pool '"
+                    + phys.name() + "' (expected a value from alloc_pages, virt_to_page or pfn_to_page, not an address"
+                    + " or a PFN)");
+        }
+        return idx;
+    }
+
+    /** Builds a {@link MemoryPool}. */
+    public static final class Builder {
+        private String name = "kmem";
+        private long smallBytes = 64L << 20;
+        private long huge2mBytes;
+        private long huge1gBytes;
+        private long maxSmallBytes = -1;
+        private long maxHuge2mBytes = -1;
+        private long dmaMask = -1;
+        private boolean unprivileged;
+
+        private Builder() {
+        }
+
+        /** Name shown in reports, errors and the memfd names. */
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        /** Initial 4 KiB frames, in bytes (default 64 MiB; 0 for none). */
+        public Builder smallPages(long bytes) {
+            this.smallBytes = checkMultiple("smallPages", bytes, PhysLayout.PAGE_SIZE);
+            return this;
+        }
+
+        /** Initial 2 MiB hugetlb frames, in bytes (default none); needs reserved hugepages. */
+        public Builder hugePages2m(long bytes) {
+            this.huge2mBytes = checkMultiple("hugePages2m", bytes, FrameKind.HUGE_2M.pageSize());
+            return this;
+        }
+
+        /** Initial 1 GiB hugetlb frames, in bytes (default none); needs reserved gigantic pages. */
+        public Builder hugePages1g(long bytes) {
+            this.huge1gBytes = checkMultiple("hugePages1g", bytes, FrameKind.HUGE_1G.pageSize());
+            return this;
+        }
+
+        /** The most 4 KiB frames the pool may grow to, in bytes (default: the initial size). */
+        public Builder maxSmallPages(long bytes) {
+            this.maxSmallBytes = checkMultiple("maxSmallPages", bytes, PhysLayout.PAGE_SIZE);
+            return this;
+        }
+
+        /** The most 2 MiB frames the pool may grow to, in bytes (default: the initial size). */
+        public Builder maxHugePages2m(long bytes) {
+            this.maxHuge2mBytes = checkMultiple("maxHugePages2m", bytes, FrameKind.HUGE_2M.pageSize());
+            return this;
+        }
+
+        /**
+         * Builds the pool for a device's DMA mask: only frames whose last byte is at or below
+         * {@code mask} are kept (e.g. {@code DMA_BIT_MASK(32)} = 0xffffffff).
+         */
+        public Builder dmaMask(long mask) {
+            if (mask <= 0) {
+                throw new IllegalArgumentException("dmaMask: expected a positive mask such as 0xffffffff, got " + mask);
+            }
+            this.dmaMask = mask;
+            return this;
+        }
+
+        /**
+         * No physical addresses: the frame index stands in for the PFN and
+         * {@code virt_to_phys} throws. The allocators work as usual, without root.
+         */
+        public Builder unprivileged() {
+            this.unprivileged = true;
+            return this;
+        }
+
+        /**
+         * Brings the pool up: takes, pins and maps the initial frames.
+         *
+         * @throws io.kmem.error.PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
+         *         or without reserved hugepages when hugetlb frames were asked for
+         * @throws io.kmem.error.KmemException when a system call fails
+         */
+        public MemoryPool build() {
+            if (maxSmallBytes >= 0 && maxSmallBytes < smallBytes) {
+                throw new IllegalArgumentException("maxSmallPages " + maxSmallBytes + " is below smallPages " + smallBytes);
+            }
+            if (maxHuge2mBytes >= 0 && maxHuge2mBytes < huge2mBytes) {
+                throw new IllegalArgumentException("maxHugePages2m " + maxHuge2mBytes + " is below hugePages2m "
+                        + huge2mBytes);
+            }
+            return new MemoryPool(this);
+        }
+
+        private static long checkMultiple(String what, long bytes, long unit) {
+            if (bytes < 0 || bytes % unit != 0) {
+                throw new IllegalArgumentException(what + ": expected a non-negative multiple of " + unit
+                        + " bytes, got " + bytes);
+            }
+            return bytes;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package io.kmem.phys;
+
+/**
+ * Where a pool's frames come from: a memfd of 4 KiB shmem pages, or a hugetlbfs memfd of
+ * 2 MiB or 1 GiB pages. Whatever the kind, the pool manages 4 KiB frames; a hugepage is
+ * 2^9 (or 2^18) of them, physically contiguous and never migrated by compaction.
+ */
+public enum FrameKind {
+    /** 4 KiB shmem pages, populated and mlocked. Cheap, scattered, movable by compaction. */
+    SMALL_4K(4096, "4 KiB shmem"),
+    /** 2 MiB hugetlb pages ({@code MFD_HUGETLB | MFD_HUGE_2MB}); needs reserved hugepages. */
+    HUGE_2M(2L << 20, "2 MiB hugetlb"),
+    /** 1 GiB hugetlb pages ({@code MFD_HUGETLB | MFD_HUGE_1GB}); needs reserved gigantic pages. */
+    HUGE_1G(1L << 30, "1 GiB hugetlb");
+
+    private final long pageSize;
+    private final String label;
+
+    FrameKind(long pageSize, String label) {
+        this.pageSize = pageSize;
+        this.label = label;
+    }
+
+    /** Size in bytes of the pages the kernel gives this source. */
+    public long pageSize() {
+        return pageSize;
+    }
+
+    /** 4 KiB frames per page of this kind. */
+    public int framesPerPage() {
+        return (int) (pageSize / PhysLayout.PAGE_SIZE);
+    }
+
+    /** Order of one page of this kind counted in 4 KiB frames (0, 9 or 18). */
+    public int pageOrder() {
+        return Long.numberOfTrailingZeros(framesPerPage());
+    }
+
+    public boolean hugetlb() {
+        return this != SMALL_4K;
+    }
+
+    public String label() {
+        return label;
+    }
+}

@@ -1,0 +1,143 @@
+package io.kmem.phys;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+
+/**
+ * mem_map: one 16-byte record per 4 KiB frame, the pool's {@code struct page} (the kernel's
+ * is 64 bytes). Records live in one native segment, indexed by frame index (a frame's
+ * position in its source's memfd, offset by the source's first index), so the segment is
+ * dense: only the pages of records of frames the pool holds are ever touched.
+ *
+ * <pre>
+ *  word 0, "info" (owned by the phys layer and the buddy, written under their locks)
+ *  63                      46 45  44 43   40 39                                   0
+ *  +-------------------------+------+-------+--------------------------------------+
+ *  |        flags (PG_*)     | zone | order |                 pfn                  |
+ *  +-------------------------+------+-------+--------------------------------------+
+ *
+ *  word 1, "private": whatever the frame's owner keeps there
+ *    free buddy block head    prev index (high 32) | next index (low 32), -1 for none
+ *    slab head                the slab's state word (CAS-ed by the slab layer)
+ *    vmalloc frame            the owning area's id
+ *    tail of a block          the head's frame index
+ * </pre>
+ *
+ * pfn: 40 bits (4 PiB of physical address space). order: 0..10 for a buddy block or an
+ * allocated block's head. zone: a {@link ZoneType} ordinal. flags: the {@code PG_*} bits
+ * below. Word 0 is read and written with plain accesses under the owner's lock; word 1 also
+ * has volatile and CAS accessors for owners that need them lock-free.
+ */
+public final class MemMap {
+    public static final int RECORD_BYTES = 16;
+
+    static final int PFN_BITS = 40;
+    static final long PFN_MASK = (1L << PFN_BITS) - 1;
+    static final int ORDER_SHIFT = 40;
+    static final long ORDER_MASK = 0xFL;
+    static final int ZONE_SHIFT = 44;
+    static final long ZONE_MASK = 0x3L;
+    static final int FLAGS_SHIFT = 46;
+
+    /** The frame is populated, mapped and pinned: the pool holds it. */
+    public static final long PG_PRESENT = 1L << FLAGS_SHIFT;
+    /** Head of a free block in a buddy free_area (order in the order field). */
+    public static final long PG_BUDDY = 1L << (FLAGS_SHIFT + 1);
+    /** Head of an allocated block of order &gt; 0. */
+    public static final long PG_HEAD = 1L << (FLAGS_SHIFT + 2);
+    /** Part of an allocated block of order &gt; 0, not its head (private: the head's index). */
+    public static final long PG_TAIL = 1L << (FLAGS_SHIFT + 3);
+    /** Owned by the slab allocator. */
+    public static final long PG_SLAB = 1L << (FLAGS_SHIFT + 4);
+    /** Backs a vmalloc area. */
+    public static final long PG_VMALLOC = 1L << (FLAGS_SHIFT + 5);
+    /** Sits in a per-thread page cache (the kernel's per-cpu lists). */
+    public static final long PG_PCP = 1L << (FLAGS_SHIFT + 6);
+    /** Allocated by the page allocator (head or order-0 page handed out). */
+    public static final long PG_ALLOCATED = 1L << (FLAGS_SHIFT + 7);
+    /** Comes from a hugetlb source: never migrated by compaction. */
+    public static final long PG_HUGETLB = 1L << (FLAGS_SHIFT + 8);
+    /** Reserved by a DMA-mask pool's filter or an outside user: never allocated. */
+    public static final long PG_RESERVED = 1L << (FLAGS_SHIFT + 9);
+
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
+
+    private final MemorySegment records;
+    private final long capacity;
+
+    MemMap(MemorySegment records) {
+        this.records = records;
+        this.capacity = records.byteSize() / RECORD_BYTES;
+    }
+
+    /** How many records the segment can hold (the pool's maximum frames). */
+    public long capacity() {
+        return capacity;
+    }
+
+    public long info(long idx) {
+        return records.get(ValueLayout.JAVA_LONG, idx * RECORD_BYTES);
+    }
+
+    public void setInfo(long idx, long info) {
+        records.set(ValueLayout.JAVA_LONG, idx * RECORD_BYTES, info);
+    }
+
+    public long priv(long idx) {
+        return records.get(ValueLayout.JAVA_LONG, idx * RECORD_BYTES + 8);
+    }
+
+    public void setPriv(long idx, long value) {
+        records.set(ValueLayout.JAVA_LONG, idx * RECORD_BYTES + 8, value);
+    }
+
+    public long privVolatile(long idx) {
+        return (long) LONG.getVolatile(records, idx * RECORD_BYTES + 8);
+    }
+
+    public void setPrivRelease(long idx, long value) {
+        LONG.setRelease(records, idx * RECORD_BYTES + 8, value);
+    }
+
+    public boolean casPriv(long idx, long expected, long value) {
+        return LONG.compareAndSet(records, idx * RECORD_BYTES + 8, expected, value);
+    }
+
+    public static long pfn(long info) {
+        return info & PFN_MASK;
+    }
+
+    public static int order(long info) {
+        return (int) (info >>> ORDER_SHIFT & ORDER_MASK);
+    }
+
+    public static int zone(long info) {
+        return (int) (info >>> ZONE_SHIFT & ZONE_MASK);
+    }
+
+    public static long withOrder(long info, int order) {
+        return info & ~(ORDER_MASK << ORDER_SHIFT) | (long) order << ORDER_SHIFT;
+    }
+
+    /** A fresh record: present, the given pfn and zone, order 0, plus {@code extraFlags}. */
+    public static long newInfo(long pfn, ZoneType zone, long extraFlags) {
+        if ((pfn & ~PFN_MASK) != 0) {
+            throw new IllegalArgumentException("pfn 0x" + Long.toHexString(pfn) + " exceeds 40 bits");
+        }
+        return pfn | (long) zone.ordinal() << ZONE_SHIFT | PG_PRESENT | extraFlags;
+    }
+
+    /** The flag names set in {@code info}, for error messages and dumps: "present|buddy". */
+    public static String flagNames(long info) {
+        StringBuilder sb = new StringBuilder();
+        String[] names = {"present", "buddy", "head", "tail", "slab", "vmalloc", "pcp", "allocated",
+                          "hugetlb", "reserved"};
+        for (int i = 0; i < names.length; i++) {
+            if ((info & 1L << (FLAGS_SHIFT + i)) != 0) {
+                sb.append(sb.isEmpty() ? "" : "|").append(names[i]);
+            }
+        }
+        return sb.isEmpty() ? "none" : sb.toString();
+    }
+}

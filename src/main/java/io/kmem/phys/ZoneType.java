@@ -1,0 +1,42 @@
+package io.kmem.phys;
+
+/**
+ * The kernel's physical zones on x86-64, decided by a frame's physical address alone.
+ * Allocations fall back from NORMAL to DMA32 to DMA; {@code __GFP_DMA} takes only DMA and
+ * {@code __GFP_DMA32} takes DMA32 and DMA.
+ */
+public enum ZoneType {
+    /** Below 16 MiB: ISA-era devices with 24-bit DMA. */
+    DMA(1L << 24),
+    /** Below 4 GiB: devices with 32-bit DMA masks. */
+    DMA32(1L << 32),
+    /** Everything above. */
+    NORMAL(Long.MAX_VALUE);
+
+    private static final ZoneType[] VALUES = values();
+    private final long limit;
+
+    ZoneType(long limit) {
+        this.limit = limit;
+    }
+
+    /** One past the highest physical address this zone covers. */
+    public long limit() {
+        return limit;
+    }
+
+    /** The zone of a frame at {@code pfn}. */
+    public static ZoneType of(long pfn) {
+        long phys = pfn << PhysLayout.PAGE_SHIFT;
+        return phys < DMA.limit ? DMA : phys < DMA32.limit ? DMA32 : NORMAL;
+    }
+
+    public static ZoneType of(int ordinal) {
+        return VALUES[ordinal];
+    }
+
+    /** The kernel's spelling in /proc/zoneinfo and /proc/buddyinfo. */
+    public String procName() {
+        return this == NORMAL ? "Normal" : name();
+    }
+}

@@ -1,0 +1,11 @@
+/**
+ * kmem: the Linux kernel's memory allocators for Java user-space drivers.
+ *
+ * <p>The module exports the public API ({@code io.kmem}); the layers below it (bindings,
+ * system-call wrappers, the physical layer, the allocators) are internal.
+ */
+module io.kmem {
+    requires java.logging;
+    exports io.kmem;
+    exports io.kmem.error;
+}

@@ -1,0 +1,127 @@
+package io.kmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kmem.error.BadAddressException;
+import io.kmem.error.PoolClosedException;
+import io.kmem.error.PrivilegeException;
+import java.io.File;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class MemoryPoolTest {
+    private static final long MIB = 1L << 20;
+
+    @Test
+    void pageHandlesTranslateBothWaysAndAgreeWithPagemap() {
+        try (MemoryPool pool = MemoryPool.builder().name("t").smallPages(4 * MIB).build()) {
+            assertEquals(1024, pool.frames());
+            for (long pfn : pool.pfns()) {
+                long page = pool.pfn_to_page(pfn);
+                assertEquals(pfn, pool.page_to_pfn(page));
+                long va = pool.page_address(page);
+                assertEquals(page, pool.virt_to_page(va + 4095));
+                assertEquals(pfn, pool.virt_to_pfn(va));
+                assertEquals(pfn << 12, pool.page_to_phys(page));
+                assertEquals(pfn << 12 | 5, pool.virt_to_phys(va + 5));
+                assertEquals(va + 5, pool.phys_to_virt(pfn << 12 | 5));
+                assertEquals(pfn, pool.pagemapPfn(va), "pagemap agrees for pfn 0x" + Long.toHexString(pfn));
+            }
+        }
+    }
+
+    @Test
+    void segmentsReadAndWriteTheFramesAndDieWithThePool() {
+        MemoryPool pool = MemoryPool.builder().name("t").smallPages(4 * MIB).build();
+        long va = pool.page_address(pool.pfn_to_page(pool.pfns()[0]));
+        MemorySegment seg = pool.segment(va, 4096);
+        seg.set(ValueLayout.JAVA_INT, 100, 0x12345678);
+        assertEquals(0x12345678, pool.segment(va + 100, 4).get(ValueLayout.JAVA_INT, 0));
+        pool.close();
+        assertThrows(IllegalStateException.class, () -> seg.get(ValueLayout.JAVA_INT, 100),
+                "a segment of a closed pool throws instead of touching unmapped memory");
+        PoolClosedException e = assertThrows(PoolClosedException.class, () -> pool.page_to_pfn(MemoryPool.PAGE_TAG));
+        assertTrue(e.getMessage().startsWith("page_to_pfn: pool 't' is closed"), e.getMessage());
+    }
+
+    @Test
+    void badInputGetsSpecificErrors() {
+        try (MemoryPool pool = MemoryPool.builder().name("t").smallPages(4 * MIB).build()) {
+            long pfn = pool.pfns()[0];
+            long va = pool.page_address(pool.pfn_to_page(pfn));
+            BadAddressException e = assertThrows(BadAddressException.class, () -> pool.page_to_pfn(pfn));
+            assertTrue(e.getMessage().contains("is not a page handle") && e.getMessage().contains("not an address or a PFN"),
+                    e.getMessage());
+            assertThrows(BadAddressException.class, () -> pool.page_address(va));
+            e = assertThrows(BadAddressException.class, () -> pool.pfn_to_page(pfn + (1L << 30)));
+            assertTrue(e.getMessage().startsWith("pfn_to_page: pfn 0x"), e.getMessage());
+            e = assertThrows(BadAddressException.class, () -> pool.virt_to_page(12345));
+            assertTrue(e.getMessage().startsWith("virt_to_page: address 0x3039 is not in the direct map"), e.getMessage());
+            assertThrows(BadAddressException.class, () -> pool.segment(va, 1L << 40));
+            assertThrows(IllegalArgumentException.class, () -> MemoryPool.builder().smallPages(1000));
+            assertThrows(IllegalArgumentException.class, () -> MemoryPool.builder().hugePages2m(4096));
+            assertThrows(IllegalArgumentException.class, () -> MemoryPool.builder().dmaMask(0));
+            assertEquals(pfn, pool.virt_to_pfn(va), "the pool still works after every refusal");
+        }
+    }
+
+    @Test
+    void unprivilegedPoolWorksWithoutPhysicalAddresses() {
+        try (MemoryPool pool = MemoryPool.builder().name("laptop").smallPages(4 * MIB).unprivileged().build()) {
+            long page = pool.pfn_to_page(pool.pfns()[7]);
+            long va = pool.page_address(page);
+            pool.segment(va, 4096).fill((byte) 1);
+            PrivilegeException e = assertThrows(PrivilegeException.class, () -> pool.virt_to_phys(va));
+            assertTrue(e.getMessage().contains("unprivileged"), e.getMessage());
+            assertThrows(PrivilegeException.class, () -> pool.phys_to_virt(0x1000));
+            assertTrue(pool.meminfo().contains("unprivileged (frame index as PFN)"));
+        }
+    }
+
+    @Test
+    void withoutCapSysAdminAPhysicalPoolFailsSayingWhatToDo() throws Exception {
+        List<String> cmd = List.of("setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--",
+                javaBinary(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "io.kmem.cli.Main", "info", "--mib", "4");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child finished");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.exitValue(), out);
+        assertTrue(out.contains("CAP_SYS_ADMIN") && out.contains("Run as root") && out.contains("unprivileged"), out);
+
+        List<String> unpriv = new java.util.ArrayList<>(cmd);
+        unpriv.add("--unprivileged");
+        Process r = new ProcessBuilder(unpriv).redirectErrorStream(true).start();
+        assertTrue(r.waitFor(60, TimeUnit.SECONDS));
+        String rout = new String(r.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, r.exitValue(), rout);
+        assertTrue(rout.contains("unprivileged (frame index as PFN)"), rout);
+    }
+
+    @Test
+    void meminfoSaysWhereEveryFigureCameFrom() {
+        try (MemoryPool pool = MemoryPool.builder().name("t").smallPages(8 * MIB).build()) {
+            String info = pool.meminfo();
+            assertTrue(info.contains("MemTotal:"));
+            assertTrue(info.contains("8192 kB"), info);
+            assertTrue(info.contains("/proc/zoneinfo") && info.contains("pagemap") && info.contains("mincore"), info);
+            assertTrue(info.contains("compact_unevictable_allowed"), info);
+            for (String line : info.split("\n")) {
+                if (line.matches("^[A-Za-z0-9]+:.*") && !line.startsWith("Hugepages2M")) {
+                    int i = info.indexOf(line) + line.length() + 1;
+                    assertTrue(info.startsWith("  #", i), "figure has its source on the next line: " + line);
+                }
+            }
+        }
+    }
+
+    private static String javaBinary() {
+        return System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+    }
+}

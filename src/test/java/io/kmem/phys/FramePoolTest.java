@@ -1,0 +1,291 @@
+package io.kmem.phys;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kmem.bindings.Libc;
+import io.kmem.error.BadAddressException;
+import io.kmem.error.KmemException;
+import io.kmem.error.PoolClosedException;
+import io.kmem.error.PrivilegeException;
+import io.kmem.sys.Sys;
+import io.kmem.error.SyscallException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class FramePoolTest {
+    private static final long MIB = 1L << 20;
+
+    static FramePool pool(long smallMax, long hugeMax, long dmaMask, boolean unprivileged) {
+        long[] max = new long[FrameKind.values().length];
+        max[FrameKind.SMALL_4K.ordinal()] = smallMax;
+        max[FrameKind.HUGE_2M.ordinal()] = hugeMax;
+        return FramePool.create(new FramePool.Config("test", max, dmaMask, unprivileged));
+    }
+
+    static void requireHugepages(long pages) {
+        HostInfo host = HostInfo.read();
+        if (host.freeHugepages2m() < pages) {
+            throw new AssertionError("this test needs " + pages + " free 2 MiB hugepages, the host has "
+                    + host.freeHugepages2m() + " (reserved " + host.hugepages2m() + "); reserve them with "
+                    + "`echo 64 > /proc/sys/vm/nr_hugepages` as root (make test does it)");
+        }
+    }
+
+    static MemorySegment at(long addr, long bytes) {
+        return MemorySegment.ofAddress(addr).reinterpret(bytes);
+    }
+
+    @Test
+    void everyFramesDirectMapAddressHasItsRecordedPfnInPagemap() {
+        try (FramePool p = pool(16 * MIB, 0, -1, false)) {
+            FramePool.Intake in = p.grow(FrameKind.SMALL_4K, 4096);
+            assertEquals(4096, in.frames());
+            assertEquals(4096, p.presentFrames());
+            long[] pfns = p.presentPfns();
+            assertTrue(Arrays.equals(pfns, in.pfns()), "intake and present frames agree");
+            for (long pfn : pfns) {
+                long va = p.directAddress(pfn);
+                assertEquals(pfn, p.pagemapPfn(va), "pagemap of direct-map address of pfn 0x" + Long.toHexString(pfn));
+                assertEquals(pfn << 12 | 0x123, p.virtToPhys(va + 0x123));
+                assertEquals(va + 0x123, p.physToVirt(pfn << 12 | 0x123));
+            }
+            assertTrue(in.runs() <= pfns.length && in.runs() > 0, "runs mapped in one call each: " + in.runs());
+        }
+    }
+
+    @Test
+    void writesThroughTheMemfdMappingAreReadThroughTheDirectMap() {
+        try (FramePool p = pool(8 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 2048);
+            long first = p.firstIdx(FrameKind.SMALL_4K);
+            for (long idx = first; idx < first + 2048; idx++) {
+                at(p.frameViewAddress(idx), 4096).set(ValueLayout.JAVA_LONG, 8, idx * 31 + 7);
+            }
+            for (long idx = first; idx < first + 2048; idx++) {
+                long pfn = MemMap.pfn(p.memMap().info(idx));
+                assertEquals(idx * 31 + 7, at(p.directAddress(pfn), 4096).get(ValueLayout.JAVA_LONG, 8));
+                assertEquals(p.frameViewAddress(idx) - p.frameViewAddress(first), p.memfdOffset(idx));
+            }
+        }
+    }
+
+    @Test
+    void zonesFollowPhysicalAddresses() {
+        assertEquals(ZoneType.DMA, ZoneType.of(0));
+        assertEquals(ZoneType.DMA, ZoneType.of((16 * MIB >> 12) - 1));
+        assertEquals(ZoneType.DMA32, ZoneType.of(16 * MIB >> 12));
+        assertEquals(ZoneType.DMA32, ZoneType.of((1L << 20) - 1));
+        assertEquals(ZoneType.NORMAL, ZoneType.of(1L << 20));
+        try (FramePool p = pool(4 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 1024);
+            long sum = 0;
+            for (ZoneType z : ZoneType.values()) {
+                sum += p.presentFrames(z);
+            }
+            assertEquals(1024, sum);
+            for (long pfn : p.presentPfns()) {
+                long info = p.memMap().info(p.pfnToIdx(pfn));
+                assertEquals(ZoneType.of(pfn).ordinal(), MemMap.zone(info));
+            }
+        }
+    }
+
+    @Test
+    void dmaMaskPoolKeepsOnlyFramesBelowItsMask() {
+        long[] probe;
+        try (FramePool p = pool(8 * MIB, 0, -1, false)) {
+            probe = p.grow(FrameKind.SMALL_4K, 2048).pfns();
+        }
+        // A mask at the probe's 75th percentile: the kernel hands out frames from the same
+        // region again, so some fall above it (held back) and enough below.
+        long mask = ((probe[probe.length * 3 / 4] + 1) << 12) - 1;
+        try (FramePool p = pool(64 * MIB, 0, mask, false)) {
+            FramePool.Intake in = p.grow(FrameKind.SMALL_4K, 256);
+            assertEquals(256, in.frames());
+            for (long pfn : in.pfns()) {
+                assertTrue(((pfn + 1) << 12) - 1 <= mask, "pfn 0x" + Long.toHexString(pfn) + " within mask");
+            }
+            assertEquals(256, p.presentFrames(), "held-back frames are given back, not kept");
+            p.grow(FrameKind.SMALL_4K, 64);
+            assertEquals(320, p.presentFrames());
+        }
+    }
+
+    @Test
+    void dmaMaskThatNoFrameMeetsFailsSayingWhy() {
+        try (FramePool p = pool(64 * MIB, 0, (16 * MIB) - 1, false)) {
+            KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.SMALL_4K, 64));
+            assertTrue(e.getMessage().contains("below the mask"), e.getMessage());
+            assertEquals(0, p.presentFrames());
+            p.close();
+        }
+    }
+
+    @Test
+    void growReleaseAndRegrowRefillsTheHoles() throws Exception {
+        try (FramePool p = pool(16 * MIB, 0, -1, false)) {
+            long[] first = p.grow(FrameKind.SMALL_4K, 1024).pfns();
+            long[] more = p.grow(FrameKind.SMALL_4K, 1024).pfns();
+            assertEquals(2048, p.presentFrames());
+            long[] give = Arrays.copyOf(more, 512);
+            for (long pfn : give) {
+                at(p.directAddress(pfn), 4096).set(ValueLayout.JAVA_LONG, 0, 0xdeadbeefL);
+            }
+            p.release(give);
+            assertEquals(1536, p.presentFrames());
+            for (long pfn : give) {
+                assertEquals(-1, p.pfnToIdx(pfn), "released frame forgotten");
+                assertEquals(-1, p.pagemapPfn(p.directAddress(pfn)), "released frame unmapped from the direct map");
+                assertThrows(BadAddressException.class, () -> p.virtToPhys(p.directAddress(pfn)));
+            }
+            long size = java.nio.file.Files.size(java.nio.file.Path.of("/proc/self/fd/" + p.memfd(FrameKind.SMALL_4K)));
+            long[] again = p.grow(FrameKind.SMALL_4K, 512).pfns();
+            assertEquals(2048, p.presentFrames());
+            assertEquals(size, java.nio.file.Files.size(java.nio.file.Path.of("/proc/self/fd/" + p.memfd(FrameKind.SMALL_4K))),
+                    "holes refilled before the memfd grows");
+            for (long pfn : again) {
+                assertEquals(0, at(p.directAddress(pfn), 4096).get(ValueLayout.JAVA_LONG, 0), "refilled frames are new, zeroed pages");
+                assertEquals(pfn, p.pagemapPfn(p.directAddress(pfn)));
+            }
+            assertTrue(first.length == 1024);
+            BadAddressException twice = assertThrows(BadAddressException.class, () -> p.release(new long[] {again[0], again[0]}));
+            assertTrue(twice.getMessage().contains("twice"), twice.getMessage());
+            assertEquals(2048, p.presentFrames(), "a refused release changes nothing");
+        }
+    }
+
+    @Test
+    void growPastTheMaximumIsRefusedAndChangesNothing() {
+        try (FramePool p = pool(4 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 1000);
+            KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.SMALL_4K, 100));
+            assertTrue(e.getMessage().contains("maximum"), e.getMessage());
+            assertEquals(1000, p.presentFrames());
+            p.grow(FrameKind.SMALL_4K, 24);
+            assertEquals(1024, p.presentFrames());
+        }
+    }
+
+    @Test
+    void hugetlbFramesAreWholeAlignedRunsOf512() {
+        requireHugepages(4);
+        try (FramePool p = pool(0, 8 * MIB, -1, false)) {
+            FramePool.Intake in = p.grow(FrameKind.HUGE_2M, 2048);
+            assertEquals(2048, in.frames());
+            long[] pfns = in.pfns();
+            for (int i = 0; i < pfns.length; i += 512) {
+                assertEquals(0, pfns[i] % 512, "hugepage starts 2 MiB aligned");
+                for (int j = 1; j < 512; j++) {
+                    assertEquals(pfns[i] + j, pfns[i + j], "hugepage frames are contiguous");
+                }
+            }
+            for (long pfn : pfns) {
+                assertTrue((p.memMap().info(p.pfnToIdx(pfn)) & MemMap.PG_HUGETLB) != 0);
+                assertEquals(pfn, p.pagemapPfn(p.directAddress(pfn)));
+            }
+            assertThrows(BadAddressException.class, () -> p.release(Arrays.copyOf(pfns, 100)),
+                    "hugetlb frames go back in whole pages");
+            p.release(Arrays.copyOf(pfns, 512));
+            assertEquals(1536, p.presentFrames());
+        }
+    }
+
+    @Test
+    void hugetlbWithoutFreeHugepagesFailsSayingHowToReserve() {
+        HostInfo host = HostInfo.read();
+        long free = host.freeHugepages2m();
+        try (FramePool p = pool(0, (free + 1) * 2 * MIB, -1, false)) {
+            PrivilegeException e = assertThrows(PrivilegeException.class,
+                    () -> p.grow(FrameKind.HUGE_2M, (free + 1) * 512));
+            assertTrue(e.getMessage().contains("nr_hugepages"), e.getMessage());
+            assertEquals(0, p.presentFrames());
+        }
+    }
+
+    @Test
+    void unprivilegedPoolUsesFrameIndexAsPfnAndHasNoPhysicalAddresses() {
+        try (FramePool p = pool(4 * MIB, 0, -1, true)) {
+            long[] pfns = p.grow(FrameKind.SMALL_4K, 1024).pfns();
+            assertFalse(p.physical());
+            for (int i = 0; i < pfns.length; i++) {
+                assertEquals(p.firstIdx(FrameKind.SMALL_4K) + i, pfns[i]);
+                assertEquals(pfns[i], p.virtToPfn("test", p.directAddress(pfns[i])));
+            }
+            PrivilegeException e = assertThrows(PrivilegeException.class, () -> p.virtToPhys(p.directAddress(pfns[0])));
+            assertTrue(e.getMessage().contains("virt_to_phys") && e.getMessage().contains("unprivileged"), e.getMessage());
+            assertEquals(1, p.contiguityHistogram()[10], "one run of 1024 frames");
+        }
+    }
+
+    @Test
+    void foreignAddressesAndPfnsAreClearErrors() {
+        try (FramePool p = pool(4 * MIB, 0, -1, false)) {
+            long[] pfns = p.grow(FrameKind.SMALL_4K, 256).pfns();
+            long foreign = MemorySegment.ofArray(new byte[0]).address();
+            BadAddressException e = assertThrows(BadAddressException.class, () -> p.virtToPhys(0x1000));
+            assertTrue(e.getMessage().startsWith("virt_to_phys: address 0x1000 is not in the direct map"), e.getMessage());
+            long hole = p.directAddress(pfns[0]) - 4096 * 1024L * 1024;
+            if (p.inDirectMap(hole)) {
+                e = assertThrows(BadAddressException.class, () -> p.virtToPhys(hole));
+                assertTrue(e.getMessage().contains("is not one of its frames"), e.getMessage());
+            }
+            assertThrows(BadAddressException.class, () -> p.physToVirt(0x1000));
+            assertEquals(-1, p.pfnToIdx(pfns[pfns.length - 1] + 1_000_000_000L));
+            assertTrue(foreign >= 0);
+        }
+    }
+
+    @Test
+    void closedPoolRefusesEveryCall() {
+        FramePool p = pool(4 * MIB, 0, -1, false);
+        p.grow(FrameKind.SMALL_4K, 16);
+        p.close();
+        PoolClosedException e = assertThrows(PoolClosedException.class, () -> p.grow(FrameKind.SMALL_4K, 16));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        assertThrows(PoolClosedException.class, p::verify);
+        assertThrows(IllegalStateException.class, () -> p.directMap().get(ValueLayout.JAVA_BYTE, 0),
+                "segments of a closed pool throw rather than touch unmapped memory");
+        p.close();
+    }
+
+    @Test
+    void memfdIsSealedAgainstShrinking() {
+        try (FramePool p = pool(4 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 64);
+            assertTrue((p.seals(FrameKind.SMALL_4K) & Libc.F_SEAL_SHRINK()) != 0, "F_SEAL_SHRINK set");
+            int fd = Sys.open("/proc/self/fd/" + p.memfd(FrameKind.SMALL_4K), Libc.O_RDWR());
+            try {
+                SyscallException e = assertThrows(SyscallException.class, () -> Sys.ftruncate(fd, 0));
+                assertEquals("EPERM", e.errnoName());
+            } finally {
+                Sys.close(fd);
+            }
+        }
+    }
+
+    @Test
+    void verifyFindsEveryFrameInPlace() {
+        try (FramePool p = pool(8 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 2048);
+            FramePool.Verification v = p.verify();
+            assertEquals(2048, v.framesChecked());
+            assertTrue(v.ok(), () -> "moved: " + v.moved());
+        }
+    }
+
+    @Test
+    void memMapCostsAtMostSixteenBytesPerFrame() {
+        try (FramePool p = pool(64 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 16384);
+            long[] meta = p.metadataBytes();
+            assertTrue(meta[0] <= 16L * 16384, "mem_map resident bytes " + meta[0]);
+            assertTrue(meta[0] >= 16L * 16384, "mem_map records are touched: " + meta[0]);
+            assertTrue(meta[1] <= 6L * 16384, "pfn index bytes " + meta[1]);
+        }
+    }
+}
