@@ -29,8 +29,10 @@ jar: target/kmem.jar
 run: target/kmem.jar hugepages
 	@$(JAVA) --enable-native-access=io.kmem -p target/kmem.jar -m io.kmem/io.kmem.cli.Main $(ARGS)
 
+# Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
 test: deps hugepages
-	@$(MVN) verify $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
+	@MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B --no-transfer-progress verify \
+	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 
 # JMH suite; figures printed and written under target/bench/.
 bench: deps hugepages
