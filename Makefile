@@ -41,9 +41,9 @@ bench: deps hugepages
 	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
 	  io.kmem.bench.BenchMain $(BENCH)
 
-# Reserve 2 MiB hugepages for hugetlb frame sources (needs root; says so when it fails).
+# Host set-up: reserve 2 MiB hugepages, shmem THP on advise (needs root; says so when it fails).
 hugepages:
-	@tools/reserve-hugepages $(HUGEPAGES)
+	@tools/host-setup $(HUGEPAGES)
 
 # Regenerate bindings/ from native/ with jextract (where it is installed).
 bindings:

@@ -49,7 +49,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ol>
  *   <li>Pick memfd ranges: punched holes first, then extend the memfd ({@code ftruncate}).</li>
  *   <li>Map them into the frame view (hugetlb reserves its pages here and fails cleanly when
- *       none are free) and {@code mlock} them: populated and pinned.</li>
+ *       none are free) and {@code mlock} them: populated and pinned. 4 KiB frames are asked
+ *       for in 2 MiB shmem folios where the host allows it (see {@link #adviseHugepage}).</li>
  *   <li>Read their PFNs from pagemap in bulk; PFN 0 means no CAP_SYS_ADMIN.</li>
  *   <li>A DMA-mask pool holds back frames above its mask and keeps taking, within a bound,
  *       then gives the held-back frames back.</li>
@@ -456,7 +457,13 @@ public final class FramePool implements AutoCloseable {
             throw e;
         }
         try {
+            if (!src.kind.hugetlb()) {
+                adviseHugepage(view, bytes, Libc.MADV_HUGEPAGE());
+            }
             Sys.mlock(view, bytes);
+            if (!src.kind.hugetlb()) {
+                adviseHugepage(view, bytes, Libc.MADV_NOHUGEPAGE());
+            }
         } catch (RuntimeException e) {
             discard(src, offset, frames);
             throw e;
@@ -488,6 +495,25 @@ public final class FramePool implements AutoCloseable {
             }
         }
         return entries;
+    }
+
+    /**
+     * Transparent hugepages for the 4 KiB source. Before the pages are faulted,
+     * {@code MADV_HUGEPAGE} lets shmem (with {@code shmem_enabled=advise}) back them with
+     * 2 MiB folios: the frames stay 4 KiB frames in mem_map, but come physically contiguous
+     * in runs of 512, so the direct map needs a few hundred mappings per GiB instead of tens
+     * of thousands, and zeroing is far cheaper. After they are locked, {@code MADV_NOHUGEPAGE}
+     * keeps khugepaged from collapsing the rest, which would copy frames to new PFNs. Without
+     * THP in the kernel the call fails with EINVAL and changes nothing.
+     */
+    private static void adviseHugepage(long addr, long bytes, int advice) {
+        try {
+            Sys.madvise(addr, bytes, advice);
+        } catch (SyscallException e) {
+            if (e.errno() != Libc.EINVAL()) {
+                throw e;
+            }
+        }
     }
 
     /**

@@ -22,16 +22,21 @@ import java.util.List;
  * @param freeHugepages2m     2 MiB hugepages free
  * @param hugepages1g         1 GiB hugepages reserved
  * @param freeHugepages1g     1 GiB hugepages free
+ * @param shmemThp            the selected mode of
+ *                            {@code /sys/kernel/mm/transparent_hugepage/shmem_enabled}
+ *                            ("advise" lets 4 KiB-frame pools come in 2 MiB-contiguous folios)
  */
 public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean capSysAdmin,
                        int compactUnevictable, long maxMapCount,
-                       long hugepages2m, long freeHugepages2m, long hugepages1g, long freeHugepages1g) {
+                       long hugepages2m, long freeHugepages2m, long hugepages1g, long freeHugepages1g,
+                       String shmemThp) {
 
     static final String ZONEINFO = "/proc/zoneinfo";
     static final String HUGE_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
     static final String HUGE_1G = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
     static final String COMPACT_UNEVICTABLE = "/proc/sys/vm/compact_unevictable_allowed";
     static final int CAP_SYS_ADMIN = 21;
+    static final String SHMEM_THP = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
     /** Reads the host's facts now. */
     public static HostInfo read() {
@@ -72,7 +77,7 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
         return new HostInfo(min, limit, memTotal, (capEff >>> CAP_SYS_ADMIN & 1) != 0,
                 (int) number(COMPACT_UNEVICTABLE, 0), number("/proc/sys/vm/max_map_count", 65530),
                 number(HUGE_2M + "nr_hugepages", 0), number(HUGE_2M + "free_hugepages", 0),
-                number(HUGE_1G + "nr_hugepages", 0), number(HUGE_1G + "free_hugepages", 0));
+                number(HUGE_1G + "nr_hugepages", 0), number(HUGE_1G + "free_hugepages", 0), selected(SHMEM_THP));
     }
 
     /** Free hugepages of the given size in bytes (2 MiB or 1 GiB); 0 for other sizes. */
@@ -87,6 +92,28 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
                 ? "vm.compact_unevictable_allowed=1: compaction may migrate mlocked 4 KiB frames"
                   + " (verify() detects it); set it to 0 or use hugetlb frames to keep PFNs fixed"
                 : "vm.compact_unevictable_allowed=0: mlocked 4 KiB frames are not migrated by compaction";
+    }
+
+    /** The bracketed choice of a sysfs selector such as "always [advise] never", or "absent". */
+    static String selected(String file) {
+        try {
+            String text = Files.readString(Path.of(file));
+            int a = text.indexOf('[');
+            int b = text.indexOf(']');
+            return a >= 0 && b > a ? text.substring(a + 1, b) : text.strip();
+        } catch (IOException e) {
+            return "absent";
+        }
+    }
+
+    /** One sentence on shmem THP for reports. */
+    public String shmemThpNote() {
+        return switch (shmemThp) {
+            case "advise", "always", "within_size", "force" -> "shmem_enabled=" + shmemThp
+                    + ": 4 KiB frames come in 2 MiB-contiguous folios where the kernel finds them";
+            default -> "shmem_enabled=" + shmemThp + ": 4 KiB frames come scattered; set it to advise"
+                    + " (echo advise > " + SHMEM_THP + ") for 2 MiB-contiguous runs and fast bring-up";
+        };
     }
 
     private static List<String> lines(String file) {
