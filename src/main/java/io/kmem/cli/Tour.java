@@ -13,15 +13,16 @@ final class Tour {
 
     static int run(MemoryPool.Builder builder, PrintStream out) {
         out.println("== kmem tour ==");
-        out.println("Building the pool: memfd frames are fallocated, mapped, mlocked; their PFNs are read from");
-        out.println("/proc/self/pagemap; each run of consecutive PFNs is mapped into the direct map at its PFN.\n");
+        out.println("Building the pool: memfd frames are mapped and mlocked (4 KiB frames in 2 MiB shmem folios where");
+        out.println("the host allows), their PFNs read from /proc/self/pagemap, and each run of consecutive PFNs");
+        out.println("mapped into the direct map at directBase + (pfn - basePfn) * 4 KiB.\n");
         try (MemoryPool pool = builder.build()) {
             out.printf(Locale.ROOT, "pool '%s': %d frames (%d MiB) in %.1f ms%n%n", pool.name(), pool.frames(),
                     pool.frames() >> 8, pool.bringUpNanos() / 1e6);
             out.println("-- The direct map: virt_to_phys is arithmetic, and pagemap agrees --");
             long[] pfns = samplePfns(pool);
             int mismatches = 0;
-            out.printf("  %-18s %-18s %-14s %-14s %s%n", "virtual", "physical", "pfn", "pagemap pfn", "zone check");
+            out.printf("  %-18s %-18s %-14s %-14s %s%n", "virtual", "physical", "pfn", "pagemap pfn", "write+read");
             for (long pfn : pfns) {
                 long page = pool.pfn_to_page(pfn);
                 long va = pool.page_address(page);
