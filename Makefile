@@ -9,7 +9,7 @@ $(error no JDK 22 or newer found (JAVA_HOME or /usr/lib/jvm/*); kmem needs the F
 endif
 export JAVA_HOME := $(JDK)
 JAVA := $(JDK)/bin/java
-MVN := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -q -B
+MVN := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -q -B -Dstyle.color=never
 # Hugepages the tests and the default pool use (2 MiB each); `make test` reserves them.
 HUGEPAGES ?= 64
 ARGS ?= tour
@@ -31,7 +31,7 @@ run: target/kmem.jar hugepages
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
 test: deps hugepages
-	@MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B --no-transfer-progress verify \
+	@MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B --no-transfer-progress -Dstyle.color=never verify \
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 
 # JMH suite; figures printed and written under target/bench/.
