@@ -9,7 +9,9 @@ $(error no JDK 22 or newer found (JAVA_HOME or /usr/lib/jvm/*); kmem needs the F
 endif
 export JAVA_HOME := $(JDK)
 JAVA := $(JDK)/bin/java
-MVN := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -q -B -Dstyle.color=never
+# Maven's own guava warns about sun.misc.Unsafe under JDK 24+; that is Maven's, not kmem's.
+MVN_BASE := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B -Dstyle.color=never
+MVN := $(MVN_BASE) -q
 # Hugepages the tests and the default pool use (2 MiB each); `make test` reserves them.
 HUGEPAGES ?= 64
 ARGS ?= tour
@@ -31,7 +33,7 @@ run: target/kmem.jar hugepages
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
 test: deps hugepages
-	@MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B --no-transfer-progress -Dstyle.color=never verify \
+	@$(MVN_BASE) --no-transfer-progress verify \
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 
 # JMH suite; figures printed and written under target/bench/.

@@ -503,8 +503,10 @@ public final class FramePool implements AutoCloseable {
      * 2 MiB folios: the frames stay 4 KiB frames in mem_map, but come physically contiguous
      * in runs of 512, so the direct map needs a few hundred mappings per GiB instead of tens
      * of thousands, and zeroing is far cheaper. After they are locked, {@code MADV_NOHUGEPAGE}
-     * keeps khugepaged from collapsing the rest, which would copy frames to new PFNs. Without
-     * THP in the kernel the call fails with EINVAL and changes nothing.
+     * takes the frame view out of khugepaged's reach (a collapse copies frames to new PFNs).
+     * The direct-map mappings carry no advice: with {@code shmem_enabled=advise} they are not
+     * eligible for collapse; with {@code always} they are, and {@link #verify} reports any frame
+     * that moved. Without THP in the kernel the call fails with EINVAL and changes nothing.
      */
     private static void adviseHugepage(long addr, long bytes, int advice) {
         try {

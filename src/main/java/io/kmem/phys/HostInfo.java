@@ -36,7 +36,7 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
     static final String HUGE_1G = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
     static final String COMPACT_UNEVICTABLE = "/proc/sys/vm/compact_unevictable_allowed";
     static final int CAP_SYS_ADMIN = 21;
-    static final String SHMEM_THP = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+    public static final String SHMEM_THP = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
     /** Reads the host's facts now. */
     public static HostInfo read() {

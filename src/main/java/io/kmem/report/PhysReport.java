@@ -86,7 +86,7 @@ public final class PhysReport {
                 host.freeHugepages1g()));
         sb.append("  # /sys/kernel/mm/hugepages/hugepages-*/{nr,free}_hugepages (read at pool creation)\n");
         sb.append(String.format(Locale.ROOT, "%-16s %s%n", "ShmemThp:", host.shmemThp()));
-        sb.append("  # ").append("/sys/kernel/mm/transparent_hugepage/shmem_enabled").append(": ").append(host.shmemThpNote()).append('\n');
+        sb.append("  # ").append(HostInfo.SHMEM_THP).append(": ").append(host.shmemThpNote()).append('\n');
         sb.append(String.format(Locale.ROOT, "%-16s 0x%x-0x%x%n", "HostPfnSpan:", host.minPfn(), host.limitPfn()));
         sb.append("  # /proc/zoneinfo start_pfn + spanned; the direct map reserves this span (PROT_NONE)\n");
         return sb.toString();
