@@ -58,7 +58,7 @@ public final class PhysReport {
         sb.append(String.format(Locale.ROOT, "%-16s %d frames in %.1f ms = %.0f frames/s (%.2f GiB/s)%n",
                 "BringUp:", bringUpFrames, ms, bringUpFrames * 1e9 / Math.max(1, bringUpNanos),
                 bringUpFrames * 4096.0 / (1L << 30) * 1e9 / Math.max(1, bringUpNanos)));
-        sb.append("  # System.nanoTime around fallocate, mmap, mlock, pagemap pread, mem_map and direct map\n");
+        sb.append("  # System.nanoTime around memfd mmap, mlock, pagemap pread, mem_map and direct map\n");
         sb.append("\n# Physically contiguous runs (consecutive PFNs), by length in 4 KiB frames\n");
         long[] hist = pool.contiguityHistogram();
         long max = 1;
