@@ -8,4 +8,5 @@ module io.kmem {
     requires java.logging;
     exports io.kmem;
     exports io.kmem.error;
+    exports io.kmem.gfp;
 }

@@ -1,13 +1,18 @@
 package io.kmem;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.gfp.Gfp;
+import io.kmem.page.BuddyAllocator;
 import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.report.PageReport;
 import io.kmem.report.PhysReport;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.List;
 
 /**
  * A pool of pinned, physically addressed frames and the kernel allocators over it. Build one
@@ -29,7 +34,12 @@ public final class MemoryPool implements AutoCloseable {
     static final long PAGE_TAG = 0x7067L << 48;
     private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
 
+    /** The largest order the page allocator serves: 2^10 pages, 4 MiB. */
+    public static final int MAX_ORDER = BuddyAllocator.MAX_ORDER;
+
     final FramePool phys;
+    final BuddyAllocator buddy;
+    private final MemMap memMap;
     private final long bringUpNanos;
     private final long bringUpFrames;
 
@@ -39,16 +49,18 @@ public final class MemoryPool implements AutoCloseable {
         max[FrameKind.HUGE_2M.ordinal()] = b.maxHuge2mBytes >= 0 ? b.maxHuge2mBytes : b.huge2mBytes;
         max[FrameKind.HUGE_1G.ordinal()] = b.huge1gBytes;
         this.phys = FramePool.create(new FramePool.Config(b.name, max, b.dmaMask, b.unprivileged));
+        this.memMap = phys.memMap();
+        this.buddy = new BuddyAllocator(phys, b.allocWait.toNanos());
         long t0 = System.nanoTime();
         try {
             if (b.smallBytes > 0) {
-                phys.grow(FrameKind.SMALL_4K, b.smallBytes >>> PhysLayout.PAGE_SHIFT);
+                buddy.grow(FrameKind.SMALL_4K, b.smallBytes >>> PhysLayout.PAGE_SHIFT);
             }
             if (b.huge2mBytes > 0) {
-                phys.grow(FrameKind.HUGE_2M, b.huge2mBytes >>> PhysLayout.PAGE_SHIFT);
+                buddy.grow(FrameKind.HUGE_2M, b.huge2mBytes >>> PhysLayout.PAGE_SHIFT);
             }
             if (b.huge1gBytes > 0) {
-                phys.grow(FrameKind.HUGE_1G, b.huge1gBytes >>> PhysLayout.PAGE_SHIFT);
+                buddy.grow(FrameKind.HUGE_1G, b.huge1gBytes >>> PhysLayout.PAGE_SHIFT);
             }
         } catch (RuntimeException e) {
             phys.close();
@@ -157,6 +169,172 @@ public final class MemoryPool implements AutoCloseable {
         return phys.directMap().asSlice(addr - phys.directBase(), bytes);
     }
 
+    // ------------------------------------------------------------------ page allocator
+
+    /**
+     * {@code alloc_pages}: a block of 2^{@code order} physically contiguous pages, aligned to
+     * its size in physical memory. Returns its page handle, or 0 (NULL) when it cannot be
+     * served under {@code gfp} or {@code order} is above {@link #MAX_ORDER} (with a warning,
+     * unless {@code __GFP_NOWARN}). See {@link Gfp} for what each flag allows.
+     *
+     * @throws IllegalArgumentException for a negative order or unknown GFP bits
+     */
+    public long alloc_pages(int gfp, int order) {
+        long idx = buddy.allocPages(gfp, order);
+        return idx < 0 ? 0 : PAGE_TAG | idx;
+    }
+
+    /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
+    public long alloc_page(int gfp) {
+        return alloc_pages(gfp, 0);
+    }
+
+    /**
+     * {@code __get_free_pages}: as {@link #alloc_pages}, returning the block's direct-map
+     * address, or 0 (NULL).
+     */
+    public long __get_free_pages(int gfp, int order) {
+        long idx = buddy.allocPages(gfp, order);
+        return idx < 0 ? 0 : phys.directAddress(MemMap.pfn(memMap.info(idx)));
+    }
+
+    /** {@code __get_free_page}: one page's address, or 0 (NULL). */
+    public long __get_free_page(int gfp) {
+        return __get_free_pages(gfp, 0);
+    }
+
+    /** {@code get_zeroed_page}: one zeroed page's address, or 0 (NULL). */
+    public long get_zeroed_page(int gfp) {
+        return __get_free_pages(gfp | Gfp.__GFP_ZERO, 0);
+    }
+
+    /** {@code __get_dma_pages}: {@code __get_free_pages(gfp | GFP_DMA, order)}, from the DMA zone. */
+    public long __get_dma_pages(int gfp, int order) {
+        return __get_free_pages(gfp | Gfp.GFP_DMA, order);
+    }
+
+    /**
+     * {@code free_pages}: frees the block of {@code order} at {@code addr}, an address
+     * {@link #__get_free_pages} returned with that order. 0 is ignored, as in the kernel.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the block is already free
+     * @throws BadAddressException for any other address, or the wrong order; the allocator
+     *         is unchanged
+     */
+    public void free_pages(long addr, int order) {
+        if (addr != 0) {
+            buddy.freePages("free_pages", addr, directPfn("free_pages", addr), order);
+        }
+    }
+
+    /** {@code free_page}: {@code free_pages(addr, 0)}. */
+    public void free_page(long addr) {
+        if (addr != 0) {
+            buddy.freePages("free_page", addr, directPfn("free_page", addr), 0);
+        }
+    }
+
+    /**
+     * {@code __free_pages}: frees the block of {@code order} whose page handle
+     * {@link #alloc_pages} returned.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the block is already free
+     * @throws BadAddressException for anything but the head of such a block, or the wrong order
+     */
+    public void __free_pages(long page, int order) {
+        long idx = pageIdx("__free_pages", page);
+        buddy.freePages("__free_pages", 0, MemMap.pfn(memMap.info(idx)), order);
+    }
+
+    /** {@code __free_page}: {@code __free_pages(page, 0)}. */
+    public void __free_page(long page) {
+        long idx = pageIdx("__free_page", page);
+        buddy.freePages("__free_page", 0, MemMap.pfn(memMap.info(idx)), 0);
+    }
+
+    /**
+     * {@code alloc_pages_exact}: {@code size} bytes (rounded up to pages) physically
+     * contiguous; the pages of the underlying block past the size go back to the allocator.
+     * Returns the address, or 0 (NULL). Free with {@link #free_pages_exact}.
+     *
+     * @throws IllegalArgumentException for a size of 0 or less
+     */
+    public long alloc_pages_exact(long size, int gfp) {
+        long idx = buddy.allocPagesExact(gfp, size);
+        return idx < 0 ? 0 : phys.directAddress(MemMap.pfn(memMap.info(idx)));
+    }
+
+    /**
+     * {@code free_pages_exact}: frees what {@link #alloc_pages_exact} returned for {@code size}.
+     *
+     * @throws BadAddressException or {@link io.kmem.error.DoubleFreeException} when a page is
+     *         not allocated; nothing is freed then
+     */
+    public void free_pages_exact(long addr, long size) {
+        buddy.freePagesExact("free_pages_exact", addr, directPfn("free_pages_exact", addr), size);
+    }
+
+    /** {@code get_order}: the smallest order whose block holds {@code size} bytes. */
+    public static int get_order(long size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("get_order: size " + size + " must be positive");
+        }
+        return BuddyAllocator.getOrder(size);
+    }
+
+    /**
+     * {@code drain_all_pages}: gives the frames in per-thread page caches back to the buddy:
+     * the calling thread's and every ended thread's now, every other thread's at its next
+     * allocation or free.
+     */
+    public void drain_all_pages() {
+        buddy.drainAllPages();
+    }
+
+    /**
+     * Checks the buddy allocator's invariants (free lists, alignment, merged buddies, counts)
+     * and returns every violation; empty when consistent. Call it when no other thread is
+     * allocating.
+     */
+    public List<String> checkPageAllocator() {
+        phys.ensureOpen("checkPageAllocator");
+        return buddy.check();
+    }
+
+    /** Per-zone figures of the page allocator: free, cached, watermarks, managed. */
+    public List<BuddyAllocator.ZoneStats> zoneStats() {
+        phys.ensureOpen("zoneStats");
+        return buddy.zoneStats();
+    }
+
+    /** The page allocator's event counters (failures, growths, harvests, waits). */
+    public BuddyAllocator.Stats pageStats() {
+        return buddy.stats();
+    }
+
+    /** {@code /proc/buddyinfo}: free blocks per order, per zone. */
+    public String buddyinfo() {
+        phys.ensureOpen("buddyinfo");
+        return PageReport.buddyinfo(buddy);
+    }
+
+    /** A {@code /proc/zoneinfo}-style view: free, watermarks, managed, and the per-thread caches. */
+    public String zoneinfo() {
+        phys.ensureOpen("zoneinfo");
+        return PageReport.zoneinfo(buddy);
+    }
+
+    private long directPfn(String function, long addr) {
+        long pfn = phys.directPfn(addr);
+        if (pfn < 0 || (addr & (PhysLayout.PAGE_SIZE - 1)) != 0) {
+            phys.ensureOpen(function);
+            throw new BadAddressException(function + "(0x" + Long.toHexString(addr) + "): " + (pfn < 0
+                    ? "not an address of pool '" + phys.name() + "' (outside its direct map)"
+                    : "not page-aligned; expected an address the page allocator returned"));
+        }
+        return pfn;
+    }
+
     // ------------------------------------------------------------------ growth, release, verify
 
     /**
@@ -166,16 +344,18 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.KmemException past the pool's maximum or when the kernel refuses
      */
     public long[] grow(FrameKind kind, long bytes) {
-        return phys.grow(kind, (bytes + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT).pfns();
+        return buddy.grow(kind, (bytes + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT);
     }
 
     /**
-     * Gives frames back to the kernel ({@code fallocate(PUNCH_HOLE)}); they must be free.
+     * Gives frames back to the kernel ({@code fallocate(PUNCH_HOLE)}); they must be free in
+     * the page allocator (the calling thread's page cache is drained first).
      *
-     * @throws BadAddressException for a frame the pool does not hold or that is in use
+     * @throws BadAddressException for a frame the pool does not hold or that is in use; nothing
+     *         is released then
      */
     public void release(long[] pfns) {
-        phys.release(pfns);
+        buddy.release(pfns);
     }
 
     /** Re-reads pagemap for every frame and lists any frame whose PFN changed since intake. */
@@ -242,6 +422,9 @@ public final class MemoryPool implements AutoCloseable {
     /** Closes the pool: every frame goes back to the kernel; segments from it stop working. */
     @Override
     public void close() {
+        if (!phys.closed()) {
+            buddy.close();
+        }
         phys.close();
     }
 
@@ -273,8 +456,22 @@ public final class MemoryPool implements AutoCloseable {
         private long maxHuge2mBytes = -1;
         private long dmaMask = -1;
         private boolean unprivileged;
+        private Duration allocWait = Duration.ofSeconds(1);
 
         private Builder() {
+        }
+
+        /**
+         * How long a blocking allocation ({@code GFP_KERNEL}) waits for frees once growing
+         * the pool could not serve it, before it returns NULL (default 1 s).
+         * {@code __GFP_NOFAIL} waits without limit.
+         */
+        public Builder allocWait(Duration wait) {
+            if (wait.isNegative()) {
+                throw new IllegalArgumentException("allocWait: expected a non-negative duration, got " + wait);
+            }
+            this.allocWait = wait;
+            return this;
         }
 
         /** Name shown in reports, errors and the memfd names. */

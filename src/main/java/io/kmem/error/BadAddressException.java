@@ -4,7 +4,7 @@ package io.kmem.error;
  * An address, PFN or page handle that the pool did not hand out, lies outside it, or is
  * misaligned for the call. The pool is unchanged.
  */
-public final class BadAddressException extends KmemException {
+public class BadAddressException extends KmemException {
     private static final long serialVersionUID = 1L;
 
     public BadAddressException(String message) {

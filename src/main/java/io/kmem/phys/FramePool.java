@@ -707,6 +707,16 @@ public final class FramePool implements AutoCloseable {
         return frameViewBase + (idx << PhysLayout.PAGE_SHIFT);
     }
 
+    /**
+     * The PFN {@code addr} stands for in the direct map, or -1 outside the direct map's
+     * reservation. Whether the pool holds that frame is not checked.
+     */
+    public long directPfn(long addr) {
+        long off = addr - directBase;
+        return off >= 0 && off < (limitPfn - basePfn) << PhysLayout.PAGE_SHIFT
+                ? basePfn + (off >>> PhysLayout.PAGE_SHIFT) : -1;
+    }
+
     /** True when {@code addr} lies in the direct map's reservation (frame or hole). */
     public boolean inDirectMap(long addr) {
         return addr - directBase >= 0 && addr - directBase < (limitPfn - basePfn) << PhysLayout.PAGE_SHIFT;

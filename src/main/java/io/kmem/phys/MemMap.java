@@ -34,7 +34,7 @@ public final class MemMap {
 
     static final int PFN_BITS = 40;
     static final long PFN_MASK = (1L << PFN_BITS) - 1;
-    static final int ORDER_SHIFT = 40;
+    public static final int ORDER_SHIFT = 40;
     static final long ORDER_MASK = 0xFL;
     static final int ZONE_SHIFT = 44;
     static final long ZONE_MASK = 0x3L;
@@ -60,6 +60,11 @@ public final class MemMap {
     public static final long PG_HUGETLB = 1L << (FLAGS_SHIFT + 8);
     /** Reserved by a DMA-mask pool's filter or an outside user: never allocated. */
     public static final long PG_RESERVED = 1L << (FLAGS_SHIFT + 9);
+
+    /** The bits {@link #identity} keeps. */
+    public static final long IDENTITY_MASK = PFN_MASK | ZONE_MASK << ZONE_SHIFT | PG_PRESENT | PG_HUGETLB;
+    /** The owner's state: order and every flag but present and hugetlb. */
+    public static final long STATE_MASK = ~IDENTITY_MASK;
 
     private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
@@ -114,6 +119,14 @@ public final class MemMap {
 
     public static int zone(long info) {
         return (int) (info >>> ZONE_SHIFT & ZONE_MASK);
+    }
+
+    /**
+     * What a record says about the frame itself, not its owner: pfn, zone, present and
+     * hugetlb. Owner state (order and every other flag) is cleared.
+     */
+    public static long identity(long info) {
+        return info & IDENTITY_MASK;
     }
 
     public static long withOrder(long info, int order) {
