@@ -101,4 +101,74 @@ public final class Kernel {
     public static long page_to_phys(long page) {
         return defaultPool().page_to_phys(page);
     }
+
+    /** {@code alloc_pages} on the default pool; see {@link MemoryPool#alloc_pages}. */
+    public static long alloc_pages(int gfp, int order) {
+        return defaultPool().alloc_pages(gfp, order);
+    }
+
+    /** {@code alloc_page} on the default pool; see {@link MemoryPool#alloc_page}. */
+    public static long alloc_page(int gfp) {
+        return defaultPool().alloc_page(gfp);
+    }
+
+    /** {@code __get_free_pages} on the default pool; see {@link MemoryPool#__get_free_pages}. */
+    public static long __get_free_pages(int gfp, int order) {
+        return defaultPool().__get_free_pages(gfp, order);
+    }
+
+    /** {@code __get_free_page} on the default pool; see {@link MemoryPool#__get_free_page}. */
+    public static long __get_free_page(int gfp) {
+        return defaultPool().__get_free_page(gfp);
+    }
+
+    /** {@code get_zeroed_page} on the default pool; see {@link MemoryPool#get_zeroed_page}. */
+    public static long get_zeroed_page(int gfp) {
+        return defaultPool().get_zeroed_page(gfp);
+    }
+
+    /** {@code __get_dma_pages} on the default pool; see {@link MemoryPool#__get_dma_pages}. */
+    public static long __get_dma_pages(int gfp, int order) {
+        return defaultPool().__get_dma_pages(gfp, order);
+    }
+
+    /** {@code free_pages} on the default pool; see {@link MemoryPool#free_pages}. */
+    public static void free_pages(long addr, int order) {
+        defaultPool().free_pages(addr, order);
+    }
+
+    /** {@code free_page} on the default pool; see {@link MemoryPool#free_page}. */
+    public static void free_page(long addr) {
+        defaultPool().free_page(addr);
+    }
+
+    /** {@code __free_pages} on the default pool; see {@link MemoryPool#__free_pages}. */
+    public static void __free_pages(long page, int order) {
+        defaultPool().__free_pages(page, order);
+    }
+
+    /** {@code __free_page} on the default pool; see {@link MemoryPool#__free_page}. */
+    public static void __free_page(long page) {
+        defaultPool().__free_page(page);
+    }
+
+    /** {@code alloc_pages_exact} on the default pool; see {@link MemoryPool#alloc_pages_exact}. */
+    public static long alloc_pages_exact(long size, int gfp) {
+        return defaultPool().alloc_pages_exact(size, gfp);
+    }
+
+    /** {@code free_pages_exact} on the default pool; see {@link MemoryPool#free_pages_exact}. */
+    public static void free_pages_exact(long addr, long size) {
+        defaultPool().free_pages_exact(addr, size);
+    }
+
+    /** {@code get_order}; see {@link MemoryPool#get_order}. */
+    public static int get_order(long size) {
+        return MemoryPool.get_order(size);
+    }
+
+    /** {@code drain_all_pages} on the default pool; see {@link MemoryPool#drain_all_pages}. */
+    public static void drain_all_pages() {
+        defaultPool().drain_all_pages();
+    }
 }

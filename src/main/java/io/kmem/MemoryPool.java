@@ -367,7 +367,8 @@ public final class MemoryPool implements AutoCloseable {
 
     /** A /proc/meminfo-style summary of the pool, with where every figure came from. */
     public String meminfo() {
-        return PhysReport.meminfo(phys, bringUpNanos, bringUpFrames);
+        phys.ensureOpen("meminfo");
+        return PhysReport.meminfo(phys, buddy, bringUpNanos, bringUpFrames);
     }
 
     /** Every PFN the pool holds, sorted (frame indices in an unprivileged pool). */

@@ -24,11 +24,13 @@ public final class Main {
     private static final Map<String, String> HELP = Map.of(
             "tour", "kmem tour [--mib N] [--unprivileged]\n"
                     + "  Builds the default pool (64 MiB of 4 KiB frames, plus 2 MiB hugetlb frames when reserved),\n"
-                    + "  shows real virtual and physical addresses, checks them against /proc/self/pagemap, and prints\n"
-                    + "  the meminfo-style summary with where every figure came from.",
+                    + "  shows real virtual and physical addresses, checks them against /proc/self/pagemap, allocates\n"
+                    + "  blocks of several orders from the buddy allocator (each checked page by page), frees them,\n"
+                    + "  and prints /proc/buddyinfo and the meminfo-style summary with where every figure came from.",
             "info", "kmem info [--mib N] [--unprivileged]\n"
                     + "  Prints the pool's /proc/meminfo-style report: frames by source and zone, direct map runs,\n"
-                    + "  metadata bytes per frame, bring-up speed, contiguity histogram, host facts.",
+                    + "  metadata bytes per frame, bring-up speed, contiguity histogram, host facts; then\n"
+                    + "  /proc/buddyinfo and a /proc/zoneinfo-style view (watermarks, per-thread page caches).",
             "verify", "kmem verify [--mib N] [--unprivileged]\n"
                     + "  Builds a pool, re-reads pagemap for every frame and lists any frame whose PFN changed.\n"
                     + "  Exits 1 if any did.");
@@ -91,6 +93,10 @@ public final class Main {
     private static int info(Options o, PrintStream out) {
         try (MemoryPool pool = o.builder().build()) {
             out.print(pool.meminfo());
+            out.println("\n# /proc/buddyinfo: free blocks of order 0..10 per zone");
+            out.print(pool.buddyinfo());
+            out.println("\n# zoneinfo: free frames, watermarks, managed frames, per-thread page caches");
+            out.print(pool.zoneinfo());
         }
         return 0;
     }

@@ -1,6 +1,7 @@
 package io.kmem.cli;
 
 import io.kmem.MemoryPool;
+import io.kmem.gfp.Gfp;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,6 +37,8 @@ final class Tour {
                         pa < 0 ? "(unprivileged)" : String.format(Locale.ROOT, "0x%x", pa), pfn, seen, ok ? "ok" : "MISMATCH");
             }
             out.println();
+            mismatches += pageAllocator(pool, out);
+            out.println();
             out.print(pool.meminfo());
             out.println();
             var v = pool.verify();
@@ -43,6 +46,51 @@ final class Tour {
                     v.ok() ? "every frame at its recorded PFN" : v.moved().size() + " frames moved");
             return mismatches == 0 && v.ok() ? 0 : 1;
         }
+    }
+
+    /**
+     * The buddy allocator: one block of several orders, each checked page by page against
+     * pagemap, then freed; buddyinfo before and after. Returns the number of mismatches.
+     */
+    private static int pageAllocator(MemoryPool pool, PrintStream out) {
+        out.println("-- The page allocator (buddy): __get_free_pages(GFP_KERNEL, order) --");
+        out.println("A block of order n is 2^n pages, physically contiguous and aligned to its size; freeing it");
+        out.println("merges it with its free buddy (the block at pfn ^ 2^n) back into larger blocks.");
+        out.println("/proc/buddyinfo (free blocks of order 0..10):");
+        String before = pool.buddyinfo();
+        out.print(before.indent(2));
+        int mismatches = 0;
+        out.printf("  %-6s %-18s %-18s %-12s %s%n", "order", "virtual", "physical", "pfn", "pagemap, page by page");
+        int[] orders = {0, 1, 3, 5, 9};
+        long[] addrs = new long[orders.length];
+        for (int i = 0; i < orders.length; i++) {
+            int order = orders[i];
+            long a = pool.__get_free_pages(Gfp.GFP_KERNEL | Gfp.__GFP_NOWARN, order);
+            addrs[i] = a;
+            if (a == 0) {
+                out.printf("  %-6d (none free: this pool holds no %d contiguous frames)%n", order, 1 << order);
+                continue;
+            }
+            long pfn = pool.virt_to_pfn(a);
+            int bad = 0;
+            for (long p = 0; p < 1L << order; p++) {
+                bad += pool.physical() && pool.pagemapPfn(a + (p << 12)) != pfn + p ? 1 : 0;
+            }
+            mismatches += bad;
+            out.printf(Locale.ROOT, "  %-6d 0x%016x %-18s 0x%-10x %s%n", order, a,
+                    pool.physical() ? String.format(Locale.ROOT, "0x%x", pool.virt_to_phys(a)) : "(unprivileged)", pfn,
+                    bad == 0 ? (1 << order) + " consecutive pfns, aligned" : bad + " pages MISMATCH");
+        }
+        for (int i = 0; i < orders.length; i++) {
+            pool.free_pages(addrs[i], orders[i]);
+        }
+        pool.drain_all_pages();
+        String after = pool.buddyinfo();
+        out.println("after free_pages of every block and drain_all_pages:");
+        out.print(after.indent(2));
+        out.println(after.equals(before) ? "  identical: every block merged back with its buddy"
+                : "  DIFFERENT: a block did not merge back");
+        return mismatches + (after.equals(before) ? 0 : 1);
     }
 
     /** A few frames spread over the pool: the lowest, the highest and some between. */

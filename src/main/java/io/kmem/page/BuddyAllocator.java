@@ -477,8 +477,10 @@ public final class BuddyAllocator implements AutoCloseable {
                 grownFrames.add(pfns.length);
                 return pfns.length;
             } catch (KmemException e) {
-                LOG.log(System.Logger.Level.WARNING, "pool '" + phys.name() + "': growth by " + frames + " "
-                        + kind.label() + " frames for an order-" + order + " allocation failed: " + e.getMessage());
+                if (warnLimit.admit() >= 0) {
+                    LOG.log(System.Logger.Level.WARNING, "pool '" + phys.name() + "': growth by " + frames + " "
+                            + kind.label() + " frames for an order-" + order + " allocation failed: " + e.getMessage());
+                }
             }
         }
         return 0;
@@ -878,8 +880,9 @@ public final class BuddyAllocator implements AutoCloseable {
             long found = zone.findFreeBlockLocked(pfn);
             if (found >= 0) {
                 long head = MemMap.pfn(memMap.info(found >>> 4));
-                return new DoubleFreeException(where + "double free: the frame is free, inside the free order-"
-                        + (found & 0xF) + " block at pfn 0x" + Long.toHexString(head));
+                return new DoubleFreeException(where + "double free: the frame is already free, inside the free order-"
+                        + (found & 0xF) + " block at pfn 0x" + Long.toHexString(head) + " (freed twice, or never handed"
+                        + " out)");
             }
         } finally {
             zone.lock.unlock();
@@ -967,7 +970,6 @@ public final class BuddyAllocator implements AutoCloseable {
         for (PageCache c : dead) {
             frames += c.frames();
             drainCache(c);
-            c.retired = true;
             reapedCaches.increment();
         }
         return frames;
@@ -1174,7 +1176,6 @@ public final class BuddyAllocator implements AutoCloseable {
         closed = true;
         for (PageCache c : cachesSnapshot()) {
             drainCache(c);
-            c.retired = true;
         }
         cachesLock.lock();
         try {

@@ -27,8 +27,6 @@ final class PageCache {
     final int[] count = new int[SLOTS];
     /** Set by another thread that needs the frames back; the owner drains and clears it. */
     volatile boolean drainRequested;
-    /** Set when the cache has been drained for good (owner dead, or pool closed). */
-    boolean retired;
 
     long allocs;
     long frees;

@@ -1,5 +1,6 @@
 package io.kmem.report;
 
+import io.kmem.page.BuddyAllocator;
 import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
@@ -19,13 +20,21 @@ public final class PhysReport {
      * The /proc/meminfo-style summary: frames by source and zone, the direct map, the
      * contiguity histogram, bring-up speed, metadata cost and the host facts that matter.
      */
-    public static String meminfo(FramePool pool, long bringUpNanos, long bringUpFrames) {
+    public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames) {
         StringBuilder sb = new StringBuilder();
         HostInfo host = pool.host();
         sb.append("# kmem pool '").append(pool.name()).append("': ")
                 .append(pool.physical() ? "physical frames (real PFNs)" : "unprivileged (frame index as PFN)")
                 .append('\n');
         line(sb, "MemTotal", kb(pool.presentFrames()), "frames held: mem_map records with PG_present");
+        long free = 0;
+        long cached = 0;
+        for (BuddyAllocator.ZoneStats z : buddy.zoneStats()) {
+            free += z.free();
+            cached += z.cached();
+        }
+        line(sb, "MemFree", kb(free + cached), "buddy free lists (" + kb(free) + " kB) + per-thread page caches ("
+                + kb(cached) + " kB)");
         for (FrameKind k : FrameKind.values()) {
             if (pool.hasSource(k)) {
                 line(sb, "Frames" + switch (k) {
