@@ -410,6 +410,70 @@ public final class FramePool implements AutoCloseable {
         unmapToNone(frameViewBase + (src.firstIdx << PhysLayout.PAGE_SHIFT) + offset, bytes);
         src.punch(offset, bytes);
         src.holeFrames += frames;
+        if (!src.kind.hugetlb()) {
+            repinFolioNeighbours(src, offset, bytes);
+        }
+    }
+
+    /**
+     * Punching part of a 2 MiB shmem folio makes the kernel split it, and a split unmaps the
+     * whole folio from every mapping: the frames the pool keeps from that folio lose their
+     * frame-view and direct-map entries and their mlock (the pages stay in the memfd, at the
+     * same PFNs). This maps, populates and locks them again ({@code mlock} faults the frame
+     * view back in; the direct map is mapped again with {@code MAP_POPULATE}) and checks with
+     * pagemap that every frame kept its PFN.
+     *
+     * @throws KmemException if a kept frame came back at another PFN (never seen; it would
+     *         mean the kernel migrated it during the split)
+     */
+    private void repinFolioNeighbours(FrameSource src, long offset, long bytes) {
+        long folio = FrameKind.HUGE_2M.pageSize();
+        long lo = alignDown(offset, folio);
+        long hi = Math.min(alignUp(offset + bytes, folio), src.sizeBytes);
+        long o = lo;
+        while (o < hi) {
+            long start = o;
+            while (o < hi && (o < offset || o >= offset + bytes) && keeps(src, o)) {
+                o += PhysLayout.PAGE_SIZE;
+            }
+            if (o > start) {
+                relock(src, start, o - start);
+            } else {
+                o += PhysLayout.PAGE_SIZE;
+            }
+        }
+    }
+
+    private boolean keeps(FrameSource src, long offset) {
+        return (memMap.info(src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT)) & MemMap.PG_PRESENT) != 0;
+    }
+
+    private void relock(FrameSource src, long offset, long bytes) {
+        long idx0 = src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT);
+        int frames = (int) (bytes >>> PhysLayout.PAGE_SHIFT);
+        Sys.mlock(frameViewAddress(idx0), bytes);
+        if (!physical) {
+            return;
+        }
+        long[] entries = new long[frames];
+        pagemap.read(frameViewAddress(idx0), frames, entries, 0);
+        int runStart = 0;
+        for (int i = 0; i < frames; i++) {
+            long recorded = MemMap.pfn(memMap.info(idx0 + i));
+            if (!Pagemap.present(entries[i]) || Pagemap.pfn(entries[i]) != recorded) {
+                throw new KmemException("release: pool '" + name + "': frame " + (idx0 + i) + " (pfn 0x"
+                        + Long.toHexString(recorded) + ") came back at pagemap entry 0x" + Long.toHexString(entries[i])
+                        + " after its 2 MiB folio was split; its physical address is no longer reliable");
+            }
+            boolean runEnds = i + 1 == frames || MemMap.pfn(memMap.info(idx0 + i + 1)) != recorded + 1;
+            if (runEnds) {
+                long pfn0 = MemMap.pfn(memMap.info(idx0 + runStart));
+                Sys.mmap(directAddress(pfn0), (long) (i + 1 - runStart) << PhysLayout.PAGE_SHIFT,
+                        Libc.PROT_READ() | Libc.PROT_WRITE(), Libc.MAP_SHARED() | Libc.MAP_FIXED() | Libc.MAP_POPULATE(),
+                        src.fd, offset + ((long) runStart << PhysLayout.PAGE_SHIFT));
+                runStart = i + 1;
+            }
+        }
     }
 
     /** Picks the next memfd range to fill: {offset, frames}, holes first. */
