@@ -180,8 +180,8 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long alloc_pages(int gfp, int order) {
-        long idx = buddy.allocPages(gfp, order);
-        return idx < 0 ? 0 : PAGE_TAG | idx;
+        long pfn = buddy.allocPages(gfp, order);
+        return pfn < 0 ? 0 : PAGE_TAG | phys.pfnToIdx(pfn);
     }
 
     /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
@@ -194,8 +194,8 @@ public final class MemoryPool implements AutoCloseable {
      * address, or 0 (NULL).
      */
     public long __get_free_pages(int gfp, int order) {
-        long idx = buddy.allocPages(gfp, order);
-        return idx < 0 ? 0 : phys.directAddress(MemMap.pfn(memMap.info(idx)));
+        long pfn = buddy.allocPages(gfp, order);
+        return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
     /** {@code __get_free_page}: one page's address, or 0 (NULL). */
@@ -260,8 +260,8 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a size of 0 or less
      */
     public long alloc_pages_exact(long size, int gfp) {
-        long idx = buddy.allocPagesExact(gfp, size);
-        return idx < 0 ? 0 : phys.directAddress(MemMap.pfn(memMap.info(idx)));
+        long pfn = buddy.allocPagesExact(gfp, size);
+        return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
     /**

@@ -12,6 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -22,18 +24,38 @@ import org.openjdk.jmh.results.format.ResultFormatType;
 /**
  * {@code make bench}: runs the JMH suite in one run, then prints the figures against their
  * targets and the ratios against the peers measured in the same run, and writes them to
- * {@code target/bench/} (summary.txt, jmh.json).
+ * {@code target/bench/} (summary.txt, jmh.json). Every benchmark runs under JMH's GC profiler
+ * ({@code -prof gc}); the summary's "alloc B/op" is its {@code gc.alloc.rate.norm}, the Java
+ * heap allocated per operation (0 on an allocation-free fast path).
  *
  * <p>Arguments: an optional JMH include regex (default: every benchmark).
  */
 public final class BenchMain {
-    /** One line of the summary: a kmem figure, its target, and optionally a peer to compare with. */
-    record Check(String what, String kmem, String peer, double target, String unit) {
+    /**
+     * One line of the summary: a kmem figure, its target, and optionally a peer to compare with
+     * and the least ratio (peer time / kmem time) to meet; 0 for none.
+     */
+    record Check(String what, String kmem, String peer, double target, String unit, double minRatio) {
+        Check(String what, String kmem, String peer, double target, String unit) {
+            this(what, kmem, peer, target, unit, 0);
+        }
+    }
+
+    /** One line of the summary: time per operation on n threads against one, and the largest ratio to meet. */
+    record Scaling(String what, String many, String one, double maxRatio, String unit) {
     }
 
     static final List<Check> CHECKS = List.of(
             new Check("bring-up of a 1 GiB pool of 4 KiB frames", "BringUpBench.kmemPool1GiB",
-                    "BringUpBench.anonMmapPopulateLocked1GiB", 500, "ms"));
+                    "BringUpBench.anonMmapPopulateLocked1GiB", 500, "ms"),
+            new Check("order-0 __get_free_page + free_page, 1 thread", "PageAllocBench.order0Pair",
+                    "PageAllocBench.mmapMunmapPage", 20, "ns", 50),
+            new Check("order-9 __get_free_pages + free_pages, 2M hugetlb", "PageAllocBench.order9PairHuge", null,
+                    100, "ns"));
+
+    static final List<Scaling> SCALING = List.of(
+            new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",
+                    "PageAllocBench.order0Pair", 1.3, "ns"));
 
     private BenchMain() {
     }
@@ -42,21 +64,26 @@ public final class BenchMain {
         Path dir = Path.of("target/bench");
         Files.createDirectories(dir);
         String include = args.length > 0 ? args[0] : "io.kmem.bench.*";
-        Options opts = new OptionsBuilder().include(include)
+        Options opts = new OptionsBuilder().include(include).addProfiler(GCProfiler.class)
                 .resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh.json").toString()).build();
         Collection<RunResult> results = new Runner(opts).run();
         Map<String, double[]> score = new HashMap<>();
+        Map<String, Double> allocs = new HashMap<>();
         for (RunResult r : results) {
             String label = r.getParams().getBenchmark();
             label = label.substring(label.lastIndexOf('.', label.lastIndexOf('.') - 1) + 1);
             score.put(label, new double[] {r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError()});
+            Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
+            if (alloc != null) {
+                allocs.put(label, alloc.getScore());
+            }
         }
         List<String> lines = new ArrayList<>();
         HostInfo host = HostInfo.read();
         lines.add(String.format(Locale.ROOT, "kmem benchmarks, %s, %d cores, %d GiB RAM, %s", LocalDate.now(),
                 Runtime.getRuntime().availableProcessors(), host.memTotalBytes() >> 30, cpuModel()));
-        lines.add(String.format(Locale.ROOT, "%-44s %14s %14s %10s %8s %s", "figure", "kmem", "peer", "target",
-                "ratio", "verdict"));
+        lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", "figure", "kmem", "peer", "target",
+                "ratio", "alloc B/op", "verdict"));
         for (Check c : CHECKS) {
             double[] k = score.get(c.kmem());
             if (k == null) {
@@ -64,12 +91,29 @@ public final class BenchMain {
             }
             double[] p = c.peer() == null ? null : score.get(c.peer());
             String ratio = p == null ? "" : String.format(Locale.ROOT, "%.2fx", p[0] / k[0]);
-            lines.add(String.format(Locale.ROOT, "%-44s %9.1f±%-4.1f%s %14s %7.0f %s %8s %s", c.what(), k[0], k[1],
-                    c.unit(), p == null ? "" : String.format(Locale.ROOT, "%.1f %s", p[0], c.unit()), c.target(),
-                    c.unit(), ratio, k[0] <= c.target() ? "meets target" : "MISSES target"));
+            boolean meets = k[0] <= c.target() && (p == null || p[0] / k[0] >= c.minRatio());
+            lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %7.0f %s %8s %11s %s", c.what(),
+                    figure(k, c.unit()), p == null ? "" : String.format(Locale.ROOT, "%.1f %s", p[0], c.unit()),
+                    c.target(), c.unit(), ratio, bytes(allocs.get(c.kmem())),
+                    meets ? "meets target" : "MISSES target"));
             if (p != null) {
-                lines.add("    peer: " + c.peer() + "; ratio = peer time / kmem time (above 1: kmem faster)");
+                lines.add("    peer: " + c.peer() + "; ratio = peer time / kmem time (above 1: kmem faster)"
+                        + (c.minRatio() > 0 ? String.format(Locale.ROOT, "; target ratio >= %.0fx", c.minRatio()) : ""));
             }
+        }
+        for (Scaling c : SCALING) {
+            double[] m = score.get(c.many());
+            double[] o = score.get(c.one());
+            if (m == null || o == null) {
+                continue;
+            }
+            double ratio = m[0] / o[0];
+            lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", c.what(), figure(m, c.unit()),
+                    String.format(Locale.ROOT, "%.1f %s", o[0], c.unit()),
+                    String.format(Locale.ROOT, "<= %.2fx", c.maxRatio()), String.format(Locale.ROOT, "%.2fx", ratio),
+                    bytes(allocs.get(c.many())), ratio <= c.maxRatio() ? "meets target" : "MISSES target"));
+            lines.add("    vs: " + c.one() + "; ratio = time per op on " + c.many() + " / on " + c.one()
+                    + " (1: no slow-down from the other thread)");
         }
         lines.addAll(metadataFigures());
         String text = String.join("\n", lines) + "\n";
@@ -88,6 +132,19 @@ public final class BenchMain {
                     pool.memMapBytes() / frames, pool.pfnIndexBytes() / frames,
                     (pool.memMapBytes() + pool.pfnIndexBytes()) / frames));
         }
+    }
+
+    /** A score with its error and unit: "36.5±8.1 ns". */
+    private static String figure(double[] score, String unit) {
+        return String.format(Locale.ROOT, "%.1f±%.1f %s", score[0], score[1], unit);
+    }
+
+    /** gc.alloc.rate.norm (bytes allocated per operation, all threads), or blank without the GC profiler. */
+    private static String bytes(Double b) {
+        if (b == null) {
+            return "";
+        }
+        return String.format(Locale.ROOT, b < 100 ? "%.3f" : "%.0f", b);
     }
 
     private static String cpuModel() {

@@ -78,6 +78,8 @@ public final class BuddyAllocator implements AutoCloseable {
     public static final int HARVEST_FACTOR = 16;
     /** Per-thread cache capacity per zone and order, in 4 KiB frames, at most. */
     static final int PCP_HIGH_MAX_FRAMES = 256;
+    /** Slots of the thread-id table in front of the caches' {@code ThreadLocal}. */
+    private static final int THREAD_SLOTS = 256;
 
     private static final int NORMAL = ZoneType.NORMAL.ordinal();
     private static final int DMA32 = ZoneType.DMA32.ordinal();
@@ -98,6 +100,7 @@ public final class BuddyAllocator implements AutoCloseable {
     private final int[] pcpHigh = new int[PageCache.ORDERS];
     private final int[] pcpBatch = new int[PageCache.ORDERS];
     private final ThreadLocal<PageCache> caches = ThreadLocal.withInitial(this::newCache);
+    private final PageCache[] bySlot = new PageCache[THREAD_SLOTS];
     private final ReentrantLock cachesLock = new ReentrantLock();
     private final List<PageCache> allCaches = new ArrayList<>();
     private final ReentrantLock growLock = new ReentrantLock();
@@ -105,8 +108,12 @@ public final class BuddyAllocator implements AutoCloseable {
     private final Condition freed = waitLock.newCondition();
     private final AtomicInteger waitersCount = new AtomicInteger();
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
-    /** Threads waiting for frees; while non-zero, frees bypass the caches and wake them. */
-    private volatile int waiters;
+    /**
+     * Non-zero when frees must take the slow path: bit 0, the pool is closed; bits 1 and up,
+     * the threads waiting for frees (frees then bypass the caches and wake them). One
+     * volatile read on the fast free path covers both.
+     */
+    private volatile int slowFrees;
     private volatile boolean closed;
     private long freeEpoch;
 
@@ -138,28 +145,31 @@ public final class BuddyAllocator implements AutoCloseable {
     // ================================================================== allocation
 
     /**
-     * {@code alloc_pages}: a block of 2^order frames. Returns the head's frame index, or -1
-     * when it cannot be served under {@code gfp} (and for an order above {@link #MAX_ORDER},
-     * with a warning).
+     * {@code alloc_pages}: a block of 2^order frames. Returns the PFN of its first frame (the
+     * frame index in an unprivileged pool), or -1 when it cannot be served under {@code gfp}
+     * (and for an order above {@link #MAX_ORDER}, with a warning).
      *
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long allocPages(int gfp, int order) {
         if ((gfp & ~FAST_GFP) == 0 && order >= 0 && order <= PageCache.MAX_ORDER) {
-            PageCache c = caches.get();
+            PageCache c = cache();
             int s = NORMAL * PageCache.ORDERS + order;
             int n = c.count[s] - 1;
             if (n >= 0 && !c.drainRequested && !closed) {
                 int idx = c.stacks[s][n];
                 c.count[s] = n;
-                memMap.setInfo(idx, memMap.info(idx) ^ PCP_TO_ALLOCATED);
+                long info = memMap.info(idx);
+                memMap.setInfo(idx, info ^ PCP_TO_ALLOCATED);
+                long pfn = MemMap.pfn(info);
                 if ((gfp & __GFP_ZERO) != 0) {
-                    zero(idx, order);
+                    zero(pfn, order);
                 }
-                return idx;
+                return pfn;
             }
         }
-        return allocSlow(gfp, order);
+        long idx = allocSlow(gfp, order);
+        return idx < 0 ? -1 : MemMap.pfn(memMap.info(idx));
     }
 
     private long allocSlow(int gfp, int order) {
@@ -177,7 +187,7 @@ public final class BuddyAllocator implements AutoCloseable {
                     + " pages)");
             return -1;
         }
-        PageCache c = caches.get();
+        PageCache c = cache();
         if (c.drainRequested) {
             drainCache(c);
         }
@@ -199,7 +209,7 @@ public final class BuddyAllocator implements AutoCloseable {
             return -1;
         }
         if ((gfp & __GFP_ZERO) != 0) {
-            zero(idx, order);
+            zero(MemMap.pfn(memMap.info(idx)), order);
         }
         return idx;
     }
@@ -265,7 +275,7 @@ public final class BuddyAllocator implements AutoCloseable {
         waits.increment();
         long start = System.nanoTime();
         waitersCount.incrementAndGet();
-        waiters = waitersCount.get();
+        updateSlowFrees();
         try {
             requestDrains();
             while (true) {
@@ -299,13 +309,20 @@ public final class BuddyAllocator implements AutoCloseable {
                 reapDeadCaches();
             }
         } finally {
-            waiters = waitersCount.decrementAndGet();
+            waitersCount.decrementAndGet();
+            updateSlowFrees();
             waitNanos.add(System.nanoTime() - start);
         }
     }
 
+    private void updateSlowFrees() {
+        synchronized (waitersCount) {
+            slowFrees = (closed ? 1 : 0) | waitersCount.get() << 1;
+        }
+    }
+
     private void wakeWaiters() {
-        if (waiters > 0) {
+        if (slowFrees > 1) {
             waitLock.lock();
             try {
                 freeEpoch++;
@@ -407,8 +424,7 @@ public final class BuddyAllocator implements AutoCloseable {
         return (gfp & __GFP_DMA32) != 0 ? ZONELIST_DMA32 : ZONELIST_NORMAL;
     }
 
-    private void zero(long idx, int order) {
-        long pfn = MemMap.pfn(memMap.info(idx));
+    private void zero(long pfn, int order) {
         phys.directMap().asSlice(phys.directAddress(pfn) - phys.directBase(), PhysLayout.PAGE_SIZE << order)
                 .fill((byte) 0);
     }
@@ -657,7 +673,7 @@ public final class BuddyAllocator implements AutoCloseable {
         ensureOpen("release");
         growLock.lock();
         try {
-            drainCache(caches.get());
+            drainCache(cache());
             reapDeadCaches();
             long[] idxs = new long[pfns.length];
             int n = 0;
@@ -711,7 +727,7 @@ public final class BuddyAllocator implements AutoCloseable {
      * {@code alloc_pages_exact}: {@code size} bytes rounded up to whole pages, physically
      * contiguous. Takes a block of {@code get_order(size)}, gives the pages past the size
      * back to the buddy, and leaves each kept page an allocated order-0 page (as
-     * {@code split_page} does). Returns the first page's index or -1.
+     * {@code split_page} does). Returns the first page's PFN or -1.
      *
      * @throws IllegalArgumentException for a size of 0 or less
      */
@@ -720,11 +736,11 @@ public final class BuddyAllocator implements AutoCloseable {
             throw new IllegalArgumentException("alloc_pages_exact: size " + size + " must be positive");
         }
         int order = size > PhysLayout.PAGE_SIZE << MAX_ORDER ? MAX_ORDER + 1 : getOrder(size);
-        long idx = allocPages(gfp, order);
-        if (idx < 0 || order == 0) {
-            return idx;
+        long pfn = allocPages(gfp, order);
+        if (pfn < 0 || order == 0) {
+            return pfn;
         }
-        long pfn = MemMap.pfn(memMap.info(idx));
+        long idx = phys.pfnToIdx(pfn);
         long pages = (size + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT;
         for (long p = pfn; p < pfn + pages; p++) {
             long i = phys.pfnToIdx(p);
@@ -749,7 +765,7 @@ public final class BuddyAllocator implements AutoCloseable {
             zone.lock.unlock();
         }
         wakeWaiters();
-        return idx;
+        return pfn;
     }
 
     /**
@@ -787,14 +803,16 @@ public final class BuddyAllocator implements AutoCloseable {
      *         that the page allocator handed out
      */
     public void freePages(String function, long addr, long pfn, int order) {
-        if (closed) {
+        if (slowFrees != 0) {
             ensureOpen(function);
+            freeSlow(function, addr, pfn, phys.pfnToIdx(pfn), order);
+            return;
         }
         long idx = phys.pfnToIdx(pfn);
-        if (idx >= 0 && order >= 0 && order <= PageCache.MAX_ORDER && waiters == 0) {
+        if (idx >= 0 && order >= 0 && order <= PageCache.MAX_ORDER) {
             long info = memMap.info(idx);
             if ((info & MemMap.STATE_MASK) == (MemMap.PG_ALLOCATED | (long) order << MemMap.ORDER_SHIFT)) {
-                PageCache c = caches.get();
+                PageCache c = cache();
                 int s = PageCache.slot(MemMap.zone(info), order);
                 int n = c.count[s];
                 int[] st = c.stacks[s];
@@ -816,11 +834,11 @@ public final class BuddyAllocator implements AutoCloseable {
                 || (info & MemMap.STATE_MASK) != (MemMap.PG_ALLOCATED | (long) order << MemMap.ORDER_SHIFT)) {
             throw misuse(function, addr, pfn, idx, order);
         }
-        PageCache c = caches.get();
+        PageCache c = cache();
         if (c.drainRequested) {
             drainCache(c);
         }
-        if (order <= PageCache.MAX_ORDER && waiters == 0) {
+        if (order <= PageCache.MAX_ORDER && slowFrees == 0) {
             int s = PageCache.slot(MemMap.zone(info), order);
             int[] st = stack(c, s, order);
             if (c.count[s] >= pcpHigh[order]) {
@@ -909,6 +927,28 @@ public final class BuddyAllocator implements AutoCloseable {
 
     // ================================================================== per-thread caches
 
+    /**
+     * The calling thread's cache. A direct-mapped table by thread id answers without a
+     * {@code ThreadLocal} lookup; a thread whose slot another live thread holds falls back
+     * to the {@code ThreadLocal}. The owner check makes a stale or racing slot harmless
+     * ({@code owner} is final, so a slot read through a race still shows the right owner).
+     */
+    private PageCache cache() {
+        Thread t = Thread.currentThread();
+        PageCache c = bySlot[(int) t.threadId() & THREAD_SLOTS - 1];
+        return c != null && c.owner == t ? c : cacheSlow(t);
+    }
+
+    private PageCache cacheSlow(Thread t) {
+        PageCache c = caches.get();
+        int s = (int) t.threadId() & THREAD_SLOTS - 1;
+        PageCache held = bySlot[s];
+        if (held == null || !held.owner.isAlive()) {
+            bySlot[s] = c;
+        }
+        return c;
+    }
+
     private PageCache newCache() {
         PageCache c = new PageCache(Thread.currentThread());
         cachesLock.lock();
@@ -968,6 +1008,10 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         long frames = 0;
         for (PageCache c : dead) {
+            int s = (int) c.owner.threadId() & THREAD_SLOTS - 1;
+            if (bySlot[s] == c) {
+                bySlot[s] = null;
+            }
             frames += c.frames();
             drainCache(c);
             reapedCaches.increment();
@@ -994,7 +1038,7 @@ public final class BuddyAllocator implements AutoCloseable {
      */
     public void drainAllPages() {
         ensureOpen("drain_all_pages");
-        drainCache(caches.get());
+        drainCache(cache());
         reapDeadCaches();
         requestDrains();
     }
@@ -1174,6 +1218,7 @@ public final class BuddyAllocator implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        updateSlowFrees();
         for (PageCache c : cachesSnapshot()) {
             drainCache(c);
         }
@@ -1183,6 +1228,7 @@ public final class BuddyAllocator implements AutoCloseable {
         } finally {
             cachesLock.unlock();
         }
+        Arrays.fill(bySlot, null);
         wakeWaiters();
     }
 

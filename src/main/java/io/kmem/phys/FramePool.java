@@ -194,9 +194,10 @@ public final class FramePool implements AutoCloseable {
             long memMapBytes = totalFrames * MemMap.RECORD_BYTES;
             long memMapAddr = Sys.mmap(0, memMapBytes, Libc.PROT_READ() | Libc.PROT_WRITE(),
                     Libc.MAP_PRIVATE() | Libc.MAP_ANONYMOUS() | Libc.MAP_NORESERVE(), -1, 0);
-            this.memMapSegment = segment(memMapAddr, memMapBytes);
+            this.memMapSegment = MemorySegment.ofAddress(memMapAddr).reinterpret(memMapBytes, Arena.ofAuto(),
+                    seg -> Sys.munmap(memMapAddr, memMapBytes));
             this.memMap = new MemMap(memMapSegment);
-            this.pfnIndex = physical ? new PfnIndex(memMap, 1024) : null;
+            this.pfnIndex = physical ? new PfnIndex(basePfn, limitPfn) : null;
             this.pagemap = new Pagemap();
             undo.add(pagemap::close);
             for (FrameKind kind : FrameKind.values()) {
@@ -592,9 +593,6 @@ public final class FramePool implements AutoCloseable {
         int per = src.kind.framesPerPage();
         long firstIdx = src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT);
         long extra = src.kind.hugetlb() ? MemMap.PG_HUGETLB : 0;
-        if (physical) {
-            pfnIndex.reserve(pfns.length);
-        }
         long[] stretch = new long[2 * pfns.length];
         int n = 0;
         long kept = 0;

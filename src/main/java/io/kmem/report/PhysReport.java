@@ -62,7 +62,7 @@ public final class PhysReport {
                 "%.2f bytes/frame resident (mincore of the mem_map segment; %d-byte records; kernel struct page: 64)",
                 (double) meta[0] / frames, MemMap.RECORD_BYTES));
         line(sb, "PfnIndex", meta[1] / 1024, "kB", String.format(Locale.ROOT,
-                "%.2f bytes/frame (PFN -> frame index hash table)", (double) meta[1] / frames));
+                "%.2f bytes/frame (PFN -> frame index, sections of 512 PFNs)", (double) meta[1] / frames));
         double ms = bringUpNanos / 1e6;
         sb.append(String.format(Locale.ROOT, "%-16s %d frames in %.1f ms = %.0f frames/s (%.2f GiB/s)%n",
                 "BringUp:", bringUpFrames, ms, bringUpFrames * 1e9 / Math.max(1, bringUpNanos),

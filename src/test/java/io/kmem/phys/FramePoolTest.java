@@ -288,7 +288,16 @@ class FramePoolTest {
             long[] meta = p.metadataBytes();
             assertTrue(meta[0] <= 16L * 16384, "mem_map resident bytes " + meta[0]);
             assertTrue(meta[0] >= 16L * 16384, "mem_map records are touched: " + meta[0]);
-            assertTrue(meta[1] <= 6L * 16384, "pfn index bytes " + meta[1]);
+            java.util.Set<Long> sections = new java.util.HashSet<>();
+            for (long pfn : p.presentPfns()) {
+                sections.add((pfn - p.basePfn()) >>> PfnIndex.SECTION_SHIFT);
+            }
+            long top = (p.limitPfn() - p.basePfn() + PfnIndex.SECTION_FRAMES - 1) >>> PfnIndex.SECTION_SHIFT;
+            assertEquals(16 + 4 * top + (16 + 4L * PfnIndex.SECTION_FRAMES) * sections.size(), meta[1],
+                    "pfn index: the top array plus one int[512] per populated 2 MiB section");
+            assertTrue(sections.size() <= 16384 / 512 + 2, "4 KiB frames in 2 MiB folios fill whole sections: "
+                    + sections.size() + " sections for 16384 frames (shmem THP is '" + p.host().shmemThp()
+                    + "'; `make hugepages` sets it to advise)");
         }
     }
 }
