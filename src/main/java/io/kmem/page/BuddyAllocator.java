@@ -604,6 +604,15 @@ public final class BuddyAllocator implements AutoCloseable {
         return out;
     }
 
+    /** The order of the largest aligned block that starts at {@code pfn} and ends by {@code end}. */
+    private static int largestBlock(long pfn, long end) {
+        int order = Math.min(MAX_ORDER, Long.numberOfTrailingZeros(pfn));
+        while (pfn + (1L << order) > end) {
+            order--;
+        }
+        return order;
+    }
+
     /**
      * Gives newly taken frames (sorted PFNs, records holding no state) to the buddy, as the
      * largest aligned blocks their runs hold; they merge with free neighbours. Works in
@@ -619,19 +628,12 @@ public final class BuddyAllocator implements AutoCloseable {
             long pfn = pfns[i];
             long end = pfns[j - 1] + 1;
             while (pfn < end) {
-                int order = Math.min(MAX_ORDER, Long.numberOfTrailingZeros(pfn));
-                while (pfn + (1L << order) > end) {
-                    order--;
-                }
                 Zone zone = zones[MemMap.zone(memMap.info(phys.pfnToIdx(pfn)))];
                 int chunk = 0;
                 zone.lock.lock();
                 try {
                     while (pfn < end && chunk < 4096) {
-                        order = Math.min(MAX_ORDER, Long.numberOfTrailingZeros(pfn));
-                        while (pfn + (1L << order) > end) {
-                            order--;
-                        }
+                        int order = largestBlock(pfn, end);
                         long idx = phys.pfnToIdx(pfn);
                         if (MemMap.zone(memMap.info(idx)) != zone.type.ordinal()) {
                             break;
@@ -752,10 +754,7 @@ public final class BuddyAllocator implements AutoCloseable {
             long p = pfn + pages;
             long end = pfn + (1L << order);
             while (p < end) {
-                int o = Long.numberOfTrailingZeros(p);
-                while (p + (1L << o) > end) {
-                    o--;
-                }
+                int o = largestBlock(p, end);
                 long i = phys.pfnToIdx(p);
                 memMap.setInfo(i, MemMap.identity(memMap.info(i)));
                 zone.freeBlockLocked(p, i, o);

@@ -3,6 +3,7 @@ package io.kmem.page;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.ZoneType;
+import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -70,7 +71,7 @@ final class Zone {
         this.type = type;
         this.phys = phys;
         this.memMap = phys.memMap();
-        java.util.Arrays.fill(head, NONE);
+        Arrays.fill(head, NONE);
     }
 
     // ------------------------------------------------------------------ free lists

@@ -1026,8 +1026,10 @@ public final class FramePool implements AutoCloseable {
     }
 
     /**
-     * Unmaps everything and closes the memfds: every frame goes back to the kernel. Segments
-     * handed out from this pool become inaccessible (an access throws, it does not crash).
+     * Unmaps the frame view and the direct map and closes the memfds: every frame goes back
+     * to the kernel. Segments handed out from this pool become inaccessible (an access
+     * throws, it does not crash). mem_map stays mapped until this object is unreachable (see
+     * {@link MemMap}).
      */
     @Override
     public void close() {

@@ -19,13 +19,12 @@ import java.lang.invoke.VarHandle;
  *
  *  word 1, "private": whatever the frame's owner keeps there
  *    free buddy block head    prev index (high 32) | next index (low 32), -1 for none
- *    slab head                the slab's state word (CAS-ed by the slab layer)
- *    vmalloc frame            the owning area's id
- *    tail of a block          the head's frame index
+ *    anything else            0 (the slab and vmalloc layers will keep their state here)
  * </pre>
  *
- * pfn: 40 bits (4 PiB of physical address space). order: 0..10 for a buddy block or an
- * allocated block's head. zone: a {@link ZoneType} ordinal. flags: the {@code PG_*} bits
+ * pfn: 40 bits (4 PiB of physical address space). order: 0..10 on the head of a block
+ * (free in the buddy, in a per-thread cache, or allocated); the other frames of a block carry
+ * no state, so that allocating or freeing a block writes one record whatever its order. zone: a {@link ZoneType} ordinal. flags: the {@code PG_*} bits
  * below. Word 0 is read and written with plain accesses under the owner's lock; word 1 also
  * has volatile and CAS accessors for owners that need them lock-free.
  *
@@ -51,9 +50,9 @@ public final class MemMap {
     public static final long PG_PRESENT = 1L << FLAGS_SHIFT;
     /** Head of a free block in a buddy free_area (order in the order field). */
     public static final long PG_BUDDY = 1L << (FLAGS_SHIFT + 1);
-    /** Head of an allocated block of order &gt; 0. */
+    /** Head of a compound block (reserved; the page allocator makes no compound pages yet). */
     public static final long PG_HEAD = 1L << (FLAGS_SHIFT + 2);
-    /** Part of an allocated block of order &gt; 0, not its head (private: the head's index). */
+    /** Tail of a compound block (reserved; the page allocator makes no compound pages yet). */
     public static final long PG_TAIL = 1L << (FLAGS_SHIFT + 3);
     /** Owned by the slab allocator. */
     public static final long PG_SLAB = 1L << (FLAGS_SHIFT + 4);
