@@ -9,4 +9,5 @@ module io.kmem {
     exports io.kmem;
     exports io.kmem.error;
     exports io.kmem.gfp;
+    exports io.kmem.debug;
 }

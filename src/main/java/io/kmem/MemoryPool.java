@@ -10,6 +10,10 @@ import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
 import io.kmem.report.PageReport;
 import io.kmem.report.PhysReport;
+import io.kmem.debug.FaultAttr;
+import io.kmem.slub.SlabAllocator;
+import io.kmem.slub.SlabCache;
+import java.util.function.Consumer;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
@@ -39,6 +43,7 @@ public final class MemoryPool implements AutoCloseable {
 
     final FramePool phys;
     final BuddyAllocator buddy;
+    final SlabAllocator slab;
     private final MemMap memMap;
     private final long bringUpNanos;
     private final long bringUpFrames;
@@ -66,6 +71,7 @@ public final class MemoryPool implements AutoCloseable {
             phys.close();
             throw e;
         }
+        this.slab = new SlabAllocator(phys, buddy, b.slubDebug);
         this.bringUpNanos = System.nanoTime() - t0;
         this.bringUpFrames = phys.presentFrames();
     }
@@ -424,9 +430,237 @@ public final class MemoryPool implements AutoCloseable {
     @Override
     public void close() {
         if (!phys.closed()) {
+            slab.close();
             buddy.close();
         }
         phys.close();
+    }
+
+    // ------------------------------------------------------------------ slab allocator
+
+    /** What {@code kmalloc(0)} returns: not NULL, but no byte may be touched. */
+    public static final long ZERO_SIZE_PTR = SlabAllocator.ZERO_SIZE_PTR;
+    /** The largest kmalloc: 4 MiB; larger sizes return NULL with a warning. */
+    public static final long KMALLOC_MAX_SIZE = SlabAllocator.KMALLOC_MAX_SIZE;
+    /** The largest kmalloc served from a slab cache (8 KiB); above, whole pages from the buddy. */
+    public static final int KMALLOC_MAX_CACHE_SIZE = SlabAllocator.KMALLOC_MAX_CACHE_SIZE;
+
+    /**
+     * {@code kmem_cache_create}: a cache of {@code size}-byte objects aligned to {@code align}
+     * (0: 8 bytes), with {@link SlabFlags} and an optional constructor that runs on every
+     * object when its slab is made (not at each allocation: objects come back in the state
+     * they were freed in). Returns null when a cache of that name exists (with a warning), or
+     * throws with {@code SLAB_PANIC}.
+     *
+     * @throws IllegalArgumentException for a bad name, size (1 to 4 MiB), alignment or flag
+     */
+    public KmemCache kmem_cache_create(String name, long size, long align, int flags, Consumer<MemorySegment> ctor) {
+        SlabCache c = slab.create(name, size, align, flags, ctor);
+        return c == null ? null : new KmemCache(c, this);
+    }
+
+    /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when out of memory. */
+    public long kmem_cache_alloc(KmemCache cache, int gfp) {
+        return own(cache, "kmem_cache_alloc").alloc(gfp);
+    }
+
+    /** {@code kmem_cache_zalloc}: a zeroed object's address, or 0 (NULL). */
+    public long kmem_cache_zalloc(KmemCache cache, int gfp) {
+        return own(cache, "kmem_cache_zalloc").alloc(gfp | Gfp.__GFP_ZERO);
+    }
+
+    /**
+     * {@code kmem_cache_free}.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the object is already free
+     * @throws BadAddressException when {@code objp} is not an object of {@code cache}
+     */
+    public void kmem_cache_free(KmemCache cache, long objp) {
+        slab.cacheFree(own(cache, "kmem_cache_free"), objp);
+    }
+
+    /**
+     * {@code kmem_cache_alloc_bulk}: fills {@code p[0..size)} with objects. Returns
+     * {@code size}, or 0 when not all could be had (then none are kept).
+     */
+    public int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
+        SlabCache c = own(cache, "kmem_cache_alloc_bulk");
+        if (size < 0 || size > p.length) {
+            throw new IllegalArgumentException("kmem_cache_alloc_bulk(" + cache.name() + "): size " + size
+                    + " does not fit the array of " + p.length);
+        }
+        for (int i = 0; i < size; i++) {
+            p[i] = c.alloc(gfp);
+            if (p[i] == 0) {
+                for (int k = 0; k < i; k++) {
+                    slab.cacheFree(c, p[k]);
+                    p[k] = 0;
+                }
+                return 0;
+            }
+        }
+        return size;
+    }
+
+    /** {@code kmem_cache_free_bulk}: frees {@code p[0..size)}; a null cache means kfree each. */
+    public void kmem_cache_free_bulk(KmemCache cache, int size, long[] p) {
+        if (size < 0 || size > p.length) {
+            throw new IllegalArgumentException("kmem_cache_free_bulk: size " + size + " does not fit the array of "
+                    + p.length);
+        }
+        SlabCache c = cache == null ? null : own(cache, "kmem_cache_free_bulk");
+        for (int i = 0; i < size; i++) {
+            if (c == null) {
+                slab.kfree(p[i]);
+            } else {
+                slab.cacheFree(c, p[i]);
+            }
+        }
+    }
+
+    /**
+     * {@code kmem_cache_shrink}: gives the cache's empty slabs back to the page allocator.
+     * Returns the pages released. Other threads' current slabs come back at their next slow
+     * path.
+     */
+    public long kmem_cache_shrink(KmemCache cache) {
+        return own(cache, "kmem_cache_shrink").shrink();
+    }
+
+    /**
+     * {@code kmem_cache_destroy}: frees the cache and all its slabs. With objects still
+     * allocated, reports each (see {@link #takeSlabReports()}) and leaves the cache and its
+     * memory as they are, as the kernel does. Destroying a cache that another thread still
+     * uses is a bug, as in the kernel.
+     */
+    public void kmem_cache_destroy(KmemCache cache) {
+        if (cache != null) {
+            slab.destroy(own(cache, "kmem_cache_destroy"));
+        }
+    }
+
+    private SlabCache own(KmemCache cache, String function) {
+        if (cache.pool != this) {
+            throw new IllegalArgumentException(function + "(" + cache.name() + "): the cache belongs to pool '"
+                    + cache.pool.name() + "', not '" + phys.name() + "'");
+        }
+        return cache.impl;
+    }
+
+    /**
+     * {@code kmalloc}: {@code size} bytes, physically contiguous, not cleared. Returns the
+     * address, ZERO_SIZE_PTR for size 0, or 0 (NULL) when out of memory or above
+     * {@link #KMALLOC_MAX_SIZE} (with a warning unless {@code __GFP_NOWARN}).
+     */
+    public long kmalloc(long size, int gfp) {
+        return slab.kmalloc(size, gfp);
+    }
+
+    /** {@code kzalloc}: {@link #kmalloc} with the bytes zeroed. */
+    public long kzalloc(long size, int gfp) {
+        return slab.kmalloc(size, gfp | Gfp.__GFP_ZERO);
+    }
+
+    /** {@code kmalloc_array}: {@code n * size} bytes; 0 (NULL) when the product overflows. */
+    public long kmalloc_array(long n, long size, int gfp) {
+        if (n < 0 || size < 0) {
+            throw new IllegalArgumentException("kmalloc_array(" + n + ", " + size + "): negative count or size");
+        }
+        if (size != 0 && n > Long.MAX_VALUE / size) {
+            return 0;
+        }
+        return slab.kmalloc(n * size, gfp);
+    }
+
+    /** {@code kcalloc}: {@link #kmalloc_array} zeroed. */
+    public long kcalloc(long n, long size, int gfp) {
+        return kmalloc_array(n, size, gfp | Gfp.__GFP_ZERO);
+    }
+
+    /**
+     * {@code krealloc}: the object resized, contents kept up to the smaller size. Returns the
+     * new address (the same when it fits), 0 (NULL) when out of memory (the old object is
+     * kept), or ZERO_SIZE_PTR for size 0 (the object is freed).
+     */
+    public long krealloc(long p, long newSize, int gfp) {
+        return slab.krealloc(p, newSize, gfp);
+    }
+
+    /** {@code ksize}: the bytes usable at {@code p} (its cache's object size, or its pages). */
+    public long ksize(long p) {
+        return slab.ksize(p);
+    }
+
+    /**
+     * {@code kfree}. NULL and ZERO_SIZE_PTR are no-ops.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the object is already free
+     * @throws BadAddressException for an address kmalloc did not return (the message says whose it is)
+     */
+    public void kfree(long p) {
+        slab.kfree(p);
+    }
+
+    /** {@code kfree_sensitive}: zeroes all {@code ksize(p)} bytes, then frees. */
+    public void kfree_sensitive(long p) {
+        slab.kfreeSensitive(p);
+    }
+
+    /** {@code kmemdup}: a kmalloc'd copy of {@code len} bytes at {@code src} (an address in this pool). */
+    public long kmemdup(long src, long len, int gfp) {
+        return kmemdup(segment(src, len), gfp);
+    }
+
+    /** {@code kmemdup}: a kmalloc'd copy of {@code src}'s bytes; 0 (NULL) when out of memory. */
+    public long kmemdup(MemorySegment src, int gfp) {
+        long p = slab.kmalloc(src.byteSize(), gfp & ~Gfp.__GFP_ZERO);
+        if (p != 0 && p != ZERO_SIZE_PTR) {
+            MemorySegment.copy(src, 0, phys.directMap(), p - phys.directBase(), src.byteSize());
+        }
+        return p;
+    }
+
+    /** {@code /proc/slabinfo}, version 2.1. */
+    public String slabinfo() {
+        phys.ensureOpen("slabinfo");
+        return slab.slabinfo();
+    }
+
+    /** Per-cache figures: objects, slabs, slow paths, failures. */
+    public List<SlabCache.Stats> slabStats() {
+        return slab.stats();
+    }
+
+    /**
+     * SLUB's {@code validate} over every cache: free lists, counts, and in debug caches every
+     * object's red zones and poison. Returns the problems (each is also reported and fixed up).
+     */
+    public List<String> validateSlabs() {
+        phys.ensureOpen("validateSlabs");
+        return slab.validate();
+    }
+
+    /** The SLUB reports ("BUG cache (Not tainted): ...") made since the last call; clears them. */
+    public List<String> takeSlabReports() {
+        return slab.takeReports();
+    }
+
+    /**
+     * Gives per-thread slabs back to their caches: the calling thread's and ended threads'
+     * now, every other thread's at its next slow path.
+     */
+    public void flushSlabs() {
+        slab.flushAll();
+    }
+
+    /** The pool's {@code failslab} fault injection (kmalloc and kmem_cache allocations). */
+    public FaultAttr failslab() {
+        return slab.failslab();
+    }
+
+    /** The pool's {@code fail_page_alloc} fault injection (the page allocator, so also slabs and large kmalloc). */
+    public FaultAttr fail_page_alloc() {
+        return buddy.failPageAlloc();
     }
 
     // ------------------------------------------------------------------ page handles
@@ -458,6 +692,7 @@ public final class MemoryPool implements AutoCloseable {
         private long dmaMask = -1;
         private boolean unprivileged;
         private Duration allocWait = Duration.ofSeconds(1);
+        private String slubDebug = System.getProperty("kmem.slub_debug");
 
         private Builder() {
         }
@@ -476,6 +711,16 @@ public final class MemoryPool implements AutoCloseable {
         }
 
         /** Name shown in reports, errors and the memfd names. */
+        /**
+         * The kernel's {@code slub_debug} for this pool: debug flag letters (F, Z, P, U; empty
+         * for all; "-" for none), optionally {@code ,cache,cache...}. Default: the
+         * {@code kmem.slub_debug} system property.
+         */
+        public Builder slubDebug(String option) {
+            this.slubDebug = option;
+            return this;
+        }
+
         public Builder name(String name) {
             this.name = name;
             return this;

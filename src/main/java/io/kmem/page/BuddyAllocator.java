@@ -8,6 +8,7 @@ import static io.kmem.gfp.Gfp.__GFP_NORETRY;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
+import io.kmem.debug.FaultAttr;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
@@ -118,6 +119,8 @@ public final class BuddyAllocator implements AutoCloseable {
     private long freeEpoch;
 
     private final LongAdder failures = new LongAdder();
+    /** The kernel's {@code fail_page_alloc}: disarmed unless a test arms it. */
+    private final FaultAttr failPageAlloc = new FaultAttr("fail_page_alloc");
     private final LongAdder growths = new LongAdder();
     private final LongAdder grownFrames = new LongAdder();
     private final LongAdder harvests = new LongAdder();
@@ -152,7 +155,7 @@ public final class BuddyAllocator implements AutoCloseable {
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long allocPages(int gfp, int order) {
-        if ((gfp & ~FAST_GFP) == 0 && order >= 0 && order <= PageCache.MAX_ORDER) {
+        if ((gfp & ~FAST_GFP) == 0 && order >= 0 && order <= PageCache.MAX_ORDER && !failPageAlloc.armed()) {
             PageCache c = cache();
             int s = NORMAL * PageCache.ORDERS + order;
             int n = c.count[s] - 1;
@@ -185,6 +188,10 @@ public final class BuddyAllocator implements AutoCloseable {
         if (order > MAX_ORDER) {
             fail(gfp, order, "order " + order + " is above MAX_ORDER " + MAX_ORDER + " (" + (1 << MAX_ORDER)
                     + " pages)");
+            return -1;
+        }
+        if ((gfp & __GFP_NOFAIL) == 0 && failPageAlloc.shouldFail(Gfp.mayBlock(gfp), order, PhysLayout.PAGE_SIZE << order)) {
+            fail(gfp, order, "fail_page_alloc injected this failure");
             return -1;
         }
         PageCache c = cache();
@@ -873,6 +880,16 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         long info = memMap.info(idx);
         int recorded = MemMap.order(info);
+        if ((info & MemMap.PG_SLAB) != 0) {
+            return new BadAddressException(where + "the frame belongs to a slab of the slab allocator; free the object"
+                    + " with kfree or kmem_cache_free");
+        }
+        if ((info & MemMap.PG_LARGE_KMALLOC) != 0) {
+            return new BadAddressException(where + "the block was allocated by kmalloc; free it with kfree");
+        }
+        if ((info & MemMap.PG_VMALLOC) != 0) {
+            return new BadAddressException(where + "the frame backs a vmalloc area; free it with vfree");
+        }
         if ((info & MemMap.PG_ALLOCATED) != 0) {
             return new BadAddressException(where + "wrong order: the block was allocated with order " + recorded
                     + " (" + (1 << recorded) + " pages), freed with order " + order);
@@ -884,12 +901,6 @@ public final class BuddyAllocator implements AutoCloseable {
         if ((info & MemMap.PG_PCP) != 0) {
             return new DoubleFreeException(where + "double free: the block is already free (in a per-thread page"
                     + " cache, order " + recorded + ")");
-        }
-        if ((info & MemMap.PG_SLAB) != 0) {
-            return new BadAddressException(where + "the frame belongs to the slab allocator; free it with kfree");
-        }
-        if ((info & MemMap.PG_VMALLOC) != 0) {
-            return new BadAddressException(where + "the frame backs a vmalloc area; free it with vfree");
         }
         Zone zone = zones[MemMap.zone(info)];
         zone.lock.lock();
@@ -922,6 +933,11 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         return new BadAddressException(where + "the page allocator never handed out this block ("
                 + MemMap.flagNames(info) + ")");
+    }
+
+    /** The pool's {@code fail_page_alloc} settings. */
+    public FaultAttr failPageAlloc() {
+        return failPageAlloc;
     }
 
     // ================================================================== per-thread caches

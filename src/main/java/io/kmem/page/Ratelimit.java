@@ -4,14 +4,14 @@ package io.kmem.page;
  * The kernel's {@code ratelimit_state}: at most {@code burst} events per {@code interval};
  * the rest are counted as suppressed and reported with the next event let through.
  */
-final class Ratelimit {
+public final class Ratelimit {
     private final long intervalNanos;
     private final int burst;
     private long windowStart;
     private int printed;
     private long suppressed;
 
-    Ratelimit(long intervalNanos, int burst) {
+    public Ratelimit(long intervalNanos, int burst) {
         this.intervalNanos = intervalNanos;
         this.burst = burst;
     }
@@ -20,7 +20,7 @@ final class Ratelimit {
      * -1 when this event must be dropped; otherwise how many were dropped since the last
      * one let through.
      */
-    synchronized long admit() {
+    public synchronized long admit() {
         long now = System.nanoTime();
         if (printed == 0 || now - windowStart >= intervalNanos) {
             windowStart = now;

@@ -9,6 +9,7 @@ import io.kmem.sys.Sys;
 import io.kmem.error.SyscallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -64,6 +65,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link PfnIndex}) and mem_map records.
  */
 public final class FramePool implements AutoCloseable {
+    private static final Cleaner UNMAPPER = Cleaner.create();
+
 
     /** Frames per 1 GiB: idx ranges and pfn bases are aligned to this, so 1 GiB pages fit. */
     private static final long GIGA_FRAMES = 1L << 18;
@@ -1090,9 +1093,23 @@ public final class FramePool implements AutoCloseable {
         return base;
     }
 
-    /** A segment over a mapping, owned by the pool's arena: closing the pool unmaps it. */
+    /**
+     * A segment over one of the pool's two reservations (frame view, direct map), owned by the
+     * pool's arena. Closing the pool does not unmap the range: it replaces everything in it
+     * with inert anonymous memory (the frames' mappings go, so the frames go back to the
+     * kernel), and the range is unmapped once this object is unreachable. A thread that
+     * reads or writes an object at an absolute address while another closes the pool (the
+     * slab fast paths do, see {@code SlabCache}) then touches throwaway memory, never an
+     * unmapped page or another mapping that took the range.
+     */
     private MemorySegment segment(long addr, long bytes) {
-        return MemorySegment.ofAddress(addr).reinterpret(bytes, arena, s -> Sys.munmap(addr, bytes));
+        UNMAPPER.register(this, () -> Sys.munmap(addr, bytes));
+        return MemorySegment.ofAddress(addr).reinterpret(bytes, arena, s -> makeInert(addr, bytes));
+    }
+
+    private static void makeInert(long addr, long bytes) {
+        Sys.mmap(addr, bytes, Libc.PROT_READ() | Libc.PROT_WRITE(),
+                Libc.MAP_PRIVATE() | Libc.MAP_ANONYMOUS() | Libc.MAP_NORESERVE() | Libc.MAP_FIXED(), -1, 0);
     }
 
     /** Returns a range to the reservation: PROT_NONE, nothing behind it. */

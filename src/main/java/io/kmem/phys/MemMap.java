@@ -71,6 +71,9 @@ public final class MemMap {
     /** Reserved by a DMA-mask pool's filter or an outside user: never allocated. */
     public static final long PG_RESERVED = 1L << (FLAGS_SHIFT + 9);
 
+    /** Head of a block the page allocator gave to kmalloc for a size above its caches. */
+    public static final long PG_LARGE_KMALLOC = 1L << (FLAGS_SHIFT + 10);
+
     /** The bits {@link #identity} keeps. */
     public static final long IDENTITY_MASK = PFN_MASK | ZONE_MASK << ZONE_SHIFT | PG_PRESENT | PG_HUGETLB;
     /** The owner's state: order and every flag but present and hugetlb. */
@@ -175,7 +178,7 @@ public final class MemMap {
     public static String flagNames(long info) {
         StringBuilder sb = new StringBuilder();
         String[] names = {"present", "buddy", "head", "tail", "slab", "vmalloc", "pcp", "allocated",
-                          "hugetlb", "reserved"};
+                          "hugetlb", "reserved", "large_kmalloc"};
         for (int i = 0; i < names.length; i++) {
             if ((info & 1L << (FLAGS_SHIFT + i)) != 0) {
                 sb.append(sb.isEmpty() ? "" : "|").append(names[i]);

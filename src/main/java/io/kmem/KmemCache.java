@@ -1,0 +1,59 @@
+package io.kmem;
+
+import io.kmem.slub.SlabCache;
+
+/**
+ * A slab cache made by {@link MemoryPool#kmem_cache_create}: the kernel's
+ * {@code struct kmem_cache *}. A handle: allocate and free through the pool's
+ * {@code kmem_cache_*} methods.
+ */
+public final class KmemCache {
+    final SlabCache impl;
+    final MemoryPool pool;
+
+    KmemCache(SlabCache impl, MemoryPool pool) {
+        this.impl = impl;
+        this.pool = pool;
+    }
+
+    /** The name given at creation; it names the cache in slabinfo and in reports. */
+    public String name() {
+        return impl.name();
+    }
+
+    /** Bytes of each object as asked for. */
+    public int objectSize() {
+        return impl.objectSize();
+    }
+
+    /** Bytes from one object to the next in a slab (object, alignment and debug metadata). */
+    public int size() {
+        return impl.size();
+    }
+
+    /** Alignment of each object's address, in bytes. */
+    public int align() {
+        return impl.align();
+    }
+
+    /** The {@link SlabFlags} in force, including those {@code kmem.slub_debug} added. */
+    public int flags() {
+        return impl.flags();
+    }
+
+    /** Each slab is 2^order pages. */
+    public int order() {
+        return impl.order();
+    }
+
+    /** Objects in one slab. */
+    public int objectsPerSlab() {
+        return impl.objectsPerSlab();
+    }
+
+    @Override
+    public String toString() {
+        return "kmem_cache " + name() + " (object " + objectSize() + " B, size " + size() + " B, align " + align()
+                + ", order " + order() + ", " + objectsPerSlab() + " objects a slab)";
+    }
+}

@@ -1,0 +1,654 @@
+package io.kmem.slub;
+
+import static io.kmem.gfp.Gfp.__GFP_DMA;
+import static io.kmem.gfp.Gfp.__GFP_DMA32;
+import static io.kmem.gfp.Gfp.__GFP_NOWARN;
+import static io.kmem.gfp.Gfp.__GFP_ZERO;
+
+import io.kmem.debug.FaultAttr;
+import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
+import io.kmem.error.KmemException;
+import io.kmem.gfp.Gfp;
+import io.kmem.page.BuddyAllocator;
+import io.kmem.page.Ratelimit;
+import io.kmem.phys.FramePool;
+import io.kmem.phys.MemMap;
+import io.kmem.phys.PhysLayout;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+
+/**
+ * The slab layer of one pool: the kmalloc caches, {@code kmem_cache_create}'d caches, large
+ * kmalloc straight from the buddy, and the frame-to-slab table that lets {@code kfree} find
+ * an object's slab and cache in O(1).
+ *
+ * <h2>kmalloc size classes</h2>
+ * <pre>
+ *  size      1..8  ..16  ..32  ..64  ..96  ..128  ..192  ..256  ..512  ..1k  ..2k  ..4k  ..8k  ..4M
+ *  cache     8     16    32    64    96    128    192    256    512    1k    2k    4k    8k    buddy
+ *  index     3     4     5     6     1     7      2      8      9      10    11    12    13    (order)
+ * </pre>
+ * Sizes up to 192 find their index in {@link #SIZE_INDEX} by (size - 1) / 8; above, by
+ * ceil(log2(size)). Power-of-two caches align objects to their size. {@code __GFP_DMA}
+ * and {@code __GFP_DMA32} use separate caches (dma-kmalloc-N, dma32-kmalloc-N) whose slabs
+ * come from those zones, made on first use. Above 8 KiB kmalloc takes a block of
+ * {@code get_order(size)} pages from the buddy and marks its head frame
+ * {@link MemMap#PG_LARGE_KMALLOC}; above 4 MiB it returns NULL with a warning.
+ *
+ * <h2>Frame to slab</h2>
+ * <pre>
+ *  addr - directBase:  | section: >>> 21 | frame in section: bits 12..20 | byte in frame |
+ *  sections[]:         [ null | Slab[512] | null | ... ]     one per 2 MiB of the direct map
+ *  Slab[512]:          the slab holding each frame, null for frames no slab holds
+ * </pre>
+ * The kernel finds a slab from {@code virt_to_page}, because {@code struct slab} overlays
+ * {@code struct page}; here the table maps a frame straight to its {@link Slab}: two loads.
+ * mem_map says the same thing for the frame ({@link MemMap#PG_SLAB}), for reports and for
+ * the page allocator's misuse messages.
+ *
+ * <h2>Locks</h2>
+ * {@link #cachesLock} guards the cache list and the lazily made kmalloc caches; the section
+ * table's arrays are made under {@code sections}' monitor. Each cache has its own lock
+ * ({@link SlabCache}); no two are held at once.
+ */
+public final class SlabAllocator {
+    public static final long ZERO_SIZE_PTR = 16;
+    public static final int KMALLOC_SHIFT_HIGH = 13;
+    /** The largest kmalloc served from a cache: 8 KiB. */
+    public static final int KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH;
+    /** The largest kmalloc: 4 MiB (an order-10 block). */
+    public static final long KMALLOC_MAX_SIZE = PhysLayout.PAGE_SIZE << BuddyAllocator.MAX_ORDER;
+
+    private static final byte[] SIZE_INDEX = {3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2};
+    private static final int SECTION_SHIFT = 21;
+    private static final int SECTION_FRAMES = 1 << (SECTION_SHIFT - PhysLayout.PAGE_SHIFT);
+    private static final int REPORTS_KEPT = 256;
+    private static final System.Logger LOG = System.getLogger("io.kmem.slab");
+
+    final FramePool phys;
+    final BuddyAllocator buddy;
+    final FaultAttr failslab = new FaultAttr("failslab");
+    private final MemMap memMap;
+    private final long dbase;
+    private final long span;
+    private final Slab[][] sections;
+    private final int debugAll;
+    private final List<String> debugNames;
+    private final SlabCache[] kmalloc = new SlabCache[KMALLOC_SHIFT_HIGH + 1];
+    private final SlabCache[][] kmallocDma = new SlabCache[2][KMALLOC_SHIFT_HIGH + 1];
+    private final Object cachesLock = new Object();
+    private final List<SlabCache> caches = new ArrayList<>();
+    private final Deque<String> reports = new ArrayDeque<>();
+    private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
+    private final LongAdder largeAllocs = new LongAdder();
+    private final LongAdder largeFrees = new LongAdder();
+    private final LongAdder largeFailures = new LongAdder();
+    private final LongAdder misuses = new LongAdder();
+    private long reportCount;
+
+    /**
+     * @param slubDebug the kernel's {@code slub_debug} option: flag letters (F consistency
+     *                  checks, Z red zones, P poisoning, U store user; empty: all four; "-":
+     *                  none), optionally followed by {@code ,name,name...} to limit them to
+     *                  those caches; null for none
+     */
+    public SlabAllocator(FramePool phys, BuddyAllocator buddy, String slubDebug) {
+        this.phys = phys;
+        this.buddy = buddy;
+        this.memMap = phys.memMap();
+        this.dbase = phys.directBase();
+        this.span = (phys.limitPfn() - phys.basePfn()) << PhysLayout.PAGE_SHIFT;
+        long n = (span + (1L << SECTION_SHIFT) - 1) >>> SECTION_SHIFT;
+        this.sections = new Slab[Math.toIntExact(n)][];
+        this.debugNames = new ArrayList<>();
+        this.debugAll = parseSlubDebug(slubDebug, debugNames);
+        failslab.onArmChange(this::armChanged);
+        for (int i = 1; i <= KMALLOC_SHIFT_HIGH; i++) {
+            kmalloc[i] = kmallocCache(0, i);
+        }
+    }
+
+    /** Parses {@code slub_debug}: returns the flags, fills {@code names} with the caches they are limited to. */
+    static int parseSlubDebug(String option, List<String> names) {
+        if (option == null) {
+            return 0;
+        }
+        String[] parts = option.split(",");
+        String letters = parts.length == 0 ? "" : parts[0].trim();
+        for (int k = 1; k < parts.length; k++) {
+            if (!parts[k].isBlank()) {
+                names.add(parts[k].trim());
+            }
+        }
+        if (letters.isEmpty()) {
+            return SlabCache.DEBUG_FLAGS;
+        }
+        int f = 0;
+        for (char ch : letters.toCharArray()) {
+            f |= switch (Character.toUpperCase(ch)) {
+                case 'F' -> SlabCache.SLAB_CONSISTENCY_CHECKS;
+                case 'Z' -> SlabCache.SLAB_RED_ZONE;
+                case 'P' -> SlabCache.SLAB_POISON;
+                case 'U' -> SlabCache.SLAB_STORE_USER;
+                case '-' -> 0;
+                default -> throw new IllegalArgumentException("kmem.slub_debug=" + option + ": unknown flag '" + ch
+                        + "'; expected letters of FZPU (consistency checks, red zones, poisoning, store user) or -");
+            };
+        }
+        return f;
+    }
+
+    private int debugFlagsFor(String name) {
+        return debugNames.isEmpty() || debugNames.contains(name) ? debugAll : 0;
+    }
+
+    private static int classSize(int index) {
+        return index == 1 ? 96 : index == 2 ? 192 : 1 << index;
+    }
+
+    private SlabCache kmallocCache(int dma, int index) {
+        int size = classSize(index);
+        String prefix = dma == 0 ? "kmalloc-" : dma == 1 ? "dma-kmalloc-" : "dma32-kmalloc-";
+        String name = prefix + (size >= 1024 ? (size >> 10) + "k" : Integer.toString(size));
+        int zone = dma == 1 ? SlabCache.SLAB_CACHE_DMA : dma == 2 ? SlabCache.SLAB_CACHE_DMA32 : 0;
+        SlabCache c = new SlabCache(this, name, size, Integer.bitCount(size) == 1 ? size : 8,
+                zone | debugFlagsFor(name), null);
+        c.slowOnly = failslab.armed();
+        synchronized (cachesLock) {
+            caches.add(c);
+        }
+        return c;
+    }
+
+    /** failslab was armed or disarmed: the fast paths must (or need no longer) offer allocations to it. */
+    private void armChanged() {
+        boolean armed = failslab.armed();
+        for (SlabCache c : caches()) {
+            c.slowOnly = armed || c.dead;
+        }
+    }
+
+    // ================================================================== kmem_cache_*
+
+    /**
+     * {@code kmem_cache_create}. Returns null when the cache cannot be made (a cache of that
+     * name exists), with a warning; with {@code SLAB_PANIC} that throws instead.
+     *
+     * @throws IllegalArgumentException for a bad name, size, alignment or flag
+     */
+    public SlabCache create(String name, long size, long align, int flags, Consumer<MemorySegment> ctor) {
+        String fn = "kmem_cache_create(" + name + ", " + size + ", " + align + ", 0x" + Integer.toHexString(flags) + ")";
+        phys.ensureOpen(fn);
+        if (name == null || name.isBlank() || name.chars().anyMatch(Character::isWhitespace)) {
+            throw new IllegalArgumentException(fn + ": the name must be a non-empty word (it names the cache in"
+                    + " slabinfo and reports)");
+        }
+        if (size < 1 || size > KMALLOC_MAX_SIZE) {
+            throw new IllegalArgumentException(fn + ": object size " + size + " is outside 1.." + KMALLOC_MAX_SIZE);
+        }
+        if (align < 0 || align > PhysLayout.PAGE_SIZE || (align & (align - 1)) != 0) {
+            throw new IllegalArgumentException(fn + ": align " + align + " must be 0 or a power of two up to "
+                    + PhysLayout.PAGE_SIZE);
+        }
+        if ((flags & ~SlabCache.VALID_FLAGS) != 0) {
+            throw new IllegalArgumentException(fn + ": unknown flag bits 0x" + Integer.toHexString(flags
+                    & ~SlabCache.VALID_FLAGS) + "; use the SLAB_* constants");
+        }
+        if ((flags & SlabCache.SLAB_CACHE_DMA) != 0 && (flags & SlabCache.SLAB_CACHE_DMA32) != 0) {
+            throw new IllegalArgumentException(fn + ": SLAB_CACHE_DMA and SLAB_CACHE_DMA32 exclude each other");
+        }
+        synchronized (cachesLock) {
+            for (SlabCache c : caches) {
+                if (c.name.equals(name) && !c.destroyed()) {
+                    String why = fn + ": pool '" + phys.name() + "' already has a cache named " + name;
+                    if ((flags & SlabCache.SLAB_PANIC) != 0) {
+                        throw new KmemException(why + " (SLAB_PANIC: creation must not fail)");
+                    }
+                    LOG.log(System.Logger.Level.WARNING, why);
+                    return null;
+                }
+            }
+            SlabCache c = new SlabCache(this, name, (int) size, (int) align, flags | debugFlagsFor(name), ctor);
+            c.slowOnly = failslab.armed();
+            caches.add(c);
+            return c;
+        }
+    }
+
+    /** {@code kmem_cache_free} with the cache the caller names: it must be the object's. */
+    public void cacheFree(SlabCache cache, long addr) {
+        Slab s = slabOf(addr);
+        if (s != null && s.cache == cache) {
+            cache.free(s, addr, "kmem_cache_free");
+            return;
+        }
+        if (s != null) {
+            throw misuse(new BadAddressException("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr)
+                    + ") on pool '" + phys.name() + "': wrong slab cache: the object is from " + s.cache.name
+                    + ", not " + cache.name), null);
+        }
+        throw notSlab("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
+    }
+
+    /** {@code kmem_cache_destroy}; the leak reports when objects are still allocated (then the cache stays). */
+    public List<String> destroy(SlabCache cache) {
+        phys.ensureOpen("kmem_cache_destroy");
+        if (cache.destroyed()) {
+            throw new KmemException("kmem_cache_destroy(" + cache.name + "): already destroyed");
+        }
+        List<String> leaks = cache.destroy();
+        if (!leaks.isEmpty()) {
+            StringBuilder sb = new StringBuilder(SlubDebug.bug(cache, "Objects remaining on __kmem_cache_shutdown()",
+                    cache.slabs().getFirst(), -1, leaks.size() + " object(s) still allocated; the cache and its slabs"
+                            + " stay", null));
+            for (String l : leaks) {
+                sb.append(l).append('\n');
+            }
+            sb.append("kmem_cache_destroy ").append(cache.name).append(": Slab cache still has objects");
+            report(sb.toString());
+        } else {
+            synchronized (cachesLock) {
+                caches.remove(cache);
+            }
+        }
+        return leaks;
+    }
+
+    // ================================================================== kmalloc
+
+    /** {@code kmalloc}: see the class comment. Returns 0 (NULL) when out of memory or too large. */
+    public long kmalloc(long size, int gfp) {
+        if (size > 0 && size <= 192 && (gfp & (__GFP_DMA | __GFP_DMA32)) == 0) {
+            return kmalloc[SIZE_INDEX[(int) (size - 1) >>> 3]].alloc(gfp);
+        }
+        return kmallocSlow(size, gfp);
+    }
+
+    private long kmallocSlow(long size, int gfp) {
+        if (size == 0) {
+            return ZERO_SIZE_PTR;
+        }
+        if (size < 0) {
+            throw new IllegalArgumentException("kmalloc(" + size + "): negative size");
+        }
+        if (size > KMALLOC_MAX_CACHE_SIZE) {
+            return kmallocLarge(size, gfp);
+        }
+        int index = size <= 192 ? SIZE_INDEX[(int) (size - 1) >>> 3] : 64 - Long.numberOfLeadingZeros(size - 1);
+        int dma = (gfp & __GFP_DMA) != 0 ? 1 : (gfp & __GFP_DMA32) != 0 ? 2 : 0;
+        if (dma == 0) {
+            return kmalloc[index].alloc(gfp);
+        }
+        SlabCache c;
+        synchronized (cachesLock) {
+            c = kmallocDma[dma - 1][index];
+            if (c == null) {
+                c = kmallocCache(dma, index);
+                kmallocDma[dma - 1][index] = c;
+            }
+        }
+        return c.alloc(gfp & ~(__GFP_DMA | __GFP_DMA32));
+    }
+
+    private long kmallocLarge(long size, int gfp) {
+        if (size > KMALLOC_MAX_SIZE) {
+            largeFailures.increment();
+            if ((gfp & __GFP_NOWARN) == 0 && warnLimit.admit() >= 0) {
+                LOG.log(System.Logger.Level.WARNING, Thread.currentThread().getName() + ": kmalloc(" + size
+                        + ") on pool '" + phys.name() + "': above KMALLOC_MAX_SIZE (" + KMALLOC_MAX_SIZE
+                        + " bytes); use vmalloc for large buffers");
+            }
+            return 0;
+        }
+        int order = BuddyAllocator.getOrder(size);
+        long pfn = buddy.allocPages(gfp, order);
+        if (pfn < 0) {
+            largeFailures.increment();
+            return 0;
+        }
+        long idx = phys.pfnToIdx(pfn);
+        memMap.setInfo(idx, memMap.info(idx) | MemMap.PG_LARGE_KMALLOC);
+        largeAllocs.increment();
+        return phys.directAddress(pfn);
+    }
+
+    /**
+     * {@code kfree}. NULL and ZERO_SIZE_PTR are no-ops.
+     *
+     * @throws DoubleFreeException   when the object is already free
+     * @throws BadAddressException   for anything kmalloc did not return
+     */
+    public void kfree(long addr) {
+        long off = addr - dbase;
+        if (off >= 0 && off < span) {
+            Slab[] sec = sections[(int) (off >>> SECTION_SHIFT)];
+            if (sec != null) {
+                Slab s = sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
+                if (s != null) {
+                    s.cache.free(s, addr, "kfree");
+                    return;
+                }
+            }
+        }
+        kfreeSlow("kfree", addr);
+    }
+
+    private void kfreeSlow(String function, long addr) {
+        if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
+            return;
+        }
+        phys.ensureOpen(function);
+        long pfn = phys.directPfn(addr);
+        long idx = pfn < 0 ? -1 : phys.pfnToIdx(pfn);
+        if (idx >= 0 && (addr & PhysLayout.PAGE_SIZE - 1) == 0) {
+            long info = memMap.info(idx);
+            if ((info & (MemMap.PG_LARGE_KMALLOC | MemMap.PG_ALLOCATED)) == (MemMap.PG_LARGE_KMALLOC
+                    | MemMap.PG_ALLOCATED)) {
+                memMap.setInfo(idx, info & ~MemMap.PG_LARGE_KMALLOC);
+                buddy.freePages(function, addr, pfn, MemMap.order(info));
+                largeFrees.increment();
+                return;
+            }
+        }
+        throw notSlab(function + "(0x" + Long.toHexString(addr) + ")", addr);
+    }
+
+    /** The error for a free of an address that is neither a slab object nor a large kmalloc. */
+    private KmemException notSlab(String call, long addr) {
+        String where = call + " on pool '" + phys.name() + "': ";
+        long pfn = phys.directPfn(addr);
+        long idx = pfn < 0 ? -1 : phys.pfnToIdx(pfn);
+        KmemException e;
+        if (idx < 0) {
+            e = new BadAddressException(where + "not an address kmalloc returned (it is outside the pool's direct map"
+                    + " of frames)");
+        } else {
+            long info = memMap.info(idx);
+            if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0 && (addr & PhysLayout.PAGE_SIZE - 1) == 0) {
+                e = new DoubleFreeException(where + "double free: the page is already free (in the page allocator)");
+            } else if ((info & MemMap.PG_VMALLOC) != 0) {
+                e = new BadAddressException(where + "the address is in a vmalloc area; free it with vfree");
+            } else if ((info & MemMap.PG_LARGE_KMALLOC) != 0) {
+                e = new BadAddressException(where + "not the start of the kmalloc block at 0x"
+                        + Long.toHexString(addr & -PhysLayout.PAGE_SIZE));
+            } else if ((info & MemMap.PG_ALLOCATED) != 0) {
+                e = new BadAddressException(where + "the page was allocated by the page allocator (__get_free_pages,"
+                        + " alloc_pages), not kmalloc; free it with free_pages");
+            } else {
+                e = new BadAddressException(where + "not an object kmalloc handed out (frame state: "
+                        + MemMap.flagNames(info) + ")");
+            }
+        }
+        return misuse(e, null);
+    }
+
+    /** The slab holding {@code addr}, or null. */
+    Slab slabOf(long addr) {
+        long off = addr - dbase;
+        if (off < 0 || off >= span) {
+            return null;
+        }
+        Slab[] sec = sections[(int) (off >>> SECTION_SHIFT)];
+        return sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
+    }
+
+    /** {@code ksize}: the usable bytes of the object at {@code addr}. */
+    public long ksize(long addr) {
+        if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
+            return 0;
+        }
+        Slab s = slabOf(addr);
+        if (s != null) {
+            int i = s.indexOf(addr);
+            if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
+                return s.cache.objectSize;
+            }
+            throw misuse(new BadAddressException("ksize(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
+                    + "', cache " + s.cache.name + ": " + (i < 0 ? "not the start of an object" : "the object is free")),
+                    null);
+        }
+        long pfn = phys.directPfn(addr);
+        long idx = pfn < 0 ? -1 : phys.pfnToIdx(pfn);
+        if (idx >= 0 && (addr & PhysLayout.PAGE_SIZE - 1) == 0) {
+            long info = memMap.info(idx);
+            if ((info & MemMap.PG_LARGE_KMALLOC) != 0) {
+                return PhysLayout.PAGE_SIZE << MemMap.order(info);
+            }
+        }
+        throw notSlab("ksize(0x" + Long.toHexString(addr) + ")", addr);
+    }
+
+    /**
+     * {@code krealloc}: the object grown or shrunk to {@code newSize} with its contents kept
+     * (up to the smaller size). Returns the same address when it already fits, 0 (NULL) when
+     * out of memory (the old object is then untouched), ZERO_SIZE_PTR for size 0 (freed).
+     */
+    public long krealloc(long addr, long newSize, int gfp) {
+        if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
+            return kmalloc(newSize, gfp);
+        }
+        if (newSize == 0) {
+            kfree(addr);
+            return ZERO_SIZE_PTR;
+        }
+        long ks = ksize(addr);
+        if (newSize <= ks) {
+            return addr;
+        }
+        long n = kmalloc(newSize, gfp & ~__GFP_ZERO);
+        if (n == 0) {
+            return 0;
+        }
+        MemorySegment dm = phys.directMap();
+        MemorySegment.copy(dm, addr - dbase, dm, n - dbase, ks);
+        if ((gfp & __GFP_ZERO) != 0) {
+            dm.asSlice(n - dbase + ks, ksize(n) - ks).fill((byte) 0);
+        }
+        kfree(addr);
+        return n;
+    }
+
+    /** {@code kfree_sensitive}: zeroes the whole object ({@code ksize} bytes), then frees it. */
+    public void kfreeSensitive(long addr) {
+        if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
+            return;
+        }
+        long ks = ksize(addr);
+        phys.directMap().asSlice(addr - dbase, ks).fill((byte) 0);
+        kfree(addr);
+    }
+
+    // ================================================================== slabs and frames
+
+    /** A slab of {@code cache}'s order from the buddy, its frames marked; null when out of memory. */
+    Slab allocSlab(SlabCache cache, int gfp) {
+        long pfn = buddy.allocPages(gfp, cache.order);
+        if (pfn < 0) {
+            return null;
+        }
+        Slab s = new Slab(cache, phys.directAddress(pfn), pfn);
+        for (long k = 0; k < 1L << cache.order; k++) {
+            long idx = phys.pfnToIdx(pfn + k);
+            memMap.setInfo(idx, memMap.info(idx) | MemMap.PG_SLAB);
+        }
+        setSlab(s, s);
+        return s;
+    }
+
+    /** Gives an empty slab back to the buddy (checking its padding in poisoned caches). */
+    void discardSlab(Slab s) {
+        SlabCache c = s.cache;
+        if (c.debug) {
+            for (String r : SlubDebug.validate(c, s)) {
+                report(r);
+            }
+        }
+        setSlab(s, null);
+        for (long k = 0; k < 1L << c.order; k++) {
+            long idx = phys.pfnToIdx(s.pfn + k);
+            memMap.setInfo(idx, memMap.info(idx) & ~MemMap.PG_SLAB);
+        }
+        c.slabFreed();
+        if (!phys.closed()) {
+            buddy.freePages("kmem_cache_free", 0, s.pfn, c.order);
+        }
+    }
+
+    private void setSlab(Slab s, Slab value) {
+        long first = (s.base - dbase) >>> PhysLayout.PAGE_SHIFT;
+        for (long f = first; f < first + (1L << s.cache.order); f++) {
+            int sec = (int) (f >>> (SECTION_SHIFT - PhysLayout.PAGE_SHIFT));
+            Slab[] arr = sections[sec];
+            if (arr == null) {
+                synchronized (sections) {
+                    arr = sections[sec];
+                    if (arr == null) {
+                        arr = new Slab[SECTION_FRAMES];
+                        sections[sec] = arr;
+                    }
+                }
+            }
+            arr[(int) f & SECTION_FRAMES - 1] = value;
+        }
+    }
+
+    // ================================================================== reports
+
+    void allocFailed(SlabCache c, int gfp) {
+        if ((gfp & __GFP_NOWARN) != 0 || warnLimit.admit() < 0) {
+            return;
+        }
+        LOG.log(System.Logger.Level.WARNING, String.format(Locale.ROOT, "%s: SLUB: Unable to allocate memory on pool"
+                        + " '%s', (gfp=0x%x(%s))%n  cache: %s, object size: %d, buffer size: %d, default order: %d",
+                Thread.currentThread().getName(), phys.name(), gfp, Gfp.names(gfp), c.name, c.objectSize, c.size,
+                c.order));
+    }
+
+    /** Records and logs a SLUB report ("BUG cache (Not tainted): ..."). */
+    void report(String text) {
+        LOG.log(System.Logger.Level.ERROR, text);
+        synchronized (reports) {
+            reportCount++;
+            reports.addLast(text);
+            if (reports.size() > REPORTS_KEPT) {
+                reports.removeFirst();
+            }
+        }
+    }
+
+    KmemException misuse(KmemException e, String report) {
+        misuses.increment();
+        if (report != null) {
+            report(report);
+        }
+        return e;
+    }
+
+    /** The reports since the last call (at most the last 256), oldest first; clears them. */
+    public List<String> takeReports() {
+        synchronized (reports) {
+            List<String> out = new ArrayList<>(reports);
+            reports.clear();
+            return out;
+        }
+    }
+
+    /** Reports made since the pool was built. */
+    public long reportCount() {
+        synchronized (reports) {
+            return reportCount;
+        }
+    }
+
+    public FaultAttr failslab() {
+        return failslab;
+    }
+
+    /** Every live cache, oldest first. */
+    public List<SlabCache> caches() {
+        synchronized (cachesLock) {
+            return new ArrayList<>(caches);
+        }
+    }
+
+    /** The kmalloc cache serving {@code size} bytes from the Normal zone, or null above 8 KiB. */
+    public SlabCache kmallocCacheFor(long size) {
+        if (size < 1 || size > KMALLOC_MAX_CACHE_SIZE) {
+            return null;
+        }
+        return kmalloc[size <= 192 ? SIZE_INDEX[(int) (size - 1) >>> 3] : 64 - Long.numberOfLeadingZeros(size - 1)];
+    }
+
+    /** Flushes per-thread slabs (this thread's and ended threads' now, others' at their next slow path). */
+    public void flushAll() {
+        for (SlabCache c : caches()) {
+            c.flushAll(false);
+        }
+    }
+
+    /** {@code kmem_cache_shrink} of every cache; frames given back to the buddy. */
+    public long shrinkAll() {
+        long frames = 0;
+        for (SlabCache c : caches()) {
+            frames += c.shrink();
+        }
+        return frames;
+    }
+
+    /** SLUB's validate over every cache: the problems found (also reported). */
+    public List<String> validate() {
+        List<String> out = new ArrayList<>();
+        for (SlabCache c : caches()) {
+            out.addAll(c.validate());
+        }
+        return out;
+    }
+
+    public List<SlabCache.Stats> stats() {
+        List<SlabCache.Stats> out = new ArrayList<>();
+        for (SlabCache c : caches()) {
+            out.add(c.stats());
+        }
+        return out;
+    }
+
+    /** Large kmalloc and misuse counters. */
+    public record LargeStats(long largeAllocs, long largeFrees, long largeFailures, long misuses) {
+    }
+
+    public LargeStats largeStats() {
+        return new LargeStats(largeAllocs.sum(), largeFrees.sum(), largeFailures.sum(), misuses.sum());
+    }
+
+    /** {@code /proc/slabinfo}, version 2.1; newest cache first, as the kernel lists them. */
+    public String slabinfo() {
+        StringBuilder sb = new StringBuilder("slabinfo - version: 2.1\n");
+        sb.append("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit>"
+                + " <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+        List<SlabCache.Stats> all = stats();
+        for (int k = all.size() - 1; k >= 0; k--) {
+            SlabCache.Stats s = all.get(k);
+            sb.append(String.format(Locale.ROOT, "%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d%n",
+                    s.name(), s.activeObjs(), s.numObjs(), s.size(), s.objectsPerSlab(), s.pagesPerSlab(), 0, 0, 0,
+                    s.activeSlabs(), s.numSlabs(), 0));
+        }
+        return sb.toString();
+    }
+
+    /** Pool close: every cache refuses further calls. */
+    public void close() {
+        for (SlabCache c : caches()) {
+            c.dead = true;
+            c.slowOnly = true;
+            c.flushAll(true);
+        }
+    }
+}
