@@ -620,6 +620,15 @@ public final class MemoryPool implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The slab object holding {@code addr} (the kernel's {@code kmem_obj_info}): cache, slab,
+     * object index and start, and whether it is allocated; null when no slab holds it.
+     */
+    public SlabAllocator.ObjInfo kmem_obj_info(long addr) {
+        phys.ensureOpen("kmem_obj_info");
+        return slab.objInfo(addr);
+    }
+
     /** {@code /proc/slabinfo}, version 2.1. */
     public String slabinfo() {
         phys.ensureOpen("slabinfo");

@@ -400,6 +400,26 @@ public final class SlabAllocator {
         return sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
     }
 
+    /**
+     * What the slab layer knows of {@code addr} (the kernel's {@code kmem_obj_info}): its
+     * cache, slab and object. {@code offset} is where {@code addr} lies in the object (0 at
+     * its start). Null when no slab holds the address.
+     */
+    public record ObjInfo(String cache, long slabBase, long slabPfn, int slabPages, int index, long objectStart,
+                          long offset, int objectSize, boolean allocated) {
+    }
+
+    public ObjInfo objInfo(long addr) {
+        Slab s = slabOf(addr);
+        if (s == null || addr < s.objBase || addr >= s.objBase + (long) s.cache.objects * s.cache.size) {
+            return null;
+        }
+        int i = (int) ((addr - s.objBase) / s.cache.size);
+        long start = s.object(i);
+        return new ObjInfo(s.cache.name, s.base, s.pfn, 1 << s.cache.order, i, start, addr - start, s.cache.objectSize,
+                s.state(i) == Slab.ALLOCATED);
+    }
+
     /** {@code ksize}: the usable bytes of the object at {@code addr}. */
     public long ksize(long addr) {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
