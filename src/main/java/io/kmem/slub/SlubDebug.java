@@ -49,8 +49,12 @@ final class SlubDebug {
                     Arrays.copyOfRange(all, k, Math.min(all.length, k + STACK_DEPTH)));
         }
 
+        private static final java.util.Set<String> INTERNAL = java.util.Set.of(SlubDebug.class.getName(),
+                SlabCache.class.getName(), SlabAllocator.class.getName(), Slab.class.getName(), Track.class.getName(),
+                "io.kmem.MemoryPool", "io.kmem.Kernel");
+
         private static boolean internal(String cls) {
-            return cls.startsWith("io.kmem.slub.") || cls.equals("io.kmem.MemoryPool") || cls.equals("io.kmem.Kernel");
+            return INTERNAL.contains(cls);
         }
     }
 
@@ -181,12 +185,11 @@ final class SlubDebug {
         }
         String detail = String.format("0x%x-0x%x @offset=%d. First byte 0x%02x instead of 0x%02x", first, last,
                 first - s.base, get(c, first) & 0xff, v & 0xff);
-        String fixed = null;
+        String fixed = fix ? String.format("Restoring %s 0x%x-0x%x=0x%02x", what, first, last, v & 0xff) : null;
+        out.add(bug(c, reason, s, i, detail, fixed));
         if (fix) {
             fill(c, first, last - first + 1, v);
-            fixed = String.format("Restoring %s 0x%x-0x%x=0x%02x", what, first, last, v & 0xff);
         }
-        out.add(bug(c, reason, s, i, detail, fixed));
     }
 
     /** SLUB's validate for one slab: free list, counts, every object's bytes, the padding. */
