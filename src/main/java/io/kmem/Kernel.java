@@ -171,4 +171,92 @@ public final class Kernel {
     public static void drain_all_pages() {
         defaultPool().drain_all_pages();
     }
+
+    // ------------------------------------------------------------------ slab allocator
+
+    /** {@code kmalloc} on the default pool; see {@link MemoryPool#kmalloc}. */
+    public static long kmalloc(long size, int gfp) {
+        return defaultPool().kmalloc(size, gfp);
+    }
+
+    /** {@code kzalloc} on the default pool; see {@link MemoryPool#kzalloc}. */
+    public static long kzalloc(long size, int gfp) {
+        return defaultPool().kzalloc(size, gfp);
+    }
+
+    /** {@code kcalloc} on the default pool; see {@link MemoryPool#kcalloc}. */
+    public static long kcalloc(long n, long size, int gfp) {
+        return defaultPool().kcalloc(n, size, gfp);
+    }
+
+    /** {@code kmalloc_array} on the default pool; see {@link MemoryPool#kmalloc_array}. */
+    public static long kmalloc_array(long n, long size, int gfp) {
+        return defaultPool().kmalloc_array(n, size, gfp);
+    }
+
+    /** {@code krealloc} on the default pool; see {@link MemoryPool#krealloc}. */
+    public static long krealloc(long p, long newSize, int gfp) {
+        return defaultPool().krealloc(p, newSize, gfp);
+    }
+
+    /** {@code ksize} on the default pool; see {@link MemoryPool#ksize}. */
+    public static long ksize(long p) {
+        return defaultPool().ksize(p);
+    }
+
+    /** {@code kfree} on the default pool; see {@link MemoryPool#kfree}. */
+    public static void kfree(long p) {
+        defaultPool().kfree(p);
+    }
+
+    /** {@code kfree_sensitive} on the default pool; see {@link MemoryPool#kfree_sensitive}. */
+    public static void kfree_sensitive(long p) {
+        defaultPool().kfree_sensitive(p);
+    }
+
+    /** {@code kmemdup} on the default pool; see {@link MemoryPool#kmemdup(java.lang.foreign.MemorySegment, int)}. */
+    public static long kmemdup(java.lang.foreign.MemorySegment src, int gfp) {
+        return defaultPool().kmemdup(src, gfp);
+    }
+
+    /** {@code kmem_cache_create} on the default pool; see {@link MemoryPool#kmem_cache_create}. */
+    public static KmemCache kmem_cache_create(String name, long size, long align, int flags,
+                                              java.util.function.Consumer<java.lang.foreign.MemorySegment> ctor) {
+        return defaultPool().kmem_cache_create(name, size, align, flags, ctor);
+    }
+
+    /** {@code kmem_cache_alloc} on the default pool; see {@link MemoryPool#kmem_cache_alloc}. */
+    public static long kmem_cache_alloc(KmemCache cache, int gfp) {
+        return defaultPool().kmem_cache_alloc(cache, gfp);
+    }
+
+    /** {@code kmem_cache_zalloc} on the default pool; see {@link MemoryPool#kmem_cache_zalloc}. */
+    public static long kmem_cache_zalloc(KmemCache cache, int gfp) {
+        return defaultPool().kmem_cache_zalloc(cache, gfp);
+    }
+
+    /** {@code kmem_cache_free} on the default pool; see {@link MemoryPool#kmem_cache_free}. */
+    public static void kmem_cache_free(KmemCache cache, long objp) {
+        defaultPool().kmem_cache_free(cache, objp);
+    }
+
+    /** {@code kmem_cache_alloc_bulk} on the default pool; see {@link MemoryPool#kmem_cache_alloc_bulk}. */
+    public static int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
+        return defaultPool().kmem_cache_alloc_bulk(cache, gfp, size, p);
+    }
+
+    /** {@code kmem_cache_free_bulk} on the default pool; see {@link MemoryPool#kmem_cache_free_bulk}. */
+    public static void kmem_cache_free_bulk(KmemCache cache, int size, long[] p) {
+        defaultPool().kmem_cache_free_bulk(cache, size, p);
+    }
+
+    /** {@code kmem_cache_shrink} on the default pool; see {@link MemoryPool#kmem_cache_shrink}. */
+    public static long kmem_cache_shrink(KmemCache cache) {
+        return defaultPool().kmem_cache_shrink(cache);
+    }
+
+    /** {@code kmem_cache_destroy} on the default pool; see {@link MemoryPool#kmem_cache_destroy}. */
+    public static void kmem_cache_destroy(KmemCache cache) {
+        defaultPool().kmem_cache_destroy(cache);
+    }
 }

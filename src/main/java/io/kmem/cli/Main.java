@@ -26,11 +26,13 @@ public final class Main {
                     + "  Builds the default pool (64 MiB of 4 KiB frames, plus 2 MiB hugetlb frames when reserved),\n"
                     + "  shows real virtual and physical addresses, checks them against /proc/self/pagemap, allocates\n"
                     + "  blocks of several orders from the buddy allocator (each checked page by page), frees them,\n"
-                    + "  and prints /proc/buddyinfo and the meminfo-style summary with where every figure came from.",
+                    + "  kmallocs objects of several sizes (cache, address, contiguity), makes a kmem_cache with a\n"
+                    + "  constructor, and prints /proc/buddyinfo, /proc/slabinfo and the meminfo-style summary.",
             "info", "kmem info [--mib N] [--unprivileged]\n"
                     + "  Prints the pool's /proc/meminfo-style report: frames by source and zone, direct map runs,\n"
                     + "  metadata bytes per frame, bring-up speed, contiguity histogram, host facts; then\n"
-                    + "  /proc/buddyinfo and a /proc/zoneinfo-style view (watermarks, per-thread page caches).",
+                    + "  /proc/buddyinfo, a /proc/zoneinfo-style view (watermarks, per-thread page caches) and\n"
+                    + "  /proc/slabinfo (version 2.1).",
             "verify", "kmem verify [--mib N] [--unprivileged]\n"
                     + "  Builds a pool, re-reads pagemap for every frame and lists any frame whose PFN changed.\n"
                     + "  Exits 1 if any did.");
@@ -97,6 +99,8 @@ public final class Main {
             out.print(pool.buddyinfo());
             out.println("\n# zoneinfo: free frames, watermarks, managed frames, per-thread page caches");
             out.print(pool.zoneinfo());
+            out.println("\n# /proc/slabinfo");
+            out.print(pool.slabinfo());
         }
         return 0;
     }
