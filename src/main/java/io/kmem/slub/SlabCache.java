@@ -291,8 +291,15 @@ public final class SlabCache {
             }
         }
         Slab s = c.slab;
+        int i = s.indexOf(obj);
+        if (i < 0 || s.state(i) != Slab.FREE) {
+            // A list reached through a free pointer that a write after free damaged.
+            sa.report(SlubDebug.freelistCorrupt(this, s, obj));
+            c.freelist = 0;
+            return allocSlow(c, gfp);
+        }
         c.freelist = dm.get(WORD, obj - dbase + offset);
-        s.setState(s.indexOf(obj), Slab.ALLOCATED);
+        s.setState(i, Slab.ALLOCATED);
         if ((gfp & __GFP_ZERO) != 0) {
             zero(obj);
         }
@@ -505,6 +512,10 @@ public final class SlabCache {
         Slab discard = null;
         lock.lock();
         try {
+            if (s.state(i) != Slab.ALLOCATED) {
+                throw sa.misuse(new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                        + " of its slab is already free (freed by another thread meanwhile)"), null);
+            }
             freeSlow++;
             s.setState(i, Slab.FREE);
             dm.set(WORD, addr - dbase + offset, s.freelist);
