@@ -32,10 +32,21 @@ import org.openjdk.jmh.results.format.ResultFormatType;
  */
 public final class BenchMain {
     /**
-     * One line of the summary: a kmem figure, its target, and optionally a peer to compare with
-     * and the least ratio (peer time / kmem time) to meet; 0 for none.
+     * A peer measured in the same run, and the least ratio (peer time / kmem time) to meet; 0
+     * for none.
      */
-    record Check(String what, String kmem, String peer, double target, String unit, double minRatio) {
+    record Peer(String bench, double minRatio) {
+    }
+
+    /**
+     * One line of the summary: a kmem figure, its target, and the peers to compare it with (none,
+     * one, or more: each further peer gets a line of its own under the figure's).
+     */
+    record Check(String what, String kmem, double target, String unit, List<Peer> peers) {
+        Check(String what, String kmem, String peer, double target, String unit, double minRatio) {
+            this(what, kmem, target, unit, peer == null ? List.of() : List.of(new Peer(peer, minRatio)));
+        }
+
         Check(String what, String kmem, String peer, double target, String unit) {
             this(what, kmem, peer, target, unit, 0);
         }
@@ -51,11 +62,15 @@ public final class BenchMain {
             new Check("order-0 __get_free_page + free_page, 1 thread", "PageAllocBench.order0Pair",
                     "PageAllocBench.mmapMunmapPage", 20, "ns", 50),
             new Check("order-9 __get_free_pages + free_pages, 2M hugetlb", "PageAllocBench.order9PairHuge", null,
-                    100, "ns"));
+                    100, "ns"),
+            new Check("kmalloc(64) + kfree, 1 thread", "SlabBench.kmalloc64Pair", 10, "ns",
+                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))));
 
     static final List<Scaling> SCALING = List.of(
             new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",
-                    "PageAllocBench.order0Pair", 1.3, "ns"));
+                    "PageAllocBench.order0Pair", 1.3, "ns"),
+            new Scaling("kmem_cache_alloc + free, 2 threads, per op", "SlabBench.kmemCachePair2Threads",
+                    "SlabBench.kmemCachePair", 1.3, "ns"));
 
     private BenchMain() {
     }
@@ -89,16 +104,30 @@ public final class BenchMain {
             if (k == null) {
                 continue;
             }
-            double[] p = c.peer() == null ? null : score.get(c.peer());
-            String ratio = p == null ? "" : String.format(Locale.ROOT, "%.2fx", p[0] / k[0]);
-            boolean meets = k[0] <= c.target() && (p == null || p[0] / k[0] >= c.minRatio());
-            lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %7.0f %s %8s %11s %s", c.what(),
-                    figure(k, c.unit()), p == null ? "" : String.format(Locale.ROOT, "%.1f %s", p[0], c.unit()),
-                    c.target(), c.unit(), ratio, bytes(allocs.get(c.kmem())),
-                    meets ? "meets target" : "MISSES target"));
-            if (p != null) {
-                lines.add("    peer: " + c.peer() + "; ratio = peer time / kmem time (above 1: kmem faster)"
-                        + (c.minRatio() > 0 ? String.format(Locale.ROOT, "; target ratio >= %.0fx", c.minRatio()) : ""));
+            // The figure's line carries the first peer measured (its verdict: target and that
+            // ratio); each further peer gets a line of its own ("  same figure, vs ..."), with
+            // the ratio and the verdict of that peer alone.
+            List<Peer> peers = c.peers().stream().filter(pe -> score.containsKey(pe.bench())).toList();
+            for (int i = 0; i < Math.max(1, peers.size()); i++) {
+                Peer pe = peers.isEmpty() ? null : peers.get(i);
+                double[] p = pe == null ? null : score.get(pe.bench());
+                String ratio = p == null ? "" : String.format(Locale.ROOT, "%.2fx", p[0] / k[0]);
+                boolean ratioMet = p == null || p[0] / k[0] >= pe.minRatio();
+                String peerTime = p == null ? "" : String.format(Locale.ROOT, "%.1f %s", p[0], c.unit());
+                if (i == 0) {
+                    boolean meets = k[0] <= c.target() && ratioMet;
+                    lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %7.0f %s %8s %11s %s", c.what(),
+                            figure(k, c.unit()), peerTime, c.target(), c.unit(), ratio, bytes(allocs.get(c.kmem())),
+                            meets ? "meets target" : "MISSES target"));
+                } else {
+                    lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", "  same figure, vs "
+                            + pe.bench().substring(pe.bench().indexOf('.') + 1), "", peerTime, "", ratio, "",
+                            ratioMet ? "meets target" : "MISSES target"));
+                }
+                if (pe != null) {
+                    lines.add("    peer: " + pe.bench() + "; ratio = peer time / kmem time (above 1: kmem faster)"
+                            + (pe.minRatio() > 0 ? "; target ratio >= " + number(pe.minRatio()) + "x" : ""));
+                }
             }
         }
         for (Scaling c : SCALING) {
@@ -137,6 +166,11 @@ public final class BenchMain {
     /** A score with its error and unit: "36.5±8.1 ns". */
     private static String figure(double[] score, String unit) {
         return String.format(Locale.ROOT, "%.1f±%.1f %s", score[0], score[1], unit);
+    }
+
+    /** A ratio target as written: "5", "2.5". */
+    private static String number(double x) {
+        return x == Math.rint(x) ? String.format(Locale.ROOT, "%.0f", x) : String.format(Locale.ROOT, "%s", x);
     }
 
     /** gc.alloc.rate.norm (bytes allocated per operation, all threads), or blank without the GC profiler. */
