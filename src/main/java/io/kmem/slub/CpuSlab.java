@@ -8,13 +8,34 @@ package io.kmem.slub;
  * destroyed or the pool closed. Another thread that needs the objects back sets
  * {@link #flushRequested}; the owner flushes at its next slow path.
  */
-final class CpuSlab {
+final class CpuSlab extends CpuSlabFields {
+    /** Keeps the next object in the heap off this one's cache line (see {@link CpuSlabPad}). */
+    @SuppressWarnings("unused")
+    private long q0, q1, q2, q3, q4, q5, q6, q7;
+
+    CpuSlab(Thread owner) {
+        super(owner);
+    }
+}
+
+/**
+ * Two threads' caches allocated one after the other would share a cache line, and every
+ * kmalloc and kfree writes {@link CpuSlabFields#freelist}: false sharing doubled the time of
+ * each thread's pair in the two-thread benchmark. HotSpot lays out a superclass's fields
+ * first, so 64 bytes of padding before and after the hot fields keep them alone.
+ */
+abstract class CpuSlabPad {
+    @SuppressWarnings("unused")
+    private long p0, p1, p2, p3, p4, p5, p6, p7;
+}
+
+abstract class CpuSlabFields extends CpuSlabPad {
     final Thread owner;
     Slab slab;
     long freelist;
     volatile boolean flushRequested;
 
-    CpuSlab(Thread owner) {
+    CpuSlabFields(Thread owner) {
         this.owner = owner;
     }
 }
