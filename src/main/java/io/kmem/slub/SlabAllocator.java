@@ -83,6 +83,8 @@ public final class SlabAllocator {
     private final int debugAll;
     private final List<String> debugNames;
     private final SlabCache[] kmalloc = new SlabCache[KMALLOC_SHIFT_HIGH + 1];
+    /** The Normal-zone cache for sizes 1..192 by (size - 1) / 8: SIZE_INDEX resolved once. */
+    private final SlabCache[] small = new SlabCache[SIZE_INDEX.length];
     private final SlabCache[][] kmallocDma = new SlabCache[2][KMALLOC_SHIFT_HIGH + 1];
     private final Object cachesLock = new Object();
     private final List<SlabCache> caches = new ArrayList<>();
@@ -113,6 +115,9 @@ public final class SlabAllocator {
         failslab.onArmChange(this::armChanged);
         for (int i = 1; i <= KMALLOC_SHIFT_HIGH; i++) {
             kmalloc[i] = kmallocCache(0, i);
+        }
+        for (int k = 0; k < SIZE_INDEX.length; k++) {
+            small[k] = kmalloc[SIZE_INDEX[k]];
         }
     }
 
@@ -266,8 +271,8 @@ public final class SlabAllocator {
 
     /** {@code kmalloc}: see the class comment. Returns 0 (NULL) when out of memory or too large. */
     public long kmalloc(long size, int gfp) {
-        if (size > 0 && size <= 192 && (gfp & (__GFP_DMA | __GFP_DMA32)) == 0) {
-            return kmalloc[SIZE_INDEX[(int) (size - 1) >>> 3]].alloc(gfp);
+        if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & (__GFP_DMA | __GFP_DMA32)) == 0) {
+            return small[(int) (size - 1) >>> 3].alloc(gfp);
         }
         return kmallocSlow(size, gfp);
     }
@@ -328,7 +333,7 @@ public final class SlabAllocator {
      */
     public void kfree(long addr) {
         long off = addr - dbase;
-        if (off >= 0 && off < span) {
+        if (Long.compareUnsigned(off, span) < 0) {
             Slab[] sec = sections[(int) (off >>> SECTION_SHIFT)];
             if (sec != null) {
                 Slab s = sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
