@@ -38,9 +38,10 @@ import java.util.function.Consumer;
  * </ol>
  * <h2>Free</h2>
  * <ol>
- * <li>The slab comes from the frame ({@link SlabAllocator#slabOf}), the object index from
- *     the offset (a multiply by {@link #mult}, no division). A free to the calling thread's
- *     current slab pushes onto its private list: no lock.
+ * <li>The slab comes from the frame ({@link SlabAllocator#slabOf}); a shift and a mask of
+ *     the offset find the object's state byte ({@link Slab#state}), which says whether an
+ *     allocated object starts there. A free to the calling thread's current slab (the slab's
+ *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
  * <li>Any other free takes {@link #lock}: onto the slab's own list; a full slab becomes
  *     partial; an empty one goes back to the buddy once the cache keeps {@link #minPartial}
  *     partial slabs.
@@ -95,7 +96,10 @@ public final class SlabCache {
     final int redLeftPad;
     /** End of object plus right red zone, from the object start (debug: where checks stop). */
     final int inuse;
-    /** ceil(2^32 / size): object index = (offset * mult) >>> 32 for offsets that are multiples. */
+    /**
+     * ceil(2^32 / size): object index = (offset * mult) >>> 32 for offsets that are multiples
+     * of the size ({@link Slab#indexOf}, slow paths and reports).
+     */
     final long mult;
     final int minPartial;
     /** log2 of the state granule: the largest power of two dividing {@link #size}. */
@@ -121,8 +125,10 @@ public final class SlabCache {
     /** Set by destroy and pool close. */
     volatile boolean dead;
     /**
-     * Every call takes the slow path: the cache is dead, or failslab is armed (then every
-     * allocation must be offered to it). The fast paths read this one flag.
+     * Every allocation takes the slow path: the cache is dead, or failslab is armed (then
+     * every allocation must be offered to it). The allocation fast path reads this one flag;
+     * the free fast path needs none (destroy and close unfreeze every thread's slab, so a
+     * later free misses the fast path and the slow path says why).
      */
     volatile boolean slowOnly;
     private boolean destroyed;
