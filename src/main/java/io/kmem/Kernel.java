@@ -259,4 +259,9 @@ public final class Kernel {
     public static void kmem_cache_destroy(KmemCache cache) {
         defaultPool().kmem_cache_destroy(cache);
     }
+    // ------------------------------------------------------------------ vmalloc
+
+    // ------------------------------------------------------------------ ioremap and MMIO
+
+    // ------------------------------------------------------------------ DMA API
 }

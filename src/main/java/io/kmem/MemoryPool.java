@@ -672,6 +672,12 @@ public final class MemoryPool implements AutoCloseable {
         return buddy.failPageAlloc();
     }
 
+    // ------------------------------------------------------------------ vmalloc
+
+    // ------------------------------------------------------------------ ioremap and MMIO
+
+    // ------------------------------------------------------------------ DMA API
+
     // ------------------------------------------------------------------ page handles
 
     private long pageOfPfn(long pfn) {
