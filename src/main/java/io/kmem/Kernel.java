@@ -259,6 +259,7 @@ public final class Kernel {
     public static void kmem_cache_destroy(KmemCache cache) {
         defaultPool().kmem_cache_destroy(cache);
     }
+
     // ------------------------------------------------------------------ vmalloc
 
     // ------------------------------------------------------------------ ioremap and MMIO
