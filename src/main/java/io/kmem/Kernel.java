@@ -262,6 +262,86 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ vmalloc
 
+    /** {@code vmalloc} on the default pool; see {@link MemoryPool#vmalloc(long)}. */
+    public static long vmalloc(long size) {
+        return defaultPool().vmalloc(size);
+    }
+
+    /** {@code vzalloc} on the default pool; see {@link MemoryPool#vzalloc(long)}. */
+    public static long vzalloc(long size) {
+        return defaultPool().vzalloc(size);
+    }
+
+    /** {@code __vmalloc} on the default pool; see {@link MemoryPool#__vmalloc(long,int)}. */
+    public static long __vmalloc(long size, int gfp) {
+        return defaultPool().__vmalloc(size, gfp);
+    }
+
+    /** {@code vmalloc_32} on the default pool; see {@link MemoryPool#vmalloc_32(long)}. */
+    public static long vmalloc_32(long size) {
+        return defaultPool().vmalloc_32(size);
+    }
+
+    /** {@code vmalloc_user} on the default pool; see {@link MemoryPool#vmalloc_user(long)}. */
+    public static long vmalloc_user(long size) {
+        return defaultPool().vmalloc_user(size);
+    }
+
+    /** {@code vcalloc} on the default pool; see {@link MemoryPool#vcalloc(long,long)}. */
+    public static long vcalloc(long n, long size) {
+        return defaultPool().vcalloc(n, size);
+    }
+
+    /** {@code vfree} on the default pool; see {@link MemoryPool#vfree(long)}. */
+    public static void vfree(long addr) {
+        defaultPool().vfree(addr);
+    }
+
+    /** {@code vmap} on the default pool; see {@link MemoryPool#vmap(long[],int)}. */
+    public static long vmap(long[] pages, int count) {
+        return defaultPool().vmap(pages, count);
+    }
+
+    /** {@code vunmap} on the default pool; see {@link MemoryPool#vunmap(long)}. */
+    public static void vunmap(long addr) {
+        defaultPool().vunmap(addr);
+    }
+
+    /** {@code is_vmalloc_addr} on the default pool; see {@link MemoryPool#is_vmalloc_addr(long)}. */
+    public static boolean is_vmalloc_addr(long addr) {
+        return defaultPool().is_vmalloc_addr(addr);
+    }
+
+    /** {@code vmalloc_to_page} on the default pool; see {@link MemoryPool#vmalloc_to_page(long)}. */
+    public static long vmalloc_to_page(long addr) {
+        return defaultPool().vmalloc_to_page(addr);
+    }
+
+    /** {@code vmalloc_to_pfn} on the default pool; see {@link MemoryPool#vmalloc_to_pfn(long)}. */
+    public static long vmalloc_to_pfn(long addr) {
+        return defaultPool().vmalloc_to_pfn(addr);
+    }
+
+    /** {@code find_vm_area} on the default pool; see {@link MemoryPool#find_vm_area(long)}. */
+    public static VmStruct find_vm_area(long addr) {
+        return defaultPool().find_vm_area(addr);
+    }
+
+    /** {@code kvmalloc} on the default pool; see {@link MemoryPool#kvmalloc(long,int)}. */
+    public static long kvmalloc(long size, int gfp) {
+        return defaultPool().kvmalloc(size, gfp);
+    }
+
+    /** {@code kvzalloc} on the default pool; see {@link MemoryPool#kvzalloc(long,int)}. */
+    public static long kvzalloc(long size, int gfp) {
+        return defaultPool().kvzalloc(size, gfp);
+    }
+
+    /** {@code kvfree} on the default pool; see {@link MemoryPool#kvfree(long)}. */
+    public static void kvfree(long addr) {
+        defaultPool().kvfree(addr);
+    }
+
     // ------------------------------------------------------------------ ioremap and MMIO
 
     // ------------------------------------------------------------------ DMA API

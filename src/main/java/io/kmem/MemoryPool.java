@@ -13,6 +13,8 @@ import io.kmem.report.PhysReport;
 import io.kmem.debug.FaultAttr;
 import io.kmem.slub.SlabAllocator;
 import io.kmem.slub.SlabCache;
+import io.kmem.vmalloc.VmArea;
+import io.kmem.vmalloc.Vmalloc;
 import java.util.function.Consumer;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -44,6 +46,7 @@ public final class MemoryPool implements AutoCloseable {
     final FramePool phys;
     final BuddyAllocator buddy;
     final SlabAllocator slab;
+    final Vmalloc vmalloc;
     private final MemMap memMap;
     private final long bringUpNanos;
     private final long bringUpFrames;
@@ -72,6 +75,13 @@ public final class MemoryPool implements AutoCloseable {
             throw e;
         }
         this.slab = new SlabAllocator(phys, buddy, b.slubDebug);
+        try {
+            this.vmalloc = new Vmalloc(phys, buddy, b.vmallocWindow);
+        } catch (RuntimeException e) {
+            phys.close();
+            throw e;
+        }
+        slab.describeOutsideWith(vmalloc::describe);
         this.bringUpNanos = System.nanoTime() - t0;
         this.bringUpFrames = phys.presentFrames();
     }
@@ -158,13 +168,23 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /**
-     * A segment over {@code bytes} of the direct map at {@code addr}, for reading and writing
-     * through the FFM API. It stays valid until the pool is closed; after that every access
+     * A segment over {@code bytes} at {@code addr}, for reading and writing through the FFM
+     * API: in the direct map (kmalloc, the page allocator), valid until the pool is closed;
+     * in a vmalloc or vmap area, valid until the area is freed. After that every access
      * throws instead of touching unmapped memory.
      *
-     * @throws BadAddressException if the range is not inside the pool's frames
+     * @throws BadAddressException if the range is not inside the pool's frames or one area
      */
     public MemorySegment segment(long addr, long bytes) {
+        if (vmalloc.isVmallocAddr(addr)) {
+            phys.ensureOpen("segment");
+            MemorySegment seg = vmalloc.segment(addr, bytes);
+            if (seg == null) {
+                throw new BadAddressException("segment: 0x" + Long.toHexString(addr) + " is in the vmalloc window of"
+                        + " pool '" + phys.name() + "' but in no area, or in a guard page");
+            }
+            return seg;
+        }
         if (bytes < 0 || !phys.inDirectMap(addr) || !phys.inDirectMap(addr + Math.max(bytes, 1) - 1)) {
             throw new BadAddressException("segment: [0x" + Long.toHexString(addr) + ", +" + bytes
                     + ") is not inside the direct map of pool '" + phys.name() + "'");
@@ -430,6 +450,7 @@ public final class MemoryPool implements AutoCloseable {
     @Override
     public void close() {
         if (!phys.closed()) {
+            vmalloc.close();
             slab.close();
             buddy.close();
         }
@@ -674,6 +695,194 @@ public final class MemoryPool implements AutoCloseable {
 
     // ------------------------------------------------------------------ vmalloc
 
+    /**
+     * {@code vmalloc}: {@code size} bytes (rounded up to pages), contiguous in virtual space,
+     * from frames that need not be physically contiguous; not cleared. An unmapped guard page
+     * follows the area. Returns its address, or 0 (NULL) with a warning when the size is 0,
+     * larger than the pool can hold, or the frames cannot be had.
+     *
+     * @throws IllegalArgumentException for a negative size
+     */
+    public long vmalloc(long size) {
+        return vmalloc.vmalloc("vmalloc", size, Gfp.GFP_KERNEL, VmArea.VM_ALLOC);
+    }
+
+    /** {@code vzalloc}: {@link #vmalloc}, zeroed. */
+    public long vzalloc(long size) {
+        return vmalloc.vmalloc("vzalloc", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO, VmArea.VM_ALLOC);
+    }
+
+    /**
+     * {@code __vmalloc}: {@link #vmalloc} under {@code gfp} ({@code __GFP_ZERO}, the zone
+     * modifiers, {@code __GFP_NOWARN} ...). vmalloc maps memory, and mapping takes the
+     * process's mmap lock, which may block: a {@code gfp} that must not block
+     * ({@code GFP_ATOMIC}, {@code GFP_NOWAIT}) gets NULL with a warning.
+     */
+    public long __vmalloc(long size, int gfp) {
+        if (!Gfp.mayBlock(gfp)) {
+            vmalloc.refuse("__vmalloc", size, gfp, "vmalloc may block (it maps memory); this gfp must not");
+            return 0;
+        }
+        return vmalloc.vmalloc("__vmalloc", size, gfp, VmArea.VM_ALLOC);
+    }
+
+    /** {@code vmalloc_32}: {@link #vmalloc} from frames below 4 GiB ({@code GFP_DMA32}), or 0 (NULL). */
+    public long vmalloc_32(long size) {
+        return vmalloc.vmalloc("vmalloc_32", size, Gfp.GFP_KERNEL | Gfp.GFP_DMA32, VmArea.VM_ALLOC);
+    }
+
+    /** {@code vmalloc_user}: zeroed, for mapping elsewhere (reported as {@code user}); or 0 (NULL). */
+    public long vmalloc_user(long size) {
+        return vmalloc.vmalloc("vmalloc_user", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO,
+                VmArea.VM_ALLOC | VmArea.VM_USERMAP);
+    }
+
+    /** {@code vcalloc}: {@code n * size} zeroed bytes; 0 (NULL) when the product overflows. */
+    public long vcalloc(long n, long size) {
+        if (n < 0 || size < 0) {
+            throw new IllegalArgumentException("vcalloc(" + n + ", " + size + "): negative count or size");
+        }
+        if (size != 0 && n > Long.MAX_VALUE / size) {
+            vmalloc.refuse("vcalloc", Long.MAX_VALUE, Gfp.GFP_KERNEL, n + " * " + size + " overflows");
+            return 0;
+        }
+        return vmalloc.vmalloc("vcalloc", n * size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO, VmArea.VM_ALLOC);
+    }
+
+    /**
+     * {@code vfree}: frees the area at {@code addr}, an address vmalloc returned; its frames go
+     * back to the page allocator and the range to {@code PROT_NONE}. 0 is ignored.
+     *
+     * @throws io.kmem.error.DoubleFreeException for an area freed already
+     * @throws BadAddressException for any other address (a kmalloc address, a vmap area, the
+     *         middle of an area ...), naming what it is
+     */
+    public void vfree(long addr) {
+        vmalloc.vfree("vfree", addr);
+    }
+
+    /**
+     * {@code vmap}: maps the first {@code count} page handles of {@code pages} one after the
+     * other in a new area of the vmalloc window; the pages stay the caller's. Returns the
+     * area's address, or 0 (NULL) for a count of 0 or when the window is full.
+     *
+     * @throws BadAddressException for a value that is not a page handle of this pool
+     * @throws IllegalArgumentException for a free page, a count beyond the array, or part of a
+     *         hugetlb page
+     */
+    public long vmap(long[] pages, int count) {
+        if (count < 0 || count > pages.length) {
+            throw new IllegalArgumentException("vmap: count " + count + " for an array of " + pages.length + " pages");
+        }
+        int[] idx = new int[count];
+        for (int i = 0; i < count; i++) {
+            idx[i] = (int) pageIdx("vmap", pages[i]);
+        }
+        return vmalloc.vmap("vmap", idx);
+    }
+
+    /**
+     * {@code vunmap}: removes the mapping vmap made at {@code addr}.
+     *
+     * @throws BadAddressException for anything else, a vmalloc area included
+     */
+    public void vunmap(long addr) {
+        vmalloc.vunmap("vunmap", addr);
+    }
+
+    /** {@code is_vmalloc_addr}: true when {@code addr} is in the pool's vmalloc window. */
+    public boolean is_vmalloc_addr(long addr) {
+        return vmalloc.isVmallocAddr(addr);
+    }
+
+    /**
+     * {@code vmalloc_to_page}: the page handle of the frame mapped at {@code addr}, or 0 (NULL)
+     * when nothing is (a guard page, a free range).
+     *
+     * @throws BadAddressException when {@code addr} is outside the vmalloc window
+     */
+    public long vmalloc_to_page(long addr) {
+        phys.ensureOpen("vmalloc_to_page");
+        long idx = vmalloc.frameAt("vmalloc_to_page", addr);
+        return idx < 0 ? 0 : PAGE_TAG | idx;
+    }
+
+    /**
+     * {@code vmalloc_to_pfn}: the PFN of the frame mapped at {@code addr} (the frame index in
+     * an unprivileged pool).
+     *
+     * @throws BadAddressException when nothing is mapped there or {@code addr} is outside the
+     *         window
+     */
+    public long vmalloc_to_pfn(long addr) {
+        phys.ensureOpen("vmalloc_to_pfn");
+        long idx = vmalloc.frameAt("vmalloc_to_pfn", addr);
+        if (idx < 0) {
+            throw new BadAddressException("vmalloc_to_pfn(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
+                    + "': no frame is mapped there (a guard page, a freed area or a device mapping)");
+        }
+        return MemMap.pfn(memMap.info(idx));
+    }
+
+    /** {@code find_vm_area}: the area containing {@code addr} (guard page included), or null. */
+    public VmStruct find_vm_area(long addr) {
+        VmArea a = vmalloc.find(addr);
+        return a == null ? null : new VmStruct(a.start(), a.size() + PhysLayout.PAGE_SIZE, a.flags(), a.nrPages(),
+                a.physAddr(), a.caller());
+    }
+
+    /**
+     * {@code kvmalloc}: kmalloc first (without a warning, and without retrying above one
+     * page), vmalloc when that fails or the size is beyond kmalloc; free with {@link #kvfree}.
+     * Returns 0 (NULL) on failure; a {@code gfp} that must not block gets no vmalloc.
+     */
+    public long kvmalloc(long size, int gfp) {
+        if (size <= SlabAllocator.KMALLOC_MAX_SIZE) {
+            int kgfp = size > PhysLayout.PAGE_SIZE ? (gfp | Gfp.__GFP_NOWARN | Gfp.__GFP_NORETRY) & ~Gfp.__GFP_NOFAIL
+                    : gfp;
+            long p = slab.kmalloc(size, kgfp);
+            if (p != 0 || size <= PhysLayout.PAGE_SIZE || !Gfp.mayBlock(gfp)) {
+                return p;
+            }
+        } else if (!Gfp.mayBlock(gfp)) {
+            return 0;
+        }
+        return vmalloc.vmalloc("kvmalloc", size, gfp, VmArea.VM_ALLOC);
+    }
+
+    /** {@code kvzalloc}: {@link #kvmalloc}, zeroed. */
+    public long kvzalloc(long size, int gfp) {
+        return kvmalloc(size, gfp | Gfp.__GFP_ZERO);
+    }
+
+    /** {@code kvfree}: vfree for a vmalloc address, kfree for anything else. */
+    public void kvfree(long addr) {
+        if (vmalloc.isVmallocAddr(addr)) {
+            vmalloc.vfree("kvfree", addr);
+        } else {
+            slab.kfree(addr);
+        }
+    }
+
+    /**
+     * {@code /proc/vmallocinfo}: one line per area, in address order: {@code start-end size
+     * caller pages=N phys=ADDR} and the kind ({@code vmalloc}, {@code vmap}, {@code ioremap},
+     * {@code user}); the range and size count the guard page, as the kernel's do.
+     */
+    public String vmallocinfo() {
+        return vmalloc.vmallocinfo();
+    }
+
+    /** Counters of the vmalloc layer. */
+    public Vmalloc.Stats vmallocStats() {
+        return vmalloc.stats();
+    }
+
+    /** Consistency of the vmalloc window and of every area's frames; empty when all is well. Call at rest. */
+    public List<String> checkVmalloc() {
+        return vmalloc.check();
+    }
+
     // ------------------------------------------------------------------ ioremap and MMIO
 
     // ------------------------------------------------------------------ DMA API
@@ -708,6 +917,7 @@ public final class MemoryPool implements AutoCloseable {
         private boolean unprivileged;
         private Duration allocWait = Duration.ofSeconds(1);
         private String slubDebug = System.getProperty("kmem.slub_debug");
+        private long vmallocWindow = Vmalloc.DEFAULT_WINDOW;
 
         private Builder() {
         }
@@ -731,6 +941,11 @@ public final class MemoryPool implements AutoCloseable {
          * for all; "-" for none), optionally {@code ,cache,cache...}. Default: the
          * {@code kmem.slub_debug} system property.
          */
+        public Builder vmallocWindow(long bytes) {
+            this.vmallocWindow = bytes;
+            return this;
+        }
+
         public Builder slubDebug(String option) {
             this.slubDebug = option;
             return this;

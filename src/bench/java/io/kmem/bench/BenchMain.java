@@ -39,8 +39,9 @@ public final class BenchMain {
     }
 
     /**
-     * One line of the summary: a kmem figure, its target, and the peers to compare it with (none,
-     * one, or more: each further peer gets a line of its own under the figure's).
+     * One line of the summary: a kmem figure, its target (NaN: a figure without one), and the
+     * peers to compare it with (none, one, or more: each further peer gets a line of its own
+     * under the figure's).
      */
     record Check(String what, String kmem, double target, String unit, List<Peer> peers) {
         Check(String what, String kmem, String peer, double target, String unit, double minRatio) {
@@ -64,7 +65,11 @@ public final class BenchMain {
             new Check("order-9 __get_free_pages + free_pages, 2M hugetlb", "PageAllocBench.order9PairHuge", null,
                     100, "ns"),
             new Check("kmalloc(64) + kfree, 1 thread", "SlabBench.kmalloc64Pair", 10, "ns",
-                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))));
+                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))),
+            new Check("vmalloc(1 MiB) + vfree, 1 thread", "VmallocBench.vmalloc1MiBPair",
+                    "VmallocBench.mmapPopulateLocked1MiBPair", 60, "us", 1),
+            new Check("vmalloc(16 KiB) + vfree, per page", "VmallocBench.vmalloc16KiBPerPage", null, Double.NaN, "ns"),
+            new Check("vmalloc(64 MiB) + vfree, per page", "VmallocBench.vmalloc64MiBPerPage", null, Double.NaN, "ns"));
 
     static final List<Scaling> SCALING = List.of(
             new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",
@@ -114,7 +119,10 @@ public final class BenchMain {
                 String ratio = p == null ? "" : String.format(Locale.ROOT, "%.2fx", p[0] / k[0]);
                 boolean ratioMet = p == null || p[0] / k[0] >= pe.minRatio();
                 String peerTime = p == null ? "" : String.format(Locale.ROOT, "%.1f %s", p[0], c.unit());
-                if (i == 0) {
+                if (i == 0 && Double.isNaN(c.target())) {
+                    lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", c.what(),
+                            figure(k, c.unit()), peerTime, "-", ratio, bytes(allocs.get(c.kmem())), "figure only"));
+                } else if (i == 0) {
                     boolean meets = k[0] <= c.target() && ratioMet;
                     lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %7.0f %s %8s %11s %s", c.what(),
                             figure(k, c.unit()), peerTime, c.target(), c.unit(), ratio, bytes(allocs.get(c.kmem())),

@@ -727,6 +727,75 @@ public final class FramePool implements AutoCloseable {
         return maps;
     }
 
+    // ---------------------------------------------------------------- other mappings of frames
+
+    /**
+     * Reserves {@code bytes} of {@code PROT_NONE} address space aligned to {@code align} (a
+     * power of two of at least a page) for mappings of the pool's frames outside the direct
+     * map, such as the vmalloc window. Closing the pool makes the window inert, as it does the
+     * direct map (see {@link #segment}): the frames' mappings go back to the kernel with the
+     * rest of the pool.
+     */
+    public long reserveWindow(long bytes, long align) {
+        if (bytes <= 0 || (bytes & PhysLayout.PAGE_SIZE - 1) != 0 || Long.bitCount(align) != 1
+                || align < PhysLayout.PAGE_SIZE) {
+            throw new IllegalArgumentException("reserveWindow: " + bytes + " bytes aligned to " + align
+                    + ": expected a positive multiple of the page size and a power-of-two alignment");
+        }
+        growthLock.lock();
+        try {
+            ensureOpen("reserveWindow");
+            long raw = Sys.mmap(0, bytes + align, Libc.PROT_NONE(),
+                    Libc.MAP_PRIVATE() | Libc.MAP_ANONYMOUS() | Libc.MAP_NORESERVE(), -1, 0);
+            long base = alignUp(raw, align);
+            if (base > raw) {
+                Sys.munmap(raw, base - raw);
+            }
+            long tail = raw + bytes + align - (base + bytes);
+            if (tail > 0) {
+                Sys.munmap(base + bytes, tail);
+            }
+            segment(base, bytes);
+            return base;
+        } finally {
+            growthLock.unlock();
+        }
+    }
+
+    /**
+     * Maps the frames {@code idx .. idx + frames - 1} at {@code vaddr} ({@code MAP_SHARED |
+     * MAP_FIXED | MAP_POPULATE} of their memfd range): the same physical pages, seen a second
+     * time. They must be consecutive in one memfd ({@link #memfdNext}); hugetlb frames only in
+     * whole pages of their kind, at an address aligned to that page size.
+     */
+    public void mapFrames(long vaddr, long idx, long frames) {
+        FrameSource src = sourceOf(idx);
+        if (!src.owns(idx + frames - 1)) {
+            throw new IllegalArgumentException("mapFrames: frames " + idx + ".." + (idx + frames - 1)
+                    + " span two memfds");
+        }
+        Sys.mmap(vaddr, frames << PhysLayout.PAGE_SHIFT, Libc.PROT_READ() | Libc.PROT_WRITE(),
+                Libc.MAP_SHARED() | Libc.MAP_FIXED() | Libc.MAP_POPULATE(), src.fd, src.fileOffset(idx));
+    }
+
+    /** True when frame {@code next} is the frame right after {@code idx} in the same memfd. */
+    public boolean memfdNext(long idx, long next) {
+        return next == idx + 1 && sourceOf(idx).owns(next);
+    }
+
+    /** The source kind of frame {@code idx}. */
+    public FrameKind kindOf(long idx) {
+        return sourceOf(idx).kind;
+    }
+
+    /**
+     * Takes a range of a window from {@link #reserveWindow} back to {@code PROT_NONE}: whatever
+     * was mapped there is gone, the range stays reserved.
+     */
+    public void unmapWindow(long vaddr, long bytes) {
+        unmapToNone(vaddr, bytes);
+    }
+
     // ---------------------------------------------------------------- translations
 
     /** {@code virt_to_phys}: the physical address behind a direct-map address. */

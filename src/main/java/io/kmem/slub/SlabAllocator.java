@@ -20,6 +20,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.function.LongFunction;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -77,6 +78,7 @@ public final class SlabAllocator {
     final BuddyAllocator buddy;
     final FaultAttr failslab = new FaultAttr("failslab");
     private final MemMap memMap;
+    private volatile LongFunction<String> outsideDescriber;
     private final long dbase;
     private final long span;
     private final Slab[][] sections;
@@ -366,13 +368,25 @@ public final class SlabAllocator {
         throw notSlab(function + "(0x" + Long.toHexString(addr) + ")", addr);
     }
 
+    /**
+     * Gives the error messages of kfree, ksize and kmem_cache_free words for addresses outside
+     * the direct map (the vmalloc window says "a vmalloc area ...; free it with vfree"):
+     * {@code describer} returns null for an address it does not know.
+     */
+    public void describeOutsideWith(LongFunction<String> describer) {
+        this.outsideDescriber = describer;
+    }
+
     /** The error for a free of an address that is neither a slab object nor a large kmalloc. */
     private KmemException notSlab(String call, long addr) {
         String where = call + " on pool '" + phys.name() + "': ";
         long pfn = phys.directPfn(addr);
         long idx = pfn < 0 ? -1 : phys.pfnToIdx(pfn);
         KmemException e;
-        if (idx < 0) {
+        String outside = idx < 0 && outsideDescriber != null ? outsideDescriber.apply(addr) : null;
+        if (outside != null) {
+            e = new BadAddressException(where + "not an address kmalloc returned: " + outside);
+        } else if (idx < 0) {
             e = new BadAddressException(where + "not an address kmalloc returned (it is outside the pool's direct map"
                     + " of frames)");
         } else {
