@@ -208,7 +208,7 @@ public final class Vmalloc implements AutoCloseable {
                     continue;
                 }
                 for (int i = 0; i < 1 << order; i++) {
-                    idx[off + i] = (int) (first + i);
+                    idx[off + i] = (int) phys.pfnToIdx(pfn + i);
                 }
                 orders[off] = (byte) order;
                 off += 1 << order;
