@@ -37,7 +37,7 @@ test: deps hugepages
 	@$(MVN_BASE) --no-transfer-progress verify \
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 	@cp target/kmem-*.jar target/kmem.jar
-	@$(if $(TEST),echo "kmem: TEST=$(TEST) given, make vm-test not run",tools/vm-test)
+	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; make vm-test not run",tools/vm-test)
 
 # The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
