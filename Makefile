@@ -16,7 +16,7 @@ MVN := $(MVN_BASE) -q
 HUGEPAGES ?= 64
 ARGS ?= tour
 
-.PHONY: run test bench bindings clean jar hugepages deps
+.PHONY: run test vm-test bench bindings clean jar hugepages deps
 
 deps:
 	@tools/ensure-deps
@@ -32,9 +32,17 @@ run: target/kmem.jar hugepages
 	@$(JAVA) --enable-native-access=io.kmem -p target/kmem.jar -m io.kmem/io.kmem.cli.Main $(ARGS)
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
+# Then the vm test on the jar verify just built (skipped when TEST picks Maven tests).
 test: deps hugepages
 	@$(MVN_BASE) --no-transfer-progress verify \
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
+	@cp target/kmem-*.jar target/kmem.jar
+	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; make vm-test not run",tools/vm-test)
+
+# The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
+# kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
+vm-test: target/kmem.jar
+	@tools/vm-test
 
 # JMH suite; figures printed and written under target/bench/.
 bench: deps hugepages
