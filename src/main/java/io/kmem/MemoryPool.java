@@ -394,7 +394,7 @@ public final class MemoryPool implements AutoCloseable {
     /** A /proc/meminfo-style summary of the pool, with where every figure came from. */
     public String meminfo() {
         phys.ensureOpen("meminfo");
-        return PhysReport.meminfo(phys, buddy, bringUpNanos, bringUpFrames);
+        return PhysReport.meminfo(phys, buddy, bringUpNanos, bringUpFrames, vmalloc.stats());
     }
 
     /** Every PFN the pool holds, sorted (frame indices in an unprivileged pool). */

@@ -32,7 +32,7 @@ public final class Main {
                     + "  Prints the pool's /proc/meminfo-style report: frames by source and zone, direct map runs,\n"
                     + "  metadata bytes per frame, bring-up speed, contiguity histogram, host facts; then\n"
                     + "  /proc/buddyinfo, a /proc/zoneinfo-style view (watermarks, per-thread page caches) and\n"
-                    + "  /proc/slabinfo (version 2.1).",
+                    + "  /proc/slabinfo (version 2.1) and /proc/vmallocinfo.",
             "verify", "kmem verify [--mib N] [--unprivileged]\n"
                     + "  Builds a pool, re-reads pagemap for every frame and lists any frame whose PFN changed.\n"
                     + "  Exits 1 if any did.");
@@ -101,6 +101,8 @@ public final class Main {
             out.print(pool.zoneinfo());
             out.println("\n# /proc/slabinfo");
             out.print(pool.slabinfo());
+            out.println("\n# /proc/vmallocinfo (areas of the pool's vmalloc window; none until something is mapped)");
+            out.print(pool.vmallocinfo());
         }
         return 0;
     }

@@ -42,6 +42,8 @@ final class Tour {
             out.println();
             mismatches += slab(pool, out);
             out.println();
+            mismatches += vmalloc(pool, out);
+            out.println();
             out.print(pool.meminfo());
             out.println();
             var v = pool.verify();
@@ -145,6 +147,61 @@ final class Tour {
         List<String> problems = pool.validateSlabs();
         out.println(problems.isEmpty() ? "after kfree of each: validate finds every free list and count consistent"
                 : "validate: " + problems.size() + " PROBLEMS");
+        return mismatches + problems.size();
+    }
+
+    /**
+     * vmalloc: an area contiguous in virtual space over frames that need not be; which frames
+     * back it (vmalloc_to_pfn against pagemap, and the same word read through the direct
+     * map), its guard page, vmallocinfo. Returns the number of mismatches.
+     */
+    private static int vmalloc(MemoryPool pool, PrintStream out) {
+        out.println("-- vmalloc: virtually contiguous, built from frames that need not be physically contiguous --");
+        out.println("vmalloc takes frames from the buddy (largest blocks first) and maps them one after the other in");
+        out.println("a window of its own, each frame also staying in the direct map; an unmapped guard page follows.");
+        long size = 40 * 4096 + 100;
+        long v = pool.vmalloc(size);
+        if (v == 0) {
+            out.println("  vmalloc(" + size + ") returned NULL: the pool has no 41 free frames");
+            return 1;
+        }
+        int mismatches = 0;
+        MemorySegment area = pool.segment(v, 41 * 4096L);
+        out.printf(Locale.ROOT, "  vmalloc(%d) = 0x%016x, 41 pages; the runs of frames behind it:%n", size, v);
+        out.printf("  %-10s %-18s %-14s %-8s %s%n", "pages", "virtual", "first pfn", "frames", "pagemap, direct map");
+        int runStart = 0;
+        for (int i = 1; i <= 41; i++) {
+            if (i < 41 && pool.vmalloc_to_pfn(v + i * 4096L) == pool.vmalloc_to_pfn(v + (i - 1) * 4096L) + 1) {
+                continue;
+            }
+            boolean ok = true;
+            for (int k = runStart; k < i; k++) {
+                long va = v + k * 4096L;
+                long pfn = pool.vmalloc_to_pfn(va);
+                area.set(ValueLayout.JAVA_LONG, k * 4096L, 0x766d616c6c6f6300L | k);
+                long direct = pool.physical() ? pool.phys_to_virt(pfn << 12) : pool.page_address(pool.pfn_to_page(pfn));
+                ok &= (!pool.physical() || pool.pagemapPfn(va) == pfn)
+                        && pool.segment(direct, 8).get(ValueLayout.JAVA_LONG, 0) == (0x766d616c6c6f6300L | k);
+            }
+            mismatches += ok ? 0 : 1;
+            out.printf(Locale.ROOT, "  %-10s 0x%016x 0x%-12x %-8d %s%n", runStart + ".." + (i - 1),
+                    v + runStart * 4096L, pool.vmalloc_to_pfn(v + runStart * 4096L), i - runStart,
+                    ok ? "agree; a write through the area is read through the direct map" : "MISMATCH");
+            runStart = i;
+        }
+        long guard = v + 41 * 4096L;
+        boolean guarded = pool.vmalloc_to_page(guard) == 0 && (!pool.physical() || pool.pagemapPfn(guard) < 0);
+        mismatches += guarded ? 0 : 1;
+        out.printf(Locale.ROOT, "  guard page 0x%016x: %s%n", guard, guarded ? "not mapped (pagemap: not present)"
+                : "MAPPED");
+        long big = pool.vmalloc(8L << 20);
+        out.println("/proc/vmallocinfo with a second area of 8 MiB (2 MiB-aligned: large blocks map whole):");
+        out.print(pool.vmallocinfo().indent(2));
+        pool.vfree(big);
+        pool.vfree(v);
+        List<String> problems = pool.checkVmalloc();
+        out.println(problems.isEmpty() ? "after vfree of both: the window is free again and every frame is back"
+                : "checkVmalloc: " + problems);
         return mismatches + problems.size();
     }
 

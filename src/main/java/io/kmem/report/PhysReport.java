@@ -20,7 +20,7 @@ public final class PhysReport {
      * The /proc/meminfo-style summary: frames by source and zone, the direct map, the
      * contiguity histogram, bring-up speed, metadata cost and the host facts that matter.
      */
-    public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames) {
+    public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames, io.kmem.vmalloc.Vmalloc.Stats vm) {
         StringBuilder sb = new StringBuilder();
         HostInfo host = pool.host();
         sb.append("# kmem pool '").append(pool.name()).append("': ")
@@ -63,6 +63,12 @@ public final class PhysReport {
                 (double) meta[0] / frames, MemMap.RECORD_BYTES));
         line(sb, "PfnIndex", meta[1] / 1024, "kB", String.format(Locale.ROOT,
                 "%.2f bytes/frame (PFN -> frame index, sections of 512 PFNs)", (double) meta[1] / frames));
+        if (vm != null) {
+            line(sb, "VmallocTotal", vm.windowBytes() / 1024, "kB", "the vmalloc window (PROT_NONE reservation)");
+            line(sb, "VmallocUsed", vm.pagesMapped() * 4, "kB", vm.areas() + " areas (vmalloc, vmap), "
+                    + vm.pagesMapped() + " pages mapped");
+            line(sb, "VmallocChunk", vm.largestFreeBytes() / 1024, "kB", "largest free range of the window");
+        }
         double ms = bringUpNanos / 1e6;
         sb.append(String.format(Locale.ROOT, "%-16s %d frames in %.1f ms = %.0f frames/s (%.2f GiB/s)%n",
                 "BringUp:", bringUpFrames, ms, bringUpFrames * 1e9 / Math.max(1, bringUpNanos),
