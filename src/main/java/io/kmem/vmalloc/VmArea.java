@@ -30,19 +30,21 @@ public final class VmArea {
     final int[] idx;
     final byte[] orders;
     final long physAddr;
-    final String caller;
+    /** The first frame of the stack outside kmem's API when the area was asked for; null if none. */
+    private final StackWalker.StackFrame callerFrame;
     private MemorySegment segment;
     private Arena arena;
     private boolean closed;
 
-    VmArea(long start, long size, int flags, int[] idx, byte[] orders, long physAddr, String caller) {
+    VmArea(long start, long size, int flags, int[] idx, byte[] orders, long physAddr,
+           StackWalker.StackFrame callerFrame) {
         this.start = start;
         this.size = size;
         this.flags = flags;
         this.idx = idx;
         this.orders = orders;
         this.physAddr = physAddr;
-        this.caller = caller;
+        this.callerFrame = callerFrame;
     }
 
     /** Start address. */
@@ -70,9 +72,17 @@ public final class VmArea {
         return physAddr;
     }
 
-    /** Where the area was asked for: {@code Class.method:line} of the first frame outside kmem. */
+    /**
+     * Where the area was asked for: {@code Class.method:line} of the first frame outside kmem's
+     * API (formatted when asked: recording the frame is the cheaper half of the work).
+     */
     public String caller() {
-        return caller;
+        if (callerFrame == null) {
+            return "?";
+        }
+        String c = callerFrame.getClassName();
+        return c.substring(c.lastIndexOf('.') + 1) + "." + callerFrame.getMethodName() + ":"
+                + callerFrame.getLineNumber();
     }
 
     /** A segment over the whole area that stops working when the area goes ({@link #close}). */

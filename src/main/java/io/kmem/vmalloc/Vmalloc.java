@@ -80,7 +80,8 @@ public final class Vmalloc implements AutoCloseable {
     /** Frames of the call stack that belong to kmem's own API and are skipped for the caller. */
     private static final Set<String> INTERNAL = Set.of("io.kmem.MemoryPool", "io.kmem.Kernel",
             "io.kmem.vmalloc.Vmalloc");
-    private static final StackWalker WALKER = StackWalker.getInstance();
+    /** Frames are walked in small batches: the caller is a few frames up. */
+    private static final StackWalker WALKER = StackWalker.getInstance(Set.of(), 4);
 
     private final FramePool phys;
     private final BuddyAllocator buddy;
@@ -133,7 +134,7 @@ public final class Vmalloc implements AutoCloseable {
         long bytes = size + PhysLayout.PAGE_SIZE - 1 & PhysLayout.PAGE_MASK;
         int pages = (int) (bytes >>> PhysLayout.PAGE_SHIFT);
         long align = bytes >= HUGE_ALIGN ? HUGE_ALIGN : PhysLayout.PAGE_SIZE;
-        String caller = caller();
+        StackWalker.StackFrame caller = caller();
         long start = areas.reserve(bytes, align);
         if (start < 0) {
             return fail(function, size, gfp, "vmap allocation failed: no free range of " + bytes + " bytes in the"
@@ -490,7 +491,7 @@ public final class Vmalloc implements AutoCloseable {
             return "the address is in the vmalloc window but in no area (freed, or never allocated)";
         }
         return "the address is in the " + madeBy(a) + " area [0x" + Long.toHexString(a.start) + ", 0x"
-                + Long.toHexString(a.start + a.size) + ") from " + a.caller + "; release it with " + releaseFor(a);
+                + Long.toHexString(a.start + a.size) + ") from " + a.caller() + "; release it with " + releaseFor(a);
     }
 
     // ================================================================== reports
@@ -504,7 +505,7 @@ public final class Vmalloc implements AutoCloseable {
         StringBuilder sb = new StringBuilder();
         for (VmArea a : areas.areas()) {
             long end = a.start + a.size + VmapAreas.GUARD;
-            sb.append(String.format(Locale.ROOT, "0x%016x-0x%016x %7d %s", a.start, end, end - a.start, a.caller));
+            sb.append(String.format(Locale.ROOT, "0x%016x-0x%016x %7d %s", a.start, end, end - a.start, a.caller()));
             if (a.nrPages() > 0) {
                 sb.append(" pages=").append(a.nrPages());
             }
@@ -609,15 +610,8 @@ public final class Vmalloc implements AutoCloseable {
         return 0;
     }
 
-    /** {@code Class.method:line} of the first frame of the stack outside kmem's API. */
-    static String caller() {
-        return WALKER.walk(s -> s.filter(f -> !INTERNAL.contains(f.getClassName()))
-                .findFirst()
-                .map(f -> simpleName(f.getClassName()) + "." + f.getMethodName() + ":" + f.getLineNumber())
-                .orElse("?"));
-    }
-
-    private static String simpleName(String className) {
-        return className.substring(className.lastIndexOf('.') + 1);
+    /** The first frame of the stack outside kmem's API (null if there is none). */
+    static StackWalker.StackFrame caller() {
+        return WALKER.walk(s -> s.filter(f -> !INTERNAL.contains(f.getClassName())).findFirst().orElse(null));
     }
 }
