@@ -165,6 +165,13 @@ public final class EduDriver {
                 pool.kfree(dst);
             }
 
+            long va = pool.vmalloc(5 * PAGE);
+            long vb = pool.vmalloc(5 * PAGE);
+            check(va != 0 && vb != 0, "two vmalloc areas of 5 pages");
+            roundTrip(edu, pool, "vmalloc area, page by page through vmalloc_to_pfn", va, vb, 5 * PAGE, 0);
+            pool.vfree(va);
+            pool.vfree(vb);
+
             long blk = pool.__get_free_pages(GFP_KERNEL, 2);
             long blk2 = pool.__get_free_pages(GFP_KERNEL, 2);
             check(blk != 0 && blk2 != 0, "two order-2 blocks");
@@ -243,8 +250,12 @@ public final class EduDriver {
         long t = System.nanoTime();
         for (long off = 0; off < len; ) {
             int n = (int) Math.min(Edu.MAX_TRANSFER - devOffset, len - off);
-            edu.dmaToDevice(pool.virt_to_phys(src + off), devOffset, n);
-            edu.dmaToRam(devOffset, pool.virt_to_phys(dst + off), n);
+            if (pool.is_vmalloc_addr(src)) {
+                n = (int) Math.min(n, PAGE - ((src + off) & (PAGE - 1)));
+                n = (int) Math.min(n, PAGE - ((dst + off) & (PAGE - 1)));
+            }
+            edu.dmaToDevice(phys(pool, src + off), devOffset, n);
+            edu.dmaToRam(devOffset, phys(pool, dst + off), n);
             off += n;
             transfers++;
         }
@@ -252,21 +263,29 @@ public final class EduDriver {
         long at = s.mismatch(d);
         if (at != -1) {
             check(false, "%s: %d bytes DMA'd from pa 0x%x through the device to pa 0x%x differ at byte %d"
-                    + " (wrote 0x%02x, read back 0x%02x)", what, len, pool.virt_to_phys(src), pool.virt_to_phys(dst),
+                    + " (wrote 0x%02x, read back 0x%02x)", what, len, phys(pool, src), phys(pool, dst),
                     at, s.get(JAVA_BYTE, at), d.get(JAVA_BYTE, at));
         }
         checks++;
         say("ok %s: %d bytes va 0x%x pa 0x%x -> edu 0x%x -> va 0x%x pa 0x%x, byte-exact (%d transfer%s each way,"
                 + " %d ms)",
-                what, len, src, pool.virt_to_phys(src), Edu.BUF + devOffset, dst, pool.virt_to_phys(dst), transfers,
+                what, len, src, phys(pool, src), Edu.BUF + devOffset, dst, phys(pool, dst), transfers,
                 transfers == 1 ? "" : "s", ms);
     }
 
-    /** pagemap must agree with virt_to_phys for every page of the range before the device sees it. */
+    /**
+     * The physical address behind {@code va}: virt_to_phys in the direct map, vmalloc_to_pfn
+     * in a vmalloc area (whose pages are contiguous only virtually).
+     */
+    private static long phys(MemoryPool pool, long va) {
+        return pool.is_vmalloc_addr(va) ? pool.vmalloc_to_pfn(va) * PAGE + (va & (PAGE - 1)) : pool.virt_to_phys(va);
+    }
+
+    /** pagemap must agree with virt_to_phys (vmalloc_to_pfn) for every page of the range before the device sees it. */
     private void checkPagemap(MemoryPool pool, String what, long va, long len) {
         for (long p = va & -PAGE; p < va + len; p += PAGE) {
             long pfn = pool.pagemapPfn(p);
-            long expected = pool.virt_to_phys(p) / PAGE;
+            long expected = phys(pool, p) / PAGE;
             check(pfn == expected, "%s: pagemap says pfn 0x%x for va 0x%x, virt_to_phys says pfn 0x%x", what, pfn, p,
                     expected);
         }
