@@ -16,7 +16,7 @@ MVN := $(MVN_BASE) -q
 HUGEPAGES ?= 64
 ARGS ?= tour
 
-.PHONY: run test vm-test bench bindings clean jar hugepages deps
+.PHONY: run test test-slub-debug vm-test bench bindings clean jar hugepages deps
 
 deps:
 	@tools/ensure-deps
@@ -37,7 +37,15 @@ test: deps hugepages
 	@$(MVN_BASE) --no-transfer-progress verify \
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 	@cp target/kmem-*.jar target/kmem.jar
-	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; make vm-test not run",tools/vm-test)
+	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; the slub_debug run and make vm-test not run",$(MAKE) --no-print-directory test-slub-debug)
+	@$(if $(TEST),true,tools/vm-test)
+
+# The whole suite again with SLUB debugging on every cache (-Dkmem.slub_debug=FZPU), so that
+# the debug paths run under every test; reports in target/surefire-slub-debug/.
+test-slub-debug:
+	@echo "kmem: the suite again with kmem.slub_debug=FZPU (red zones, poisoning, consistency checks, store user)"
+	@$(MVN_BASE) --no-transfer-progress surefire:test -Dkmem.test.jvmArgs=-Dkmem.slub_debug=FZPU \
+	  -Dsurefire.reportsDirectory=target/surefire-slub-debug
 
 # The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).

@@ -35,7 +35,16 @@ class SlabAllocatorTest {
     private static final long MIB = 1L << 20;
     private static final int DEBUG = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
 
+    /** A pool with SLUB debugging as the run asks for it ({@code -Dkmem.slub_debug}, off by default). */
     static MemoryPool pool() {
+        return MemoryPool.builder().name("slab").smallPages(32 * MIB).build();
+    }
+
+    /**
+     * A pool without SLUB debugging whatever the run asks for: for the tests of exact layouts
+     * and of what the non-debug paths catch by themselves.
+     */
+    static MemoryPool plainPool() {
         return MemoryPool.builder().name("slab").smallPages(32 * MIB).slubDebug(null).build();
     }
 
@@ -116,7 +125,7 @@ class SlabAllocatorTest {
 
     @Test
     void zeroingReallocSensitiveAndDup() {
-        try (MemoryPool pool = pool()) {
+        try (MemoryPool pool = plainPool()) {
             long p = pool.kmalloc(100, GFP_KERNEL);
             pool.segment(p, 100).fill((byte) 0x77);
             pool.kfree(p);
@@ -158,7 +167,7 @@ class SlabAllocatorTest {
 
     @Test
     void cacheCreateCtorBulkShrinkDestroy() {
-        try (MemoryPool pool = pool()) {
+        try (MemoryPool pool = plainPool()) {
             AtomicInteger ctorCalls = new AtomicInteger();
             KmemCache cache = pool.kmem_cache_create("nvme_cmd", 100, 0, SLAB_HWCACHE_ALIGN, obj -> {
                 ctorCalls.incrementAndGet();
@@ -383,7 +392,7 @@ class SlabAllocatorTest {
 
     @Test
     void corruptFreePointerIsCaughtEvenWithoutDebugging() {
-        try (MemoryPool pool = pool()) {
+        try (MemoryPool pool = plainPool()) {
             long p = pool.kmalloc(64, GFP_KERNEL);
             long q = pool.kmalloc(64, GFP_KERNEL);
             pool.kfree(q);
@@ -451,7 +460,7 @@ class SlabAllocatorTest {
 
     @Test
     void slabinfoFormat() {
-        try (MemoryPool pool = pool()) {
+        try (MemoryPool pool = plainPool()) {
             long p = pool.kmalloc(64, GFP_KERNEL);
             String info = pool.slabinfo();
             String[] lines = info.split("\n");
@@ -462,6 +471,32 @@ class SlabAllocatorTest {
             Pattern line = Pattern.compile("kmalloc-64 +1 +64 +64 +64 +1 : tunables +0 +0 +0 : slabdata +1 +1 +0");
             assertTrue(line.matcher(info).find(), info);
             pool.kfree(p);
+        }
+    }
+
+    /**
+     * The run's {@code -Dkmem.slub_debug} reaches every pool built without an explicit option:
+     * with FZPU (make test's second run), kmalloc-64 objects carry red zones and tracking (a
+     * stride above 64) and a write past the end is reported; without it, the stride is 64.
+     */
+    @Test
+    void theRunsSlubDebugOptionReachesEveryCache() {
+        String option = System.getProperty("kmem.slub_debug");
+        try (MemoryPool pool = pool()) {
+            long p = pool.kmalloc(64, GFP_KERNEL);
+            var st = pool.slabStats().stream().filter(c -> c.name().equals("kmalloc-64")).findFirst().orElseThrow();
+            if (option == null) {
+                assertEquals(64, st.size(), "no debugging: objects of kmalloc-64 sit 64 bytes apart");
+                pool.kfree(p);
+                return;
+            }
+            assertTrue(option.contains("Z") || option.isEmpty() || option.startsWith(","), "this test expects red zones"
+                    + " in the run's option, got '" + option + "'");
+            assertTrue(st.size() > 64, "kmalloc-64 with -Dkmem.slub_debug=" + option + " has a stride of " + st.size());
+            put(pool, p + 64, 0x41);
+            pool.kfree(p);
+            List<String> reports = pool.takeSlabReports();
+            assertTrue(reports.stream().anyMatch(r -> r.contains("Redzone overwritten")), String.join("\n", reports));
         }
     }
 }

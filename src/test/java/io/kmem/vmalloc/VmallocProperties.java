@@ -146,7 +146,7 @@ class VmallocProperties {
 
     static final class Model {
         final MemoryPool pool = MemoryPool.builder().name("vmalloc-props").smallPages(64 * MIB)
-                .maxSmallPages(640 * MIB).slubDebug(null).build();
+                .maxSmallPages(640 * MIB).build();
         final TreeMap<Long, Area> live = new TreeMap<>();
         private long nextTag = 1;
         private int picks;

@@ -37,7 +37,7 @@ class VmallocTest {
     }
 
     static MemoryPool pool() {
-        return MemoryPool.builder().name("vmalloc").smallPages(32 * MIB).maxSmallPages(128 * MIB).slubDebug(null)
+        return MemoryPool.builder().name("vmalloc").smallPages(32 * MIB).maxSmallPages(128 * MIB)
                 .build();
     }
 
@@ -125,7 +125,7 @@ class VmallocTest {
 
     @Test
     void largeAreasStartOnA2MiBBoundaryAndMapInFewCalls() {
-        try (MemoryPool pool = MemoryPool.builder().name("vmalloc-large").smallPages(96 * MIB).slubDebug(null).build()) {
+        try (MemoryPool pool = MemoryPool.builder().name("vmalloc-large").smallPages(96 * MIB).build()) {
             long mmaps0 = pool.vmallocStats().mmaps();
             long p = pool.vmalloc(64 * MIB);
             assertNotEquals(0, p);
@@ -145,7 +145,7 @@ class VmallocTest {
         assertTrue(reserved >= 4, "this test needs 4 free 2 MiB hugepages (make test reserves 64; see make hugepages),"
                 + " the host has " + reserved + " reserved");
         try (MemoryPool pool = MemoryPool.builder().name("vmalloc-huge").smallPages(0).maxSmallPages(0)
-                .hugePages2m(8 * MIB).slubDebug(null).build()) {
+                .hugePages2m(8 * MIB).build()) {
             long free0 = free(pool);
             long p = pool.vmalloc(4 * MIB);
             assertNotEquals(0, p, "4 MiB from two whole 2 MiB hugetlb pages");
