@@ -45,7 +45,7 @@ test: deps hugepages
 test-slub-debug:
 	@echo "kmem: the suite again with kmem.slub_debug=FZPU (red zones, poisoning, consistency checks, store user)"
 	@$(MVN_BASE) --no-transfer-progress surefire:test -Dkmem.test.jvmArgs=-Dkmem.slub_debug=FZPU \
-	  -Dsurefire.reportsDirectory=target/surefire-slub-debug
+	  -Dkmem.test.reports=target/surefire-slub-debug
 
 # The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
