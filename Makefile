@@ -16,7 +16,7 @@ MVN := $(MVN_BASE) -q
 HUGEPAGES ?= 64
 ARGS ?= tour
 
-.PHONY: run test test-slub-debug vm-test bench bindings clean jar hugepages deps
+.PHONY: run test test-slub-debug soak vm-test bench bindings clean jar hugepages deps
 
 deps:
 	@tools/ensure-deps
@@ -58,6 +58,14 @@ bench: deps hugepages
 	@mkdir -p target/bench
 	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
 	  io.kmem.bench.BenchMain $(BENCH)
+
+# The reliability model of ReliabilityProperties for SECONDS (default 60), fresh random bursts;
+# SEED=S replays a run. Exits non-zero on the first failure, naming the round's seed.
+SECONDS ?= 60
+soak: deps hugepages
+	@$(MVN) -DskipTests test-compile
+	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
+	  io.kmem.Soak $(SECONDS) $(SEED)
 
 # Host set-up: reserve 2 MiB hugepages, shmem THP on advise (needs root; says so when it fails).
 hugepages:
