@@ -264,5 +264,55 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ ioremap and MMIO
 
+    /** {@code ioremap} on the default pool; see {@link MemoryPool#ioremap(long,long)}. */
+    public static IoMem ioremap(long phys, long size) {
+        return defaultPool().ioremap(phys, size);
+    }
+
+    /** {@code ioremap_uc} on the default pool; see {@link MemoryPool#ioremap_uc(long,long)}. */
+    public static IoMem ioremap_uc(long phys, long size) {
+        return defaultPool().ioremap_uc(phys, size);
+    }
+
+    /** {@code ioremap_wc} on the default pool; see {@link MemoryPool#ioremap_wc(long,long)}. */
+    public static IoMem ioremap_wc(long phys, long size) {
+        return defaultPool().ioremap_wc(phys, size);
+    }
+
+    /** {@code ioremap_cache} on the default pool; see {@link MemoryPool#ioremap_cache(long,long)}. */
+    public static IoMem ioremap_cache(long phys, long size) {
+        return defaultPool().ioremap_cache(phys, size);
+    }
+
+    /** {@code iounmap} on the default pool; see {@link MemoryPool#iounmap(IoMem)}. */
+    public static void iounmap(IoMem io) {
+        defaultPool().iounmap(io);
+    }
+
+    /** {@code iounmap} on the default pool; see {@link MemoryPool#iounmap(long)}. */
+    public static void iounmap(long addr) {
+        defaultPool().iounmap(addr);
+    }
+
+    /** {@code request_mem_region} on the default pool; see {@link MemoryPool#request_mem_region(long,long,String)}. */
+    public static Resource request_mem_region(long start, long n, String name) {
+        return defaultPool().request_mem_region(start, n, name);
+    }
+
+    /** {@code release_mem_region} on the default pool; see {@link MemoryPool#release_mem_region(long,long)}. */
+    public static void release_mem_region(long start, long n) {
+        defaultPool().release_mem_region(start, n);
+    }
+
+    /** {@code request_region} on the default pool; see {@link MemoryPool#request_region(long,long,String)}. */
+    public static Resource request_region(long start, long n, String name) {
+        return defaultPool().request_region(start, n, name);
+    }
+
+    /** {@code release_region} on the default pool; see {@link MemoryPool#release_region(long,long)}. */
+    public static void release_region(long start, long n) {
+        defaultPool().release_region(start, n);
+    }
+
     // ------------------------------------------------------------------ DMA API
 }

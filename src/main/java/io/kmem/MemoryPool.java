@@ -676,6 +676,157 @@ public final class MemoryPool implements AutoCloseable {
 
     // ------------------------------------------------------------------ ioremap and MMIO
 
+    /**
+     * The pool's ioremap mappings and their registry ({@code Ioremap.areas()}: what
+     * vmallocinfo lists as {@code ioremap}), and the roots device files are found under.
+     */
+    final io.kmem.mmio.Ioremap ioremap = new io.kmem.mmio.Ioremap();
+    private final io.kmem.mmio.IoResources ioResources = new io.kmem.mmio.IoResources(ioremap);
+
+    /**
+     * Where this pool finds sysfs, /dev and procfs ({@link IoRoots#HOST} by default); a test
+     * points it at a fake tree. Mappings already made are not affected. Returns this pool.
+     */
+    public MemoryPool ioRoots(IoRoots roots) {
+        ioremap.roots(roots.sys(), roots.dev(), roots.proc());
+        return this;
+    }
+
+    /** The roots set with {@link #ioRoots(IoRoots)}. */
+    public IoRoots ioRoots() {
+        return new IoRoots(ioremap.sysRoot(), ioremap.devRoot(), ioremap.procRoot());
+    }
+
+    /**
+     * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
+     * through {@code /dev/mem}, uncached (UC-). The address need not be page-aligned.
+     *
+     * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
+     *         ("ioremap on RAM"; the kernel refuses it too)
+     * @throws io.kmem.error.PrivilegeException when {@code /proc/iomem} hides its addresses
+     *         (not root)
+     * @throws io.kmem.error.SyscallException when {@code /dev/mem} does not open or map (the
+     *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
+     */
+    public IoMem ioremap(long phys, long size) {
+        return new IoMem(ioremap.devMem("ioremap", phys, size, false), this);
+    }
+
+    /**
+     * {@code ioremap_uc}: as {@link #ioremap}. User space cannot ask for strong UC; the mapping is
+     * UC-, which differs from UC only where an MTRR says write-combining.
+     */
+    public IoMem ioremap_uc(long phys, long size) {
+        return new IoMem(ioremap.devMem("ioremap_uc", phys, size, false), this);
+    }
+
+    /**
+     * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
+     * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
+     * pci_iomap_wc gives real write-combining.
+     */
+    public IoMem ioremap_wc(long phys, long size) {
+        return new IoMem(ioremap.devMem("ioremap_wc", phys, size, false), this);
+    }
+
+    /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
+    public IoMem ioremap_cache(long phys, long size) {
+        return new IoMem(ioremap.devMem("ioremap_cache", phys, size, true), this);
+    }
+
+    /**
+     * A regular file, or a memfd as {@code /proc/self/fd/N}, standing in for a device: maps
+     * {@code size} bytes at {@code offset} of it, which is also the "physical address" shown
+     * for the mapping. For tests and the tour; accessors behave exactly as on device memory.
+     *
+     * @throws BadAddressException when the range is not inside the file
+     */
+    public IoMem ioremapFile(java.nio.file.Path file, long offset, long size) {
+        return new IoMem(ioremap.file("ioremapFile", file, offset, size), this);
+    }
+
+    /**
+     * Map {@code map} of the UIO device {@code uioN}: address, size and offset from
+     * {@code sys/class/uio/uioN/maps/mapM}, the bytes through {@code /dev/uioN} at mmap offset
+     * {@code map * page size} (uncached, as the UIO core maps physical memory).
+     *
+     * @throws io.kmem.error.KmemException when there is no such device or map
+     */
+    public IoMem ioremapUio(int uio, int map) {
+        return new IoMem(ioremap.uio("ioremapUio", uio, map), this);
+    }
+
+    /**
+     * {@code iounmap}: unmaps a mapping; later accesses through it throw.
+     *
+     * @throws io.kmem.error.DoubleFreeException when it is unmapped already
+     * @throws IllegalArgumentException when it belongs to another pool
+     */
+    public void iounmap(IoMem io) {
+        if (io.pool != this) {
+            throw new IllegalArgumentException("iounmap(0x" + Long.toHexString(io.address()) + "): the mapping belongs"
+                    + " to pool '" + io.pool.name() + "', not '" + phys.name() + "'");
+        }
+        ioremap.unmap("iounmap", io.mapping);
+    }
+
+    /**
+     * {@code iounmap} by address: the address a mapping was returned at ({@link IoMem#address()}).
+     * Accesses through its {@link IoMem} throw afterwards.
+     *
+     * @throws io.kmem.error.DoubleFreeException when that mapping is unmapped already
+     * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
+     */
+    public void iounmap(long addr) {
+        ioremap.unmap("iounmap", ioremap.lookup("iounmap", addr));
+    }
+
+    /**
+     * {@code request_mem_region}: claims {@code n} bytes of physical address space at
+     * {@code start} for {@code name}, nested in the host's resource that holds them (a PCI
+     * BAR, a bus window). Returns the region.
+     *
+     * @throws io.kmem.error.ResourceBusyException when the range overlaps a claimed region (an
+     *         earlier request, System RAM, a kernel driver's): the message names both ranges
+     *         and owners
+     */
+    public Resource request_mem_region(long start, long n, String name) {
+        return resource(ioResources.requestMemRegion(start, n, name));
+    }
+
+    /**
+     * {@code release_mem_region}: releases the region requested with exactly this start and length.
+     *
+     * @throws BadAddressException when no requested region has them
+     */
+    public void release_mem_region(long start, long n) {
+        ioResources.releaseMemRegion(start, n);
+    }
+
+    /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
+    public Resource request_region(long start, long n, String name) {
+        return resource(ioResources.requestRegion(start, n, name));
+    }
+
+    /** {@code release_region}. */
+    public void release_region(long start, long n) {
+        ioResources.releaseRegion(start, n);
+    }
+
+    /** {@code /proc/iomem}: the host's resources (as root) with this pool's requests nested in them. */
+    public String iomem() {
+        return ioResources.iomem();
+    }
+
+    /** {@code /proc/ioports}: the same for I/O ports. */
+    public String ioports() {
+        return ioResources.ioports();
+    }
+
+    private static Resource resource(io.kmem.mmio.ResourceTree.Region r) {
+        return new Resource(r.name(), r.start(), r.end(), r.owner());
+    }
+
     // ------------------------------------------------------------------ DMA API
 
     // ------------------------------------------------------------------ page handles
