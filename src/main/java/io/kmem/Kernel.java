@@ -315,4 +315,137 @@ public final class Kernel {
     }
 
     // ------------------------------------------------------------------ DMA API
+
+    /** {@code DMA_MAPPING_ERROR}; see {@link MemoryPool#DMA_MAPPING_ERROR}. */
+    public static final long DMA_MAPPING_ERROR = MemoryPool.DMA_MAPPING_ERROR;
+
+    /** {@code DMA_BIT_MASK(n)}; see {@link MemoryPool#DMA_BIT_MASK}. */
+    public static long DMA_BIT_MASK(int n) {
+        return MemoryPool.DMA_BIT_MASK(n);
+    }
+
+    /** {@code dma_set_mask} on the default pool; see {@link MemoryPool#dma_set_mask(Device,long)}. */
+    public static int dma_set_mask(Device dev, long mask) {
+        return defaultPool().dma_set_mask(dev, mask);
+    }
+
+    /** {@code dma_set_coherent_mask} on the default pool; see {@link MemoryPool#dma_set_coherent_mask(Device,long)}. */
+    public static int dma_set_coherent_mask(Device dev, long mask) {
+        return defaultPool().dma_set_coherent_mask(dev, mask);
+    }
+
+    /** {@code dma_set_mask_and_coherent} on the default pool; see {@link MemoryPool#dma_set_mask_and_coherent(Device,long)}. */
+    public static int dma_set_mask_and_coherent(Device dev, long mask) {
+        return defaultPool().dma_set_mask_and_coherent(dev, mask);
+    }
+
+    /** {@code dma_get_mask} on the default pool; see {@link MemoryPool#dma_get_mask(Device)}. */
+    public static long dma_get_mask(Device dev) {
+        return defaultPool().dma_get_mask(dev);
+    }
+
+    /** {@code dma_supported} on the default pool; see {@link MemoryPool#dma_supported(Device,long)}. */
+    public static boolean dma_supported(Device dev, long mask) {
+        return defaultPool().dma_supported(dev, mask);
+    }
+
+    /** {@code dma_alloc_coherent} on the default pool; see {@link MemoryPool#dma_alloc_coherent(Device,long,int)}. */
+    public static DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
+        return defaultPool().dma_alloc_coherent(dev, size, gfp);
+    }
+
+    /** {@code dma_free_coherent} on the default pool; see {@link MemoryPool#dma_free_coherent(Device,long,long,long)}. */
+    public static void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
+        defaultPool().dma_free_coherent(dev, size, cpuAddr, dmaHandle);
+    }
+
+    /** {@code dma_free_coherent} on the default pool; see {@link MemoryPool#dma_free_coherent(Device,DmaBuffer)}. */
+    public static void dma_free_coherent(Device dev, DmaBuffer buf) {
+        defaultPool().dma_free_coherent(dev, buf);
+    }
+
+    /** {@code dma_map_single} on the default pool; see {@link MemoryPool#dma_map_single(Device,long,long,DmaDirection)}. */
+    public static long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
+        return defaultPool().dma_map_single(dev, cpuAddr, size, dir);
+    }
+
+    /** {@code dma_unmap_single} on the default pool; see {@link MemoryPool#dma_unmap_single(Device,long,long,DmaDirection)}. */
+    public static void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_unmap_single(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_map_page} on the default pool; see {@link MemoryPool#dma_map_page(Device,long,long,long,DmaDirection)}. */
+    public static long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
+        return defaultPool().dma_map_page(dev, page, offset, size, dir);
+    }
+
+    /** {@code dma_unmap_page} on the default pool; see {@link MemoryPool#dma_unmap_page(Device,long,long,DmaDirection)}. */
+    public static void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_unmap_page(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_mapping_error} on the default pool; see {@link MemoryPool#dma_mapping_error(Device,long)}. */
+    public static boolean dma_mapping_error(Device dev, long dmaAddr) {
+        return defaultPool().dma_mapping_error(dev, dmaAddr);
+    }
+
+    /** {@code dma_sync_single_for_cpu} on the default pool; see {@link MemoryPool#dma_sync_single_for_cpu(Device,long,long,DmaDirection)}. */
+    public static void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_sync_single_for_cpu(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_sync_single_for_device} on the default pool; see {@link MemoryPool#dma_sync_single_for_device(Device,long,long,DmaDirection)}. */
+    public static void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_sync_single_for_device(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_pool_create} on the default pool; see {@link MemoryPool#dma_pool_create(String,Device,long,long,long)}. */
+    public static DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
+        return defaultPool().dma_pool_create(name, dev, size, align, boundary);
+    }
+
+    /** {@code dma_pool_alloc} on the default pool; see {@link MemoryPool#dma_pool_alloc(DmaPool,int,long[])}. */
+    public static long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
+        return defaultPool().dma_pool_alloc(pool, gfp, handle);
+    }
+
+    /** {@code dma_pool_zalloc} on the default pool; see {@link MemoryPool#dma_pool_zalloc(DmaPool,int,long[])}. */
+    public static long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
+        return defaultPool().dma_pool_zalloc(pool, gfp, handle);
+    }
+
+    /** {@code dma_pool_free} on the default pool; see {@link MemoryPool#dma_pool_free(DmaPool,long,long)}. */
+    public static void dma_pool_free(DmaPool pool, long vaddr, long dmaAddr) {
+        defaultPool().dma_pool_free(pool, vaddr, dmaAddr);
+    }
+
+    /** {@code dma_pool_destroy} on the default pool; see {@link MemoryPool#dma_pool_destroy(DmaPool)}. */
+    public static void dma_pool_destroy(DmaPool pool) {
+        defaultPool().dma_pool_destroy(pool);
+    }
+
+    /** {@code mb}; see {@link MemoryPool#mb()}. */
+    public static void mb() {
+        MemoryPool.mb();
+    }
+
+    /** {@code rmb}; see {@link MemoryPool#rmb()}. */
+    public static void rmb() {
+        MemoryPool.rmb();
+    }
+
+    /** {@code wmb}; see {@link MemoryPool#wmb()}. */
+    public static void wmb() {
+        MemoryPool.wmb();
+    }
+
+    /** {@code dma_rmb}; see {@link MemoryPool#dma_rmb()}. */
+    public static void dma_rmb() {
+        MemoryPool.dma_rmb();
+    }
+
+    /** {@code dma_wmb}; see {@link MemoryPool#dma_wmb()}. */
+    public static void dma_wmb() {
+        MemoryPool.dma_wmb();
+    }
 }

@@ -829,6 +829,237 @@ public final class MemoryPool implements AutoCloseable {
 
     // ------------------------------------------------------------------ DMA API
 
+    /** {@code DMA_MAPPING_ERROR}: what a refused {@code dma_map_*} returns; test with {@link #dma_mapping_error}. */
+    public static final long DMA_MAPPING_ERROR = io.kmem.dma.DmaDirect.DMA_MAPPING_ERROR;
+
+    private volatile io.kmem.dma.DmaDirect dma;
+
+    private io.kmem.dma.DmaDirect dma() {
+        io.kmem.dma.DmaDirect d = dma;
+        if (d == null) {
+            synchronized (this) {
+                d = dma;
+                if (d == null) {
+                    dma = d = new io.kmem.dma.DmaDirect(phys, buddy);
+                }
+            }
+        }
+        return d;
+    }
+
+    /** {@code DMA_BIT_MASK(n)}: the mask of an n-bit device, 2^n - 1 (all ones for 64). */
+    public static long DMA_BIT_MASK(int n) {
+        return io.kmem.dma.DmaDirect.bitMask(n);
+    }
+
+    /**
+     * {@code dma_set_mask}: the highest address the device reaches in streaming DMA. Returns 0,
+     * or -EIO (-5) for a mask this machine cannot serve ({@code dma_supported}: below 32 bits,
+     * a mask must reach the DMA zone's 16 MiB), leaving the mask as it was.
+     */
+    public int dma_set_mask(Device dev, long mask) {
+        return dma().setMask(dev.impl, mask);
+    }
+
+    /** {@code dma_set_coherent_mask}: the same for {@link #dma_alloc_coherent}; 0 or -EIO. */
+    public int dma_set_coherent_mask(Device dev, long mask) {
+        return dma().setCoherentMask(dev.impl, mask);
+    }
+
+    /** {@code dma_set_mask_and_coherent}: both masks; 0, or -EIO with neither changed. */
+    public int dma_set_mask_and_coherent(Device dev, long mask) {
+        int rc = dma().setMask(dev.impl, mask);
+        return rc != 0 ? rc : dma().setCoherentMask(dev.impl, mask);
+    }
+
+    /** {@code dma_get_mask}: the device's streaming DMA mask. */
+    public long dma_get_mask(Device dev) {
+        return dev.impl.dmaMask();
+    }
+
+    /** {@code dma_supported}: whether {@link #dma_set_mask} would accept {@code mask}. */
+    public boolean dma_supported(Device dev, long mask) {
+        return dma().supported(mask);
+    }
+
+    /**
+     * {@code dma_alloc_coherent}: {@code size} bytes of zeroed, physically contiguous memory
+     * that the CPU and the device share, every byte of it within the device's coherent mask
+     * (the zone is chosen from the mask, as the kernel's dma-direct does, and a block below a
+     * mask between zone limits is searched for). Zone modifiers in {@code gfp} are ignored.
+     * Returns the CPU and DMA addresses, or null (NULL) when nothing in the pool fits, with a
+     * warning unless {@code __GFP_NOWARN}.
+     *
+     * @throws io.kmem.error.PrivilegeException in a pool without physical addresses
+     */
+    public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
+        long cpu = dma().allocCoherent(dev.impl, size, gfp);
+        return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
+    }
+
+    /**
+     * {@code dma_free_coherent}: frees what {@link #dma_alloc_coherent} returned, given as in C.
+     *
+     * @throws BadAddressException when {@code dmaHandle} is not {@code cpuAddr}'s, or the size or
+     *         address is not that of an allocation
+     * @throws io.kmem.error.DoubleFreeException when it is freed already
+     */
+    public void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
+        dma().freeCoherent(dev.impl, size, cpuAddr, dmaHandle);
+    }
+
+    /** {@code dma_free_coherent} of a {@link DmaBuffer}. */
+    public void dma_free_coherent(Device dev, DmaBuffer buf) {
+        dma().freeCoherent(dev.impl, buf.size(), buf.cpuAddr(), buf.dmaHandle());
+    }
+
+    /**
+     * {@code dma_map_single}: hands {@code size} bytes of pool memory at {@code cpuAddr}
+     * (kmalloc, the page allocator) to the device. Returns the DMA address, or
+     * {@link #DMA_MAPPING_ERROR} with a rate-limited warning when the buffer reaches above the
+     * device's DMA mask: such an address is never handed out.
+     *
+     * @throws BadAddressException when the buffer is not pool memory
+     * @throws IllegalArgumentException for {@code DMA_NONE} or a size of 0
+     */
+    public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
+        return dma().mapSingle(dev.impl, cpuAddr, size, dir.ordinal());
+    }
+
+    /**
+     * {@code dma_unmap_single}: gives the buffer back to the CPU; address, size and direction
+     * must be those of the map.
+     *
+     * @throws BadAddressException for a mapping the device does not hold, or one mapped with
+     *         another size, direction or function (the kernel's DMA-API debugging messages)
+     */
+    public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().unmap("dma_unmap_single", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.SINGLE);
+    }
+
+    /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
+    public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
+        return dma().mapPage(dev.impl, page_to_phys(page), offset, size, dir.ordinal());
+    }
+
+    /** {@code dma_unmap_page}: undoes {@link #dma_map_page}; checked as {@link #dma_unmap_single}. */
+    public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().unmap("dma_unmap_page", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.PAGE);
+    }
+
+    /** {@code dma_mapping_error}: true when a map returned {@link #DMA_MAPPING_ERROR} (C returns -ENOMEM then). */
+    public boolean dma_mapping_error(Device dev, long dmaAddr) {
+        return dmaAddr == DMA_MAPPING_ERROR;
+    }
+
+    /**
+     * {@code dma_sync_single_for_cpu}: the CPU takes the mapped bytes back to read what the
+     * device wrote (x86 is coherent: an acquire fence, so later reads stay after it).
+     *
+     * @throws BadAddressException when the range is not inside a mapping of the device
+     */
+    public void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().sync("dma_sync_single_for_cpu", dev.impl, dmaAddr, size, dir.ordinal(), true);
+    }
+
+    /**
+     * {@code dma_sync_single_for_device}: hands the bytes back to the device after the CPU
+     * wrote them (a release fence, so earlier writes stay before it).
+     *
+     * @throws BadAddressException when the range is not inside a mapping of the device
+     */
+    public void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().sync("dma_sync_single_for_device", dev.impl, dmaAddr, size, dir.ordinal(), false);
+    }
+
+    /**
+     * {@code dma_pool_create}: a pool of {@code size}-byte blocks of coherent memory for
+     * {@code dev}, each aligned to {@code align} (0: 1) and never crossing a multiple of
+     * {@code boundary} (0: none within a page), carved from {@code dma_alloc_coherent} pages.
+     *
+     * @throws IllegalArgumentException where the kernel returns NULL: no device, a size of 0,
+     *         an alignment or boundary that is not a power of two, a boundary below the size
+     */
+    public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
+        return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev == null ? null : dev.impl, size, align, boundary),
+                this);
+    }
+
+    /**
+     * {@code dma_pool_alloc}: a block's CPU address, its DMA address stored in {@code handle[0]}
+     * (C's {@code dma_addr_t *handle}); 0 (NULL) when no page can be had. Not zeroed.
+     */
+    public long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
+        return own(pool, "dma_pool_alloc").alloc(gfp, handle, (gfp & Gfp.__GFP_ZERO) != 0);
+    }
+
+    /** {@code dma_pool_zalloc}: {@link #dma_pool_alloc}, zeroed. */
+    public long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
+        return own(pool, "dma_pool_zalloc").alloc(gfp, handle, true);
+    }
+
+    /**
+     * {@code dma_pool_free}: frees the block at {@code vaddr} whose DMA address is {@code dmaAddr}.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the block is free already
+     * @throws BadAddressException when {@code vaddr} is not a block of the pool or {@code dmaAddr}
+     *         not its DMA address
+     */
+    public void dma_pool_free(DmaPool pool, long vaddr, long dmaAddr) {
+        own(pool, "dma_pool_free").free(vaddr, dmaAddr);
+    }
+
+    /**
+     * {@code dma_pool_destroy}: frees the pool and its pages. With blocks still allocated it
+     * reports each ("dma_pool_destroy ... busy"; see {@link #takeDmaReports()}) and leaks the
+     * pages, as the kernel does. Null is ignored.
+     *
+     * @throws io.kmem.error.KmemException when it was destroyed already
+     */
+    public void dma_pool_destroy(DmaPool pool) {
+        if (pool != null) {
+            own(pool, "dma_pool_destroy").destroy();
+        }
+    }
+
+    /** The DMA reports (busy dma_pool_destroy) made since the last call; clears them. */
+    public List<String> takeDmaReports() {
+        return dma().takeReports();
+    }
+
+    private io.kmem.dma.DmaPoolAllocator own(DmaPool pool, String function) {
+        if (pool.pool != this) {
+            throw new IllegalArgumentException(function + "(" + pool.name() + "): the DMA pool belongs to pool '"
+                    + pool.pool.name() + "', not '" + phys.name() + "'");
+        }
+        return pool.impl;
+    }
+
+    /** {@code mb}: a full fence; loads and stores on neither side cross it. */
+    public static void mb() {
+        java.lang.invoke.VarHandle.fullFence();
+    }
+
+    /** {@code rmb}: loads before it are not moved after later loads and stores (an acquire fence). */
+    public static void rmb() {
+        java.lang.invoke.VarHandle.acquireFence();
+    }
+
+    /** {@code wmb}: stores after it are not moved before earlier loads and stores (a release fence). */
+    public static void wmb() {
+        java.lang.invoke.VarHandle.releaseFence();
+    }
+
+    /** {@code dma_rmb}: orders reads of coherent DMA memory (a descriptor's status, then its data). */
+    public static void dma_rmb() {
+        java.lang.invoke.VarHandle.acquireFence();
+    }
+
+    /** {@code dma_wmb}: orders writes to coherent DMA memory (a descriptor's data, then its ready bit). */
+    public static void dma_wmb() {
+        java.lang.invoke.VarHandle.releaseFence();
+    }
+
     // ------------------------------------------------------------------ page handles
 
     private long pageOfPfn(long pfn) {
