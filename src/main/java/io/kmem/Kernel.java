@@ -264,6 +264,9 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ ioremap and MMIO
 
+    /** {@code PCI_ANY_ID}; see {@link MemoryPool#PCI_ANY_ID}. */
+    public static final int PCI_ANY_ID = MemoryPool.PCI_ANY_ID;
+
     /** {@code ioremap} on the default pool; see {@link MemoryPool#ioremap(long,long)}. */
     public static IoMem ioremap(long phys, long size) {
         return defaultPool().ioremap(phys, size);
@@ -292,6 +295,101 @@ public final class Kernel {
     /** {@code iounmap} on the default pool; see {@link MemoryPool#iounmap(long)}. */
     public static void iounmap(long addr) {
         defaultPool().iounmap(addr);
+    }
+
+    /** {@code pci_get_device} on the default pool; see {@link MemoryPool#pci_get_device(int,int,PciDev)}. */
+    public static PciDev pci_get_device(int vendor, int device, PciDev from) {
+        return defaultPool().pci_get_device(vendor, device, from);
+    }
+
+    /** {@code pci_enable_device} on the default pool; see {@link MemoryPool#pci_enable_device(PciDev)}. */
+    public static void pci_enable_device(PciDev dev) {
+        defaultPool().pci_enable_device(dev);
+    }
+
+    /** {@code pci_disable_device} on the default pool; see {@link MemoryPool#pci_disable_device(PciDev)}. */
+    public static void pci_disable_device(PciDev dev) {
+        defaultPool().pci_disable_device(dev);
+    }
+
+    /** {@code pci_set_master} on the default pool; see {@link MemoryPool#pci_set_master(PciDev)}. */
+    public static void pci_set_master(PciDev dev) {
+        defaultPool().pci_set_master(dev);
+    }
+
+    /** {@code pci_clear_master} on the default pool; see {@link MemoryPool#pci_clear_master(PciDev)}. */
+    public static void pci_clear_master(PciDev dev) {
+        defaultPool().pci_clear_master(dev);
+    }
+
+    /** {@code pci_resource_start} on the default pool; see {@link MemoryPool#pci_resource_start(PciDev,int)}. */
+    public static long pci_resource_start(PciDev dev, int bar) {
+        return defaultPool().pci_resource_start(dev, bar);
+    }
+
+    /** {@code pci_resource_end} on the default pool; see {@link MemoryPool#pci_resource_end(PciDev,int)}. */
+    public static long pci_resource_end(PciDev dev, int bar) {
+        return defaultPool().pci_resource_end(dev, bar);
+    }
+
+    /** {@code pci_resource_len} on the default pool; see {@link MemoryPool#pci_resource_len(PciDev,int)}. */
+    public static long pci_resource_len(PciDev dev, int bar) {
+        return defaultPool().pci_resource_len(dev, bar);
+    }
+
+    /** {@code pci_resource_flags} on the default pool; see {@link MemoryPool#pci_resource_flags(PciDev,int)}. */
+    public static long pci_resource_flags(PciDev dev, int bar) {
+        return defaultPool().pci_resource_flags(dev, bar);
+    }
+
+    /** {@code pci_read_config_byte} on the default pool; see {@link MemoryPool#pci_read_config_byte(PciDev,int)}. */
+    public static int pci_read_config_byte(PciDev dev, int where) {
+        return defaultPool().pci_read_config_byte(dev, where);
+    }
+
+    /** {@code pci_read_config_word} on the default pool; see {@link MemoryPool#pci_read_config_word(PciDev,int)}. */
+    public static int pci_read_config_word(PciDev dev, int where) {
+        return defaultPool().pci_read_config_word(dev, where);
+    }
+
+    /** {@code pci_read_config_dword} on the default pool; see {@link MemoryPool#pci_read_config_dword(PciDev,int)}. */
+    public static int pci_read_config_dword(PciDev dev, int where) {
+        return defaultPool().pci_read_config_dword(dev, where);
+    }
+
+    /** {@code pci_write_config_byte} on the default pool; see {@link MemoryPool#pci_write_config_byte(PciDev,int,int)}. */
+    public static void pci_write_config_byte(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_byte(dev, where, val);
+    }
+
+    /** {@code pci_write_config_word} on the default pool; see {@link MemoryPool#pci_write_config_word(PciDev,int,int)}. */
+    public static void pci_write_config_word(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_word(dev, where, val);
+    }
+
+    /** {@code pci_write_config_dword} on the default pool; see {@link MemoryPool#pci_write_config_dword(PciDev,int,int)}. */
+    public static void pci_write_config_dword(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_dword(dev, where, val);
+    }
+
+    /** {@code pci_iomap} on the default pool; see {@link MemoryPool#pci_iomap(PciDev,int,long)}. */
+    public static IoMem pci_iomap(PciDev dev, int bar, long maxlen) {
+        return defaultPool().pci_iomap(dev, bar, maxlen);
+    }
+
+    /** {@code pci_iomap_wc} on the default pool; see {@link MemoryPool#pci_iomap_wc(PciDev,int,long)}. */
+    public static IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen) {
+        return defaultPool().pci_iomap_wc(dev, bar, maxlen);
+    }
+
+    /** {@code pci_iomap_range} on the default pool; see {@link MemoryPool#pci_iomap_range(PciDev,int,long,long)}. */
+    public static IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen) {
+        return defaultPool().pci_iomap_range(dev, bar, offset, maxlen);
+    }
+
+    /** {@code pci_iounmap} on the default pool; see {@link MemoryPool#pci_iounmap(PciDev,IoMem)}. */
+    public static void pci_iounmap(PciDev dev, IoMem io) {
+        defaultPool().pci_iounmap(dev, io);
     }
 
     /** {@code request_mem_region} on the default pool; see {@link MemoryPool#request_mem_region(long,long,String)}. */

@@ -683,6 +683,9 @@ public final class MemoryPool implements AutoCloseable {
     final io.kmem.mmio.Ioremap ioremap = new io.kmem.mmio.Ioremap();
     private final io.kmem.mmio.IoResources ioResources = new io.kmem.mmio.IoResources(ioremap);
 
+    /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
+    public static final int PCI_ANY_ID = -1;
+
     /**
      * Where this pool finds sysfs, /dev and procfs ({@link IoRoots#HOST} by default); a test
      * points it at a fake tree. Mappings already made are not affected. Returns this pool.
@@ -723,7 +726,7 @@ public final class MemoryPool implements AutoCloseable {
     /**
      * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
      * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
-     * pci_iomap_wc gives real write-combining.
+     * {@link #pci_iomap_wc} gives real write-combining.
      */
     public IoMem ioremap_wc(long phys, long size) {
         return new IoMem(ioremap.devMem("ioremap_wc", phys, size, false), this);
@@ -779,6 +782,135 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void iounmap(long addr) {
         ioremap.unmap("iounmap", ioremap.lookup("iounmap", addr));
+    }
+
+    /**
+     * {@code pci_get_device}: the next PCI function after {@code from} (null: the first) with
+     * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
+     */
+    public PciDev pci_get_device(int vendor, int device, PciDev from) {
+        boolean past = from == null;
+        for (io.kmem.pci.PciDevice d : io.kmem.pci.PciDevice.scan(ioremap.sysRoot())) {
+            if (!past) {
+                past = d.name().equals(from.name());
+                continue;
+            }
+            if ((vendor == PCI_ANY_ID || d.vendor() == vendor) && (device == PCI_ANY_ID || d.device() == device)) {
+                return new PciDev(d);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * {@code pci_enable_device}: writes 1 to the function's sysfs {@code enable} (the kernel
+     * then enables it), then makes sure the command register decodes its BARs (memory space,
+     * bit 1, for memory BARs; I/O space, bit 0, for port BARs), as {@code pci_enable_resources}
+     * does.
+     *
+     * @throws io.kmem.error.SyscallException when a file does not take the write (EBUSY: a
+     *         kernel driver is bound to the device)
+     */
+    public void pci_enable_device(PciDev dev) {
+        dev.impl.enable("pci_enable_device");
+    }
+
+    /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
+    public void pci_disable_device(PciDev dev) {
+        dev.impl.disable("pci_disable_device");
+    }
+
+    /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
+    public void pci_set_master(PciDev dev) {
+        dev.impl.setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
+    }
+
+    /** {@code pci_clear_master}: clears bus mastering. */
+    public void pci_clear_master(PciDev dev) {
+        dev.impl.setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
+    }
+
+    /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
+    public long pci_resource_start(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_start", bar).start();
+    }
+
+    /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
+    public long pci_resource_end(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_end", bar).end();
+    }
+
+    /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
+    public long pci_resource_len(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_len", bar).len();
+    }
+
+    /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
+    public long pci_resource_flags(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_flags", bar).flags();
+    }
+
+    /** {@code pci_read_config_byte}: a byte of configuration space. */
+    public int pci_read_config_byte(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_byte", where, 1);
+    }
+
+    /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
+    public int pci_read_config_word(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_word", where, 2);
+    }
+
+    /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
+    public int pci_read_config_dword(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_dword", where, 4);
+    }
+
+    /** {@code pci_write_config_byte}. */
+    public void pci_write_config_byte(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_byte", where, 1, val);
+    }
+
+    /** {@code pci_write_config_word}. */
+    public void pci_write_config_word(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_word", where, 2, val);
+    }
+
+    /** {@code pci_write_config_dword}. */
+    public void pci_write_config_dword(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_dword", where, 4, val);
+    }
+
+    /**
+     * {@code pci_iomap}: maps memory BAR {@code bar} through its sysfs {@code resourceN}
+     * (uncached), at most {@code maxlen} bytes of it (0: all).
+     *
+     * @throws BadAddressException for a BAR the function does not have, or a port I/O BAR
+     */
+    public IoMem pci_iomap(PciDev dev, int bar, long maxlen) {
+        return pciIomap("pci_iomap", dev, bar, 0, maxlen, false);
+    }
+
+    /**
+     * {@code pci_iomap_wc}: as {@link #pci_iomap}, write-combining through {@code resourceN_wc}
+     * (sysfs offers it for prefetchable BARs; for others the mapping is uncached, and says so).
+     */
+    public IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen) {
+        return pciIomap("pci_iomap_wc", dev, bar, 0, maxlen, true);
+    }
+
+    /** {@code pci_iomap_range}: {@code maxlen} bytes (0: the rest) from {@code offset} in BAR {@code bar}. */
+    public IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen) {
+        return pciIomap("pci_iomap_range", dev, bar, offset, maxlen, false);
+    }
+
+    /** {@code pci_iounmap}: {@link #iounmap(IoMem)}. */
+    public void pci_iounmap(PciDev dev, IoMem io) {
+        iounmap(io);
+    }
+
+    private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
+        var r = dev.impl.barRange(function, bar, offset, maxlen, wc);
+        return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
     }
 
     /**
