@@ -64,7 +64,14 @@ public final class BenchMain {
             new Check("order-9 __get_free_pages + free_pages, 2M hugetlb", "PageAllocBench.order9PairHuge", null,
                     100, "ns"),
             new Check("kmalloc(64) + kfree, 1 thread", "SlabBench.kmalloc64Pair", 10, "ns",
-                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))));
+                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))),
+            new Check("readl (acquire), memfd stand-in, 1 thread", "MmioBench.readl", "MmioBench.ffmGetAcquire", 5,
+                    "ns"),
+            new Check("writel (release), memfd stand-in, 1 thread", "MmioBench.writel", "MmioBench.ffmSetRelease", 5,
+                    "ns"),
+            new Check("readl_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.readlRelaxed",
+                    "MmioBench.ffmGetOpaque", 5, "ns"),
+            new Check("writel_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.writelRelaxed", null, 5, "ns"));
 
     static final List<Scaling> SCALING = List.of(
             new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",
