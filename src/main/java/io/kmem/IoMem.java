@@ -44,12 +44,18 @@ import java.nio.ByteOrder;
  * take the low bits of theirs.
  *
  * <p>On x86 an acquire load and a release store compile to a plain {@code mov}, as the
- * kernel's {@code readl}/{@code writel} do; what the JVM promises on top is that its compiler
- * does not move memory accesses across them. Device memory mapped uncached (UC-, what
- * {@code ioremap} and {@code resourceN} give) is in addition never reordered by the CPU, which
- * is what keeps a {@code writel} followed by a {@code readl} of the same device in order, as
- * in the kernel. Where a write must be seen by the device before a later ordinary load
- * (rare), use {@link MemoryPool#mb()}.
+ * kernel's {@code readl}/{@code writel} do; the Java memory model adds that the compiler does
+ * not move the accesses named above across them. Orders it leaves out: a release store
+ * followed by an acquire load of another address (a {@code writel}, then a {@code readl} of a
+ * status register), and two relaxed accesses to different registers. The kernel promises
+ * both for one device and gets them from the memory type, not from a fence: the CPU
+ * never reorders accesses to uncached memory (UC-, what {@code ioremap}, {@code resourceN}
+ * and UIO give), and its compiler is kept from it because the accessors are {@code asm
+ * volatile} with a memory clobber. In Java the compiler side holds on HotSpot, whose C2 puts a
+ * compiler-only barrier around every acquire, release and opaque access of off-heap memory;
+ * it is HotSpot's behaviour, not the specification's. Code that must not depend on it, or
+ * that needs a write to reach the device before a later load of ordinary memory, puts
+ * {@link MemoryPool#mb()} between them.
  *
  * <p>Misuse throws {@link BadAddressException} naming the accessor, the offset and the
  * mapping: an offset outside it, one not aligned to the access width (a register access

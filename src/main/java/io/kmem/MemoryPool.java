@@ -682,13 +682,18 @@ public final class MemoryPool implements AutoCloseable {
      */
     final io.kmem.mmio.Ioremap ioremap = new io.kmem.mmio.Ioremap();
     private final io.kmem.mmio.IoResources ioResources = new io.kmem.mmio.IoResources(ioremap);
+    /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
+    private final java.util.concurrent.ConcurrentHashMap<String, PciDev> pciDevs =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
     public static final int PCI_ANY_ID = -1;
 
     /**
      * Where this pool finds sysfs, /dev and procfs ({@link IoRoots#HOST} by default); a test
-     * points it at a fake tree. Mappings already made are not affected. Returns this pool.
+     * points it at a fake tree. Set it before the first use: mappings already made are not
+     * affected, the resource trees keep the host files they were seeded from at their first
+     * use, and PCI functions already found stay as found. Returns this pool.
      */
     public MemoryPool ioRoots(IoRoots roots) {
         ioremap.roots(roots.sys(), roots.dev(), roots.proc());
@@ -702,7 +707,9 @@ public final class MemoryPool implements AutoCloseable {
 
     /**
      * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
-     * through {@code /dev/mem}, uncached (UC-). The address need not be page-aligned.
+     * through {@code /dev/mem}, uncached (UC-). The address need not be page-aligned. Mappings
+     * do not use the pool's frames; {@code close()} of the pool leaves them (iounmap each), and
+     * a closed pool makes no new ones.
      *
      * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
      *         ("ioremap on RAM"; the kernel refuses it too)
@@ -712,6 +719,7 @@ public final class MemoryPool implements AutoCloseable {
      *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
      */
     public IoMem ioremap(long phys, long size) {
+        this.phys.ensureOpen("ioremap");
         return new IoMem(ioremap.devMem("ioremap", phys, size, false), this);
     }
 
@@ -720,6 +728,7 @@ public final class MemoryPool implements AutoCloseable {
      * UC-, which differs from UC only where an MTRR says write-combining.
      */
     public IoMem ioremap_uc(long phys, long size) {
+        this.phys.ensureOpen("ioremap_uc");
         return new IoMem(ioremap.devMem("ioremap_uc", phys, size, false), this);
     }
 
@@ -729,22 +738,26 @@ public final class MemoryPool implements AutoCloseable {
      * {@link #pci_iomap_wc} gives real write-combining.
      */
     public IoMem ioremap_wc(long phys, long size) {
+        this.phys.ensureOpen("ioremap_wc");
         return new IoMem(ioremap.devMem("ioremap_wc", phys, size, false), this);
     }
 
     /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
     public IoMem ioremap_cache(long phys, long size) {
+        this.phys.ensureOpen("ioremap_cache");
         return new IoMem(ioremap.devMem("ioremap_cache", phys, size, true), this);
     }
 
     /**
      * A regular file, or a memfd as {@code /proc/self/fd/N}, standing in for a device: maps
      * {@code size} bytes at {@code offset} of it, which is also the "physical address" shown
-     * for the mapping. For tests and the tour; accessors behave exactly as on device memory.
+     * for the mapping. For tests and demonstrations; accessors behave exactly as on device
+     * memory.
      *
      * @throws BadAddressException when the range is not inside the file
      */
     public IoMem ioremapFile(java.nio.file.Path file, long offset, long size) {
+        phys.ensureOpen("ioremapFile");
         return new IoMem(ioremap.file("ioremapFile", file, offset, size), this);
     }
 
@@ -756,6 +769,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.KmemException when there is no such device or map
      */
     public IoMem ioremapUio(int uio, int map) {
+        phys.ensureOpen("ioremapUio");
         return new IoMem(ioremap.uio("ioremapUio", uio, map), this);
     }
 
@@ -789,6 +803,7 @@ public final class MemoryPool implements AutoCloseable {
      * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
      */
     public PciDev pci_get_device(int vendor, int device, PciDev from) {
+        phys.ensureOpen("pci_get_device");
         boolean past = from == null;
         for (io.kmem.pci.PciDevice d : io.kmem.pci.PciDevice.scan(ioremap.sysRoot())) {
             if (!past) {
@@ -796,7 +811,7 @@ public final class MemoryPool implements AutoCloseable {
                 continue;
             }
             if ((vendor == PCI_ANY_ID || d.vendor() == vendor) && (device == PCI_ANY_ID || d.device() == device)) {
-                return new PciDev(d);
+                return pciDevs.computeIfAbsent(d.name(), n -> new PciDev(d));
             }
         }
         return null;
@@ -909,6 +924,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
+        phys.ensureOpen(function);
         var r = dev.impl.barRange(function, bar, offset, maxlen, wc);
         return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
     }
@@ -923,6 +939,7 @@ public final class MemoryPool implements AutoCloseable {
      *         and owners
      */
     public Resource request_mem_region(long start, long n, String name) {
+        phys.ensureOpen("request_mem_region");
         return resource(ioResources.requestMemRegion(start, n, name));
     }
 
@@ -937,6 +954,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
     public Resource request_region(long start, long n, String name) {
+        phys.ensureOpen("request_region");
         return resource(ioResources.requestRegion(start, n, name));
     }
 

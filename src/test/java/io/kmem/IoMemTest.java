@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.kmem.bindings.Libc;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
+import io.kmem.error.PoolClosedException;
 import io.kmem.mmio.Ioremap;
 import io.kmem.sys.Sys;
 import java.lang.foreign.Arena;
@@ -206,6 +207,19 @@ class IoMemTest {
         pool.iounmap(a);
         assertEquals(List.of(b.address()), pool.ioremap.areas().stream().map(Ioremap.Area::addr).toList());
         pool.iounmap(b);
+    }
+
+    @Test
+    void aClosedPoolMakesNoMappingsButItsMappingsCanStillBeUnmapped() {
+        IoMem io = pool.ioremapFile(dev, 0, 4096);
+        pool.close();
+        io.writel(7, 0);
+        assertEquals(7, io.readl(0), "a mapping does not use the pool's frames");
+        PoolClosedException e = assertThrows(PoolClosedException.class, () -> pool.ioremapFile(dev, 0, 4096));
+        assertTrue(e.getMessage().startsWith("ioremapFile: pool 'mmio' is closed"), e.getMessage());
+        assertThrows(PoolClosedException.class, () -> pool.request_mem_region(0x1000, 16, "x"));
+        pool.iounmap(io);
+        assertTrue(pool.ioremap.areas().isEmpty());
     }
 
     @Test

@@ -5,6 +5,7 @@ import static io.kmem.gfp.Gfp.__GFP_DMA32;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
+import io.kmem.bindings.Libc;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.PrivilegeException;
 import io.kmem.page.BuddyAllocator;
@@ -102,7 +103,7 @@ public final class DmaDirect {
     /** {@code dma_set_mask}: 0, or -EIO for a mask the platform cannot serve (the mask is unchanged). */
     public int setMask(DmaDevice dev, long mask) {
         if (!supported(mask)) {
-            return -io.kmem.bindings.Libc.EIO();
+            return -Libc.EIO();
         }
         dev.dmaMask(mask);
         return 0;
@@ -111,7 +112,7 @@ public final class DmaDirect {
     /** {@code dma_set_coherent_mask}: 0, or -EIO. */
     public int setCoherentMask(DmaDevice dev, long mask) {
         if (!supported(mask)) {
-            return -io.kmem.bindings.Libc.EIO();
+            return -Libc.EIO();
         }
         dev.coherentMask(mask);
         return 0;

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -55,6 +56,7 @@ public record PciDevice(Path dir, String name, int vendor, int device, int class
     public static final long IORESOURCE_PREFETCH = 0x2000;
     /** {@code PCI_STD_NUM_BARS}. */
     public static final int NUM_BARS = 6;
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One line of {@code resource}; a resource the device does not have is all zeros. */
     public record Resource(long start, long end, long flags) {
@@ -217,7 +219,7 @@ public record PciDevice(Path dir, String name, int vendor, int device, int class
                         + dir.resolve("config") + " ends before it (" + n + " of " + size + " bytes); configuration"
                         + " space past 64 bytes needs root");
             }
-            int v = b.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0);
+            int v = b.get(LE32, 0);
             return size == 4 ? v : v & ((1 << (size * 8)) - 1);
         }
     }
@@ -227,7 +229,7 @@ public record PciDevice(Path dir, String name, int vendor, int device, int class
         checkConfig(function, where, size);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment b = a.allocate(4);
-            b.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, value);
+            b.set(LE32, 0, value);
             Sys.pwriteFile(dir.resolve("config").toString(), b, size, where);
         }
     }

@@ -3,6 +3,7 @@ package io.kmem.pci;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -65,6 +66,7 @@ class PciDeviceTest {
         assertEquals(0x11e8, first.device());
         assertEquals(0x00ff00, first.classCode());
         assertEquals("0000:00:04.0", first.dev().name(), "its DMA device carries its name");
+        assertSame(first, pool.pci_get_device(EDU_VENDOR, EDU_DEVICE, null), "one PciDev (and Device) per function");
         PciDev second = pool.pci_get_device(EDU_VENDOR, EDU_DEVICE, first);
         assertEquals("0000:00:05.0", second.name());
         assertNull(pool.pci_get_device(EDU_VENDOR, EDU_DEVICE, second));
