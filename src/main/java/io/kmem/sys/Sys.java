@@ -554,7 +554,10 @@ public final class Sys {
         }
     }
 
-    /** One pread or pwrite through {@code handle}, retried on EINTR; failures name the path. */
+    /**
+     * One pread or pwrite through {@code handle}, retried on EINTR; a failure names the path
+     * when there is one ({@link #preadFile}), else the descriptor.
+     */
     private static long transfer(MethodHandle handle, String call, String path, int fd, MemorySegment buf, long count,
                                  long offset) {
         MemorySegment state = CALL_STATE.get();
@@ -569,10 +572,11 @@ public final class Sys {
             errno = result >= 0 ? 0 : errno(state);
         } while (errno == EINTR);
         if (result < 0) {
-            String hint = errno == Libc.EBUSY() && path.startsWith("/sys/")
+            String hint = errno == Libc.EBUSY() && path != null && path.startsWith("/sys/")
                     ? "the kernel refuses while a driver is bound to the device: unbind it (echo the device's name"
                       + " > its driver/unbind)" : privilegeHint(errno);
-            throw failure(call, "path=\"" + path + "\", count=" + count + ", off=" + offset, errno, hint);
+            throw failure(call, (path != null ? "path=\"" + path + "\"" : "fd=" + fd) + ", count=" + count + ", off="
+                    + offset, errno, hint);
         }
         return result;
     }
@@ -609,21 +613,7 @@ public final class Sys {
      */
     public static long pread(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pread", buf, count);
-        MemorySegment state = CALL_STATE.get();
-        long result;
-        int errno;
-        do {
-            try {
-                result = (long) PREAD.invokeExact(state, fd, buf, count, offset);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-            errno = result >= 0 ? 0 : errno(state);
-        } while (errno == EINTR);
-        if (result < 0) {
-            throw failure("pread", "fd=" + fd + ", count=" + count + ", off=" + offset, errno, privilegeHint(errno));
-        }
-        return result;
+        return transfer(PREAD, "pread", null, fd, buf, count, offset);
     }
 
     /**
@@ -637,21 +627,7 @@ public final class Sys {
      */
     public static long pwrite(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pwrite", buf, count);
-        MemorySegment state = CALL_STATE.get();
-        long result;
-        int errno;
-        do {
-            try {
-                result = (long) PWRITE.invokeExact(state, fd, buf, count, offset);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-            errno = result >= 0 ? 0 : errno(state);
-        } while (errno == EINTR);
-        if (result < 0) {
-            throw failure("pwrite", "fd=" + fd + ", count=" + count + ", off=" + offset, errno, privilegeHint(errno));
-        }
-        return result;
+        return transfer(PWRITE, "pwrite", null, fd, buf, count, offset);
     }
 
     // ---------------------------------------------------------------- process and system
