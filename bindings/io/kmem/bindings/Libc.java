@@ -1673,6 +1673,15 @@ public class Libc extends Libc$shared {
     public static int EINTR() {
         return EINTR;
     }
+    private static final int EIO = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define EIO 5
+     * }
+     */
+    public static int EIO() {
+        return EIO;
+    }
     private static final int EAGAIN = (int)11L;
     /**
      * {@snippet lang=c :

@@ -344,5 +344,286 @@ public final class Kernel {
 
     // ------------------------------------------------------------------ ioremap and MMIO
 
+    /** {@code PCI_ANY_ID}; see {@link MemoryPool#PCI_ANY_ID}. */
+    public static final int PCI_ANY_ID = MemoryPool.PCI_ANY_ID;
+
+    /** {@code ioremap} on the default pool; see {@link MemoryPool#ioremap(long,long)}. */
+    public static IoMem ioremap(long phys, long size) {
+        return defaultPool().ioremap(phys, size);
+    }
+
+    /** {@code ioremap_uc} on the default pool; see {@link MemoryPool#ioremap_uc(long,long)}. */
+    public static IoMem ioremap_uc(long phys, long size) {
+        return defaultPool().ioremap_uc(phys, size);
+    }
+
+    /** {@code ioremap_wc} on the default pool; see {@link MemoryPool#ioremap_wc(long,long)}. */
+    public static IoMem ioremap_wc(long phys, long size) {
+        return defaultPool().ioremap_wc(phys, size);
+    }
+
+    /** {@code ioremap_cache} on the default pool; see {@link MemoryPool#ioremap_cache(long,long)}. */
+    public static IoMem ioremap_cache(long phys, long size) {
+        return defaultPool().ioremap_cache(phys, size);
+    }
+
+    /** {@code iounmap} on the default pool; see {@link MemoryPool#iounmap(IoMem)}. */
+    public static void iounmap(IoMem io) {
+        defaultPool().iounmap(io);
+    }
+
+    /** {@code iounmap} on the default pool; see {@link MemoryPool#iounmap(long)}. */
+    public static void iounmap(long addr) {
+        defaultPool().iounmap(addr);
+    }
+
+    /** {@code pci_get_device} on the default pool; see {@link MemoryPool#pci_get_device(int,int,PciDev)}. */
+    public static PciDev pci_get_device(int vendor, int device, PciDev from) {
+        return defaultPool().pci_get_device(vendor, device, from);
+    }
+
+    /** {@code pci_enable_device} on the default pool; see {@link MemoryPool#pci_enable_device(PciDev)}. */
+    public static void pci_enable_device(PciDev dev) {
+        defaultPool().pci_enable_device(dev);
+    }
+
+    /** {@code pci_disable_device} on the default pool; see {@link MemoryPool#pci_disable_device(PciDev)}. */
+    public static void pci_disable_device(PciDev dev) {
+        defaultPool().pci_disable_device(dev);
+    }
+
+    /** {@code pci_set_master} on the default pool; see {@link MemoryPool#pci_set_master(PciDev)}. */
+    public static void pci_set_master(PciDev dev) {
+        defaultPool().pci_set_master(dev);
+    }
+
+    /** {@code pci_clear_master} on the default pool; see {@link MemoryPool#pci_clear_master(PciDev)}. */
+    public static void pci_clear_master(PciDev dev) {
+        defaultPool().pci_clear_master(dev);
+    }
+
+    /** {@code pci_resource_start} on the default pool; see {@link MemoryPool#pci_resource_start(PciDev,int)}. */
+    public static long pci_resource_start(PciDev dev, int bar) {
+        return defaultPool().pci_resource_start(dev, bar);
+    }
+
+    /** {@code pci_resource_end} on the default pool; see {@link MemoryPool#pci_resource_end(PciDev,int)}. */
+    public static long pci_resource_end(PciDev dev, int bar) {
+        return defaultPool().pci_resource_end(dev, bar);
+    }
+
+    /** {@code pci_resource_len} on the default pool; see {@link MemoryPool#pci_resource_len(PciDev,int)}. */
+    public static long pci_resource_len(PciDev dev, int bar) {
+        return defaultPool().pci_resource_len(dev, bar);
+    }
+
+    /** {@code pci_resource_flags} on the default pool; see {@link MemoryPool#pci_resource_flags(PciDev,int)}. */
+    public static long pci_resource_flags(PciDev dev, int bar) {
+        return defaultPool().pci_resource_flags(dev, bar);
+    }
+
+    /** {@code pci_read_config_byte} on the default pool; see {@link MemoryPool#pci_read_config_byte(PciDev,int)}. */
+    public static int pci_read_config_byte(PciDev dev, int where) {
+        return defaultPool().pci_read_config_byte(dev, where);
+    }
+
+    /** {@code pci_read_config_word} on the default pool; see {@link MemoryPool#pci_read_config_word(PciDev,int)}. */
+    public static int pci_read_config_word(PciDev dev, int where) {
+        return defaultPool().pci_read_config_word(dev, where);
+    }
+
+    /** {@code pci_read_config_dword} on the default pool; see {@link MemoryPool#pci_read_config_dword(PciDev,int)}. */
+    public static int pci_read_config_dword(PciDev dev, int where) {
+        return defaultPool().pci_read_config_dword(dev, where);
+    }
+
+    /** {@code pci_write_config_byte} on the default pool; see {@link MemoryPool#pci_write_config_byte(PciDev,int,int)}. */
+    public static void pci_write_config_byte(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_byte(dev, where, val);
+    }
+
+    /** {@code pci_write_config_word} on the default pool; see {@link MemoryPool#pci_write_config_word(PciDev,int,int)}. */
+    public static void pci_write_config_word(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_word(dev, where, val);
+    }
+
+    /** {@code pci_write_config_dword} on the default pool; see {@link MemoryPool#pci_write_config_dword(PciDev,int,int)}. */
+    public static void pci_write_config_dword(PciDev dev, int where, int val) {
+        defaultPool().pci_write_config_dword(dev, where, val);
+    }
+
+    /** {@code pci_iomap} on the default pool; see {@link MemoryPool#pci_iomap(PciDev,int,long)}. */
+    public static IoMem pci_iomap(PciDev dev, int bar, long maxlen) {
+        return defaultPool().pci_iomap(dev, bar, maxlen);
+    }
+
+    /** {@code pci_iomap_wc} on the default pool; see {@link MemoryPool#pci_iomap_wc(PciDev,int,long)}. */
+    public static IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen) {
+        return defaultPool().pci_iomap_wc(dev, bar, maxlen);
+    }
+
+    /** {@code pci_iomap_range} on the default pool; see {@link MemoryPool#pci_iomap_range(PciDev,int,long,long)}. */
+    public static IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen) {
+        return defaultPool().pci_iomap_range(dev, bar, offset, maxlen);
+    }
+
+    /** {@code pci_iounmap} on the default pool; see {@link MemoryPool#pci_iounmap(PciDev,IoMem)}. */
+    public static void pci_iounmap(PciDev dev, IoMem io) {
+        defaultPool().pci_iounmap(dev, io);
+    }
+
+    /** {@code request_mem_region} on the default pool; see {@link MemoryPool#request_mem_region(long,long,String)}. */
+    public static Resource request_mem_region(long start, long n, String name) {
+        return defaultPool().request_mem_region(start, n, name);
+    }
+
+    /** {@code release_mem_region} on the default pool; see {@link MemoryPool#release_mem_region(long,long)}. */
+    public static void release_mem_region(long start, long n) {
+        defaultPool().release_mem_region(start, n);
+    }
+
+    /** {@code request_region} on the default pool; see {@link MemoryPool#request_region(long,long,String)}. */
+    public static Resource request_region(long start, long n, String name) {
+        return defaultPool().request_region(start, n, name);
+    }
+
+    /** {@code release_region} on the default pool; see {@link MemoryPool#release_region(long,long)}. */
+    public static void release_region(long start, long n) {
+        defaultPool().release_region(start, n);
+    }
+
     // ------------------------------------------------------------------ DMA API
+
+    /** {@code DMA_MAPPING_ERROR}; see {@link MemoryPool#DMA_MAPPING_ERROR}. */
+    public static final long DMA_MAPPING_ERROR = MemoryPool.DMA_MAPPING_ERROR;
+
+    /** {@code DMA_BIT_MASK(n)}; see {@link MemoryPool#DMA_BIT_MASK}. */
+    public static long DMA_BIT_MASK(int n) {
+        return MemoryPool.DMA_BIT_MASK(n);
+    }
+
+    /** {@code dma_set_mask} on the default pool; see {@link MemoryPool#dma_set_mask(Device,long)}. */
+    public static int dma_set_mask(Device dev, long mask) {
+        return defaultPool().dma_set_mask(dev, mask);
+    }
+
+    /** {@code dma_set_coherent_mask} on the default pool; see {@link MemoryPool#dma_set_coherent_mask(Device,long)}. */
+    public static int dma_set_coherent_mask(Device dev, long mask) {
+        return defaultPool().dma_set_coherent_mask(dev, mask);
+    }
+
+    /** {@code dma_set_mask_and_coherent} on the default pool; see {@link MemoryPool#dma_set_mask_and_coherent(Device,long)}. */
+    public static int dma_set_mask_and_coherent(Device dev, long mask) {
+        return defaultPool().dma_set_mask_and_coherent(dev, mask);
+    }
+
+    /** {@code dma_get_mask} on the default pool; see {@link MemoryPool#dma_get_mask(Device)}. */
+    public static long dma_get_mask(Device dev) {
+        return defaultPool().dma_get_mask(dev);
+    }
+
+    /** {@code dma_supported} on the default pool; see {@link MemoryPool#dma_supported(Device,long)}. */
+    public static boolean dma_supported(Device dev, long mask) {
+        return defaultPool().dma_supported(dev, mask);
+    }
+
+    /** {@code dma_alloc_coherent} on the default pool; see {@link MemoryPool#dma_alloc_coherent(Device,long,int)}. */
+    public static DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
+        return defaultPool().dma_alloc_coherent(dev, size, gfp);
+    }
+
+    /** {@code dma_free_coherent} on the default pool; see {@link MemoryPool#dma_free_coherent(Device,long,long,long)}. */
+    public static void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
+        defaultPool().dma_free_coherent(dev, size, cpuAddr, dmaHandle);
+    }
+
+    /** {@code dma_free_coherent} on the default pool; see {@link MemoryPool#dma_free_coherent(Device,DmaBuffer)}. */
+    public static void dma_free_coherent(Device dev, DmaBuffer buf) {
+        defaultPool().dma_free_coherent(dev, buf);
+    }
+
+    /** {@code dma_map_single} on the default pool; see {@link MemoryPool#dma_map_single(Device,long,long,DmaDirection)}. */
+    public static long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
+        return defaultPool().dma_map_single(dev, cpuAddr, size, dir);
+    }
+
+    /** {@code dma_unmap_single} on the default pool; see {@link MemoryPool#dma_unmap_single(Device,long,long,DmaDirection)}. */
+    public static void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_unmap_single(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_map_page} on the default pool; see {@link MemoryPool#dma_map_page(Device,long,long,long,DmaDirection)}. */
+    public static long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
+        return defaultPool().dma_map_page(dev, page, offset, size, dir);
+    }
+
+    /** {@code dma_unmap_page} on the default pool; see {@link MemoryPool#dma_unmap_page(Device,long,long,DmaDirection)}. */
+    public static void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_unmap_page(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_mapping_error} on the default pool; see {@link MemoryPool#dma_mapping_error(Device,long)}. */
+    public static boolean dma_mapping_error(Device dev, long dmaAddr) {
+        return defaultPool().dma_mapping_error(dev, dmaAddr);
+    }
+
+    /** {@code dma_sync_single_for_cpu} on the default pool; see {@link MemoryPool#dma_sync_single_for_cpu(Device,long,long,DmaDirection)}. */
+    public static void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_sync_single_for_cpu(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_sync_single_for_device} on the default pool; see {@link MemoryPool#dma_sync_single_for_device(Device,long,long,DmaDirection)}. */
+    public static void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        defaultPool().dma_sync_single_for_device(dev, dmaAddr, size, dir);
+    }
+
+    /** {@code dma_pool_create} on the default pool; see {@link MemoryPool#dma_pool_create(String,Device,long,long,long)}. */
+    public static DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
+        return defaultPool().dma_pool_create(name, dev, size, align, boundary);
+    }
+
+    /** {@code dma_pool_alloc} on the default pool; see {@link MemoryPool#dma_pool_alloc(DmaPool,int,long[])}. */
+    public static long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
+        return defaultPool().dma_pool_alloc(pool, gfp, handle);
+    }
+
+    /** {@code dma_pool_zalloc} on the default pool; see {@link MemoryPool#dma_pool_zalloc(DmaPool,int,long[])}. */
+    public static long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
+        return defaultPool().dma_pool_zalloc(pool, gfp, handle);
+    }
+
+    /** {@code dma_pool_free} on the default pool; see {@link MemoryPool#dma_pool_free(DmaPool,long,long)}. */
+    public static void dma_pool_free(DmaPool pool, long vaddr, long dmaAddr) {
+        defaultPool().dma_pool_free(pool, vaddr, dmaAddr);
+    }
+
+    /** {@code dma_pool_destroy} on the default pool; see {@link MemoryPool#dma_pool_destroy(DmaPool)}. */
+    public static void dma_pool_destroy(DmaPool pool) {
+        defaultPool().dma_pool_destroy(pool);
+    }
+
+    /** {@code mb}; see {@link MemoryPool#mb()}. */
+    public static void mb() {
+        MemoryPool.mb();
+    }
+
+    /** {@code rmb}; see {@link MemoryPool#rmb()}. */
+    public static void rmb() {
+        MemoryPool.rmb();
+    }
+
+    /** {@code wmb}; see {@link MemoryPool#wmb()}. */
+    public static void wmb() {
+        MemoryPool.wmb();
+    }
+
+    /** {@code dma_rmb}; see {@link MemoryPool#dma_rmb()}. */
+    public static void dma_rmb() {
+        MemoryPool.dma_rmb();
+    }
+
+    /** {@code dma_wmb}; see {@link MemoryPool#dma_wmb()}. */
+    public static void dma_wmb() {
+        MemoryPool.dma_wmb();
+    }
 }

@@ -885,7 +885,539 @@ public final class MemoryPool implements AutoCloseable {
 
     // ------------------------------------------------------------------ ioremap and MMIO
 
+    /**
+     * The pool's ioremap mappings and their registry ({@code Ioremap.areas()}: what
+     * vmallocinfo lists as {@code ioremap}), and the roots device files are found under.
+     */
+    final io.kmem.mmio.Ioremap ioremap = new io.kmem.mmio.Ioremap();
+    private final io.kmem.mmio.IoResources ioResources = new io.kmem.mmio.IoResources(ioremap);
+    /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
+    private final java.util.concurrent.ConcurrentHashMap<String, PciDev> pciDevs =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
+    public static final int PCI_ANY_ID = -1;
+
+    /**
+     * Where this pool finds sysfs, /dev and procfs ({@link IoRoots#HOST} by default); a test
+     * points it at a fake tree. Set it before the first use: mappings already made are not
+     * affected, the resource trees keep the host files they were seeded from at their first
+     * use, and PCI functions already found stay as found. Returns this pool.
+     */
+    public MemoryPool ioRoots(IoRoots roots) {
+        ioremap.roots(roots.sys(), roots.dev(), roots.proc());
+        return this;
+    }
+
+    /** The roots set with {@link #ioRoots(IoRoots)}. */
+    public IoRoots ioRoots() {
+        return new IoRoots(ioremap.sysRoot(), ioremap.devRoot(), ioremap.procRoot());
+    }
+
+    /**
+     * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
+     * through {@code /dev/mem}, uncached (UC-). The address need not be page-aligned. Mappings
+     * do not use the pool's frames; {@code close()} of the pool leaves them (iounmap each), and
+     * a closed pool makes no new ones.
+     *
+     * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
+     *         ("ioremap on RAM"; the kernel refuses it too)
+     * @throws io.kmem.error.PrivilegeException when {@code /proc/iomem} hides its addresses
+     *         (not root)
+     * @throws io.kmem.error.SyscallException when {@code /dev/mem} does not open or map (the
+     *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
+     */
+    public IoMem ioremap(long phys, long size) {
+        this.phys.ensureOpen("ioremap");
+        return new IoMem(ioremap.devMem("ioremap", phys, size, false), this);
+    }
+
+    /**
+     * {@code ioremap_uc}: as {@link #ioremap}. User space cannot ask for strong UC; the mapping is
+     * UC-, which differs from UC only where an MTRR says write-combining.
+     */
+    public IoMem ioremap_uc(long phys, long size) {
+        this.phys.ensureOpen("ioremap_uc");
+        return new IoMem(ioremap.devMem("ioremap_uc", phys, size, false), this);
+    }
+
+    /**
+     * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
+     * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
+     * {@link #pci_iomap_wc} gives real write-combining.
+     */
+    public IoMem ioremap_wc(long phys, long size) {
+        this.phys.ensureOpen("ioremap_wc");
+        return new IoMem(ioremap.devMem("ioremap_wc", phys, size, false), this);
+    }
+
+    /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
+    public IoMem ioremap_cache(long phys, long size) {
+        this.phys.ensureOpen("ioremap_cache");
+        return new IoMem(ioremap.devMem("ioremap_cache", phys, size, true), this);
+    }
+
+    /**
+     * A regular file, or a memfd as {@code /proc/self/fd/N}, standing in for a device: maps
+     * {@code size} bytes at {@code offset} of it, which is also the "physical address" shown
+     * for the mapping. For tests and demonstrations; accessors behave exactly as on device
+     * memory.
+     *
+     * @throws BadAddressException when the range is not inside the file
+     */
+    public IoMem ioremapFile(java.nio.file.Path file, long offset, long size) {
+        phys.ensureOpen("ioremapFile");
+        return new IoMem(ioremap.file("ioremapFile", file, offset, size), this);
+    }
+
+    /**
+     * Map {@code map} of the UIO device {@code uioN}: address, size and offset from
+     * {@code sys/class/uio/uioN/maps/mapM}, the bytes through {@code /dev/uioN} at mmap offset
+     * {@code map * page size} (uncached, as the UIO core maps physical memory).
+     *
+     * @throws io.kmem.error.KmemException when there is no such device or map
+     */
+    public IoMem ioremapUio(int uio, int map) {
+        phys.ensureOpen("ioremapUio");
+        return new IoMem(ioremap.uio("ioremapUio", uio, map), this);
+    }
+
+    /**
+     * {@code iounmap}: unmaps a mapping; later accesses through it throw.
+     *
+     * @throws io.kmem.error.DoubleFreeException when it is unmapped already
+     * @throws IllegalArgumentException when it belongs to another pool
+     */
+    public void iounmap(IoMem io) {
+        if (io.pool != this) {
+            throw new IllegalArgumentException("iounmap(0x" + Long.toHexString(io.address()) + "): the mapping belongs"
+                    + " to pool '" + io.pool.name() + "', not '" + phys.name() + "'");
+        }
+        ioremap.unmap("iounmap", io.mapping);
+    }
+
+    /**
+     * {@code iounmap} by address: the address a mapping was returned at ({@link IoMem#address()}).
+     * Accesses through its {@link IoMem} throw afterwards.
+     *
+     * @throws io.kmem.error.DoubleFreeException when that mapping is unmapped already
+     * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
+     */
+    public void iounmap(long addr) {
+        ioremap.unmap("iounmap", ioremap.lookup("iounmap", addr));
+    }
+
+    /**
+     * {@code pci_get_device}: the next PCI function after {@code from} (null: the first) with
+     * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
+     */
+    public PciDev pci_get_device(int vendor, int device, PciDev from) {
+        phys.ensureOpen("pci_get_device");
+        boolean past = from == null;
+        for (io.kmem.pci.PciDevice d : io.kmem.pci.PciDevice.scan(ioremap.sysRoot())) {
+            if (!past) {
+                past = d.name().equals(from.name());
+                continue;
+            }
+            if ((vendor == PCI_ANY_ID || d.vendor() == vendor) && (device == PCI_ANY_ID || d.device() == device)) {
+                return pciDevs.computeIfAbsent(d.name(), n -> new PciDev(d));
+            }
+        }
+        return null;
+    }
+
+    /**
+     * {@code pci_enable_device}: writes 1 to the function's sysfs {@code enable} (the kernel
+     * then enables it), then makes sure the command register decodes its BARs (memory space,
+     * bit 1, for memory BARs; I/O space, bit 0, for port BARs), as {@code pci_enable_resources}
+     * does.
+     *
+     * @throws io.kmem.error.SyscallException when a file does not take the write (EBUSY: a
+     *         kernel driver is bound to the device)
+     */
+    public void pci_enable_device(PciDev dev) {
+        dev.impl.enable("pci_enable_device");
+    }
+
+    /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
+    public void pci_disable_device(PciDev dev) {
+        dev.impl.disable("pci_disable_device");
+    }
+
+    /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
+    public void pci_set_master(PciDev dev) {
+        dev.impl.setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
+    }
+
+    /** {@code pci_clear_master}: clears bus mastering. */
+    public void pci_clear_master(PciDev dev) {
+        dev.impl.setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
+    }
+
+    /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
+    public long pci_resource_start(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_start", bar).start();
+    }
+
+    /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
+    public long pci_resource_end(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_end", bar).end();
+    }
+
+    /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
+    public long pci_resource_len(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_len", bar).len();
+    }
+
+    /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
+    public long pci_resource_flags(PciDev dev, int bar) {
+        return dev.impl.bar("pci_resource_flags", bar).flags();
+    }
+
+    /** {@code pci_read_config_byte}: a byte of configuration space. */
+    public int pci_read_config_byte(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_byte", where, 1);
+    }
+
+    /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
+    public int pci_read_config_word(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_word", where, 2);
+    }
+
+    /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
+    public int pci_read_config_dword(PciDev dev, int where) {
+        return dev.impl.readConfig("pci_read_config_dword", where, 4);
+    }
+
+    /** {@code pci_write_config_byte}. */
+    public void pci_write_config_byte(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_byte", where, 1, val);
+    }
+
+    /** {@code pci_write_config_word}. */
+    public void pci_write_config_word(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_word", where, 2, val);
+    }
+
+    /** {@code pci_write_config_dword}. */
+    public void pci_write_config_dword(PciDev dev, int where, int val) {
+        dev.impl.writeConfig("pci_write_config_dword", where, 4, val);
+    }
+
+    /**
+     * {@code pci_iomap}: maps memory BAR {@code bar} through its sysfs {@code resourceN}
+     * (uncached), at most {@code maxlen} bytes of it (0: all).
+     *
+     * @throws BadAddressException for a BAR the function does not have, or a port I/O BAR
+     */
+    public IoMem pci_iomap(PciDev dev, int bar, long maxlen) {
+        return pciIomap("pci_iomap", dev, bar, 0, maxlen, false);
+    }
+
+    /**
+     * {@code pci_iomap_wc}: as {@link #pci_iomap}, write-combining through {@code resourceN_wc}
+     * (sysfs offers it for prefetchable BARs; for others the mapping is uncached, and says so).
+     */
+    public IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen) {
+        return pciIomap("pci_iomap_wc", dev, bar, 0, maxlen, true);
+    }
+
+    /** {@code pci_iomap_range}: {@code maxlen} bytes (0: the rest) from {@code offset} in BAR {@code bar}. */
+    public IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen) {
+        return pciIomap("pci_iomap_range", dev, bar, offset, maxlen, false);
+    }
+
+    /** {@code pci_iounmap}: {@link #iounmap(IoMem)}. */
+    public void pci_iounmap(PciDev dev, IoMem io) {
+        iounmap(io);
+    }
+
+    private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
+        phys.ensureOpen(function);
+        var r = dev.impl.barRange(function, bar, offset, maxlen, wc);
+        return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
+    }
+
+    /**
+     * {@code request_mem_region}: claims {@code n} bytes of physical address space at
+     * {@code start} for {@code name}, nested in the host's resource that holds them (a PCI
+     * BAR, a bus window). Returns the region.
+     *
+     * @throws io.kmem.error.ResourceBusyException when the range overlaps a claimed region (an
+     *         earlier request, System RAM, a kernel driver's): the message names both ranges
+     *         and owners
+     */
+    public Resource request_mem_region(long start, long n, String name) {
+        phys.ensureOpen("request_mem_region");
+        return resource(ioResources.requestMemRegion(start, n, name));
+    }
+
+    /**
+     * {@code release_mem_region}: releases the region requested with exactly this start and length.
+     *
+     * @throws BadAddressException when no requested region has them
+     */
+    public void release_mem_region(long start, long n) {
+        ioResources.releaseMemRegion(start, n);
+    }
+
+    /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
+    public Resource request_region(long start, long n, String name) {
+        phys.ensureOpen("request_region");
+        return resource(ioResources.requestRegion(start, n, name));
+    }
+
+    /** {@code release_region}. */
+    public void release_region(long start, long n) {
+        ioResources.releaseRegion(start, n);
+    }
+
+    /** {@code /proc/iomem}: the host's resources (as root) with this pool's requests nested in them. */
+    public String iomem() {
+        return ioResources.iomem();
+    }
+
+    /** {@code /proc/ioports}: the same for I/O ports. */
+    public String ioports() {
+        return ioResources.ioports();
+    }
+
+    private static Resource resource(io.kmem.mmio.ResourceTree.Region r) {
+        return new Resource(r.name(), r.start(), r.end(), r.owner());
+    }
+
     // ------------------------------------------------------------------ DMA API
+
+    /** {@code DMA_MAPPING_ERROR}: what a refused {@code dma_map_*} returns; test with {@link #dma_mapping_error}. */
+    public static final long DMA_MAPPING_ERROR = io.kmem.dma.DmaDirect.DMA_MAPPING_ERROR;
+
+    private volatile io.kmem.dma.DmaDirect dma;
+
+    private io.kmem.dma.DmaDirect dma() {
+        io.kmem.dma.DmaDirect d = dma;
+        if (d == null) {
+            synchronized (this) {
+                d = dma;
+                if (d == null) {
+                    dma = d = new io.kmem.dma.DmaDirect(phys, buddy);
+                }
+            }
+        }
+        return d;
+    }
+
+    /** {@code DMA_BIT_MASK(n)}: the mask of an n-bit device, 2^n - 1 (all ones for 64). */
+    public static long DMA_BIT_MASK(int n) {
+        return io.kmem.dma.DmaDirect.bitMask(n);
+    }
+
+    /**
+     * {@code dma_set_mask}: the highest address the device reaches in streaming DMA. Returns 0,
+     * or -EIO (-5) for a mask this machine cannot serve ({@code dma_supported}: below 32 bits,
+     * a mask must reach the DMA zone's 16 MiB), leaving the mask as it was.
+     */
+    public int dma_set_mask(Device dev, long mask) {
+        return dma().setMask(dev.impl, mask);
+    }
+
+    /** {@code dma_set_coherent_mask}: the same for {@link #dma_alloc_coherent}; 0 or -EIO. */
+    public int dma_set_coherent_mask(Device dev, long mask) {
+        return dma().setCoherentMask(dev.impl, mask);
+    }
+
+    /** {@code dma_set_mask_and_coherent}: both masks; 0, or -EIO with neither changed. */
+    public int dma_set_mask_and_coherent(Device dev, long mask) {
+        int rc = dma().setMask(dev.impl, mask);
+        return rc != 0 ? rc : dma().setCoherentMask(dev.impl, mask);
+    }
+
+    /** {@code dma_get_mask}: the device's streaming DMA mask. */
+    public long dma_get_mask(Device dev) {
+        return dev.impl.dmaMask();
+    }
+
+    /** {@code dma_supported}: whether {@link #dma_set_mask} would accept {@code mask}. */
+    public boolean dma_supported(Device dev, long mask) {
+        return dma().supported(mask);
+    }
+
+    /**
+     * {@code dma_alloc_coherent}: {@code size} bytes of zeroed, physically contiguous memory
+     * that the CPU and the device share, every byte of it within the device's coherent mask
+     * (the zone is chosen from the mask, as the kernel's dma-direct does, and a block below a
+     * mask between zone limits is searched for). Zone modifiers in {@code gfp} are ignored.
+     * Returns the CPU and DMA addresses, or null (NULL) when nothing in the pool fits, with a
+     * warning unless {@code __GFP_NOWARN}.
+     *
+     * @throws io.kmem.error.PrivilegeException in a pool without physical addresses
+     */
+    public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
+        long cpu = dma().allocCoherent(dev.impl, size, gfp);
+        return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
+    }
+
+    /**
+     * {@code dma_free_coherent}: frees what {@link #dma_alloc_coherent} returned, given as in C.
+     *
+     * @throws BadAddressException when {@code dmaHandle} is not {@code cpuAddr}'s, or the size or
+     *         address is not that of an allocation
+     * @throws io.kmem.error.DoubleFreeException when it is freed already
+     */
+    public void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
+        dma().freeCoherent(dev.impl, size, cpuAddr, dmaHandle);
+    }
+
+    /** {@code dma_free_coherent} of a {@link DmaBuffer}. */
+    public void dma_free_coherent(Device dev, DmaBuffer buf) {
+        dma().freeCoherent(dev.impl, buf.size(), buf.cpuAddr(), buf.dmaHandle());
+    }
+
+    /**
+     * {@code dma_map_single}: hands {@code size} bytes of pool memory at {@code cpuAddr}
+     * (kmalloc, the page allocator) to the device. Returns the DMA address, or
+     * {@link #DMA_MAPPING_ERROR} with a rate-limited warning when the buffer reaches above the
+     * device's DMA mask: such an address is never handed out.
+     *
+     * @throws BadAddressException when the buffer is not pool memory
+     * @throws IllegalArgumentException for {@code DMA_NONE} or a size of 0
+     */
+    public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
+        return dma().mapSingle(dev.impl, cpuAddr, size, dir.ordinal());
+    }
+
+    /**
+     * {@code dma_unmap_single}: gives the buffer back to the CPU; address, size and direction
+     * must be those of the map.
+     *
+     * @throws BadAddressException for a mapping the device does not hold, or one mapped with
+     *         another size, direction or function (the kernel's DMA-API debugging messages)
+     */
+    public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().unmap("dma_unmap_single", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.SINGLE);
+    }
+
+    /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
+    public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
+        return dma().mapPage(dev.impl, page_to_phys(page), offset, size, dir.ordinal());
+    }
+
+    /** {@code dma_unmap_page}: undoes {@link #dma_map_page}; checked as {@link #dma_unmap_single}. */
+    public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().unmap("dma_unmap_page", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.PAGE);
+    }
+
+    /** {@code dma_mapping_error}: true when a map returned {@link #DMA_MAPPING_ERROR} (C returns -ENOMEM then). */
+    public boolean dma_mapping_error(Device dev, long dmaAddr) {
+        return dmaAddr == DMA_MAPPING_ERROR;
+    }
+
+    /**
+     * {@code dma_sync_single_for_cpu}: the CPU takes the mapped bytes back to read what the
+     * device wrote (x86 is coherent: an acquire fence, so later reads stay after it).
+     *
+     * @throws BadAddressException when the range is not inside a mapping of the device
+     */
+    public void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().sync("dma_sync_single_for_cpu", dev.impl, dmaAddr, size, dir.ordinal(), true);
+    }
+
+    /**
+     * {@code dma_sync_single_for_device}: hands the bytes back to the device after the CPU
+     * wrote them (a release fence, so earlier writes stay before it).
+     *
+     * @throws BadAddressException when the range is not inside a mapping of the device
+     */
+    public void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        dma().sync("dma_sync_single_for_device", dev.impl, dmaAddr, size, dir.ordinal(), false);
+    }
+
+    /**
+     * {@code dma_pool_create}: a pool of {@code size}-byte blocks of coherent memory for
+     * {@code dev}, each aligned to {@code align} (0: 1) and never crossing a multiple of
+     * {@code boundary} (0: none within a page), carved from {@code dma_alloc_coherent} pages.
+     *
+     * @throws IllegalArgumentException where the kernel returns NULL: no device, a size of 0,
+     *         an alignment or boundary that is not a power of two, a boundary below the size
+     */
+    public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
+        return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev == null ? null : dev.impl, size, align, boundary),
+                this);
+    }
+
+    /**
+     * {@code dma_pool_alloc}: a block's CPU address, its DMA address stored in {@code handle[0]}
+     * (C's {@code dma_addr_t *handle}); 0 (NULL) when no page can be had. Not zeroed.
+     */
+    public long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
+        return own(pool, "dma_pool_alloc").alloc(gfp, handle, (gfp & Gfp.__GFP_ZERO) != 0);
+    }
+
+    /** {@code dma_pool_zalloc}: {@link #dma_pool_alloc}, zeroed. */
+    public long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
+        return own(pool, "dma_pool_zalloc").alloc(gfp, handle, true);
+    }
+
+    /**
+     * {@code dma_pool_free}: frees the block at {@code vaddr} whose DMA address is {@code dmaAddr}.
+     *
+     * @throws io.kmem.error.DoubleFreeException when the block is free already
+     * @throws BadAddressException when {@code vaddr} is not a block of the pool or {@code dmaAddr}
+     *         not its DMA address
+     */
+    public void dma_pool_free(DmaPool pool, long vaddr, long dmaAddr) {
+        own(pool, "dma_pool_free").free(vaddr, dmaAddr);
+    }
+
+    /**
+     * {@code dma_pool_destroy}: frees the pool and its pages. With blocks still allocated it
+     * reports each ("dma_pool_destroy ... busy"; see {@link #takeDmaReports()}) and leaks the
+     * pages, as the kernel does. Null is ignored.
+     *
+     * @throws io.kmem.error.KmemException when it was destroyed already
+     */
+    public void dma_pool_destroy(DmaPool pool) {
+        if (pool != null) {
+            own(pool, "dma_pool_destroy").destroy();
+        }
+    }
+
+    /** The DMA reports (busy dma_pool_destroy) made since the last call; clears them. */
+    public List<String> takeDmaReports() {
+        return dma().takeReports();
+    }
+
+    private io.kmem.dma.DmaPoolAllocator own(DmaPool pool, String function) {
+        if (pool.pool != this) {
+            throw new IllegalArgumentException(function + "(" + pool.name() + "): the DMA pool belongs to pool '"
+                    + pool.pool.name() + "', not '" + phys.name() + "'");
+        }
+        return pool.impl;
+    }
+
+    /** {@code mb}: a full fence; loads and stores on neither side cross it. */
+    public static void mb() {
+        java.lang.invoke.VarHandle.fullFence();
+    }
+
+    /** {@code rmb}: loads before it are not moved after later loads and stores (an acquire fence). */
+    public static void rmb() {
+        java.lang.invoke.VarHandle.acquireFence();
+    }
+
+    /** {@code wmb}: stores after it are not moved before earlier loads and stores (a release fence). */
+    public static void wmb() {
+        java.lang.invoke.VarHandle.releaseFence();
+    }
+
+    /** {@code dma_rmb}: orders reads of coherent DMA memory (a descriptor's status, then its data). */
+    public static void dma_rmb() {
+        java.lang.invoke.VarHandle.acquireFence();
+    }
+
+    /** {@code dma_wmb}: orders writes to coherent DMA memory (a descriptor's data, then its ready bit). */
+    public static void dma_wmb() {
+        java.lang.invoke.VarHandle.releaseFence();
+    }
 
     // ------------------------------------------------------------------ page handles
 

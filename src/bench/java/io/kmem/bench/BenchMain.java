@@ -69,7 +69,14 @@ public final class BenchMain {
             new Check("vmalloc(1 MiB) + vfree, 1 thread", "VmallocBench.vmalloc1MiBPair",
                     "VmallocBench.mmapPopulateLocked1MiBPair", 60, "us", 1),
             new Check("vmalloc(16 KiB) + vfree, per page", "VmallocBench.vmalloc16KiBPerPage", null, Double.NaN, "ns"),
-            new Check("vmalloc(64 MiB) + vfree, per page", "VmallocBench.vmalloc64MiBPerPage", null, Double.NaN, "ns"));
+            new Check("vmalloc(64 MiB) + vfree, per page", "VmallocBench.vmalloc64MiBPerPage", null, Double.NaN, "ns"),
+            new Check("readl (acquire), memfd stand-in, 1 thread", "MmioBench.readl", "MmioBench.ffmGetAcquire", 5,
+                    "ns"),
+            new Check("writel (release), memfd stand-in, 1 thread", "MmioBench.writel", "MmioBench.ffmSetRelease", 5,
+                    "ns"),
+            new Check("readl_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.readlRelaxed",
+                    "MmioBench.ffmGetOpaque", 5, "ns"),
+            new Check("writel_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.writelRelaxed", null, 5, "ns"));
 
     static final List<Scaling> SCALING = List.of(
             new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",

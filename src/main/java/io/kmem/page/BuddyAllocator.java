@@ -46,7 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *       frames may coalesce into the block asked for), try again.</li>
  *   <li>Without {@code __GFP_DIRECT_RECLAIM} ({@code GFP_ATOMIC}, {@code GFP_NOWAIT}): fail.
  *       Nothing above blocks: the zone lock is only held for bounded list work.</li>
- *   <li>Blocking: ask every live thread to drain its cache; grow the pool
+ *   <li>Blocking, when a zone of the zonelist holds frames or growth can bring some (a
+ *       {@code __GFP_DMA32} request to a pool without DMA32 frames fails here at once, as
+ *       the kernel's zonelists hold only populated zones): ask every live thread to drain
+ *       its cache; grow the pool
  *       ({@link #growFor}); for order &gt; 0, harvest contiguity ({@link #harvest}); with
  *       {@code __GFP_NORETRY} stop here; otherwise wait for frees, at most
  *       {@code allocWaitNanos} ({@code __GFP_NOFAIL}: without limit), retrying.</li>
@@ -208,7 +211,7 @@ public final class BuddyAllocator implements AutoCloseable {
             reapDeadCaches();
             idx = fromFreelists(c, gfp, order, zonelist, Mark.MIN);
         }
-        if (idx < 0 && Gfp.mayBlock(gfp)) {
+        if (idx < 0 && Gfp.mayBlock(gfp) && (populated(zonelist) || growthReaches(zonelist))) {
             idx = allocBlocking(c, gfp, order, zonelist);
         }
         if (idx < 0) {
@@ -513,6 +516,22 @@ public final class BuddyAllocator implements AutoCloseable {
         return phys.hasSource(kind) ? phys.maxFrames(kind) - phys.presentFrames(kind) : 0;
     }
 
+    /** Does a zone of the zonelist hold frames? (The kernel's zonelists list populated zones only.) */
+    private boolean populated(int[] zonelist) {
+        for (int z : zonelist) {
+            Zone zone = zones[z];
+            zone.lock.lock();
+            try {
+                if (zone.managedLocked() > 0) {
+                    return true;
+                }
+            } finally {
+                zone.lock.unlock();
+            }
+        }
+        return false;
+    }
+
     private boolean growthReaches(int[] zonelist) {
         if (zonelist == ZONELIST_NORMAL) {
             return true;
@@ -772,6 +791,53 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         wakeWaiters();
         return pfn;
+    }
+
+    /**
+     * A block of 2^order frames whose every byte lies at or below physical address
+     * {@code maxPhys} (unsigned), for a DMA mask between zone limits (a 28-bit device: DMA32
+     * may hand out frames above it, DMA may hold none). Drains the calling thread's page cache and dead threads' caches, then
+     * searches each zone's free lists for the first free block with a low enough part
+     * ({@link Zone#takeBlockBelowLocked}), above the min watermark. Never grows the pool and
+     * never waits. Returns the PFN, or -1 (counted; no warning: the caller warns).
+     *
+     * @throws IllegalArgumentException for a negative order or unknown GFP bits
+     */
+    public long allocPagesBelow(int gfp, int order, long maxPhys) {
+        if ((gfp & ~Gfp.VALID_MASK) != 0 || order < 0) {
+            throw new IllegalArgumentException("alloc_pages: order " + order + ", GFP 0x" + Integer.toHexString(gfp)
+                    + ": expected an order of 0 or more and the constants of io.kmem.gfp.Gfp");
+        }
+        ensureOpen("alloc_pages");
+        if (order > MAX_ORDER || !phys.physical()) {
+            failures.increment();
+            return -1;
+        }
+        // The last frame whose every byte is at or below maxPhys (an unsigned address).
+        long maxPfn = (maxPhys >>> PhysLayout.PAGE_SHIFT) - ((~maxPhys & (PhysLayout.PAGE_SIZE - 1)) == 0 ? 0 : 1);
+        drainCache(cache());
+        reapDeadCaches();
+        for (int z : ZONELIST_NORMAL) {
+            Zone zone = zones[z];
+            zone.lock.lock();
+            try {
+                if (zone.spanLocked()[0] <= maxPfn && zone.watermarkOkLocked(order, markOf(zone, gfp, Mark.MIN))) {
+                    long idx = zone.takeBlockBelowLocked(order, maxPfn);
+                    if (idx >= 0) {
+                        memMap.setInfo(idx, memMap.info(idx) | MemMap.PG_ALLOCATED);
+                        long pfn = MemMap.pfn(memMap.info(idx));
+                        if ((gfp & __GFP_ZERO) != 0) {
+                            zero(pfn, order);
+                        }
+                        return pfn;
+                    }
+                }
+            } finally {
+                zone.lock.unlock();
+            }
+        }
+        failures.increment();
+        return -1;
     }
 
     /**

@@ -159,7 +159,31 @@ final class Zone {
         if (o == NR_ORDERS) {
             return -1;
         }
-        long idx = head[o];
+        return splitLocked(head[o], o, order);
+    }
+
+    /**
+     * A block of {@code order} whose frames all lie at or below {@code maxPfn}: the lowest part
+     * of the first free block (smallest order first, then list order) that has one. Walks the
+     * free lists, so it is for slow paths (DMA masks between zone limits). Returns the head's
+     * frame index, its record holding only the order, or -1.
+     */
+    long takeBlockBelowLocked(int order, long maxPfn) {
+        for (int o = order; o < NR_ORDERS; o++) {
+            for (int i = head[o]; i != NONE; i = next(memMap.priv(i))) {
+                if (MemMap.pfn(memMap.info(i)) + (1L << order) - 1 <= maxPfn) {
+                    return splitLocked(i, o, order);
+                }
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Takes the free block of order {@code o} at {@code idx} off its list and keeps its lowest
+     * block of {@code order}, putting the upper halves back ({@code expand}).
+     */
+    private long splitLocked(long idx, int o, int order) {
         removeFreeLocked(idx, o);
         long pfn = MemMap.pfn(memMap.info(idx));
         while (o > order) {

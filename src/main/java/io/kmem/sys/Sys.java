@@ -507,9 +507,78 @@ public final class Sys {
             throw rethrow(t);
         }
         if (fd < 0) {
-            throw failure("open", "path=\"" + path + "\", flags=" + Flags.open(flags), errno, privilegeHint(errno));
+            throw failure("open", "path=\"" + path + "\", flags=" + Flags.open(flags), errno, openHint(path, errno));
         }
         return fd;
+    }
+
+    /**
+     * Reads up to {@code count} bytes at {@code offset} of the file at {@code path} into
+     * {@code buf}: {@code open(O_RDONLY)}, {@link #pread}, {@code close}. For small files such as
+     * sysfs attributes and a PCI function's {@code config}; failures name the path.
+     *
+     * @param buf a native segment of at least {@code count} bytes
+     * @return the number of bytes read, fewer than {@code count} at the end of the file
+     * @throws SyscallException if a call fails
+     */
+    public static long preadFile(String path, MemorySegment buf, long count, long offset) {
+        checkBuffer("pread", buf, count);
+        int fd = open(path, Libc.O_RDONLY() | Libc.O_CLOEXEC());
+        try {
+            return transfer(PREAD, "pread", path, fd, buf, count, offset);
+        } finally {
+            close(fd);
+        }
+    }
+
+    /**
+     * Writes {@code count} bytes of {@code buf} at {@code offset} of the file at {@code path}:
+     * {@code open(O_WRONLY)}, one {@link #pwrite}, {@code close}. For sysfs attributes (one
+     * write is one store to the attribute) and a PCI function's {@code config}; failures name
+     * the path, and a short write is one.
+     *
+     * @param buf a native segment of at least {@code count} bytes
+     * @throws SyscallException if a call fails or writes fewer bytes (then with errno 0)
+     */
+    public static void pwriteFile(String path, MemorySegment buf, long count, long offset) {
+        checkBuffer("pwrite", buf, count);
+        int fd = open(path, Libc.O_WRONLY() | Libc.O_CLOEXEC());
+        try {
+            long n = transfer(PWRITE, "pwrite", path, fd, buf, count, offset);
+            if (n != count) {
+                throw new SyscallException("pwrite", 0, "", "pwrite(path=\"" + path + "\", count=" + count + ", off="
+                        + offset + "): wrote " + n + " bytes; the file takes no more there");
+            }
+        } finally {
+            close(fd);
+        }
+    }
+
+    /**
+     * One pread or pwrite through {@code handle}, retried on EINTR; a failure names the path
+     * when there is one ({@link #preadFile}), else the descriptor.
+     */
+    private static long transfer(MethodHandle handle, String call, String path, int fd, MemorySegment buf, long count,
+                                 long offset) {
+        MemorySegment state = CALL_STATE.get();
+        long result;
+        int errno;
+        do {
+            try {
+                result = (long) handle.invokeExact(state, fd, buf, count, offset);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            errno = result >= 0 ? 0 : errno(state);
+        } while (errno == EINTR);
+        if (result < 0) {
+            String hint = errno == Libc.EBUSY() && path != null && path.startsWith("/sys/")
+                    ? "the kernel refuses while a driver is bound to the device: unbind it (echo the device's name"
+                      + " > its driver/unbind)" : privilegeHint(errno);
+            throw failure(call, (path != null ? "path=\"" + path + "\"" : "fd=" + fd) + ", count=" + count + ", off="
+                    + offset, errno, hint);
+        }
+        return result;
     }
 
     /**
@@ -544,21 +613,7 @@ public final class Sys {
      */
     public static long pread(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pread", buf, count);
-        MemorySegment state = CALL_STATE.get();
-        long result;
-        int errno;
-        do {
-            try {
-                result = (long) PREAD.invokeExact(state, fd, buf, count, offset);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-            errno = result >= 0 ? 0 : errno(state);
-        } while (errno == EINTR);
-        if (result < 0) {
-            throw failure("pread", "fd=" + fd + ", count=" + count + ", off=" + offset, errno, privilegeHint(errno));
-        }
-        return result;
+        return transfer(PREAD, "pread", null, fd, buf, count, offset);
     }
 
     /**
@@ -572,21 +627,7 @@ public final class Sys {
      */
     public static long pwrite(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pwrite", buf, count);
-        MemorySegment state = CALL_STATE.get();
-        long result;
-        int errno;
-        do {
-            try {
-                result = (long) PWRITE.invokeExact(state, fd, buf, count, offset);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
-            errno = result >= 0 ? 0 : errno(state);
-        } while (errno == EINTR);
-        if (result < 0) {
-            throw failure("pwrite", "fd=" + fd + ", count=" + count + ", off=" + offset, errno, privilegeHint(errno));
-        }
-        return result;
+        return transfer(PWRITE, "pwrite", null, fd, buf, count, offset);
     }
 
     // ---------------------------------------------------------------- process and system
@@ -805,6 +846,23 @@ public final class Sys {
 
     private static String privilegeHint(int errno) {
         return errno == EPERM || errno == EACCES ? "run as root" : null;
+    }
+
+    /** What to do when a device file does not open; the privilege hint for anything else. */
+    private static String openHint(String path, int errno) {
+        if (path.endsWith("/dev/mem")) {
+            if (errno == Libc.ENOENT()) {
+                return "this system has no /dev/mem: a kernel built without CONFIG_DEVMEM, or a container that does"
+                        + " not pass it in; map a PCI BAR through its sysfs resourceN (pci_iomap) instead";
+            }
+            if (errno == EPERM || errno == EACCES) {
+                return "/dev/mem needs root (CAP_SYS_RAWIO) and a kernel not in lockdown";
+            }
+        }
+        if (path.contains("/dev/uio") && errno == Libc.ENOENT()) {
+            return "no such UIO device: load a UIO driver (modprobe uio_pci_generic) and bind the device to it";
+        }
+        return privilegeHint(errno);
     }
 
     private static SyscallException failure(String call, String args, int errno, String hint) {

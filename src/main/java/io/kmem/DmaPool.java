@@ -1,0 +1,59 @@
+package io.kmem;
+
+import io.kmem.dma.DmaPoolAllocator;
+
+/**
+ * A pool of small coherent DMA blocks made by {@link MemoryPool#dma_pool_create}: the
+ * kernel's {@code struct dma_pool *}. A handle: allocate and free through the pool's
+ * {@code dma_pool_*} methods.
+ */
+public final class DmaPool {
+    final DmaPoolAllocator impl;
+    final MemoryPool pool;
+
+    DmaPool(DmaPoolAllocator impl, MemoryPool pool) {
+        this.impl = impl;
+        this.pool = pool;
+    }
+
+    /** The name given at creation. */
+    public String name() {
+        return impl.name();
+    }
+
+    /** Bytes of each block: the size asked for, rounded up to the alignment (at least 16). */
+    public long size() {
+        return impl.size();
+    }
+
+    /** Alignment of each block's address (DMA and CPU alike). */
+    public long align() {
+        return impl.align();
+    }
+
+    /** No block crosses a multiple of this (a power of two). */
+    public long boundary() {
+        return impl.boundary();
+    }
+
+    /** Bytes of each page the pool takes from {@code dma_alloc_coherent}. */
+    public long allocation() {
+        return impl.allocation();
+    }
+
+    /** Blocks in one such page. */
+    public int blocksPerPage() {
+        return impl.blocksPerPage();
+    }
+
+    /** Blocks allocated now. */
+    public long active() {
+        return impl.active();
+    }
+
+    @Override
+    public String toString() {
+        return String.format("dma_pool %s of %s (block %d B, align %d, boundary %d, %d a page of %d B)", name(),
+                impl.device().name(), size(), align(), boundary(), blocksPerPage(), allocation());
+    }
+}

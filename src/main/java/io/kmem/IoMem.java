@@ -1,0 +1,333 @@
+package io.kmem;
+
+import io.kmem.error.BadAddressException;
+import io.kmem.mmio.Ioremap;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
+/**
+ * A mapping of device memory that {@link MemoryPool#ioremap} (or {@code pci_iomap},
+ * {@code ioremapUio}, {@code ioremapFile}) returned: the kernel's {@code void __iomem *}.
+ * Registers are read and written through it at offsets from the start, with the kernel's
+ * accessors: {@code regs.writel(1, 0x98)} is C's {@code writel(1, regs + 0x98)}.
+ *
+ * <p>Why a handle and not a {@code long} address as elsewhere in kmem: an access through a
+ * bare address cannot be checked without a lookup per access, and an unchecked one that
+ * misses the mapping faults the JVM. The handle holds its mapping's segment, so every access
+ * is bounds- and liveness-checked in a few instructions, allocates nothing, and an access out
+ * of range or after {@code iounmap} throws instead of faulting. The kernel makes
+ * {@code __iomem} a type of its own for the same reason (sparse refuses plain dereferences).
+ * {@link #address()} gives the address for {@code iounmap(long)} and reports.
+ *
+ * <h2>Accessors and their ordering (x86, as {@code Documentation/memory-barriers.txt}
+ * describes the kernel's)</h2>
+ * <pre>
+ *   readb/w/l/q(off)          acquire load: later loads and stores, to memory or the device,
+ *                             stay after it; so a DMA buffer read after a status register sees
+ *                             what the device wrote before it set that status
+ *   writeb/w/l/q(v, off)      release store: earlier loads and stores, among them the writes
+ *                             that filled a DMA buffer, stay before it; so a doorbell never
+ *                             overtakes the descriptor it announces
+ *   read*_relaxed, write*_relaxed
+ *                             opaque: no fence; each access happens, once, at its full width,
+ *                             in program order with other accesses to the same register; not
+ *                             ordered against ordinary memory (as the kernel's _relaxed)
+ *   ioread8/16/32, iowrite8/16/32   readb/w/l and writeb/w/l (memory BARs)
+ *   ioread16be/32be, iowrite16be/32be   the same, big-endian
+ *   memcpy_fromio, memcpy_toio, memset_io   bulk copies, no ordering of their own: follow a
+ *                             memcpy_toio with a writel, precede a memcpy_fromio with a readl
+ * </pre>
+ * Values are little-endian, as PCI registers are. {@code readb} and {@code readw} return the
+ * unsigned value ({@code u8}, {@code u16}) in an {@code int}; {@code writeb} and {@code writew}
+ * take the low bits of theirs.
+ *
+ * <p>On x86 an acquire load and a release store compile to a plain {@code mov}, as the
+ * kernel's {@code readl}/{@code writel} do; the Java memory model adds that the compiler does
+ * not move the accesses named above across them. Orders it leaves out: a release store
+ * followed by an acquire load of another address (a {@code writel}, then a {@code readl} of a
+ * status register), and two relaxed accesses to different registers. The kernel promises
+ * both for one device and gets them from the memory type, not from a fence: the CPU
+ * never reorders accesses to uncached memory (UC-, what {@code ioremap}, {@code resourceN}
+ * and UIO give), and its compiler is kept from it because the accessors are {@code asm
+ * volatile} with a memory clobber. In Java the compiler side holds on HotSpot, whose C2 puts a
+ * compiler-only barrier around every acquire, release and opaque access of off-heap memory;
+ * it is HotSpot's behaviour, not the specification's. Code that must not depend on it, or
+ * that needs a write to reach the device before a later load of ordinary memory, puts
+ * {@link MemoryPool#mb()} between them.
+ *
+ * <p>Misuse throws {@link BadAddressException} naming the accessor, the offset and the
+ * mapping: an offset outside it, one not aligned to the access width (a register access
+ * must be one naturally aligned access), any access after {@code iounmap}.
+ *
+ * <p>Thread safety: accessors may be called from any thread; {@code iounmap} waits for none
+ * (an access racing it throws).
+ */
+public final class IoMem {
+    private static final VarHandle U8 = ValueLayout.JAVA_BYTE.varHandle();
+    private static final VarHandle U16 = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
+    private static final VarHandle U32 = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
+    private static final VarHandle U64 = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
+
+    final Ioremap.Mapping mapping;
+    final MemoryPool pool;
+    private final MemorySegment seg;
+    private final long address;
+    /** Bytes accessible: the mapping's size, 0 once unmapped (the arena's close is the real guard). */
+    private long limit;
+
+    IoMem(Ioremap.Mapping mapping, MemoryPool pool) {
+        this.mapping = mapping;
+        this.pool = pool;
+        this.seg = mapping.segment();
+        this.address = seg.address();
+        this.limit = seg.byteSize();
+        mapping.onUnmap(() -> limit = 0);
+    }
+
+    /** The virtual address of byte 0: what {@code ioremap} returns in C. */
+    public long address() {
+        return address;
+    }
+
+    /** Bytes mapped. */
+    public long size() {
+        return mapping.area().size();
+    }
+
+    /** The physical address of byte 0 (for a stand-in file: its offset in the file). */
+    public long phys() {
+        return mapping.area().phys();
+    }
+
+    /** The call that made the mapping ("ioremap", "pci_iomap", ...) and the memory type it got. */
+    public String kind() {
+        return mapping.area().function() + " " + mapping.area().caching().label();
+    }
+
+    /** True once {@code iounmap} has unmapped it. */
+    public boolean unmapped() {
+        return mapping.unmapped();
+    }
+
+    // ------------------------------------------------------------------ ordered accessors
+
+    /** {@code readb}: the byte at {@code offset}, 0 to 255. */
+    public int readb(long offset) {
+        check("readb", offset, 1);
+        return (byte) U8.getAcquire(seg, offset) & 0xff;
+    }
+
+    /** {@code readw}: the little-endian 16-bit value at {@code offset}, 0 to 65535. */
+    public int readw(long offset) {
+        check("readw", offset, 2);
+        return (short) U16.getAcquire(seg, offset) & 0xffff;
+    }
+
+    /** {@code readl}: the little-endian 32-bit value at {@code offset}. */
+    public int readl(long offset) {
+        check("readl", offset, 4);
+        return (int) U32.getAcquire(seg, offset);
+    }
+
+    /** {@code readq}: the little-endian 64-bit value at {@code offset}, one access. */
+    public long readq(long offset) {
+        check("readq", offset, 8);
+        return (long) U64.getAcquire(seg, offset);
+    }
+
+    /** {@code writeb}: the low 8 bits of {@code value} at {@code offset}. */
+    public void writeb(int value, long offset) {
+        check("writeb", offset, 1);
+        U8.setRelease(seg, offset, (byte) value);
+    }
+
+    /** {@code writew}: the low 16 bits of {@code value} at {@code offset}, little-endian. */
+    public void writew(int value, long offset) {
+        check("writew", offset, 2);
+        U16.setRelease(seg, offset, (short) value);
+    }
+
+    /** {@code writel}: {@code value} at {@code offset}, little-endian. */
+    public void writel(int value, long offset) {
+        check("writel", offset, 4);
+        U32.setRelease(seg, offset, value);
+    }
+
+    /** {@code writeq}: {@code value} at {@code offset}, little-endian, one access. */
+    public void writeq(long value, long offset) {
+        check("writeq", offset, 8);
+        U64.setRelease(seg, offset, value);
+    }
+
+    // ------------------------------------------------------------------ relaxed accessors
+
+    /** {@code readb_relaxed}: as {@link #readb}, without ordering against ordinary memory. */
+    public int readb_relaxed(long offset) {
+        check("readb_relaxed", offset, 1);
+        return (byte) U8.getOpaque(seg, offset) & 0xff;
+    }
+
+    /** {@code readw_relaxed}. */
+    public int readw_relaxed(long offset) {
+        check("readw_relaxed", offset, 2);
+        return (short) U16.getOpaque(seg, offset) & 0xffff;
+    }
+
+    /** {@code readl_relaxed}. */
+    public int readl_relaxed(long offset) {
+        check("readl_relaxed", offset, 4);
+        return (int) U32.getOpaque(seg, offset);
+    }
+
+    /** {@code readq_relaxed}. */
+    public long readq_relaxed(long offset) {
+        check("readq_relaxed", offset, 8);
+        return (long) U64.getOpaque(seg, offset);
+    }
+
+    /** {@code writeb_relaxed}. */
+    public void writeb_relaxed(int value, long offset) {
+        check("writeb_relaxed", offset, 1);
+        U8.setOpaque(seg, offset, (byte) value);
+    }
+
+    /** {@code writew_relaxed}. */
+    public void writew_relaxed(int value, long offset) {
+        check("writew_relaxed", offset, 2);
+        U16.setOpaque(seg, offset, (short) value);
+    }
+
+    /** {@code writel_relaxed}. */
+    public void writel_relaxed(int value, long offset) {
+        check("writel_relaxed", offset, 4);
+        U32.setOpaque(seg, offset, value);
+    }
+
+    /** {@code writeq_relaxed}. */
+    public void writeq_relaxed(long value, long offset) {
+        check("writeq_relaxed", offset, 8);
+        U64.setOpaque(seg, offset, value);
+    }
+
+    // ------------------------------------------------------------------ ioread / iowrite
+
+    /** {@code ioread8}: {@link #readb}. */
+    public int ioread8(long offset) {
+        check("ioread8", offset, 1);
+        return (byte) U8.getAcquire(seg, offset) & 0xff;
+    }
+
+    /** {@code ioread16}: {@link #readw}. */
+    public int ioread16(long offset) {
+        check("ioread16", offset, 2);
+        return (short) U16.getAcquire(seg, offset) & 0xffff;
+    }
+
+    /** {@code ioread32}: {@link #readl}. */
+    public int ioread32(long offset) {
+        check("ioread32", offset, 4);
+        return (int) U32.getAcquire(seg, offset);
+    }
+
+    /** {@code ioread16be}: the big-endian 16-bit value at {@code offset}, 0 to 65535. */
+    public int ioread16be(long offset) {
+        check("ioread16be", offset, 2);
+        return Short.reverseBytes((short) U16.getAcquire(seg, offset)) & 0xffff;
+    }
+
+    /** {@code ioread32be}: the big-endian 32-bit value at {@code offset}. */
+    public int ioread32be(long offset) {
+        check("ioread32be", offset, 4);
+        return Integer.reverseBytes((int) U32.getAcquire(seg, offset));
+    }
+
+    /** {@code iowrite8}: {@link #writeb}. */
+    public void iowrite8(int value, long offset) {
+        check("iowrite8", offset, 1);
+        U8.setRelease(seg, offset, (byte) value);
+    }
+
+    /** {@code iowrite16}: {@link #writew}. */
+    public void iowrite16(int value, long offset) {
+        check("iowrite16", offset, 2);
+        U16.setRelease(seg, offset, (short) value);
+    }
+
+    /** {@code iowrite32}: {@link #writel}. */
+    public void iowrite32(int value, long offset) {
+        check("iowrite32", offset, 4);
+        U32.setRelease(seg, offset, value);
+    }
+
+    /** {@code iowrite16be}: the low 16 bits of {@code value} at {@code offset}, big-endian. */
+    public void iowrite16be(int value, long offset) {
+        check("iowrite16be", offset, 2);
+        U16.setRelease(seg, offset, Short.reverseBytes((short) value));
+    }
+
+    /** {@code iowrite32be}: {@code value} at {@code offset}, big-endian. */
+    public void iowrite32be(int value, long offset) {
+        check("iowrite32be", offset, 4);
+        U32.setRelease(seg, offset, Integer.reverseBytes(value));
+    }
+
+    // ------------------------------------------------------------------ bulk
+
+    /** {@code memcpy_fromio}: copies {@code count} bytes at {@code from} into {@code to}. */
+    public void memcpy_fromio(MemorySegment to, long from, long count) {
+        checkRange("memcpy_fromio", from, count);
+        MemorySegment.copy(seg, from, to, 0, count);
+    }
+
+    /** {@code memcpy_toio}: copies {@code count} bytes of {@code from} to {@code to}. */
+    public void memcpy_toio(long to, MemorySegment from, long count) {
+        checkRange("memcpy_toio", to, count);
+        MemorySegment.copy(from, 0, seg, to, count);
+    }
+
+    /** {@code memset_io}: sets {@code count} bytes at {@code offset} to the low 8 bits of {@code value}. */
+    public void memset_io(long offset, int value, long count) {
+        checkRange("memset_io", offset, count);
+        seg.asSlice(offset, count).fill((byte) value);
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    private void check(String function, long offset, int bytes) {
+        if (offset < 0 || offset > limit - bytes || ((address + offset) & (bytes - 1)) != 0) {
+            throw outside(function, offset, bytes);
+        }
+    }
+
+    private void checkRange(String function, long offset, long count) {
+        if (count < 0 || offset < 0 || offset > limit - count) {
+            throw outside(function, offset, count);
+        }
+    }
+
+    private BadAddressException outside(String function, long offset, long bytes) {
+        Ioremap.Area a = mapping.area();
+        String where = String.format(" (%s of %d bytes at 0x%x, phys 0x%x, by %s)", a.function(), a.size(), a.addr(),
+                a.phys(), a.caller());
+        if (mapping.unmapped()) {
+            return new BadAddressException(function + "(0x" + Long.toHexString(offset) + "): the mapping was unmapped by"
+                    + " iounmap" + where);
+        }
+        if (offset >= 0 && bytes > 0 && offset <= a.size() - bytes) {
+            return new BadAddressException(function + "(0x" + Long.toHexString(offset) + "): not " + bytes
+                    + "-byte aligned (address 0x" + Long.toHexString(address + offset) + "); a register access must be"
+                    + " naturally aligned" + where);
+        }
+        return new BadAddressException(function + "(0x" + Long.toHexString(offset) + ", " + bytes
+                + " bytes): outside the mapping; expected an offset from 0 to " + (a.size() - Math.max(bytes, 0)) + where);
+    }
+
+    @Override
+    public String toString() {
+        Ioremap.Area a = mapping.area();
+        return String.format("IoMem[0x%x, %d bytes, phys 0x%x, %s %s%s]", a.addr(), a.size(), a.phys(), a.function(),
+                a.caching().label(), mapping.unmapped() ? ", unmapped" : "");
+    }
+}

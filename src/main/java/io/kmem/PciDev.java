@@ -1,0 +1,47 @@
+package io.kmem;
+
+import io.kmem.pci.PciDevice;
+
+/**
+ * A PCI function found by {@link MemoryPool#pci_get_device}: the kernel's
+ * {@code struct pci_dev *}, read from sysfs. Its DMA side is {@link #dev()}.
+ */
+public final class PciDev {
+    final PciDevice impl;
+    private final Device dev;
+
+    PciDev(PciDevice impl) {
+        this.impl = impl;
+        this.dev = new Device(impl.name());
+    }
+
+    /** {@code pci_name}: the function's address, "0000:00:04.0". */
+    public String name() {
+        return impl.name();
+    }
+
+    /** {@code pdev->vendor}. */
+    public int vendor() {
+        return impl.vendor();
+    }
+
+    /** {@code pdev->device}. */
+    public int device() {
+        return impl.device();
+    }
+
+    /** {@code pdev->class}: class, subclass, programming interface. */
+    public int classCode() {
+        return impl.classCode();
+    }
+
+    /** {@code &pdev->dev}: the device the DMA API takes. */
+    public Device dev() {
+        return dev;
+    }
+
+    @Override
+    public String toString() {
+        return impl.toString();
+    }
+}

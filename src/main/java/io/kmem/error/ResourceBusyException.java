@@ -1,0 +1,36 @@
+package io.kmem.error;
+
+/**
+ * A {@code request_mem_region} or {@code request_region} whose range overlaps a region that is
+ * already taken (the kernel's {@code -EBUSY}). The message names both ranges and both owners;
+ * the tree is unchanged.
+ */
+public final class ResourceBusyException extends KmemException {
+    private static final long serialVersionUID = 1L;
+
+    private final long conflictStart;
+    private final long conflictEnd;
+    private final String conflictName;
+
+    public ResourceBusyException(String message, long conflictStart, long conflictEnd, String conflictName) {
+        super(message);
+        this.conflictStart = conflictStart;
+        this.conflictEnd = conflictEnd;
+        this.conflictName = conflictName;
+    }
+
+    /** {@return the first address of the region in the way} */
+    public long conflictStart() {
+        return conflictStart;
+    }
+
+    /** {@return the last address (inclusive) of the region in the way} */
+    public long conflictEnd() {
+        return conflictEnd;
+    }
+
+    /** {@return the name of the region in the way, as /proc/iomem shows it} */
+    public String conflictName() {
+        return conflictName;
+    }
+}
