@@ -82,6 +82,7 @@ public final class MemoryPool implements AutoCloseable {
             throw e;
         }
         slab.describeOutsideWith(vmalloc::describe);
+        ioremap.placeIn(vmalloc);
         this.bringUpNanos = System.nanoTime() - t0;
         this.bringUpFrames = phys.presentFrames();
     }
@@ -450,6 +451,7 @@ public final class MemoryPool implements AutoCloseable {
     @Override
     public void close() {
         if (!phys.closed()) {
+            ioremap.close();
             vmalloc.close();
             slab.close();
             buddy.close();
@@ -993,6 +995,7 @@ public final class MemoryPool implements AutoCloseable {
             throw new IllegalArgumentException("iounmap(0x" + Long.toHexString(io.address()) + "): the mapping belongs"
                     + " to pool '" + io.pool.name() + "', not '" + phys.name() + "'");
         }
+        phys.ensureOpen("iounmap");
         ioremap.unmap("iounmap", io.mapping);
     }
 
@@ -1004,6 +1007,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
      */
     public void iounmap(long addr) {
+        phys.ensureOpen("iounmap");
         ioremap.unmap("iounmap", ioremap.lookup("iounmap", addr));
     }
 

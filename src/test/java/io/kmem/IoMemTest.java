@@ -210,16 +210,17 @@ class IoMemTest {
     }
 
     @Test
-    void aClosedPoolMakesNoMappingsButItsMappingsCanStillBeUnmapped() {
+    void closingThePoolUnmapsItsMappings() {
         IoMem io = pool.ioremapFile(dev, 0, 4096);
+        long at = io.address();
         pool.close();
-        io.writel(7, 0);
-        assertEquals(7, io.readl(0), "a mapping does not use the pool's frames");
+        assertThrows(BadAddressException.class, () -> io.writel(7, 0), "an access after close throws, never faults");
+        assertTrue(pool.ioremap.areas().isEmpty(), "close unmapped every mapping");
         PoolClosedException e = assertThrows(PoolClosedException.class, () -> pool.ioremapFile(dev, 0, 4096));
         assertTrue(e.getMessage().startsWith("ioremapFile: pool 'mmio' is closed"), e.getMessage());
         assertThrows(PoolClosedException.class, () -> pool.request_mem_region(0x1000, 16, "x"));
-        pool.iounmap(io);
-        assertTrue(pool.ioremap.areas().isEmpty());
+        assertThrows(PoolClosedException.class, () -> pool.iounmap(io));
+        assertThrows(PoolClosedException.class, () -> pool.iounmap(at));
     }
 
     @Test
@@ -269,5 +270,25 @@ class IoMemTest {
             sum += io.readq_relaxed(off) + io.readb(off) + io.readw(off) + io.ioread32be(off);
         }
         return sum;
+    }
+
+    /** ioremap takes its areas from the vmalloc window, as the kernel's does: guard page, find_vm_area, vmallocinfo. */
+    @Test
+    void mappingsLiveInTheVmallocWindowWithAGuardPage() {
+        IoMem io = pool.ioremapFile(dev, 0, 8192);
+        long at = io.address();
+        assertTrue(pool.is_vmalloc_addr(at), "an ioremap address is a vmalloc address, as in the kernel");
+        VmStruct vm = pool.find_vm_area(at);
+        assertEquals(VmStruct.VM_IOREMAP, vm.flags());
+        assertEquals(3 * 4096, vm.size(), "two pages and the guard page");
+        assertEquals(0, vm.nrPages());
+        assertEquals(-1, pool.pagemapPfn(at + 8192), "the guard page is not mapped");
+        assertEquals(0, pool.vmalloc_to_page(at), "no frame of the pool behind a device mapping");
+        assertTrue(pool.vmallocinfo().contains(" ioremap\n"), pool.vmallocinfo());
+        BadAddressException e = assertThrows(BadAddressException.class, () -> pool.vfree(at));
+        assertTrue(e.getMessage().contains("ioremap") && e.getMessage().contains("iounmap"), e.getMessage());
+        pool.iounmap(io);
+        assertEquals(null, pool.find_vm_area(at));
+        assertEquals(List.of(), pool.checkVmalloc());
     }
 }

@@ -5,6 +5,7 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.sys.Sys;
+import io.kmem.vmalloc.Vmalloc;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -135,6 +136,7 @@ public final class Ioremap {
 
     private final TreeMap<Long, Mapping> live = new TreeMap<>();
     private final Map<Long, Area> history = new LinkedHashMap<>();
+    private volatile Vmalloc window;
     private volatile Path sys = Path.of("/sys");
     private volatile Path dev = Path.of("/dev");
     private volatile Path proc = Path.of("/proc");
@@ -338,17 +340,47 @@ public final class Ioremap {
     // ------------------------------------------------------------------ mapping
 
     /**
-     * Chooses the virtual address of a mapping and maps {@code length} bytes of {@code fd} at
-     * {@code offset} there: the one place that decides where ioremap mappings go (today the
-     * kernel's choice, {@code mmap} with a NULL hint; inside the vmalloc window later).
+     * Where mappings go: the pool's vmalloc window, as the kernel's ioremap takes its areas
+     * from vmalloc's allocator (each with a guard page after it, listed in vmallocinfo as
+     * {@code ioremap}). Set once by the pool; without it (a bare {@code Ioremap}), mappings go
+     * where the kernel's {@code mmap} puts them.
      */
-    private static long mapArea(int fd, long offset, long length) {
-        return Sys.mmap(0, length, Libc.PROT_READ() | Libc.PROT_WRITE(), Libc.MAP_SHARED(), fd, offset);
+    public void placeIn(Vmalloc window) {
+        this.window = window;
+    }
+
+    /**
+     * Chooses the virtual address of a mapping and maps {@code length} bytes of {@code fd} at
+     * {@code offset} there: the one place that decides where ioremap mappings go.
+     */
+    private long mapArea(String function, int fd, long offset, long length) {
+        Vmalloc w = window;
+        if (w == null) {
+            return Sys.mmap(0, length, Libc.PROT_READ() | Libc.PROT_WRITE(), Libc.MAP_SHARED(), fd, offset);
+        }
+        long start = w.reserveIoremap(length);
+        if (start < 0) {
+            throw new KmemException(function + ": no free range of " + length + " bytes in the vmalloc window for"
+                    + " the mapping; build the pool with a larger window (builder().vmallocWindow)");
+        }
+        try {
+            Sys.mmap(start, length, Libc.PROT_READ() | Libc.PROT_WRITE(), Libc.MAP_SHARED() | Libc.MAP_FIXED(), fd,
+                    offset);
+        } catch (RuntimeException e) {
+            w.releaseIoremap(start, length);
+            throw e;
+        }
+        return start;
     }
 
     /** Undoes {@link #mapArea}. */
-    private static void unmapArea(long start, long length) {
-        Sys.munmap(start, length);
+    private void unmapArea(long start, long length) {
+        Vmalloc w = window;
+        if (w == null) {
+            Sys.munmap(start, length);
+        } else {
+            w.releaseIoremap(start, length);
+        }
     }
 
     /** Maps {@code size} bytes at {@code offset} of {@code file}: the page-aligned range around them. */
@@ -373,7 +405,7 @@ public final class Ioremap {
         int fd = Sys.open(file.toString(), flags);
         long start;
         try {
-            start = mapArea(fd, fileOffset, length);
+            start = mapArea(function, fd, fileOffset, length);
         } finally {
             Sys.close(fd);
         }
@@ -385,6 +417,10 @@ public final class Ioremap {
         synchronized (this) {
             live.put(start, m);
             history.remove(start);
+        }
+        Vmalloc w = window;
+        if (w != null) {
+            w.publishIoremap(start, length, phys - inPage, caller);
         }
         return m;
     }

@@ -30,14 +30,16 @@ public final class VmArea {
     final int[] idx;
     final byte[] orders;
     final long physAddr;
-    /** The first frame of the stack outside kmem's API when the area was asked for; null if none. */
-    private final StackWalker.StackFrame callerFrame;
+    /**
+     * Who asked for the area: the first {@link StackWalker.StackFrame} of the stack outside
+     * kmem's API (formatted when reported), or a ready string (ioremap's); null if none.
+     */
+    private final Object callerFrame;
     private MemorySegment segment;
     private Arena arena;
     private boolean closed;
 
-    VmArea(long start, long size, int flags, int[] idx, byte[] orders, long physAddr,
-           StackWalker.StackFrame callerFrame) {
+    VmArea(long start, long size, int flags, int[] idx, byte[] orders, long physAddr, Object callerFrame) {
         this.start = start;
         this.size = size;
         this.flags = flags;
@@ -77,12 +79,11 @@ public final class VmArea {
      * API (formatted when asked: recording the frame is the cheaper half of the work).
      */
     public String caller() {
-        if (callerFrame == null) {
-            return "?";
+        if (!(callerFrame instanceof StackWalker.StackFrame f)) {
+            return callerFrame == null ? "?" : callerFrame.toString();
         }
-        String c = callerFrame.getClassName();
-        return c.substring(c.lastIndexOf('.') + 1) + "." + callerFrame.getMethodName() + ":"
-                + callerFrame.getLineNumber();
+        String c = f.getClassName();
+        return c.substring(c.lastIndexOf('.') + 1) + "." + f.getMethodName() + ":" + f.getLineNumber();
     }
 
     /** A segment over the whole area that stops working when the area goes ({@link #close}). */

@@ -429,6 +429,36 @@ public final class Vmalloc implements AutoCloseable {
         pagesMapped.add(-a.idx.length);
     }
 
+    // ================================================================== ioremap's areas
+
+    /**
+     * Reserves a range of the window for a device mapping of {@code bytes} (a multiple of the
+     * page size) and its guard page, as the kernel's ioremap takes its area from vmalloc's
+     * allocator. Returns the start (still {@code PROT_NONE}; the caller maps the device there
+     * with {@code MAP_FIXED}), or -1 when the window has no room.
+     */
+    public long reserveIoremap(long bytes) {
+        return areas.reserve(bytes, bytes >= HUGE_ALIGN ? HUGE_ALIGN : PhysLayout.PAGE_SIZE);
+    }
+
+    /** Lists a mapped device range in the window ({@code find_vm_area}, vmallocinfo's {@code ioremap}). */
+    public void publishIoremap(long start, long bytes, long physAddr, String caller) {
+        areas.publish(new VmArea(start, bytes, VmArea.VM_IOREMAP, null, null, physAddr, caller));
+    }
+
+    /**
+     * Removes a device mapping from the window: unlisted, mapped back to {@code PROT_NONE}, the
+     * range free again. Also undoes a {@link #reserveIoremap} that was never published.
+     */
+    public void releaseIoremap(long start, long bytes) {
+        VmArea a = areas.at(start);
+        if (a != null && (a.flags & VmArea.VM_IOREMAP) != 0) {
+            areas.unpublish(start, a);
+        }
+        phys.unmapWindow(start, bytes);
+        areas.release(start, bytes);
+    }
+
     // ================================================================== lookups
 
     /** {@code is_vmalloc_addr}: true when {@code addr} lies in the vmalloc window. */
