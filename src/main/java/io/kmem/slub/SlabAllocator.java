@@ -447,6 +447,12 @@ public final class SlabAllocator {
                 s.state(i) == Slab.ALLOCATED);
     }
 
+    /** The name of the cache whose slab holds {@code addr}, or null when no slab does: for reports. */
+    public String cacheOf(long addr) {
+        Slab s = slabOf(addr);
+        return s == null ? null : s.cache.name;
+    }
+
     /** {@code ksize}: the usable bytes of the object at {@code addr}. */
     public long ksize(long addr) {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
