@@ -306,9 +306,7 @@ final class Stress {
                 if (rnd.nextBoolean()) {
                     free(o, true);
                 } else {
-                    if (!check(o, "when handed over")) {
-                        return;
-                    }
+                    check(o, "when handed over");
                     keep(o);
                 }
             }
@@ -598,8 +596,9 @@ final class Stress {
         }
 
         /**
-         * Test hook (--inject): a stray write into a live object, or two allocations nobody
-         * frees. Returns true once done.
+         * Test hook (--inject): a stray write into a live object (one krealloc never resizes,
+         * so that the byte stays checked), or two allocations nobody frees. Returns true once
+         * done.
          */
         private boolean inject() {
             if (cfg.inject().equals("leak")) {
@@ -609,7 +608,8 @@ final class Stress {
                 return true;
             }
             for (Obj o : live) {
-                if (o.size >= 16 && o.size <= FULL && o.kind != Kind.VMAP) {
+                if (o.size >= 16 && o.size <= FULL && (o.kind == Kind.CACHE || o.kind == Kind.PAGES
+                        || o.kind == Kind.PAGE || o.kind == Kind.EXACT)) {
                     long off = o.size / 2 & -8L;
                     MemorySegment b = pool.segment(o.addr + off, 1);
                     b.set(ValueLayout.JAVA_BYTE, 0, (byte) ~b.get(ValueLayout.JAVA_BYTE, 0));
