@@ -91,7 +91,7 @@ public final class Main {
                   __get_free_pages, alloc_pages and alloc_pages_exact of orders 0..10 under GFP_KERNEL,
                   GFP_ATOMIC, GFP_NOWAIT, __GFP_ZERO and __GFP_NORETRY; kmalloc of 1 byte to 1 MiB, kzalloc,
                   krealloc; kmem_cache_alloc/zalloc on three caches (one with red zones and poisoning);
-                  vmalloc, vzalloc, vmalloc_user; vmap of single pages; kvmalloc and kvzalloc. A quarter of
+                  vmalloc, vzalloc, vmalloc_user; vmap of 1 to 16 pages; kvmalloc and kvzalloc. A quarter of
                   the frees hand the object to another thread, which verifies and frees it. Every object
                   carries a pattern of its own, checked before it is freed; zeroed allocations are checked
                   for zeros, alignments and ksize are checked. A progress bar on a terminal (a line a second
