@@ -27,8 +27,10 @@ target/kmem.jar: deps $(shell find src/main bindings -name '*.java' 2>/dev/null)
 
 jar: target/kmem.jar
 
-# The main job: the kmem tool on an embedded default pool.
+# The main job: the kmem tool on an embedded default pool. `kmem bench` runs the JMH suite
+# from the test classes, so ARGS="bench ..." compiles them first.
 run: target/kmem.jar hugepages
+	@$(if $(filter bench,$(firstword $(ARGS))),$(MVN) -DskipTests test-compile,true)
 	@$(JAVA) --enable-native-access=io.kmem -p target/kmem.jar -m io.kmem/io.kmem.cli.Main $(ARGS)
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.

@@ -6,6 +6,7 @@
  */
 module io.kmem {
     requires java.logging;
+    requires jdk.jfr;
     exports io.kmem;
     exports io.kmem.error;
     exports io.kmem.gfp;

@@ -8,6 +8,7 @@ import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.report.FrameOwners;
 import io.kmem.report.PageReport;
 import io.kmem.report.PhysReport;
 import io.kmem.debug.FaultAttr;
@@ -1421,6 +1422,34 @@ public final class MemoryPool implements AutoCloseable {
     /** {@code dma_wmb}: orders writes to coherent DMA memory (a descriptor's data, then its ready bit). */
     public static void dma_wmb() {
         java.lang.invoke.VarHandle.releaseFence();
+    }
+
+    // ------------------------------------------------------------------ the kmem tool's reports
+
+    /**
+     * Who owns each frame right now: free (by block order), a per-thread page cache, a page
+     * allocator block, a slab (and its cache), a large kmalloc, vmalloc, reserved. What
+     * {@code kmem map} draws. Read from mem_map without the allocators' locks: take it when no
+     * other thread allocates or frees.
+     */
+    public FrameOwners frameOwners() {
+        phys.ensureOpen("frameOwners");
+        return FrameOwners.snapshot(phys, slab);
+    }
+
+    /**
+     * {@code kmem_cache_shrink} of every cache, the kmalloc caches included: their empty slabs
+     * go back to the page allocator (other threads' current slabs at their next slow path).
+     * Returns the pages released.
+     */
+    public long shrinkSlabs() {
+        phys.ensureOpen("shrinkSlabs");
+        return slab.shrinkAll();
+    }
+
+    /** The slab layer's large kmalloc counters (allocations, frees, failures) and misuse count. */
+    public SlabAllocator.LargeStats slabLargeStats() {
+        return slab.largeStats();
     }
 
     // ------------------------------------------------------------------ page handles

@@ -1,6 +1,8 @@
 package io.kmem.debug;
 
+import io.kmem.page.Ratelimit;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Fault injection, the kernel's {@code struct fault_attr} ({@code lib/fault-inject.c}) as used
@@ -28,6 +30,8 @@ public final class FaultAttr {
     private volatile boolean ignoreGfpWait;
     private volatile int minOrder;
     private volatile Runnable armListener;
+    /** The kernel's {@code fault_attr.ratelimit_state}: verbose reports, at most 10 per 5 s. */
+    private final Ratelimit verboseLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     private long count;
     private long spaceLeft;
     private long failures;
@@ -172,7 +176,7 @@ public final class FaultAttr {
             }
             failures++;
         }
-        if (verbose) {
+        if (verbose && verboseLimit.admit() >= 0) {
             System.getLogger("io.kmem.debug").log(System.Logger.Level.INFO, "FAULT_INJECTION: forcing a failure: " + name
                     + ", order " + order + ", " + bytes + " bytes, thread " + Thread.currentThread().getName());
         }

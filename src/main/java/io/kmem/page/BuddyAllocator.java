@@ -18,6 +18,10 @@ import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
 import io.kmem.phys.ZoneType;
+import io.kmem.trace.AllocationWaitEvent;
+import io.kmem.trace.ContiguityHarvestEvent;
+import io.kmem.trace.PoolGrowthEvent;
+import io.kmem.trace.Trace;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -284,6 +288,8 @@ public final class BuddyAllocator implements AutoCloseable {
     private long waitForFrees(PageCache c, int gfp, int order, int[] zonelist, long deadline) {
         waits.increment();
         long start = System.nanoTime();
+        AllocationWaitEvent event = Trace.waitStart();
+        String outcome = "closed";
         waitersCount.incrementAndGet();
         updateSlowFrees();
         try {
@@ -298,10 +304,12 @@ public final class BuddyAllocator implements AutoCloseable {
                 }
                 long idx = fromFreelists(c, gfp, order, zonelist, Mark.MIN);
                 if (idx >= 0) {
+                    outcome = "served";
                     return idx;
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
+                    outcome = "timed out";
                     return -1;
                 }
                 waitLock.lock();
@@ -311,6 +319,7 @@ public final class BuddyAllocator implements AutoCloseable {
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
+                    outcome = "interrupted";
                     return -1;
                 } finally {
                     waitLock.unlock();
@@ -322,6 +331,7 @@ public final class BuddyAllocator implements AutoCloseable {
             waitersCount.decrementAndGet();
             updateSlowFrees();
             waitNanos.add(System.nanoTime() - start);
+            Trace.waitEnd(event, phys.name(), order, gfp, outcome);
         }
     }
 
@@ -441,6 +451,8 @@ public final class BuddyAllocator implements AutoCloseable {
 
     private void fail(int gfp, int order, String why) {
         failures.increment();
+        Trace.allocFailure(phys.name(), "alloc_pages", null, PhysLayout.PAGE_SIZE << Math.min(order, 40), order, gfp,
+                why);
         if ((gfp & __GFP_NOWARN) != 0) {
             return;
         }
@@ -496,13 +508,16 @@ public final class BuddyAllocator implements AutoCloseable {
             if (frames < need) {
                 continue;
             }
+            PoolGrowthEvent event = Trace.growthStart();
             try {
                 long[] pfns = phys.grow(kind, frames).pfns();
                 intake(pfns);
                 growths.increment();
                 grownFrames.add(pfns.length);
+                Trace.growthEnd(event, phys.name(), kind.label(), pfns.length, order, null);
                 return pfns.length;
             } catch (KmemException e) {
+                Trace.growthEnd(event, phys.name(), kind.label(), 0, order, e.getMessage());
                 if (warnLimit.admit() >= 0) {
                     LOG.log(System.Logger.Level.WARNING, "pool '" + phys.name() + "': growth by " + frames + " "
                             + kind.label() + " frames for an order-" + order + " allocation failed: " + e.getMessage());
@@ -554,16 +569,22 @@ public final class BuddyAllocator implements AutoCloseable {
             return -1;
         }
         harvests.increment();
+        ContiguityHarvestEvent event = Trace.harvestStart();
+        long takenTotal = 0;
+        long returnedTotal = 0;
+        boolean hit = false;
         long[] taken = new long[0];
         try {
             while (taken.length < bound) {
                 long chunk = Math.min(bound - taken.length, Math.max(2L << order, 512));
                 long[] pfns = phys.grow(FrameKind.SMALL_4K, chunk).pfns();
                 harvestTaken.add(pfns.length);
+                takenTotal += pfns.length;
                 taken = mergeSorted(taken, pfns);
                 long start = alignedRun(taken, order, zonelist);
                 if (start >= 0) {
                     harvestHits.increment();
+                    hit = true;
                     long[] rest = new long[taken.length - (1 << order)];
                     int n = 0;
                     for (long p : taken) {
@@ -575,6 +596,7 @@ public final class BuddyAllocator implements AutoCloseable {
                     if (rest.length > 0) {
                         phys.release(rest);
                         harvestReturned.add(rest.length);
+                        returnedTotal += rest.length;
                     }
                     long idx = phys.pfnToIdx(start);
                     Zone zone = zones[MemMap.zone(memMap.info(idx))];
@@ -590,13 +612,17 @@ public final class BuddyAllocator implements AutoCloseable {
                 }
             }
         } catch (KmemException e) {
-            LOG.log(System.Logger.Level.WARNING, "pool '" + phys.name() + "': contiguity harvest for order " + order
-                    + " stopped: " + e.getMessage());
+            if (warnLimit.admit() >= 0) {
+                LOG.log(System.Logger.Level.WARNING, "pool '" + phys.name() + "': contiguity harvest for order "
+                        + order + " stopped: " + e.getMessage());
+            }
         } finally {
             if (taken.length > 0) {
                 phys.release(taken);
                 harvestReturned.add(taken.length);
+                returnedTotal += taken.length;
             }
+            Trace.harvestEnd(event, phys.name(), order, takenTotal, returnedTotal, hit);
         }
         return -1;
     }
@@ -682,10 +708,15 @@ public final class BuddyAllocator implements AutoCloseable {
     /** Grows the pool by {@code frames} of {@code kind} and gives them to the buddy. */
     public long[] grow(FrameKind kind, long frames) {
         growLock.lock();
+        PoolGrowthEvent event = Trace.growthStart();
         try {
             long[] pfns = phys.grow(kind, frames).pfns();
             intake(pfns);
+            Trace.growthEnd(event, phys.name(), kind.label(), pfns.length, -1, null);
             return pfns;
+        } catch (KmemException e) {
+            Trace.growthEnd(event, phys.name(), kind.label(), 0, -1, e.getMessage());
+            throw e;
         } finally {
             growLock.unlock();
         }
@@ -856,7 +887,8 @@ public final class BuddyAllocator implements AutoCloseable {
         for (long p = pfn; p < pfn + pages; p++) {
             long i = phys.pfnToIdx(p);
             if (i < 0 || (memMap.info(i) & MemMap.STATE_MASK) != MemMap.PG_ALLOCATED) {
-                throw misuse(function, addr + ((p - pfn) << PhysLayout.PAGE_SHIFT), p, i, 0);
+                long at = addr + ((p - pfn) << PhysLayout.PAGE_SHIFT);
+                throw Trace.misuse(phys.name(), function, at, misuse(function, at, p, i, 0));
             }
         }
         for (long p = pfn; p < pfn + pages; p++) {
@@ -904,7 +936,7 @@ public final class BuddyAllocator implements AutoCloseable {
         long info = idx >= 0 ? memMap.info(idx) : 0;
         if (idx < 0 || order < 0 || order > MAX_ORDER
                 || (info & MemMap.STATE_MASK) != (MemMap.PG_ALLOCATED | (long) order << MemMap.ORDER_SHIFT)) {
-            throw misuse(function, addr, pfn, idx, order);
+            throw Trace.misuse(phys.name(), function, addr, misuse(function, addr, pfn, idx, order));
         }
         PageCache c = cache();
         if (c.drainRequested) {

@@ -15,6 +15,7 @@ import io.kmem.page.Ratelimit;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -92,6 +93,8 @@ public final class SlabAllocator {
     private final List<SlabCache> caches = new ArrayList<>();
     private final Deque<String> reports = new ArrayDeque<>();
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
+    /** SLUB reports are kept whole for {@link #takeReports}; only their logging is rate-limited. */
+    private final Ratelimit reportLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     private final LongAdder largeAllocs = new LongAdder();
     private final LongAdder largeFrees = new LongAdder();
     private final LongAdder largeFailures = new LongAdder();
@@ -219,7 +222,9 @@ public final class SlabAllocator {
                     if ((flags & SlabCache.SLAB_PANIC) != 0) {
                         throw new KmemException(why + " (SLAB_PANIC: creation must not fail)");
                     }
-                    LOG.log(System.Logger.Level.WARNING, why);
+                    if (warnLimit.admit() >= 0) {
+                        LOG.log(System.Logger.Level.WARNING, why);
+                    }
                     return null;
                 }
             }
@@ -238,7 +243,8 @@ public final class SlabAllocator {
             return;
         }
         if (s != null) {
-            throw misuse(new BadAddressException("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr)
+            throw misuse("kmem_cache_free", addr,
+                    new BadAddressException("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr)
                     + ") on pool '" + phys.name() + "': wrong slab cache: the object is from " + s.cache.name
                     + ", not " + cache.name), null);
         }
@@ -308,6 +314,7 @@ public final class SlabAllocator {
     private long kmallocLarge(long size, int gfp) {
         if (size > KMALLOC_MAX_SIZE) {
             largeFailures.increment();
+            Trace.allocFailure(phys.name(), "kmalloc", null, size, -1, gfp, "above KMALLOC_MAX_SIZE");
             if ((gfp & __GFP_NOWARN) == 0 && warnLimit.admit() >= 0) {
                 LOG.log(System.Logger.Level.WARNING, Thread.currentThread().getName() + ": kmalloc(" + size
                         + ") on pool '" + phys.name() + "': above KMALLOC_MAX_SIZE (" + KMALLOC_MAX_SIZE
@@ -319,6 +326,7 @@ public final class SlabAllocator {
         long pfn = buddy.allocPages(gfp, order);
         if (pfn < 0) {
             largeFailures.increment();
+            Trace.allocFailure(phys.name(), "kmalloc", null, size, order, gfp, "the page allocator failed");
             return 0;
         }
         long idx = phys.pfnToIdx(pfn);
@@ -406,7 +414,7 @@ public final class SlabAllocator {
                         + MemMap.flagNames(info) + ")");
             }
         }
-        return misuse(e, null);
+        return misuse(call.substring(0, call.indexOf('(')), addr, e, null);
     }
 
     /** The slab holding {@code addr}, or null. */
@@ -439,6 +447,12 @@ public final class SlabAllocator {
                 s.state(i) == Slab.ALLOCATED);
     }
 
+    /** The name of the cache whose slab holds {@code addr}, or null when no slab does: for reports. */
+    public String cacheOf(long addr) {
+        Slab s = slabOf(addr);
+        return s == null ? null : s.cache.name;
+    }
+
     /** {@code ksize}: the usable bytes of the object at {@code addr}. */
     public long ksize(long addr) {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
@@ -450,7 +464,8 @@ public final class SlabAllocator {
             if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
                 return s.cache.objectSize;
             }
-            throw misuse(new BadAddressException("ksize(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
+            throw misuse("ksize", addr,
+                    new BadAddressException("ksize(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
                     + "', cache " + s.cache.name + ": " + (i < 0 ? "not the start of an object" : "the object is free")),
                     null);
         }
@@ -562,6 +577,7 @@ public final class SlabAllocator {
     // ================================================================== reports
 
     void allocFailed(SlabCache c, int gfp) {
+        Trace.allocFailure(phys.name(), "kmem_cache_alloc", c.name, c.objectSize, c.order, gfp, null);
         if ((gfp & __GFP_NOWARN) != 0 || warnLimit.admit() < 0) {
             return;
         }
@@ -573,7 +589,12 @@ public final class SlabAllocator {
 
     /** Records and logs a SLUB report ("BUG cache (Not tainted): ..."). */
     void report(String text) {
-        LOG.log(System.Logger.Level.ERROR, text);
+        long suppressed = reportLimit.admit();
+        if (suppressed >= 0) {
+            LOG.log(System.Logger.Level.ERROR, suppressed == 0 ? text
+                    : text + "\n(" + suppressed + " SLUB reports suppressed by the rate limit; takeSlabReports() has"
+                    + " them)");
+        }
         synchronized (reports) {
             reportCount++;
             reports.addLast(text);
@@ -583,12 +604,12 @@ public final class SlabAllocator {
         }
     }
 
-    KmemException misuse(KmemException e, String report) {
+    KmemException misuse(String function, long addr, KmemException e, String report) {
         misuses.increment();
         if (report != null) {
             report(report);
         }
-        return e;
+        return Trace.misuse(phys.name(), function, addr, e);
     }
 
     /** The reports since the last call (at most the last 256), oldest first; clears them. */

@@ -11,6 +11,7 @@ import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.gfp.Gfp;
 import io.kmem.phys.PhysLayout;
+import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Reference;
@@ -257,6 +258,8 @@ public final class SlabCache {
             synchronized (this) {
                 failures++;
             }
+            Trace.allocFailure(sa.phys.name(), "kmem_cache_alloc", name, objectSize, order, gfp,
+                    "failslab injected this failure");
             return 0;
         }
         if (debug) {
@@ -498,13 +501,15 @@ public final class SlabCache {
         sa.phys.ensureOpen(function);
         int i = s.indexOf(addr);
         if (i < 0) {
-            throw sa.misuse(new BadAddressException(where(function, addr, s) + "not the start of an object: it is byte "
+            throw sa.misuse(function, addr,
+                    new BadAddressException(where(function, addr, s) + "not the start of an object: it is byte "
                     + ((addr - s.objBase) % size) + " of object " + (addr - s.objBase) / size + " (objects are "
                     + size + " bytes apart from 0x" + Long.toHexString(s.objBase) + ")"), debug
                     ? SlubDebug.invalidPointer(this, s, addr) : null);
         }
         if (s.state(i) != Slab.ALLOCATED) {
-            throw sa.misuse(new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+            throw sa.misuse(function, addr,
+                    new DoubleFreeException(where(function, addr, s) + "double free: object " + i
                     + " of its slab is already free"), debug ? SlubDebug.alreadyFree(this, s, i) : null);
         }
         if (debug) {
@@ -519,7 +524,8 @@ public final class SlabCache {
         lock.lock();
         try {
             if (s.state(i) != Slab.ALLOCATED) {
-                throw sa.misuse(new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                throw sa.misuse(function, addr,
+                        new DoubleFreeException(where(function, addr, s) + "double free: object " + i
                         + " of its slab is already free (freed by another thread meanwhile)"), null);
             }
             freeSlow++;
@@ -608,7 +614,8 @@ public final class SlabCache {
         try {
             freeSlow++;
             if (s.state(i) != Slab.ALLOCATED) {
-                throw sa.misuse(new DoubleFreeException(where("kfree", addr, s) + "double free: object " + i
+                throw sa.misuse("kfree", addr,
+                        new DoubleFreeException(where("kfree", addr, s) + "double free: object " + i
                         + " of its slab is already free"), SlubDebug.alreadyFree(this, s, i));
             }
             SlubDebug.checkAllocated(this, s, i);

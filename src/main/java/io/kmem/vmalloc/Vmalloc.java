@@ -14,6 +14,7 @@ import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -273,13 +274,13 @@ public final class Vmalloc implements AutoCloseable {
     private VmArea take(String function, long addr, int kind) {
         VmArea a = areas.at(addr);
         if (a != null && (a.flags & kind) == 0) {
-            throw new BadAddressException(where(function, addr) + "the area was made by " + madeBy(a) + ", not "
-                    + (kind == VmArea.VM_MAP ? "vmap" : "vmalloc") + "; release it with " + releaseFor(a)
-                    + (kind == VmArea.VM_MAP && (a.flags & VmArea.VM_ALLOC) != 0
-                            ? " (vunmap would leave its frames allocated)" : ""));
+            throw Trace.misuse(phys.name(), function, addr, new BadAddressException(where(function, addr)
+                    + "the area was made by " + madeBy(a) + ", not " + (kind == VmArea.VM_MAP ? "vmap" : "vmalloc")
+                    + "; release it with " + releaseFor(a) + (kind == VmArea.VM_MAP && (a.flags & VmArea.VM_ALLOC) != 0
+                            ? " (vunmap would leave its frames allocated)" : "")));
         }
         if (a == null || !areas.unpublish(addr, a)) {
-            throw notAnArea(function, addr);
+            throw Trace.misuse(phys.name(), function, addr, notAnArea(function, addr));
         }
         synchronized (recentFrees) {
             recentFrees[recentNext++ % RECENT_FREES] = addr;
@@ -632,6 +633,7 @@ public final class Vmalloc implements AutoCloseable {
 
     private long fail(String function, long size, int gfp, String why) {
         failures.increment();
+        Trace.allocFailure(phys.name(), function, null, size, -1, gfp, why);
         if ((gfp & __GFP_NOWARN) == 0 && warnLimit.admit() >= 0) {
             LOG.log(System.Logger.Level.WARNING, Thread.currentThread().getName() + ": vmalloc error: " + function
                     + ": size " + size + ", mode:0x" + Integer.toHexString(gfp) + "(" + Gfp.names(gfp) + "), pool '"
