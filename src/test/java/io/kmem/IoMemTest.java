@@ -248,14 +248,19 @@ class IoMemTest {
         IoMem io = pool.ioremapFile(dev, 0, SIZE);
         MethodHandle allocated = allocatedBytes();
         long sum = 0;
-        for (int round = 0; round < 3; round++) {
+        long least = Long.MAX_VALUE;
+        // Until the loop is compiled, the interpreter and on-stack replacement may allocate; on
+        // a busy machine that can take more than a few rounds. Once compiled, a round allocates
+        // nothing, and an accessor that allocated would allocate in every round.
+        for (int round = 0; round < 12 && least != 0; round++) {
             long before = (long) allocated.invokeExact();
             sum += accessLoop(io, 200_000);
             long bytes = (long) allocated.invokeExact() - before;
-            if (round == 2) {
-                assertEquals(0, bytes, "bytes allocated by 200k accessor rounds, once compiled");
+            if (round > 0) {
+                least = Math.min(least, bytes);
             }
         }
+        assertEquals(0, least, "bytes allocated by 200k accessor rounds, once compiled (the least of 11 rounds)");
         assertFalse(sum == 42);
         pool.iounmap(io);
     }
