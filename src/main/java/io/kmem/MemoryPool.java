@@ -919,9 +919,10 @@ public final class MemoryPool implements AutoCloseable {
 
     /**
      * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
-     * through {@code /dev/mem}, uncached (UC-). The address need not be page-aligned. Mappings
-     * do not use the pool's frames; {@code close()} of the pool leaves them (iounmap each), and
-     * a closed pool makes no new ones.
+     * through {@code /dev/mem}, uncached (UC-), in an area of the pool's vmalloc window (listed
+     * by vmallocinfo as {@code ioremap}). The address need not be page-aligned. Mappings do
+     * not use the pool's frames; {@code close()} of the pool unmaps them (accesses through
+     * their {@link IoMem} throw afterwards), and a closed pool makes no new ones.
      *
      * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
      *         ("ioremap on RAM"; the kernel refuses it too)

@@ -10,6 +10,7 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.error.PoolClosedException;
+import io.kmem.error.ResourceBusyException;
 import java.lang.foreign.Arena;
 import java.util.List;
 import java.util.function.Supplier;
@@ -164,5 +165,39 @@ class MisuseTest {
         pool = MemoryPool.builder().name("misuse").smallPages(16L << 20).build();
         assertStillWorks();
         assertNotEquals(0, pool.kmalloc(64, GFP_KERNEL), "a new pool serves");
+    }
+
+    @Test
+    void ioremapOfRam() {
+        long ram = pool.virt_to_phys(pool.__get_free_page(GFP_KERNEL));
+        assertMisuse("ioremap of RAM (a frame of the pool)", BadAddressException.class, () -> pool.ioremap(ram, 4096),
+                "System RAM", "ioremap");
+    }
+
+    @Test
+    void overlappingRequestMemRegion() {
+        long base = 0x7fff_0000_0000L;
+        Resource r = pool.request_mem_region(base, 0x1000, "misuse-a");
+        assertMisuse("request_mem_region overlapping a busy region", ResourceBusyException.class,
+                () -> pool.request_mem_region(base + 0x800, 0x1000, "misuse-b"), "misuse-a", "misuse-b");
+        pool.release_mem_region(base, 0x1000);
+        assertNotEquals(null, pool.request_mem_region(base + 0x800, 0x1000, "misuse-b"), "free again after release");
+        pool.release_mem_region(base + 0x800, 0x1000);
+        assertEquals("misuse-a", r.name());
+    }
+
+    @Test
+    void iounmapTwice() throws Exception {
+        java.nio.file.Path dev = java.nio.file.Files.createTempFile("kmem-misuse", ".dev");
+        try {
+            java.nio.file.Files.write(dev, new byte[8192]);
+            IoMem io = pool.ioremapFile(dev, 0, 4096);
+            long at = io.address();
+            pool.iounmap(io);
+            assertMisuse("iounmap twice", DoubleFreeException.class, () -> pool.iounmap(at), "0x" + Long.toHexString(at));
+            assertThrows(BadAddressException.class, () -> io.readl(0), "an access through the handle after iounmap");
+        } finally {
+            java.nio.file.Files.deleteIfExists(dev);
+        }
     }
 }

@@ -34,7 +34,8 @@ import net.jqwik.api.state.Transformer;
  * actions are bursts of allocator calls (kmalloc, kzalloc, kmem_cache_alloc on two caches,
  * pages of every order 0..10 under GFP_KERNEL (with {@code __GFP_NORETRY} above order 3, as
  * drivers ask for costly orders), GFP_ATOMIC and GFP_NOWAIT, vmalloc, vzalloc,
- * vmap, and the matching frees in random order), each burst driven by a seed the action
+ * vmap, dma_pool blocks, coherent buffers and streaming mappings on a device, and the matching
+ * frees in random order), each burst driven by a seed the action
  * carries, so that a failing chain replays exactly. A CI run makes more than a million
  * allocator calls ({@link #CALLS} counts them and the run prints the total); {@code make soak}
  * runs the same model for a given time ({@link Soak}).
@@ -107,6 +108,7 @@ public class ReliabilityProperties {
                 .withAction(4, burst("page burst", Model::pageBurst))
                 .withAction(2, burst("vmalloc burst", Model::vmallocBurst))
                 .withAction(1, burst("vmap burst", Model::vmapBurst))
+                .withAction(2, burst("dma burst", Model::dmaBurst))
                 .withAction(8, burst("free burst", Model::freeBurst))
                 .withAction(1, burst("mixed churn", Model::churn))
                 .withMaxTransformations(100);
@@ -122,10 +124,10 @@ public class ReliabilityProperties {
                         m -> b.run(m, new Random(seed), n)));
     }
 
-    enum Kind { KMALLOC, CACHE, PAGES, VMAP_PAGE }
+    enum Kind { KMALLOC, CACHE, PAGES, VMAP_PAGE, DMA_POOL, COHERENT }
 
     /** A live object of the direct map: {@code bytes} covered from {@code addr}. */
-    record Obj(long addr, long bytes, Kind kind, int order, int cache, long tag) {
+    record Obj(long addr, long bytes, Kind kind, int order, int cache, long tag, long dma) {
         long end() {
             return addr + bytes;
         }
@@ -144,9 +146,20 @@ public class ReliabilityProperties {
         final long[] cacheSize = {40, 200};
         final long[] cacheAlign = {64, 32};
         final long[] cacheLive = new long[2];
+        /** A device that reaches all memory, its dma_pools (blocks of 64 and 500 bytes, 4 KiB boundary). */
+        final Device dev = new Device("rel_dev");
+        final DmaPool[] dmaPools;
+        final long[] dmaPoolSize = {64, 500};
+        final long[] dmaPoolLive = new long[2];
         final TreeMap<Long, Obj> direct = new TreeMap<>();
         final List<Obj> byAge = new ArrayList<>();
         final TreeMap<Long, Area> areas = new TreeMap<>();
+        {
+            pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64));
+            dmaPools = new DmaPool[] {pool.dma_pool_create("rel_desc64", dev, 64, 64, 4096),
+                pool.dma_pool_create("rel_buf500", dev, 500, 8, 4096)};
+        }
+
         long livePages;
         /** Bytes of live kmalloc and cache objects (their extents). */
         long liveBytes;
@@ -200,7 +213,7 @@ public class ReliabilityProperties {
                     check(p % size == 0, ALIGNED, "kmalloc(" + size + ") at 0x" + Long.toHexString(p));
                 }
                 liveBytes += extent;
-                adopt(new Obj(p, extent, Kind.KMALLOC, -1, -1, nextTag++), zero, r.nextInt(8) == 0);
+                adopt(new Obj(p, extent, Kind.KMALLOC, -1, -1, nextTag++, 0), zero, r.nextInt(8) == 0);
             }
         }
 
@@ -218,7 +231,7 @@ public class ReliabilityProperties {
                 check(p % cacheAlign[c] == 0, ALIGNED, caches[c] + " object at 0x" + Long.toHexString(p));
                 cacheLive[c]++;
                 liveBytes += cacheSize[c];
-                adopt(new Obj(p, cacheSize[c], Kind.CACHE, -1, c, nextTag++), zero, false);
+                adopt(new Obj(p, cacheSize[c], Kind.CACHE, -1, c, nextTag++, 0), zero, false);
             }
         }
 
@@ -241,7 +254,57 @@ public class ReliabilityProperties {
                 long pfn = pool.virt_to_pfn(p);
                 check(pfn % (1L << order) == 0, ALIGNED, "order-" + order + " block at pfn 0x" + Long.toHexString(pfn));
                 livePages += 1L << order;
-                adopt(new Obj(p, (long) PAGE << order, Kind.PAGES, order, -1, nextTag++), zero, r.nextInt(8) == 0);
+                adopt(new Obj(p, (long) PAGE << order, Kind.PAGES, order, -1, nextTag++, 0), zero, r.nextInt(8) == 0);
+            }
+        }
+
+        /**
+         * dma_pool blocks (aligned, never across the 4 KiB boundary, DMA address = physical),
+         * coherent buffers, and streaming mappings of kmalloc objects (mapped, checked,
+         * unmapped at once).
+         */
+        void dmaBurst(Random r, int n) {
+            long[] handle = new long[1];
+            for (int i = 0; i < n && !full(); i++) {
+                int what = r.nextInt(10);
+                if (what < 7) {
+                    int c = what % 2;
+                    boolean zero = r.nextInt(4) == 0;
+                    long p = zero ? pool.dma_pool_zalloc(dmaPools[c], GFP_KERNEL, handle)
+                            : pool.dma_pool_alloc(dmaPools[c], GFP_KERNEL, handle);
+                    count();
+                    check(p != 0, NOT_NULL, "dma_pool_alloc(" + dmaPools[c] + ") returned NULL");
+                    check(handle[0] == pool.virt_to_phys(p), PHYSICAL, "dma_pool block 0x" + Long.toHexString(p)
+                            + ": DMA address 0x" + Long.toHexString(handle[0]) + ", virt_to_phys 0x"
+                            + Long.toHexString(pool.virt_to_phys(p)));
+                    long bytes = dmaPoolSize[c];
+                    check(p / 4096 == (p + bytes - 1) / 4096, ALIGNED, "dma_pool block 0x" + Long.toHexString(p)
+                            + " of " + bytes + " bytes crosses a 4 KiB boundary");
+                    dmaPoolLive[c]++;
+                    liveBytes += bytes;
+                    adopt(new Obj(p, bytes, Kind.DMA_POOL, -1, c, nextTag++, handle[0]), zero, false);
+                } else if (what < 8) {
+                    long size = 1 + r.nextInt(3 * PAGE);
+                    DmaBuffer b = pool.dma_alloc_coherent(dev, size, GFP_KERNEL);
+                    count();
+                    check(b != null, NOT_NULL, "dma_alloc_coherent(" + size + ") returned NULL");
+                    check(b.dmaHandle() == pool.virt_to_phys(b.cpuAddr()), PHYSICAL, "coherent buffer " + b);
+                    long bytes = (size + PAGE - 1) & -PAGE;
+                    livePages += bytes / PAGE;
+                    adopt(new Obj(b.cpuAddr(), bytes, Kind.COHERENT, -1, -1, nextTag++, b.dmaHandle()), true, true);
+                } else {
+                    long size = 1 + r.nextInt(2000);
+                    long k = pool.kmalloc(size, GFP_KERNEL);
+                    count();
+                    check(k != 0, NOT_NULL, "kmalloc(" + size + ") for dma_map_single returned NULL");
+                    long dma = pool.dma_map_single(dev, k, size, DmaDirection.DMA_TO_DEVICE);
+                    count();
+                    check(!pool.dma_mapping_error(dev, dma) && dma == pool.virt_to_phys(k), PHYSICAL,
+                            "dma_map_single of kmalloc 0x" + Long.toHexString(k) + " gave 0x" + Long.toHexString(dma));
+                    pool.dma_unmap_single(dev, dma, size, DmaDirection.DMA_TO_DEVICE);
+                    pool.kfree(k);
+                    count();
+                }
             }
         }
 
@@ -269,7 +332,7 @@ public class ReliabilityProperties {
                     count();
                     check(page != 0, NOT_NULL, "alloc_page(GFP_KERNEL) for vmap returned NULL");
                     handles[k] = page;
-                    Obj o = new Obj(pool.page_address(page), PAGE, Kind.VMAP_PAGE, 0, -1, 0);
+                    Obj o = new Obj(pool.page_address(page), PAGE, Kind.VMAP_PAGE, 0, -1, 0, 0);
                     insertDirect(o);
                     lent.add(o);
                 }
@@ -408,6 +471,15 @@ public class ReliabilityProperties {
                     pool.free_pages(o.addr, o.order);
                     livePages -= 1L << o.order;
                 }
+                case DMA_POOL -> {
+                    pool.dma_pool_free(dmaPools[o.cache], o.addr, o.dma);
+                    dmaPoolLive[o.cache]--;
+                    liveBytes -= o.bytes;
+                }
+                case COHERENT -> {
+                    pool.dma_free_coherent(dev, o.bytes, o.addr, o.dma);
+                    livePages -= o.bytes / PAGE;
+                }
                 default -> throw new IllegalStateException("lent pages are freed with their vmap");
             }
             count();
@@ -468,6 +540,10 @@ public class ReliabilityProperties {
         }
 
         void checkCounts() {
+            for (int c = 0; c < dmaPools.length; c++) {
+                check(dmaPools[c].active() == dmaPoolLive[c], COUNTS, dmaPools[c] + ": " + dmaPools[c].active()
+                        + " active blocks, the model holds " + dmaPoolLive[c]);
+            }
             for (int c = 0; c < caches.length; c++) {
                 String name = caches[c].name();
                 long active = pool.slabStats().stream().filter(s -> s.name().equals(name)).mapToLong(
@@ -493,6 +569,11 @@ public class ReliabilityProperties {
             check(direct.isEmpty(), AT_REST, direct.size() + " objects left in the model");
             checkConsistent();
             checkCounts();
+            for (DmaPool d : dmaPools) {
+                check(d.active() == 0, AT_REST, d + " still has active blocks");
+                pool.dma_pool_destroy(d);
+            }
+            check(dev.liveMappings() == 0, AT_REST, dev.liveMappings() + " streaming DMA mappings left");
             pool.flushSlabs();
             long free = 0;
             long managed = 0;
@@ -511,6 +592,7 @@ public class ReliabilityProperties {
             for (KmemCache c : caches) {
                 pool.kmem_cache_destroy(c);
             }
+
             check(pool.takeSlabReports().isEmpty(), AT_REST, "kmem_cache_destroy reported leaks");
         }
 

@@ -30,7 +30,7 @@ public final class Soak {
             try {
                 for (int k = 0; k < 100 && System.nanoTime() < deadline; k++) {
                     int n = 50 + r.nextInt(6000);
-                    int pick = r.nextInt(26);
+                    int pick = r.nextInt(28);
                     step = "burst " + k + " (" + pick + ", " + n + ")";
                     if (pick < 6) {
                         m.kmallocBurst(r, n);
@@ -44,8 +44,10 @@ public final class Soak {
                         m.vmapBurst(r, n);
                     } else if (pick < 25) {
                         m.freeBurst(r, n);
-                    } else {
+                    } else if (pick < 26) {
                         m.churn(r, n);
+                    } else {
+                        m.dmaBurst(r, n);
                     }
                     m.checkConsistent();
                     m.checkCounts();
