@@ -281,6 +281,46 @@ class FramePoolTest {
         }
     }
 
+    /**
+     * What verify() exists for: a frame whose physical page changed under the pool (here the
+     * page is punched out of the memfd and faulted in anew, which is what a migration looks
+     * like from the pool: same frame, other PFN) is reported with its old and new PFN.
+     */
+    @Test
+    void verifyReportsAFrameWhosePageChanged() {
+        try (FramePool p = pool(8 * MIB, 0, -1, false)) {
+            p.grow(FrameKind.SMALL_4K, 1024);
+            long first = p.firstIdx(FrameKind.SMALL_4K) + 512;
+            long[] recorded = new long[512];
+            for (int i = 0; i < 512; i++) {
+                recorded[i] = MemMap.pfn(p.memMap().info(first + i));
+            }
+            // A whole 2 MiB stretch, so that a 2 MiB shmem folio goes as a whole (a partial
+            // punch of a folio that cannot be split only zeroes the range, keeping the pages).
+            Sys.fallocate(p.memfd(FrameKind.SMALL_4K), Libc.FALLOC_FL_PUNCH_HOLE() | Libc.FALLOC_FL_KEEP_SIZE(),
+                    p.memfdOffset(first), 512 * 4096L);
+            MemorySegment view = MemorySegment.ofAddress(p.frameViewAddress(first)).reinterpret(512 * 4096L);
+            for (long off = 0; off < 512 * 4096L; off += 4096) {
+                view.set(ValueLayout.JAVA_LONG, off, off);
+            }
+            FramePool.Verification v = p.verify();
+            int changed = 0;
+            for (int i = 0; i < 512; i++) {
+                changed += p.pagemapPfn(p.frameViewAddress(first + i)) != recorded[i] ? 1 : 0;
+            }
+            if (changed == 0) {
+                throw new AssertionError("the kernel gave every punched frame its old page back; the test cannot tell"
+                        + " a detection from a miss");
+            }
+            assertEquals(changed, v.moved().size(), "every frame whose page changed is reported: " + v.moved());
+            for (FramePool.MovedFrame m : v.moved()) {
+                assertTrue(m.idx() >= first && m.idx() < first + 512, "only the punched stretch: " + m);
+                assertEquals(recorded[(int) (m.idx() - first)], m.recordedPfn());
+                assertEquals(p.pagemapPfn(p.frameViewAddress(m.idx())), m.currentPfn());
+            }
+        }
+    }
+
     @Test
     void memMapCostsAtMostSixteenBytesPerFrame() {
         try (FramePool p = pool(64 * MIB, 0, -1, false)) {

@@ -141,7 +141,7 @@ class VmallocTest {
 
     @Test
     void hugetlbFramesAreMappedOnlyAsWhole2MiBPages() throws Exception {
-        long reserved = Long.parseLong(Files.readString(Path.of("/proc/sys/vm/nr_hugepages")).strip());
+        long reserved = Long.parseLong(Files.readAllLines(Path.of("/proc/sys/vm/nr_hugepages")).get(0).strip());
         assertTrue(reserved >= 4, "this test needs 4 free 2 MiB hugepages (make test reserves 64; see make hugepages),"
                 + " the host has " + reserved + " reserved");
         try (MemoryPool pool = MemoryPool.builder().name("vmalloc-huge").smallPages(0).maxSmallPages(0)
