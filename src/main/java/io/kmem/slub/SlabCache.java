@@ -253,7 +253,7 @@ public final class SlabCache {
             throw new IllegalArgumentException("kmem_cache_alloc(" + name + "): unknown GFP bits 0x"
                     + Integer.toHexString(gfp & ~Gfp.VALID_MASK) + "; use the constants of io.kmem.gfp.Gfp");
         }
-        ensureUsable("kmem_cache_alloc");
+        ensureUsable(name.contains("kmalloc-") ? "kmalloc(" + objectSize + ")" : "kmem_cache_alloc(" + name + ")");
         if ((gfp & __GFP_NOFAIL) == 0 && sa.failslab.shouldFail(Gfp.mayBlock(gfp), 0, objectSize)) {
             synchronized (this) {
                 failures++;
