@@ -5,8 +5,6 @@ import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.kmem.page.BuddyAllocator.ZoneStats;
-import io.kmem.slub.SlabCache;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -95,20 +93,10 @@ class FaultInjectionTest {
             assertEquals("", pool.vmallocinfo());
             pool.kmem_cache_destroy(cache);
             assertEquals(List.of(), pool.takeSlabReports(), "kmem_cache_destroy found no leaked object");
-            pool.flushSlabs();
-            long free = 0;
-            long managed = 0;
-            for (ZoneStats z : pool.zoneStats()) {
-                free += z.free() + z.cached();
-                managed += z.managed();
-            }
-            long slabPages = 0;
-            for (SlabCache.Stats s : pool.slabStats()) {
-                assertEquals(0, s.activeObjs(), s.name() + " active objects after every free");
-                slabPages += s.numSlabs() * s.pagesPerSlab();
-            }
-            assertEquals(managed, free + slabPages, "every frame free or in a slab: nothing leaked ("
-                    + slabInjected + " slab and " + pageInjected + " page failures injected, " + nulls + " NULLs)");
+            FrameAccounting at = FrameAccounting.of(pool);
+            assertEquals(0, at.activeObjs(), "slab objects active after every free: " + at);
+            assertEquals(0, at.unaccounted(), "every frame free or in a slab, nothing leaked (" + slabInjected
+                    + " slab and " + pageInjected + " page failures injected, " + nulls + " NULLs): " + at);
             assertTrue(pool.kmalloc(64, GFP_KERNEL) != 0, "disarmed, the pool serves again");
         }
     }

@@ -7,7 +7,6 @@ import static io.kmem.gfp.Gfp.__GFP_NORETRY;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
-import io.kmem.page.BuddyAllocator.ZoneStats;
 import io.kmem.slub.SlabCache;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -574,20 +573,8 @@ public class ReliabilityProperties {
                 pool.dma_pool_destroy(d);
             }
             check(dev.liveMappings() == 0, AT_REST, dev.liveMappings() + " streaming DMA mappings left");
-            pool.flushSlabs();
-            long free = 0;
-            long managed = 0;
-            for (ZoneStats z : pool.zoneStats()) {
-                free += z.free() + z.cached();
-                managed += z.managed();
-            }
-            long slabPages = 0;
-            for (SlabCache.Stats s : pool.slabStats()) {
-                check(s.activeObjs() == 0, AT_REST, s.name() + " still has " + s.activeObjs() + " active objects");
-                slabPages += s.numSlabs() * s.pagesPerSlab();
-            }
-            check(free + slabPages == managed, AT_REST, free + " frames free + " + slabPages + " in slabs != "
-                    + managed + " managed: " + (managed - free - slabPages) + " frames unaccounted for");
+            FrameAccounting at = FrameAccounting.of(pool);
+            check(at.activeObjs() == 0 && at.unaccounted() == 0, AT_REST, at.toString());
             check(pool.vmallocinfo().isEmpty(), AT_REST, pool.vmallocinfo());
             for (KmemCache c : caches) {
                 pool.kmem_cache_destroy(c);
