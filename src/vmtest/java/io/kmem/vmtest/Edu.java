@@ -112,13 +112,13 @@ final class Edu {
         return regs.readl(REG_FACTORIAL);
     }
 
-    /** DMA {@code count} bytes from RAM at DMA address {@code dma} into the device buffer at {@code BUF + devOffset}. */
+    /** DMA {@code count} bytes from RAM at DMA address {@code dma} into the device's buffer at {@code devOffset}. */
     void dmaToDevice(long dma, int devOffset, int count) throws InterruptedException {
         check(dma, devOffset, count);
         run(dma, BUF + devOffset, count, CMD_START);
     }
 
-    /** DMA {@code count} bytes from the device buffer at {@code BUF + devOffset} into RAM at DMA address {@code dma}. */
+    /** DMA {@code count} bytes from the device's buffer at {@code devOffset} into RAM at DMA address {@code dma}. */
     void dmaToRam(int devOffset, long dma, int count) throws InterruptedException {
         check(dma, devOffset, count);
         run(BUF + devOffset, dma, count, CMD_START | CMD_TO_RAM);

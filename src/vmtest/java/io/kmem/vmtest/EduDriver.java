@@ -430,8 +430,8 @@ public final class EduDriver {
             check(false, "a 4096-byte transfer was allowed");
         } catch (Edu.DmaRefused e) {
             checks++;
-            say("refused by the driver, as it must be: a full 4096-byte transfer (QEMU 7.2's edu would stop the VM): %s",
-                    e.getMessage());
+            say("refused by the driver, as it must be: a full 4096-byte transfer (QEMU 7.2's edu would stop the"
+                    + " VM): %s", e.getMessage());
         }
     }
 
