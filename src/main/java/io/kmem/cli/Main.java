@@ -62,9 +62,13 @@ public final class Main {
                   shows real virtual and physical addresses and checks them against /proc/self/pagemap;
                   allocates blocks of several orders from the buddy allocator (each checked page by page),
                   kmallocs objects of several sizes (cache, address, contiguity), makes a kmem_cache with a
-                  constructor, vmallocs an area and shows the frames behind it and its guard page; prints
-                  /proc/buddyinfo, /proc/slabinfo, /proc/vmallocinfo and the meminfo-style summary.
-                  Exit 1 if any address disagrees with pagemap.
+                  constructor, vmallocs an area and shows the frames behind it and its guard page; ioremaps
+                  a memfd standing in for a device (readl/writel, memcpy_toio/fromio, its vmallocinfo line),
+                  claims a made-up range with request_mem_region and shows an overlap refused; maps a buffer
+                  for DMA under a 32-bit and a 64-bit mask, dma_alloc_coherent, a dma_pool (DMA needs physical
+                  addresses: skipped, and said so, with --unprivileged); prints /proc/buddyinfo,
+                  /proc/slabinfo, /proc/vmallocinfo, /proc/iomem and the meminfo-style summary.
+                  Exit 1 if any address disagrees with pagemap or any check fails.
                 """ + POOL_OPTIONS));
         Map<String, Boolean> info = new HashMap<>(pool);
         info.put("--workload", true);

@@ -1,10 +1,27 @@
 package io.kmem.cli;
 
+import io.kmem.Device;
+import io.kmem.DmaBuffer;
+import io.kmem.DmaDirection;
+import io.kmem.DmaPool;
+import io.kmem.IoMem;
 import io.kmem.MemoryPool;
+import io.kmem.Resource;
+import io.kmem.bindings.Libc;
+import io.kmem.error.BadAddressException;
+import io.kmem.error.KmemException;
+import io.kmem.error.PrivilegeException;
+import io.kmem.error.ResourceBusyException;
 import io.kmem.gfp.Gfp;
+import io.kmem.sys.Sys;
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
@@ -43,6 +60,10 @@ final class Tour {
             mismatches += slab(pool, out);
             out.println();
             mismatches += vmalloc(pool, out);
+            out.println();
+            mismatches += ioremap(pool, out);
+            out.println();
+            mismatches += dma(pool, out);
             out.println();
             out.print(pool.meminfo());
             out.println();
@@ -203,6 +224,211 @@ final class Tour {
         out.println(problems.isEmpty() ? "after vfree of both: the window is free again and every frame is back"
                 : "checkVmalloc: " + problems);
         return mismatches + problems.size();
+    }
+
+    /**
+     * ioremap on a stand-in device (a memfd: no real device is needed, and the accessors behave
+     * exactly as on device memory): readl/writel and the bytes the "device" sees, memcpy_toio and
+     * memcpy_fromio, the mapping's vmallocinfo line, a checked access outside it; then
+     * request_mem_region of a made-up range, the refusal of an overlap, ioremap of RAM refused,
+     * and the top of iomem(). Returns the number of mismatches.
+     */
+    private static int ioremap(MemoryPool pool, PrintStream out) {
+        out.println("-- ioremap and MMIO: device registers mapped into the vmalloc window --");
+        out.println("ioremap maps a device's physical range (through /dev/mem, a PCI BAR's resourceN, UIO) into an");
+        out.println("area of the vmalloc window; readl/writel are single little-endian accesses, ordered as in the");
+        out.println("kernel.");
+        out.println("Here a 64 KiB memfd stands in for the device, so the tour needs no hardware.");
+        int mismatches = 0;
+        int fd = Sys.memfdCreate("kmem-tour-device", Libc.MFD_CLOEXEC());
+        try (Arena arena = Arena.ofConfined()) {
+            Sys.ftruncate(fd, 64 << 10);
+            IoMem regs = pool.ioremapFile(Path.of("/proc/self/fd/" + fd), 0, 64 << 10);
+            out.printf(Locale.ROOT, "  ioremapFile(memfd, 0, 65536) = %s%n", regs);
+            String line = pool.vmallocinfo().lines().filter(l -> l.startsWith(String.format(Locale.ROOT, "0x%016x-",
+                    regs.address()))).findFirst().orElse("(none)");
+            boolean listed = pool.is_vmalloc_addr(regs.address()) && line.endsWith(" ioremap");
+            mismatches += listed ? 0 : 1;
+            out.println("  its /proc/vmallocinfo line (the range counts the guard page):");
+            out.println("    " + line);
+
+            regs.writel(0x12345678, 0x10);
+            MemorySegment seen = arena.allocate(16);
+            Sys.pread(fd, seen, 4, 0x10);
+            byte[] device = seen.asSlice(0, 4).toArray(ValueLayout.JAVA_BYTE);
+            int back = regs.readl(0x10);
+            boolean ok = back == 0x12345678 && HexFormat.of().formatHex(device).equals("78563412");
+            mismatches += ok ? 0 : 1;
+            out.printf(Locale.ROOT, "  writel(0x12345678, regs + 0x10): the device's bytes at 0x10 are %s"
+                    + " (little-endian); readl gives 0x%08x%s%n", HexFormat.ofDelimiter(" ").formatHex(device), back,
+                    ok ? "" : " MISMATCH");
+
+            byte[] msg = "hello, device".getBytes(StandardCharsets.US_ASCII);
+            regs.memcpy_toio(0x100, MemorySegment.ofArray(msg), msg.length);
+            MemorySegment copy = arena.allocate(msg.length);
+            regs.memcpy_fromio(copy, 0x100, msg.length);
+            Sys.pread(fd, seen, msg.length, 0x100);
+            ok = new String(copy.toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII).equals("hello, device")
+                    && seen.asSlice(0, msg.length).mismatch(MemorySegment.ofArray(msg)) == -1;
+            mismatches += ok ? 0 : 1;
+            out.printf(Locale.ROOT, "  memcpy_toio(regs + 0x100, \"hello, device\", 13), memcpy_fromio back: %s%n",
+                    ok ? "the device holds the 13 bytes, and they come back" : "MISMATCH");
+            try {
+                regs.readl(64 << 10);
+                mismatches++;
+                out.println("  readl(regs + 0x10000): let through, MISMATCH");
+            } catch (BadAddressException e) {
+                out.println("  readl(regs + 0x10000), past the end: BadAddressException, never a fault:");
+                out.println("    " + e.getMessage());
+            }
+            pool.iounmap(regs);
+            boolean gone = pool.vmallocinfo().lines().noneMatch(l -> l.equals(line));
+            mismatches += gone ? 0 : 1;
+            out.println("  iounmap(regs): " + (gone ? "the area leaves vmallocinfo; accesses through regs throw from"
+                    + " now on" : "still listed, MISMATCH"));
+        } finally {
+            Sys.close(fd);
+        }
+
+        out.println("Resources: request_mem_region claims a physical range in a tree seeded from the host's");
+        out.println("/proc/iomem; a range another owner holds is refused.");
+        long start = madeUpRange(pool.iomem());
+        Resource r = pool.request_mem_region(start, 0x10000, "kmem-tour");
+        out.printf(Locale.ROOT, "  request_mem_region(0x%x, 0x10000, \"kmem-tour\") = %s%n", start, r);
+        try {
+            pool.request_mem_region(start + 0x8000, 0x1000, "other-driver");
+            mismatches++;
+            out.println("  a second, overlapping request: granted, MISMATCH");
+        } catch (ResourceBusyException e) {
+            out.println("  a second, overlapping request: ResourceBusyException:");
+            out.println("    " + e.getMessage());
+        }
+        long ram = systemRam(pool.iomem());
+        if (ram >= 0) {
+            try {
+                IoMem wrong = pool.ioremap(ram, 4096);
+                pool.iounmap(wrong);
+                mismatches++;
+                out.printf(Locale.ROOT, "  ioremap(0x%x, 4096) of System RAM: mapped, MISMATCH%n", ram);
+            } catch (KmemException e) {
+                out.printf(Locale.ROOT, "  ioremap(0x%x, 4096) of System RAM: %s:%n", ram,
+                        e.getClass().getSimpleName());
+                out.println("    " + e.getMessage());
+            }
+        }
+        out.println("/proc/iomem as kmem keeps it (top level only; the host's entries and the request):");
+        out.print(pool.iomem().lines().filter(l -> !l.startsWith(" ")).map(l -> "  " + l + "\n")
+                .reduce("", String::concat));
+        pool.release_mem_region(start, 0x10000);
+        return mismatches;
+    }
+
+    /** A range past everything /proc/iomem lists (at least 4 GiB), 1 MiB-aligned: free on any host. */
+    private static long madeUpRange(String iomem) {
+        long end = 0;
+        for (String l : iomem.lines().toList()) {
+            String[] f = l.strip().split(" : ", 2)[0].split("-");
+            if (f.length == 2) {
+                end = Math.max(end, Long.parseUnsignedLong(f[1], 16));
+            }
+        }
+        return Math.max((end + (1 << 20)) & -(1L << 20), 1L << 32);
+    }
+
+    /** The start of the first System RAM range in {@code iomem}, or -1 (not root: no addresses). */
+    private static long systemRam(String iomem) {
+        for (String l : iomem.lines().toList()) {
+            if (l.endsWith(" : System RAM") && !l.startsWith(" ")) {
+                long s = Long.parseUnsignedLong(l.strip().split("-")[0], 16);
+                if (s != 0) {
+                    return s;
+                }
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The DMA API on the pool (dma-direct, no IOMMU: a DMA address is a physical address): a
+     * 32-bit mask refuses a buffer above 4 GiB, a 64-bit mask takes it, dma_alloc_coherent and a
+     * dma_pool. An unprivileged pool has no physical addresses, so it says so. Returns the
+     * number of mismatches.
+     */
+    private static int dma(MemoryPool pool, PrintStream out) {
+        out.println("-- The DMA API: what a device may reach --");
+        out.println("A device's DMA mask is the highest address it can reach. dma_map_single hands it a buffer's");
+        out.println("DMA address (here the physical address: no IOMMU), or DMA_MAPPING_ERROR when the buffer lies");
+        out.println("above the mask; dma_alloc_coherent and dma_pool give memory within the mask to begin with.");
+        Device dev = new Device("tour-nic");
+        long buf = pool.kmalloc(1500, Gfp.GFP_KERNEL);
+        if (!pool.physical()) {
+            try {
+                pool.dma_map_single(dev, buf, 1500, DmaDirection.DMA_TO_DEVICE);
+                out.println("  dma_map_single in an unprivileged pool: mapped, MISMATCH");
+                return 1;
+            } catch (PrivilegeException e) {
+                out.println("  skipped: DMA needs physical addresses, and this pool has none (--unprivileged);");
+                out.println("  dma_map_single says: " + e.getMessage());
+                return 0;
+            } finally {
+                pool.kfree(buf);
+            }
+        }
+        int mismatches = 0;
+        long pa = pool.virt_to_phys(buf);
+        boolean above = pa + 1499 > MemoryPool.DMA_BIT_MASK(32);
+        out.printf(Locale.ROOT, "  kmalloc(1500) at 0x%x, phys 0x%x (%s 4 GiB)%n", buf, pa, above ? "above" : "below");
+        int rc = pool.dma_set_mask(dev, MemoryPool.DMA_BIT_MASK(32));
+        out.printf(Locale.ROOT, "  dma_set_mask(dev, DMA_BIT_MASK(32)) = %d; dma_map_single(dev, buf, 1500,"
+                + " DMA_TO_DEVICE):%n", rc);
+        out.flush();
+        long d = pool.dma_map_single(dev, buf, 1500, DmaDirection.DMA_TO_DEVICE);
+        mismatches += rc == 0 && pool.dma_mapping_error(dev, d) == above ? 0 : 1;
+        out.println(pool.dma_mapping_error(dev, d) ? "    DMA_MAPPING_ERROR: refused, never handed to the device (kmem"
+                + " logs the kernel's \"DMA addr ... overflow\" warning)" : String.format(Locale.ROOT, "    0x%x", d));
+        if (!pool.dma_mapping_error(dev, d)) {
+            pool.dma_unmap_single(dev, d, 1500, DmaDirection.DMA_TO_DEVICE);
+        }
+        rc = pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64));
+        d = pool.dma_map_single(dev, buf, 1500, DmaDirection.DMA_TO_DEVICE);
+        mismatches += rc == 0 && d == pa ? 0 : 1;
+        out.printf(Locale.ROOT, "  dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)) = %d; dma_map_single = 0x%x%s%n",
+                rc, d, d == pa ? ", its physical address" : " MISMATCH");
+        pool.dma_unmap_single(dev, d, 1500, DmaDirection.DMA_TO_DEVICE);
+        pool.kfree(buf);
+
+        DmaBuffer cb = pool.dma_alloc_coherent(dev, 8192, Gfp.GFP_KERNEL);
+        if (cb == null) {
+            mismatches++;
+            out.println("  dma_alloc_coherent(dev, 8192) = NULL, MISMATCH (the pool has no 2 free contiguous frames)");
+        } else {
+            boolean ok = cb.dmaHandle() == pool.virt_to_phys(cb.cpuAddr())
+                    && pool.segment(cb.cpuAddr(), 8192).mismatch(MemorySegment.ofArray(new byte[8192])) == -1
+                    && pool.pagemapPfn(cb.cpuAddr()) == cb.dmaHandle() >>> 12
+                    && pool.pagemapPfn(cb.cpuAddr() + 4096) == (cb.dmaHandle() >>> 12) + 1;
+            mismatches += ok ? 0 : 1;
+            out.printf(Locale.ROOT, "  dma_alloc_coherent(dev, 8192, GFP_KERNEL) = cpu 0x%x, dma 0x%x: zeroed, %s%n",
+                    cb.cpuAddr(), cb.dmaHandle(), ok ? "2 contiguous frames by pagemap" : "MISMATCH");
+            pool.dma_free_coherent(dev, cb);
+        }
+        DmaPool dp = pool.dma_pool_create("tour-desc", dev, 48, 64, 4096);
+        long[] handle = new long[1];
+        List<long[]> blocks = new ArrayList<>();
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 3; i++) {
+            long cpu = pool.dma_pool_alloc(dp, Gfp.GFP_KERNEL, handle);
+            blocks.add(new long[] {cpu, handle[0]});
+            mismatches += cpu != 0 && handle[0] % 64 == 0 && handle[0] == pool.virt_to_phys(cpu) ? 0 : 1;
+            sb.append(String.format(Locale.ROOT, "%s cpu 0x%x dma 0x%x", i == 0 ? "" : ",", cpu, handle[0]));
+        }
+        out.printf(Locale.ROOT, "  dma_pool_create(\"tour-desc\", dev, 48, 64, 4096): %s%n", dp);
+        out.println("  three dma_pool_alloc blocks, aligned to 64, from one coherent page:" + sb);
+        for (long[] b : blocks) {
+            pool.dma_pool_free(dp, b[0], b[1]);
+        }
+        pool.dma_pool_destroy(dp);
+        mismatches += dev.liveMappings() == 0 ? 0 : 1;
+        return mismatches;
     }
 
     /** A few frames spread over the pool: the lowest, the highest and some between. */

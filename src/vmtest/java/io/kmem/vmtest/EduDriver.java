@@ -1,11 +1,26 @@
 package io.kmem.vmtest;
 
+import static io.kmem.DmaDirection.DMA_BIDIRECTIONAL;
+import static io.kmem.DmaDirection.DMA_FROM_DEVICE;
+import static io.kmem.DmaDirection.DMA_TO_DEVICE;
+import static io.kmem.MemoryPool.DMA_BIT_MASK;
+import static io.kmem.MemoryPool.DMA_MAPPING_ERROR;
 import static io.kmem.gfp.Gfp.GFP_DMA32;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
+import io.kmem.Device;
+import io.kmem.DmaBuffer;
+import io.kmem.DmaDirection;
+import io.kmem.DmaPool;
+import io.kmem.IoMem;
 import io.kmem.MemoryPool;
+import io.kmem.PciDev;
+import io.kmem.Resource;
+import io.kmem.VmStruct;
+import io.kmem.error.BadAddressException;
+import io.kmem.error.ResourceBusyException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,22 +29,35 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * A user-space driver for QEMU's edu device, written on kmem, run as root inside the guest
- * of {@code make vm-test}. It proves kmem's physical addresses by having the device DMA to
- * and from them:
+ * A user-space driver for QEMU's edu device, written on kmem's API only (no FFM, no sysfs of
+ * its own), run as root inside the guest of {@code make vm-test}. It proves kmem's PCI
+ * helpers, ioremap and accessors on a real device, and kmem's physical and DMA addresses by
+ * having the device DMA to and from them:
  *
  * <ol>
- *   <li>find the device in sysfs, enable it, turn on memory space and bus mastering;</li>
- *   <li>map BAR0 through {@code resource0} and through {@code /dev/mem}, check identity and
- *       liveness through both (a write through one view is read through the other), and
- *       the factorial unit;</li>
- *   <li>build a kmem pool for the device's 28-bit DMA mask and, for a page below 256 MiB, a
- *       kmalloc object of each of two sizes and an order-2 block: fill a buffer, DMA it RAM to
- *       device to a second buffer of the same kind, compare byte for byte (a wrong physical
- *       address reads or writes some other page, and the comparison fails); pagemap must agree
- *       with {@code virt_to_phys} for every page handed to the device;</li>
- *   <li>take a page above 2^28 from a pool without a mask and show the driver refuses to hand
- *       it to the device.</li>
+ *   <li>{@code pci_get_device}, {@code pci_enable_device}, {@code pci_set_master} (the command
+ *       register read back through {@code pci_read_config_word}), BAR0 from
+ *       {@code pci_resource_start}/{@code _len}/{@code _flags}; {@code request_mem_region} of
+ *       the BAR, refused a second time with {@code ResourceBusyException}; the BAR's lines of
+ *       {@code iomem()};</li>
+ *   <li>BAR0 mapped by {@code pci_iomap} ({@code resource0}) and by {@code ioremap} (through
+ *       {@code /dev/mem}): both areas in the pool's vmalloc window, listed by vmallocinfo as
+ *       {@code ioremap}; identity and liveness through both, a write through one read through
+ *       the other, the factorial unit;</li>
+ *   <li>in a pool built for the device's 28-bit DMA mask, after
+ *       {@code dma_set_mask_and_coherent(dev, DMA_BIT_MASK(28))}: buffers filled with random
+ *       bytes, DMA'd RAM to device to a second buffer, compared byte for byte (a wrong
+ *       address reads or writes some other page, and the comparison fails). The DMA addresses
+ *       come from kmem's DMA API only: {@code dma_alloc_coherent}, {@code dma_map_page} of a
+ *       GFP_DMA32 page and of each page of a vmalloc area (through {@code vmalloc_to_pfn}),
+ *       {@code dma_map_single} of kmalloc objects and an order-2 block, {@code dma_pool_alloc}
+ *       blocks; each checked with {@code dma_mapping_error}, unmapped after, and checked
+ *       against pagemap before the device sees it;</li>
+ *   <li>a page above 2^28 from a pool without a mask: kmem's {@code dma_map_single} and
+ *       {@code dma_map_page} refuse it ({@code DMA_MAPPING_ERROR}), so it never reaches the
+ *       device; the same page maps for a device with a 64-bit mask. The device's own 4095-byte
+ *       limit is the driver's to keep ({@link Edu});</li>
+ *   <li>{@code iounmap}/{@code pci_iounmap} (later accesses throw), {@code release_mem_region}.</li>
  * </ol>
  *
  * <p>Output: every line starts with {@code kmem-vmtest:}. The last line is
@@ -40,6 +68,13 @@ public final class EduDriver {
 
     private static final long PAGE = 4096;
     private static final long MIB = 1 << 20;
+    private static final long EDU_MASK = DMA_BIT_MASK(Edu.DMA_BITS);
+    /** {@code IORESOURCE_MEM}. */
+    private static final long IORESOURCE_MEM = 0x200;
+    /** Configuration space: the command register and its memory space and bus master bits. */
+    private static final int PCI_COMMAND = 0x04;
+    private static final int PCI_COMMAND_MEMORY = 0x2;
+    private static final int PCI_COMMAND_MASTER = 0x4;
 
     private final long t0 = System.nanoTime();
     private int checks;
@@ -61,128 +96,291 @@ public final class EduDriver {
     private void run() throws Exception {
         say("start: %s, Java %s, pid %d, %d MiB RAM", Files.readString(Path.of("/proc/version")).strip(),
                 Runtime.version(), ProcessHandle.current().pid(), memTotalMiB());
+        try (MemoryPool pool = MemoryPool.builder().name("edu").smallPages(8 * MIB).dmaMask(EDU_MASK).build()) {
+            // 1. The device, enabled, its BAR claimed.
+            PciDev pdev = pool.pci_get_device(Edu.VENDOR, Edu.DEVICE, null);
+            check(pdev != null, "pci_get_device(0x%04x, 0x%04x, null) finds the edu device (is QEMU started with"
+                    + " -device edu?)", Edu.VENDOR, Edu.DEVICE);
+            check(pool.pci_get_device(Edu.VENDOR, Edu.DEVICE, pdev) == null, "one edu device only");
+            long bar = pool.pci_resource_start(pdev, 0);
+            long len = pool.pci_resource_len(pdev, 0);
+            long flags = pool.pci_resource_flags(pdev, 0);
+            check((flags & IORESOURCE_MEM) != 0 && len == MIB, "BAR0 of %s is a 1 MiB memory BAR: start 0x%x, len %d,"
+                    + " flags 0x%x", pdev.name(), bar, len, flags);
+            say("pci_get_device: %s, vendor 0x%04x device 0x%04x class 0x%06x; BAR0 phys 0x%x, %d KiB, flags 0x%x",
+                    pdev.name(), pdev.vendor(), pdev.device(), pdev.classCode(), bar, len >> 10, flags);
+            int before = pool.pci_read_config_word(pdev, PCI_COMMAND);
+            pool.pci_enable_device(pdev);
+            pool.pci_set_master(pdev);
+            int after = pool.pci_read_config_word(pdev, PCI_COMMAND);
+            check((after & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)) == (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER),
+                    "command register has memory space and bus master set (0x%04x)", after);
+            say("pci_enable_device, pci_set_master: command register 0x%04x -> 0x%04x (memory space, bus master)",
+                    before, after);
+            resources(pool, bar, len);
 
-        // 1. The device.
-        PciDevice pci = PciDevice.find(Edu.VENDOR, Edu.DEVICE);
-        PciDevice.Bar bar0 = pci.bar(0);
-        check(bar0.memory() && bar0.size() == MIB, "BAR0 of %s is a 1 MiB memory BAR: %s", pci.bdf(), bar0);
-        say("device %04x:%04x at %s, BAR0 phys 0x%x, %d KiB", Edu.VENDOR, Edu.DEVICE, pci.bdf(), bar0.start(),
-                bar0.size() >> 10);
-        String enabled = pci.enable();
-        check(enabled.equals("1"), "%s/enable reads 1 after writing 1 (read %s)", pci.dir, enabled);
-        int before = pci.command();
-        int after = pci.setCommandBits(PciDevice.PCI_COMMAND_MEMORY | PciDevice.PCI_COMMAND_MASTER);
-        check((after & 0x6) == 0x6, "command register has memory space and bus master set (0x%04x)", after);
-        say("enabled; command register 0x%04x -> 0x%04x (memory space, bus master)", before, after);
-
-        // 2. BAR0 through resource0 and through /dev/mem.
-        try (BarWindow res = BarWindow.pciResource(pci.resourceFile(0), bar0.start(), bar0.size());
-             BarWindow mem = BarWindow.devMem(bar0.start(), bar0.size())) {
-            Edu viaResource = new Edu(res);
-            Edu viaDevMem = new Edu(mem);
-            for (Edu edu : List.of(viaResource, viaDevMem)) {
-                int id = edu.identity();
-                check(id == Edu.IDENTITY, "identity via %s: 0x%08x (expected 0x%08x)", edu.regs(), id, Edu.IDENTITY);
+            // 2. BAR0 through resource0 and through /dev/mem.
+            IoMem viaResource = pool.pci_iomap(pdev, 0, 0);
+            IoMem viaDevMem = pool.ioremap(bar, len);
+            checkIoremapAreas(pool, bar, len, viaResource, viaDevMem);
+            Device dev = pdev.dev();
+            Edu edu = new Edu(viaResource, EDU_MASK);
+            Edu eduMem = new Edu(viaDevMem, EDU_MASK);
+            for (Edu e : List.of(edu, eduMem)) {
+                int id = e.identity();
+                check(id == Edu.IDENTITY, "identity via %s: 0x%08x (expected 0x%08x)", e.regs(), id, Edu.IDENTITY);
                 for (int v : new int[] {0x12345678, 0, -1, 0xa5a55a5a}) {
-                    int back = edu.liveness(v);
-                    check(back == ~v, "liveness via %s: wrote 0x%08x, read 0x%08x (expected 0x%08x)", edu.regs(), v,
+                    int back = e.liveness(v);
+                    check(back == ~v, "liveness via %s: wrote 0x%08x, read 0x%08x (expected 0x%08x)", e.regs(), v,
                             back, ~v);
                 }
-                say("mapped %s: identity 0x%08x, liveness ok", edu.regs(), id);
+                say("readl/writel via %s at va 0x%x: identity 0x%08x, liveness ok", e.regs().kind(),
+                        e.regs().address(), id);
             }
-            res.writel(Edu.REG_LIVENESS, 0x0badf00d);
-            int seen = mem.readl(Edu.REG_LIVENESS);
-            check(seen == ~0x0badf00d, "a liveness write through resource0 reads back through /dev/mem: 0x%08x", seen);
-            say("both mappings reach the same register: wrote 0x0badf00d via resource0, read 0x%08x via /dev/mem",
-                    seen);
+            viaResource.writel(0x0badf00d, Edu.REG_LIVENESS);
+            int seen = viaDevMem.readl(Edu.REG_LIVENESS);
+            check(seen == ~0x0badf00d, "a liveness write through pci_iomap reads back through ioremap: 0x%08x", seen);
+            viaDevMem.writel(0x600dcafe, Edu.REG_LIVENESS);
+            int seen2 = viaResource.readl(Edu.REG_LIVENESS);
+            check(seen2 == ~0x600dcafe, "a liveness write through ioremap reads back through pci_iomap: 0x%08x", seen2);
+            say("both mappings reach the same register: writel 0x0badf00d via pci_iomap, readl 0x%08x via ioremap;"
+                    + " writel 0x600dcafe via ioremap, readl 0x%08x via pci_iomap", seen, seen2);
             for (int n : new int[] {0, 5, 10, 12}) {
-                int f = viaResource.factorial(n);
+                int f = edu.factorial(n);
                 check(f == factorial(n), "factorial(%d) = %d (expected %d)", n, f, factorial(n));
             }
-            check(viaDevMem.factorial(10) == 3628800, "factorial(10) via /dev/mem");
-            say("factorial: 0! 5! 10! 12! right via resource0, 10! via /dev/mem");
+            check(eduMem.factorial(10) == 3628800, "factorial(10) via ioremap");
+            say("factorial: 0! 5! 10! 12! right via pci_iomap, 10! via ioremap");
 
-            dma(viaResource);
+            // 3. DMA through kmem's DMA API, 4. the refusal above the mask.
+            dma(pool, dev, edu);
+            refusal(dev, edu);
+
+            // 5. Unmapped, released.
+            pool.iounmap(viaDevMem);
+            pool.pci_iounmap(pdev, viaResource);
+            for (IoMem io : List.of(viaResource, viaDevMem)) {
+                try {
+                    io.readl(Edu.REG_ID);
+                    check(false, "a readl after iounmap of %s was let through", io);
+                } catch (BadAddressException e) {
+                    checks++;
+                }
+            }
+            check(pool.vmallocinfo().lines().noneMatch(l -> l.endsWith(" ioremap")),
+                    "vmallocinfo lists no ioremap area after iounmap and pci_iounmap:%n%s", pool.vmallocinfo());
+            pool.release_mem_region(bar, len);
+            check(pool.iomem().lines().noneMatch(l -> l.endsWith(" : edu")), "iomem has no 'edu' after"
+                    + " release_mem_region");
+            say("iounmap, pci_iounmap: readl through either throws BadAddressException, vmallocinfo lists neither;"
+                    + " release_mem_region: the BAR is free again");
         }
     }
 
-    /** Step 3 and 4: DMA through kmem buffers, and the refusal above the mask. */
-    private void dma(Edu edu) throws Exception {
-        try (MemoryPool pool = MemoryPool.builder().name("edu").smallPages(8 * MIB).dmaMask(Edu.DMA_MASK).build()) {
-            long[] pfns = pool.pfns();
-            long below16m = 0;
-            for (long pfn : pfns) {
-                check((pfn + 1) * PAGE - 1 <= Edu.DMA_MASK, "frame pfn 0x%x of the DMA-mask pool ends below 2^28",
-                        pfn);
-                below16m += pfn < (16 * MIB) / PAGE ? 1 : 0;
+    /** request_mem_region of the BAR, a refused overlapping request, the BAR's lines of iomem(). */
+    private void resources(MemoryPool pool, long bar, long len) {
+        Resource r = pool.request_mem_region(bar, len, "edu");
+        check(r.start() == bar && r.size() == len, "request_mem_region(0x%x, %d, \"edu\") claims the BAR: %s", bar,
+                len, r);
+        say("request_mem_region: %s", r);
+        try {
+            Resource again = pool.request_mem_region(bar + 0x1000, 0x1000, "edu-again");
+            check(false, "a second, overlapping request_mem_region was granted: %s", again);
+        } catch (ResourceBusyException e) {
+            checks++;
+            say("refused, as it must be: %s", e.getMessage());
+        }
+        List<String> lines = new ArrayList<>();
+        for (String line : pool.iomem().lines().toList()) {
+            String[] f = line.strip().split(" : ", 2)[0].split("-");
+            if (f.length == 2 && Long.compareUnsigned(Long.parseUnsignedLong(f[0], 16), bar + len - 1) <= 0
+                    && Long.compareUnsigned(Long.parseUnsignedLong(f[1], 16), bar) >= 0) {
+                lines.add(line);
             }
-            for (long pfn : pfns) {
-                long va = pool.phys_to_virt(pfn * PAGE);
-                long now = pool.pagemapPfn(va);
-                check(now == pfn, "pagemap says pfn 0x%x for the frame the pool holds as pfn 0x%x (va 0x%x)", now,
-                        pfn, va);
+        }
+        String edu = String.format("%08x-%08x : edu", bar, bar + len - 1);
+        check(lines.stream().anyMatch(l -> l.strip().equals(edu)), "iomem() shows '%s' among %s", edu, lines);
+        say("iomem(), the lines of the BAR:");
+        for (String l : lines) {
+            say("    %s", l);
+        }
+    }
+
+    /** Both mappings of the BAR are areas of the vmalloc window, listed by vmallocinfo as ioremap. */
+    private void checkIoremapAreas(MemoryPool pool, long bar, long len, IoMem... maps) {
+        String phys = String.format("phys=0x%016x ioremap", bar);
+        List<String> lines = pool.vmallocinfo().lines().filter(l -> l.endsWith(" ioremap")).toList();
+        for (IoMem io : maps) {
+            check(io.size() == len && io.phys() == bar, "%s maps %d bytes at phys 0x%x", io, len, bar);
+            check(pool.is_vmalloc_addr(io.address()), "%s lies in the pool's vmalloc window", io);
+            VmStruct area = pool.find_vm_area(io.address());
+            check(area != null && area.addr() == io.address() && area.flags() == VmStruct.VM_IOREMAP
+                    && area.physAddr() == bar && area.areaSize() == len,
+                    "find_vm_area(0x%x) is the ioremap area of the BAR: %s", io.address(), area);
+            String start = String.format("0x%016x-", io.address());
+            check(lines.stream().anyMatch(l -> l.startsWith(start) && l.endsWith(phys)),
+                    "vmallocinfo lists %s as ioremap of phys 0x%x:%n%s", io, bar, pool.vmallocinfo());
+        }
+        say("pci_iomap(dev, 0, 0) = %s; ioremap(0x%x, %d) = %s", maps[0], bar, len, maps[1]);
+        say("vmallocinfo, the ioremap lines (areas of the pool's vmalloc window, guard page counted):");
+        for (String l : lines) {
+            say("    %s", l);
+        }
+    }
+
+    /** Step 3: DMA through kmem buffers whose DMA addresses come from kmem's DMA API. */
+    private void dma(MemoryPool pool, Device dev, Edu edu) throws Exception {
+        check(pool.dma_set_mask(dev, DMA_BIT_MASK(20)) == -5 && pool.dma_get_mask(dev) == DMA_BIT_MASK(32),
+                "dma_set_mask(DMA_BIT_MASK(20)) is -EIO (below the DMA zone's 16 MiB), the mask unchanged");
+        int rc = pool.dma_set_mask_and_coherent(dev, EDU_MASK);
+        check(rc == 0 && dev.dma_mask() == EDU_MASK && dev.coherent_dma_mask() == EDU_MASK,
+                "dma_set_mask_and_coherent(%s, DMA_BIT_MASK(28)) = %d, masks 0x%x 0x%x", dev.name(), rc,
+                dev.dma_mask(), dev.coherent_dma_mask());
+        say("dma_set_mask(DMA_BIT_MASK(20)) = -EIO; dma_set_mask_and_coherent(%s, DMA_BIT_MASK(28)) = 0: dma_mask"
+                + " 0x%x, coherent_dma_mask 0x%x", dev.name(), dev.dma_mask(), dev.coherent_dma_mask());
+
+        long[] pfns = pool.pfns();
+        long below16m = 0;
+        for (long pfn : pfns) {
+            check((pfn + 1) * PAGE - 1 <= EDU_MASK, "frame pfn 0x%x of the DMA-mask pool ends below 2^28", pfn);
+            below16m += pfn < (16 * MIB) / PAGE ? 1 : 0;
+        }
+        for (long pfn : pfns) {
+            long va = pool.phys_to_virt(pfn * PAGE);
+            long now = pool.pagemapPfn(va);
+            check(now == pfn, "pagemap says pfn 0x%x for the frame the pool holds as pfn 0x%x (va 0x%x)", now, pfn, va);
+        }
+        say("pool 'edu' (dmaMask 0x%x): %d frames, pfn 0x%x..0x%x (phys 0x%x..0x%x), %d below 16 MiB; pagemap agrees",
+                EDU_MASK, pfns.length, pfns[0], pfns[pfns.length - 1], pfns[0] * PAGE,
+                (pfns[pfns.length - 1] + 1) * PAGE - 1, below16m);
+
+        Mapper single = (va, len, dir) -> {
+            long d = pool.dma_map_single(dev, va, len, dir);
+            mapped("dma_map_single", pool, dev, va, len, dir, d);
+            return new DmaView(d, null, () -> pool.dma_unmap_single(dev, d, len, dir));
+        };
+        Mapper page = (va, len, dir) -> {
+            long pg = pool.virt_to_page(va);
+            long d = pool.dma_map_page(dev, pg, va - pool.page_address(pg), len, dir);
+            mapped("dma_map_page", pool, dev, va, len, dir, d);
+            return new DmaView(d, null, () -> pool.dma_unmap_page(dev, d, len, dir));
+        };
+        Mapper vmallocPages = (va, len, dir) -> {
+            int n = (int) ((va + len - 1) / PAGE - va / PAGE + 1);
+            long[] ds = new long[n];
+            for (int i = 0; i < n; i++) {
+                long p = (va & -PAGE) + i * PAGE;
+                long pfn = pool.vmalloc_to_pfn(p);
+                ds[i] = pool.dma_map_page(dev, pool.pfn_to_page(pfn), 0, PAGE, dir);
+                mapped("dma_map_page", pool, dev, p, PAGE, dir, ds[i]);
+                check(ds[i] == pfn * PAGE, "dma_map_page of vmalloc page 0x%x gives dma 0x%x, vmalloc_to_pfn pfn 0x%x",
+                        p, ds[i], pfn);
             }
-            say("pool 'edu' (dmaMask 0x%x): %d frames, pfn 0x%x..0x%x (phys 0x%x..0x%x), %d below 16 MiB;"
-                    + " pagemap agrees",
-                    Edu.DMA_MASK, pfns.length, pfns[0], pfns[pfns.length - 1], pfns[0] * PAGE,
-                    (pfns[pfns.length - 1] + 1) * PAGE - 1, below16m);
-
-            long dmaPage = pool.__get_dma_pages(GFP_KERNEL | __GFP_NOWARN, 0);
-            if (dmaPage == 0) {
-                check(below16m == 0, "__get_dma_pages returned NULL although the pool holds %d frames below 16 MiB",
-                        below16m);
-                say("__get_dma_pages(GFP_KERNEL, 0): NULL, right: the guest kernel gave the pool no ZONE_DMA"
-                        + " frame (below 16 MiB); a GFP_DMA32 page of this pool (below 2^28 by its mask) is used"
-                        + " instead");
-            } else {
-                long dst = pool.__get_dma_pages(GFP_KERNEL, 0);
-                check(dst != 0, "a second __get_dma_pages page");
-                roundTrip(edu, pool, "__get_dma_pages page", dmaPage, dst, PAGE, 0);
-                pool.free_page(dmaPage);
-                pool.free_page(dst);
-            }
-
-            long a = pool.__get_free_pages(GFP_KERNEL | GFP_DMA32, 0);
-            long b = pool.__get_free_pages(GFP_KERNEL | GFP_DMA32, 0);
-            check(a != 0 && b != 0, "two GFP_DMA32 pages from the DMA-mask pool");
-            roundTrip(edu, pool, "page (GFP_DMA32, below 2^28)", a, b, PAGE, 0);
-            pool.free_page(a);
-            pool.free_page(b);
-
-            for (long[] kind : new long[][] {{4000, 0}, {192, 0x800}}) {
-                long src = pool.kmalloc(kind[0], GFP_KERNEL);
-                long dst = pool.kmalloc(kind[0], GFP_KERNEL);
-                check(src != 0 && dst != 0, "two kmalloc(%d) objects", kind[0]);
-                long slack = pool.ksize(dst) - kind[0];
-                pool.segment(dst + kind[0], slack).fill((byte) 0x5a);
-                roundTrip(edu, pool, "kmalloc(" + kind[0] + ")", src, dst, kind[0], (int) kind[1]);
-                MemorySegment tail = pool.segment(dst + kind[0], slack);
-                for (long i = 0; i < slack; i++) {
-                    check(tail.get(JAVA_BYTE, i) == 0x5a,
-                            "kmalloc(%d): byte %d past the transfer untouched", kind[0], kind[0] + i);
+            return new DmaView(ds[0] + (va & (PAGE - 1)), ds, () -> {
+                for (long d : ds) {
+                    pool.dma_unmap_page(dev, d, PAGE, dir);
                 }
-                pool.kfree(src);
-                pool.kfree(dst);
-            }
+            });
+        };
 
-            long va = pool.vmalloc(5 * PAGE);
-            long vb = pool.vmalloc(5 * PAGE);
-            check(va != 0 && vb != 0, "two vmalloc areas of 5 pages");
-            roundTrip(edu, pool, "vmalloc area, page by page through vmalloc_to_pfn", va, vb, 5 * PAGE, 0);
-            pool.vfree(va);
-            pool.vfree(vb);
+        // dma_alloc_coherent: the device's and the CPU's at once, no mapping.
+        DmaBuffer cs = pool.dma_alloc_coherent(dev, 6000, GFP_KERNEL);
+        DmaBuffer cd = pool.dma_alloc_coherent(dev, 6000, GFP_KERNEL);
+        check(cs != null && cd != null, "two dma_alloc_coherent(6000) buffers");
+        for (DmaBuffer b : List.of(cs, cd)) {
+            check(b.dmaHandle() == pool.virt_to_phys(b.cpuAddr()) && b.dmaHandle() + 2 * PAGE - 1 <= EDU_MASK,
+                    "%s: the DMA handle is the CPU address's physical address, within the mask", b);
+            check(pool.segment(b.cpuAddr(), b.size()).mismatch(MemorySegment.ofArray(new byte[(int) b.size()])) == -1,
+                    "%s is zeroed", b);
+        }
+        say("dma_alloc_coherent(%s, 6000, GFP_KERNEL): %s and %s, zeroed", dev.name(), cs, cd);
+        roundTrip(edu, pool, dev, "dma_alloc_coherent buffer", cs.cpuAddr(), cd.cpuAddr(), 6000, 0,
+                coherent(cs), coherent(cd));
+        pool.dma_free_coherent(dev, cs);
+        pool.dma_free_coherent(dev, cd);
 
-            long blk = pool.__get_free_pages(GFP_KERNEL, 2);
-            long blk2 = pool.__get_free_pages(GFP_KERNEL, 2);
-            check(blk != 0 && blk2 != 0, "two order-2 blocks");
-            roundTrip(edu, pool, "order-2 block", blk, blk2, 4 * PAGE, 0);
-            pool.free_pages(blk, 2);
-            pool.free_pages(blk2, 2);
+        long dmaPage = pool.__get_dma_pages(GFP_KERNEL | __GFP_NOWARN, 0);
+        if (dmaPage == 0) {
+            check(below16m == 0, "__get_dma_pages returned NULL although the pool holds %d frames below 16 MiB",
+                    below16m);
+            say("__get_dma_pages(GFP_KERNEL, 0): NULL, right: the guest kernel gave the pool no ZONE_DMA frame"
+                    + " (below 16 MiB); a GFP_DMA32 page of this pool (below 2^28 by its mask) is used instead");
+        } else {
+            long dst = pool.__get_dma_pages(GFP_KERNEL, 0);
+            check(dst != 0, "a second __get_dma_pages page");
+            roundTrip(edu, pool, dev, "__get_dma_pages page, dma_map_single", dmaPage, dst, PAGE, 0, single, single);
+            pool.free_page(dmaPage);
+            pool.free_page(dst);
         }
 
-        // A fresh guest kernel hands out its lowest free frames first, so a pool must take
-        // about everything below 256 MiB before it sees a frame above: this one starts at
-        // 32 MiB and grows (GFP_KERNEL) until a page above the mask turns up.
+        long a = pool.alloc_pages(GFP_KERNEL | GFP_DMA32, 0);
+        long b = pool.alloc_pages(GFP_KERNEL | GFP_DMA32, 0);
+        check(a != 0 && b != 0, "two alloc_pages(GFP_DMA32, 0) pages from the DMA-mask pool");
+        roundTrip(edu, pool, dev, "alloc_pages(GFP_DMA32) page, dma_map_page", pool.page_address(a),
+                pool.page_address(b), PAGE, 0, page, page);
+        pool.__free_pages(a, 0);
+        pool.__free_pages(b, 0);
+
+        for (long[] kind : new long[][] {{4000, 0}, {192, 0x800}}) {
+            long src = pool.kmalloc(kind[0], GFP_KERNEL);
+            long dst = pool.kmalloc(kind[0], GFP_KERNEL);
+            check(src != 0 && dst != 0, "two kmalloc(%d) objects", kind[0]);
+            long slack = pool.ksize(dst) - kind[0];
+            pool.segment(dst + kind[0], slack).fill((byte) 0x5a);
+            roundTrip(edu, pool, dev, "kmalloc(" + kind[0] + "), dma_map_single", src, dst, kind[0], (int) kind[1],
+                    single, single);
+            MemorySegment tail = pool.segment(dst + kind[0], slack);
+            for (long i = 0; i < slack; i++) {
+                check(tail.get(JAVA_BYTE, i) == 0x5a, "kmalloc(%d): byte %d past the transfer untouched", kind[0],
+                        kind[0] + i);
+            }
+            pool.kfree(src);
+            pool.kfree(dst);
+        }
+
+        long va = pool.vmalloc(5 * PAGE);
+        long vb = pool.vmalloc(5 * PAGE);
+        check(va != 0 && vb != 0, "two vmalloc areas of 5 pages");
+        roundTrip(edu, pool, dev, "vmalloc area, dma_map_page of each page through vmalloc_to_pfn", va, vb, 5 * PAGE,
+                0, vmallocPages, vmallocPages);
+        pool.vfree(va);
+        pool.vfree(vb);
+
+        long blk = pool.__get_free_pages(GFP_KERNEL, 2);
+        long blk2 = pool.__get_free_pages(GFP_KERNEL, 2);
+        check(blk != 0 && blk2 != 0, "two order-2 blocks");
+        roundTrip(edu, pool, dev, "order-2 block, dma_map_single", blk, blk2, 4 * PAGE, 0, single, single);
+        pool.free_pages(blk, 2);
+        pool.free_pages(blk2, 2);
+
+        DmaPool dp = pool.dma_pool_create("edu-desc", dev, 256, 64, PAGE);
+        long[] hs = new long[1];
+        long[] hd = new long[1];
+        long bs = pool.dma_pool_alloc(dp, GFP_KERNEL, hs);
+        long bd = pool.dma_pool_zalloc(dp, GFP_KERNEL, hd);
+        check(bs != 0 && bd != 0, "two blocks of %s", dp);
+        for (long[] blkh : new long[][] {{bs, hs[0]}, {bd, hd[0]}}) {
+            check(blkh[1] % 64 == 0 && blkh[1] == pool.virt_to_phys(blkh[0]) && blkh[1] + 255 <= EDU_MASK,
+                    "dma_pool block cpu 0x%x dma 0x%x: aligned to 64, its physical address, within the mask",
+                    blkh[0], blkh[1]);
+        }
+        say("dma_pool_create(\"edu-desc\", %s, 256, 64, 4096): %s; blocks cpu 0x%x dma 0x%x, cpu 0x%x dma 0x%x",
+                dev.name(), dp, bs, hs[0], bd, hd[0]);
+        roundTrip(edu, pool, dev, "dma_pool block", bs, bd, 256, 0x100, coherent(hs[0]), coherent(hd[0]));
+        pool.dma_pool_free(dp, bs, hs[0]);
+        pool.dma_pool_free(dp, bd, hd[0]);
+        pool.dma_pool_destroy(dp);
+        check(pool.takeDmaReports().isEmpty(), "dma_pool_destroy of an idle pool reports nothing");
+        check(dev.liveMappings() == 0, "%s holds no streaming mapping after every unmap", dev);
+    }
+
+    /**
+     * Step 4: a page above the mask, from a pool without one. A fresh guest kernel hands out its
+     * lowest free frames first, so a pool must take about everything below 256 MiB before it
+     * sees a frame above: this one starts at 32 MiB and grows (GFP_KERNEL) until a page above
+     * the mask turns up. kmem's map must refuse it; nothing is handed to the device.
+     */
+    private void refusal(Device dev, Edu edu) {
         try (MemoryPool wide = MemoryPool.builder().name("wide").smallPages(32 * MIB).maxSmallPages(256 * MIB)
                 .build()) {
             List<Long> taken = new ArrayList<>();
@@ -193,101 +391,137 @@ public final class EduDriver {
                     break;
                 }
                 taken.add(p);
-                if (wide.virt_to_phys(p) > Edu.DMA_MASK) {
+                if (wide.virt_to_phys(p) > EDU_MASK) {
                     high = p;
                 }
             }
             check(high != 0, "a page above 2^28 in pool 'wide' (%d pages taken, all below)", taken.size());
-            say("pool 'wide' (no mask): page %d taken lies above 2^28, the pool grew to %d frames", taken.size(),
-                    wide.frames());
             long pa = wide.virt_to_phys(high);
             check(wide.pagemapPfn(high) == pa / PAGE, "pagemap agrees for va 0x%x", high);
-            for (int dir = 0; dir < 2; dir++) {
-                try {
-                    if (dir == 0) {
-                        edu.dmaToDevice(pa, 0, 64);
-                    } else {
-                        edu.dmaToRam(0, pa, 64);
-                    }
-                    check(false, "a DMA %s pa 0x%x (above the mask) was handed to the device",
-                            dir == 0 ? "out of" : "into", pa);
-                } catch (Edu.DmaRefused e) {
-                    checks++;
-                    say("refused, as it must be: a DMA %s page va 0x%x pa 0x%x of pool 'wide': %s",
-                            dir == 0 ? "out of (RAM to device)" : "into (device to RAM)", high, pa, e.getMessage());
-                }
+            say("pool 'wide' (no mask): page %d taken, va 0x%x pa 0x%x, lies above 2^28; the pool grew to %d frames",
+                    taken.size(), high, pa, wide.frames());
+            int live = dev.liveMappings();
+            for (DmaDirection dir : List.of(DMA_TO_DEVICE, DMA_FROM_DEVICE)) {
+                long d = wide.dma_map_single(dev, high, 64, dir);
+                check(wide.dma_mapping_error(dev, d) && d == DMA_MAPPING_ERROR,
+                        "dma_map_single(%s, pa 0x%x, 64, %s) above the mask returned 0x%x, not DMA_MAPPING_ERROR",
+                        dev.name(), pa, dir, d);
+                say("refused by kmem, as it must be: dma_map_single(%s, va 0x%x (pa 0x%x), 64, %s) = DMA_MAPPING_ERROR;"
+                        + " nothing handed to the device", dev.name(), high, pa, dir);
             }
-            try {
-                Edu.check(0x100000, 0, Edu.BUF_SIZE);
-                check(false, "a 4096-byte transfer was allowed");
-            } catch (Edu.DmaRefused e) {
-                checks++;
-                say("refused, as it must be: a full 4096-byte transfer (QEMU 7.2's edu would stop the VM): %s",
-                        e.getMessage());
-            }
+            long d = wide.dma_map_page(dev, wide.virt_to_page(high), 0, PAGE, DMA_BIDIRECTIONAL);
+            check(wide.dma_mapping_error(dev, d), "dma_map_page of pa 0x%x above the mask returned 0x%x", pa, d);
+            check(dev.liveMappings() == live, "the refused maps left no mapping on %s", dev);
+            say("refused by kmem, as it must be: dma_map_page(%s, pfn 0x%x, 0, 4096, DMA_BIDIRECTIONAL) ="
+                    + " DMA_MAPPING_ERROR", dev.name(), pa / PAGE);
+
+            Device wide64 = new Device("64-bit control");
+            check(wide.dma_set_mask(wide64, DMA_BIT_MASK(64)) == 0, "dma_set_mask(DMA_BIT_MASK(64))");
+            long ok = wide.dma_map_single(wide64, high, 64, DMA_TO_DEVICE);
+            check(ok == pa, "the same page maps for a device with a 64-bit mask: dma 0x%x (pa 0x%x)", ok, pa);
+            wide.dma_unmap_single(wide64, ok, 64, DMA_TO_DEVICE);
+            say("the same page maps for a device with a 64-bit mask (dma 0x%x): the refusal is edu's 28-bit mask", ok);
             for (long p : taken) {
                 wide.free_page(p);
             }
         }
+        try {
+            edu.check(0x100000, 0, Edu.BUF_SIZE);
+            check(false, "a 4096-byte transfer was allowed");
+        } catch (Edu.DmaRefused e) {
+            checks++;
+            say("refused by the driver, as it must be: a full 4096-byte transfer (QEMU 7.2's edu would stop the"
+                    + " VM): %s", e.getMessage());
+        }
+    }
+
+    /** The DMA side of a buffer during one round trip. */
+    private record DmaView(long dma, long[] pages, Runnable unmap) {
+        /** The DMA address of byte {@code off}; for a buffer mapped page by page, of its page's mapping. */
+        long at(long va, long off) {
+            if (pages == null) {
+                return dma + off;
+            }
+            long p = va + off;
+            return pages[(int) (p / PAGE - va / PAGE)] + (p & (PAGE - 1));
+        }
+    }
+
+    /** Maps {@code len} bytes at {@code va} for the device, or stands for a buffer that needs no mapping. */
+    @FunctionalInterface
+    private interface Mapper {
+        DmaView map(long va, long len, DmaDirection dir);
+    }
+
+    private static Mapper coherent(DmaBuffer b) {
+        return coherent(b.dmaHandle());
+    }
+
+    private static Mapper coherent(long dma) {
+        return (va, len, dir) -> new DmaView(dma, null, () -> { });
+    }
+
+    private void mapped(String function, MemoryPool pool, Device dev, long va, long len, DmaDirection dir, long d) {
+        check(!pool.dma_mapping_error(dev, d), "%s(%s, va 0x%x, %d, %s) = DMA_MAPPING_ERROR for a buffer of the"
+                + " DMA-mask pool", function, dev.name(), va, len, dir);
     }
 
     /**
      * Fills {@code len} bytes at {@code src} with fresh random bytes and {@code dst} with 0x5a,
-     * DMAs src to the device buffer and the device buffer to dst in transfers of at most
-     * 4095 bytes (so an order-2 block's transfers straddle its page boundaries), and compares.
+     * maps both for the device, checks every page's DMA address against pagemap, DMAs src to
+     * the device buffer and the device buffer to dst in transfers of at most 4095 bytes (so a
+     * multi-page buffer's transfers straddle its page boundaries; a buffer mapped page by page
+     * moves a page at most), unmaps both and compares.
      */
-    private void roundTrip(Edu edu, MemoryPool pool, String what, long src, long dst, long len, int devOffset)
-            throws InterruptedException {
-        checkPagemap(pool, what + " (source)", src, len);
-        checkPagemap(pool, what + " (destination)", dst, len);
+    private void roundTrip(Edu edu, MemoryPool pool, Device dev, String what, long src, long dst, long len,
+                           int devOffset, Mapper srcMap, Mapper dstMap) throws InterruptedException {
         MemorySegment s = pool.segment(src, len);
         MemorySegment d = pool.segment(dst, len);
         byte[] pattern = new byte[(int) len];
         new Random(System.nanoTime() ^ src).nextBytes(pattern);
         MemorySegment.copy(MemorySegment.ofArray(pattern), 0, s, 0, len);
         d.fill((byte) 0x5a);
+        DmaView sv = srcMap.map(src, len, DMA_TO_DEVICE);
+        DmaView dv = dstMap.map(dst, len, DMA_FROM_DEVICE);
+        checkPagemap(pool, what + " (source)", src, len, sv);
+        checkPagemap(pool, what + " (destination)", dst, len, dv);
         int transfers = 0;
         long t = System.nanoTime();
         for (long off = 0; off < len; ) {
             int n = (int) Math.min(Edu.MAX_TRANSFER - devOffset, len - off);
-            if (pool.is_vmalloc_addr(src)) {
+            if (sv.pages() != null) {
                 n = (int) Math.min(n, PAGE - ((src + off) & (PAGE - 1)));
+            }
+            if (dv.pages() != null) {
                 n = (int) Math.min(n, PAGE - ((dst + off) & (PAGE - 1)));
             }
-            edu.dmaToDevice(phys(pool, src + off), devOffset, n);
-            edu.dmaToRam(devOffset, phys(pool, dst + off), n);
+            edu.dmaToDevice(sv.at(src, off), devOffset, n);
+            edu.dmaToRam(devOffset, dv.at(dst, off), n);
             off += n;
             transfers++;
         }
         long ms = (System.nanoTime() - t) / 1_000_000;
+        sv.unmap().run();
+        dv.unmap().run();
         long at = s.mismatch(d);
         if (at != -1) {
-            check(false, "%s: %d bytes DMA'd from pa 0x%x through the device to pa 0x%x differ at byte %d"
-                    + " (wrote 0x%02x, read back 0x%02x)", what, len, phys(pool, src), phys(pool, dst),
-                    at, s.get(JAVA_BYTE, at), d.get(JAVA_BYTE, at));
+            check(false, "%s: %d bytes DMA'd from dma 0x%x through the device to dma 0x%x differ at byte %d"
+                    + " (wrote 0x%02x, read back 0x%02x)", what, len, sv.dma(), dv.dma(), at, s.get(JAVA_BYTE, at),
+                    d.get(JAVA_BYTE, at));
         }
         checks++;
-        say("ok %s: %d bytes va 0x%x pa 0x%x -> edu 0x%x -> va 0x%x pa 0x%x, byte-exact (%d transfer%s each way,"
-                + " %d ms)",
-                what, len, src, phys(pool, src), Edu.BUF + devOffset, dst, phys(pool, dst), transfers,
+        say("ok %s: %d bytes va 0x%x dma 0x%x -> edu 0x%x -> va 0x%x dma 0x%x, byte-exact (%d transfer%s each way,"
+                + " %d ms)", what, len, src, sv.dma(), Edu.BUF + devOffset, dst, dv.dma(), transfers,
                 transfers == 1 ? "" : "s", ms);
     }
 
-    /**
-     * The physical address behind {@code va}: virt_to_phys in the direct map, vmalloc_to_pfn
-     * in a vmalloc area (whose pages are contiguous only virtually).
-     */
-    private static long phys(MemoryPool pool, long va) {
-        return pool.is_vmalloc_addr(va) ? pool.vmalloc_to_pfn(va) * PAGE + (va & (PAGE - 1)) : pool.virt_to_phys(va);
-    }
-
-    /** pagemap must agree with virt_to_phys (vmalloc_to_pfn) for every page of the range before the device sees it. */
-    private void checkPagemap(MemoryPool pool, String what, long va, long len) {
-        for (long p = va & -PAGE; p < va + len; p += PAGE) {
-            long pfn = pool.pagemapPfn(p);
-            long expected = phys(pool, p) / PAGE;
-            check(pfn == expected, "%s: pagemap says pfn 0x%x for va 0x%x, virt_to_phys says pfn 0x%x", what, pfn, p,
-                    expected);
+    /** pagemap must agree with the DMA address kmem gave for every page of the range before the device sees it. */
+    private void checkPagemap(MemoryPool pool, String what, long va, long len, DmaView v) {
+        for (long off = 0; off < len; off = ((va + off) & -PAGE) + PAGE - va) {
+            long pfn = pool.pagemapPfn(va + off);
+            long expected = v.at(va, off) / PAGE;
+            check(pfn == expected, "%s: pagemap says pfn 0x%x for va 0x%x, the DMA address 0x%x is in pfn 0x%x", what,
+                    pfn, va + off, v.at(va, off), expected);
         }
     }
 
