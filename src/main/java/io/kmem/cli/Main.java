@@ -77,7 +77,7 @@ public final class Main {
                   Prints the pool's /proc/meminfo-style report (frames by source and zone, direct map runs,
                   metadata bytes per frame, bring-up speed, contiguity histogram, host facts), then
                   /proc/buddyinfo, a /proc/zoneinfo-style view (watermarks, per-thread page caches),
-                  /proc/slabinfo (version 2.1) and /proc/vmallocinfo, in the kernel's own formats.
+                  /proc/slabinfo (version 2.1), /proc/vmallocinfo and /proc/iomem, in the kernel's own formats.
                 """ + POOL_OPTIONS + "\n" + Workloads.HELP));
         c.put("verify", new Command("verify", "re-read pagemap for every frame; exit 1 if any moved", pool, 0, """
                 kmem verify [--mib N] [--huge-mib N] [--unprivileged]
@@ -239,6 +239,8 @@ public final class Main {
             out.print(pool.slabinfo());
             out.println("\n# /proc/vmallocinfo (areas of the pool's vmalloc window; none until something is mapped)");
             out.print(pool.vmallocinfo());
+            out.println("\n# /proc/iomem (the host's resource tree as the pool sees it, with the pool's requests)");
+            out.print(pool.iomem());
         }
         return OK;
     }

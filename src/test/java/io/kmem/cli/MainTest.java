@@ -2,7 +2,6 @@ package io.kmem.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -103,12 +102,23 @@ class MainTest {
 
     @Test
     void benchPrintsTheCommandMakeBenchRuns() {
-        assumeTrue(Files.exists(Path.of("target/bench-classpath.txt"))
+        assertTrue(Files.exists(Path.of("target/bench-classpath.txt"))
                 && Files.exists(Path.of("target/test-classes/io/kmem/bench/BenchMain.class")),
-                "run by Maven in the source tree, after test-compile");
+                "this test runs under Maven in the source tree, after test-compile wrote the bench classes and"
+                        + " target/bench-classpath.txt");
         Result r = run("bench", "SlabBench", "--print");
         assertEquals(0, r.status(), r.toString());
         assertTrue(r.out().contains("--enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$(cat"
                 + " target/bench-classpath.txt) io.kmem.bench.BenchMain SlabBench"), r.toString());
+    }
+
+    @Test
+    void infoPrintsEveryReportInTheKernelsFormats() {
+        Result r = run("info", "--mib", "8", "--workload", "mixed");
+        assertEquals(0, r.status(), r.toString());
+        for (String report : new String[] {"MemTotal", "# /proc/buddyinfo", "# /proc/slabinfo", "slabinfo - version: 2.1",
+                "# /proc/vmallocinfo", " vmalloc\n", "# /proc/iomem", " : System RAM\n"}) {
+            assertTrue(r.out().contains(report), "kmem info prints " + report.strip() + ":\n" + r.out());
+        }
     }
 }
