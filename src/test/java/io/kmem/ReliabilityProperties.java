@@ -81,7 +81,7 @@ public class ReliabilityProperties {
     static final String COUNTS = "cache counters equal the model";
     static final String AT_REST = "at rest: every frame accounted for";
 
-    @Property(tries = 16, seed = "20251126", afterFailure = AfterFailureMode.RANDOM_SEED,
+    @Property(tries = 18, seed = "20251126", afterFailure = AfterFailureMode.RANDOM_SEED,
             edgeCases = EdgeCasesMode.NONE)
     void everyAllocatorAtOnceMatchesTheModel(@ForAll("chains") ActionChain<Model> chain) {
         chain.withInvariant(CONSISTENT, Model::checkConsistent)
