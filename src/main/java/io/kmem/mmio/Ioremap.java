@@ -91,14 +91,6 @@ public final class Ioremap {
      */
     public record Area(long start, long length, long addr, long size, long phys, String function, Caching caching,
                        String source, String caller) {
-        /**
-         * The area's line in {@code /proc/vmallocinfo}:
-         * {@code 0x...-0x...  8192 caller phys=0x... ioremap}.
-         */
-        public String vmallocinfo() {
-            return String.format(Locale.ROOT, "0x%016x-0x%016x %8d %s phys=0x%016x ioremap", start, start + length, length,
-                    caller, phys - (addr - start));
-        }
     }
 
     /** A live mapping: its area, and the segment accesses go through. */

@@ -180,13 +180,13 @@ public final class FramePool implements AutoCloseable {
         undo.add(arena::close);
         try {
             this.frameViewBytes = totalFrames << PhysLayout.PAGE_SHIFT;
-            this.frameViewBase = reserve(frameViewBytes);
+            this.frameViewBase = reserve(frameViewBytes, GIGA);
             MemorySegment frameView = segment(frameViewBase, frameViewBytes);
             if (physical) {
                 this.basePfn = alignDown(host.minPfn(), GIGA_FRAMES);
                 this.limitPfn = alignUp(host.limitPfn(), GIGA_FRAMES);
                 long span = (limitPfn - basePfn) << PhysLayout.PAGE_SHIFT;
-                this.directBase = reserve(span);
+                this.directBase = reserve(span, GIGA);
                 this.directMap = segment(directBase, span);
             } else {
                 this.basePfn = 0;
@@ -745,16 +745,7 @@ public final class FramePool implements AutoCloseable {
         growthLock.lock();
         try {
             ensureOpen("reserveWindow");
-            long raw = Sys.mmap(0, bytes + align, Libc.PROT_NONE(),
-                    Libc.MAP_PRIVATE() | Libc.MAP_ANONYMOUS() | Libc.MAP_NORESERVE(), -1, 0);
-            long base = alignUp(raw, align);
-            if (base > raw) {
-                Sys.munmap(raw, base - raw);
-            }
-            long tail = raw + bytes + align - (base + bytes);
-            if (tail > 0) {
-                Sys.munmap(base + bytes, tail);
-            }
+            long base = reserve(bytes, align);
             segment(base, bytes);
             return base;
         } finally {
@@ -1147,15 +1138,15 @@ public final class FramePool implements AutoCloseable {
         return presentByKind[src.kind.ordinal()];
     }
 
-    /** Reserves {@code bytes} of PROT_NONE address space aligned to 1 GiB. */
-    private static long reserve(long bytes) {
-        long raw = Sys.mmap(0, bytes + GIGA, Libc.PROT_NONE(),
+    /** Reserves {@code bytes} of PROT_NONE address space aligned to {@code align} (a power of two). */
+    private static long reserve(long bytes, long align) {
+        long raw = Sys.mmap(0, bytes + align, Libc.PROT_NONE(),
                 Libc.MAP_PRIVATE() | Libc.MAP_ANONYMOUS() | Libc.MAP_NORESERVE(), -1, 0);
-        long base = alignUp(raw, GIGA);
+        long base = alignUp(raw, align);
         if (base > raw) {
             Sys.munmap(raw, base - raw);
         }
-        long tail = raw + bytes + GIGA - (base + bytes);
+        long tail = raw + bytes + align - (base + bytes);
         if (tail > 0) {
             Sys.munmap(base + bytes, tail);
         }

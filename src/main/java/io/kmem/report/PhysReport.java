@@ -6,6 +6,7 @@ import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.ZoneType;
+import io.kmem.vmalloc.Vmalloc;
 import java.util.Locale;
 
 /**
@@ -17,10 +18,12 @@ public final class PhysReport {
     }
 
     /**
-     * The /proc/meminfo-style summary: frames by source and zone, the direct map, the
-     * contiguity histogram, bring-up speed, metadata cost and the host facts that matter.
+     * The /proc/meminfo-style summary: frames by source and zone, the direct map, the vmalloc
+     * window ({@code vm}, or null to leave it out), the contiguity histogram, bring-up speed,
+     * metadata cost and the host facts that matter.
      */
-    public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames, io.kmem.vmalloc.Vmalloc.Stats vm) {
+    public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames,
+                                 Vmalloc.Stats vm) {
         StringBuilder sb = new StringBuilder();
         HostInfo host = pool.host();
         sb.append("# kmem pool '").append(pool.name()).append("': ")

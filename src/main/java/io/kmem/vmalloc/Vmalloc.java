@@ -51,8 +51,9 @@ import java.util.concurrent.atomic.LongAdder;
  *       plus {@code __GFP_NOWARN}): opportunistic, as the kernel's high-order attempt is. A
  *       failed order lowers the ceiling for the rest of the area; order 0 is asked for with
  *       the caller's {@code gfp}. A block of a hugetlb page can only be mapped whole: one
- *       smaller than the hugepage, or at an unaligned offset, is set aside and given back at
- *       the end.</li>
+ *       smaller than the hugepage is set aside and given back at the end (a whole one is
+ *       always at a 2 MiB boundary: order 9 only comes at an offset that is a multiple of
+ *       512 pages, in an area of 2 MiB or more, which starts on such a boundary).</li>
  *   <li>Map runs of frames that are consecutive in one memfd with one {@code mmap} each
  *       ({@link FramePool#mapFrames}): a buddy block of shmem frames is usually one run.</li>
  *   <li>Mark each block's head {@code PG_VMALLOC} in mem_map (so {@code free_pages} of such a
@@ -66,9 +67,15 @@ import java.util.concurrent.atomic.LongAdder;
  * the buddy, return the range. The kernel defers the unmap and TLB flush (lazy purge); here
  * one {@code mmap} does both at once.
  *
+ * <h2>ioremap's areas</h2>
+ * The mmio layer takes its device mappings from this window too ({@link #reserveIoremap}),
+ * as the kernel's ioremap takes them from vmalloc's allocator: each with a guard page,
+ * listed as {@code ioremap}; vfree and vunmap refuse them.
+ *
  * <h2>Locking</h2>
- * Only {@link VmapAreas}'s lock, a leaf taken for map operations; frames are taken and
- * mapped outside it. The buddy's locks are never held while taking it.
+ * {@link VmapAreas}'s lock, a leaf taken for map operations; frames are taken and mapped
+ * outside it, and the buddy's locks are never held while taking it. The ring of recently
+ * freed starts (for the double-free message) has its own monitor, also a leaf.
  */
 public final class Vmalloc implements AutoCloseable {
     /** Default size of the window: virtual space only, nothing is committed. */
@@ -199,8 +206,8 @@ public final class Vmalloc implements AutoCloseable {
                     }
                 }
                 long first = phys.pfnToIdx(pfn);
-                if (phys.kindOf(first).hugetlb()
-                        && (order < phys.kindOf(first).pageOrder() || (off & (1 << order) - 1) != 0)) {
+                FrameKind kind = phys.kindOf(first);
+                if (kind.hugetlb() && order < kind.pageOrder()) {
                     if (aside == null || asideCount == aside.length) {
                         aside = Arrays.copyOf(aside == null ? new long[16] : aside,
                                 aside == null ? 16 : aside.length * 2);
