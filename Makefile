@@ -43,10 +43,14 @@ test: deps hugepages
 	@$(if $(TEST),true,tools/vm-test)
 
 # The whole suite again with SLUB debugging on every cache (-Dkmem.slub_debug=FZPU), so that
-# the debug paths run under every test; reports in target/surefire-slub-debug/.
+# the debug paths run under every test, and with kfree's two-level frame-to-slab table
+# (-Dkmem.slab_table=sections; the first run has the flat one); reports in
+# target/surefire-slub-debug/.
 test-slub-debug:
-	@echo "kmem: the suite again with kmem.slub_debug=FZPU (red zones, poisoning, consistency checks, store user)"
-	@$(MVN_BASE) --no-transfer-progress surefire:test -Dkmem.test.jvmArgs=-Dkmem.slub_debug=FZPU \
+	@echo "kmem: the suite again with kmem.slub_debug=FZPU (red zones, poisoning, consistency checks, store user)" \
+	  "and kmem.slab_table=sections (kfree's two-level frame-to-slab table)"
+	@$(MVN_BASE) --no-transfer-progress surefire:test \
+	  '-Dkmem.test.jvmArgs=-Dkmem.slub_debug=FZPU -Dkmem.slab_table=sections' \
 	  -Dkmem.test.reports=target/surefire-slub-debug
 
 # The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on

@@ -443,6 +443,15 @@ public final class MemoryPool implements AutoCloseable {
         return phys.metadataBytes()[1];
     }
 
+    /**
+     * Heap bytes of the slab layer's frame-to-slab table (4 per reference, as with compressed
+     * references): a flat table costs 4 per frame of the direct map, which spans the host's
+     * PFNs, whatever the pool's size.
+     */
+    public long slabTableBytes() {
+        return slab.frameTableBytes();
+    }
+
     /** Time to bring up the initial frames, in nanoseconds. */
     public long bringUpNanos() {
         return bringUpNanos;

@@ -18,6 +18,41 @@ import org.junit.jupiter.api.Test;
 class MemoryPoolTest {
     private static final long MIB = 1L << 20;
 
+    /**
+     * kfree finds slabs through the table the run asks for ({@code -Dkmem.slab_table}: the
+     * second pass of make test forces the two-level one), and either table finds the slab of
+     * an object, refuses an inner pointer and a double free, and forgets a slab given back.
+     */
+    @Test
+    void theRunsSlabTableOptionIsTheOneKfreeUses() {
+        String option = System.getProperty("kmem.slab_table", "auto");
+        try (MemoryPool pool = MemoryPool.builder().name("table").smallPages(16 * MIB).slubDebug(null).build()) {
+            long frames = pool.phys.limitPfn() - pool.phys.basePfn();
+            boolean flat = option.equals("auto") && frames <= io.kmem.slub.SlabAllocator.FLAT_TABLE_MAX_FRAMES;
+            assertEquals(flat, pool.slab.flatFrameTable(), "-Dkmem.slab_table=" + option + ", direct map of " + frames
+                    + " frames");
+            assertEquals(flat, pool.slabTableBytes() == 16 + 4 * frames, "a flat table holds a reference per frame of"
+                    + " the direct map: " + pool.slabTableBytes() + " bytes for " + frames + " frames");
+            long[] objs = new long[600];
+            for (int i = 0; i < objs.length; i++) {
+                objs[i] = pool.kmalloc(1024, io.kmem.gfp.Gfp.GFP_KERNEL);
+            }
+            assertThrows(BadAddressException.class, () -> pool.kfree(objs[3] + 8));
+            assertTrue(flat || pool.slabTableBytes() < 16 + 4 * frames, "the two-level table costs only the sections"
+                    + " that hold slabs: " + pool.slabTableBytes() + " bytes");
+            for (long p : objs) {
+                pool.kfree(p);
+            }
+            assertThrows(io.kmem.error.DoubleFreeException.class, () -> pool.kfree(objs[7]));
+            assertTrue(pool.shrinkSlabs() > 0, "empty kmalloc-1k slabs go back to the buddy");
+            for (long p : new long[] {objs[0], objs[599]}) {
+                var e = assertThrows(io.kmem.error.KmemException.class, () -> pool.kfree(p));
+                assertTrue(e.getMessage().startsWith("kfree(0x" + Long.toHexString(p) + ")") && !e.getMessage().contains(
+                        "cache kmalloc-1k"), "a slab given back is no longer found: " + e.getMessage());
+            }
+        }
+    }
+
     @Test
     void pageHandlesTranslateBothWaysAndAgreeWithPagemap() {
         try (MemoryPool pool = MemoryPool.builder().name("t").smallPages(4 * MIB).build()) {

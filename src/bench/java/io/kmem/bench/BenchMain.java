@@ -174,7 +174,10 @@ public final class BenchMain {
                     "metadata per 4 KiB frame, 1 GiB pool: mem_map %.2f B (resident, by mincore; target <= 16,"
                     + " kernel struct page 64) + PFN index %.2f B = %.2f B",
                     pool.memMapBytes() / frames, pool.pfnIndexBytes() / frames,
-                    (pool.memMapBytes() + pool.pfnIndexBytes()) / frames));
+                    (pool.memMapBytes() + pool.pfnIndexBytes()) / frames),
+                    String.format(Locale.ROOT, "  and on the Java heap, kfree's frame-to-slab table: %.1f MiB (%.2f B per"
+                    + " frame of this pool; a flat table covers the host's whole PFN range, whatever the pool's size)",
+                    pool.slabTableBytes() / (double) (1 << 20), pool.slabTableBytes() / frames));
         }
     }
 

@@ -216,9 +216,12 @@ public final class SlabCache {
 
     /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when no memory can be had. */
     public long alloc(int gfp) {
+        // The volatile read first: C2 keeps no load across it, so read after the thread's
+        // slab it would make the free that follows load that slab again (0.4 ns a pair).
+        boolean slow = slowOnly;
         CpuSlab c = cpu();
         long obj = c.freelist;
-        if (obj != 0 && (gfp & ~FAST_GFP) == 0 && !slowOnly) {
+        if (obj != 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
             Slab s = c.slab;
             long off = obj - s.objBase;
             int g = (int) (off >>> shift);
