@@ -226,7 +226,8 @@ public final class SlabCache {
             long off = obj - s.objBase;
             int g = (int) (off >>> shift);
             byte[] st = s.state;
-            if ((off & granuleMask) == 0 && g < st.length && st[g] == Slab.FREE) {
+            // Unsigned, as the array's own bounds check: C2 then makes the two one compare.
+            if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.FREE) {
                 c.freelist = ALL.get(WORD, obj + offset);
                 st[g] = Slab.ALLOCATED;
                 if ((gfp & __GFP_ZERO) != 0) {
@@ -487,7 +488,7 @@ public final class SlabCache {
         long off = addr - s.objBase;
         int g = (int) (off >>> shift);
         byte[] st = s.state;
-        if ((off & granuleMask) == 0 && g < st.length && st[g] == Slab.ALLOCATED) {
+        if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.ALLOCATED) {
             CpuSlab c = s.frozen;
             if (c != null && c.owner == Thread.currentThread() && c.slab == s) {
                 st[g] = Slab.FREE;
