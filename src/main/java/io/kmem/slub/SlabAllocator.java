@@ -368,20 +368,10 @@ public final class SlabAllocator {
      * @throws BadAddressException   for anything kmalloc did not return
      */
     public void kfree(long addr) {
-        long off = addr - dbase;
-        if (Long.compareUnsigned(off, span) < 0) {
-            Slab[] flat = frameSlabs;
-            Slab s;
-            if (flat != null) {
-                s = flat[(int) (off >>> PhysLayout.PAGE_SHIFT)];
-            } else {
-                Slab[] sec = sections[(int) (off >>> SECTION_SHIFT)];
-                s = sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
-            }
-            if (s != null) {
-                s.cache.free(s, addr, "kfree");
-                return;
-            }
+        Slab s = slabOf(addr);
+        if (s != null) {
+            s.cache.free(s, addr, "kfree");
+            return;
         }
         kfreeSlow("kfree", addr);
     }
@@ -469,11 +459,12 @@ public final class SlabAllocator {
     /** The slab holding {@code addr}, or null. */
     Slab slabOf(long addr) {
         long off = addr - dbase;
-        if (off < 0 || off >= span) {
+        if (Long.compareUnsigned(off, span) >= 0) {
             return null;
         }
-        if (frameSlabs != null) {
-            return frameSlabs[(int) (off >>> PhysLayout.PAGE_SHIFT)];
+        Slab[] flat = frameSlabs;
+        if (flat != null) {
+            return flat[(int) (off >>> PhysLayout.PAGE_SHIFT)];
         }
         Slab[] sec = sections[(int) (off >>> SECTION_SHIFT)];
         return sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
