@@ -1,7 +1,8 @@
 /**
  * kmem: the Linux kernel's memory allocators for Java user-space drivers.
  *
- * <p>The module exports the public API ({@code io.kmem}); the layers below it (bindings,
+ * <p>The module exports the public API ({@code io.kmem}, and the errors, GFP flags and zones,
+ * debug knobs and report records it uses); the layers below it (bindings,
  * system-call wrappers, the physical layer, the allocators) are internal.
  */
 module io.kmem {
@@ -11,4 +12,5 @@ module io.kmem {
     exports io.kmem.error;
     exports io.kmem.gfp;
     exports io.kmem.debug;
+    exports io.kmem.stats;
 }

@@ -14,6 +14,13 @@ import io.kmem.report.PhysReport;
 import io.kmem.debug.FaultAttr;
 import io.kmem.slub.SlabAllocator;
 import io.kmem.slub.SlabCache;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.KmemObjInfo;
+import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.SlabCacheStats;
+import io.kmem.stats.VmallocStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.vmalloc.VmArea;
 import io.kmem.vmalloc.Vmalloc;
 import java.util.function.Consumer;
@@ -330,13 +337,13 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** Per-zone figures of the page allocator: free, cached, watermarks, managed. */
-    public List<BuddyAllocator.ZoneStats> zoneStats() {
+    public List<ZoneStats> zoneStats() {
         phys.ensureOpen("zoneStats");
         return buddy.zoneStats();
     }
 
     /** The page allocator's event counters (failures, growths, harvests, waits). */
-    public BuddyAllocator.Stats pageStats() {
+    public PageStats pageStats() {
         return buddy.stats();
     }
 
@@ -387,7 +394,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** Re-reads pagemap for every frame and lists any frame whose PFN changed since intake. */
-    public FramePool.Verification verify() {
+    public FrameVerification verify() {
         return phys.verify();
     }
 
@@ -657,7 +664,7 @@ public final class MemoryPool implements AutoCloseable {
      * The slab object holding {@code addr} (the kernel's {@code kmem_obj_info}): cache, slab,
      * object index and start, and whether it is allocated; null when no slab holds it.
      */
-    public SlabAllocator.ObjInfo kmem_obj_info(long addr) {
+    public KmemObjInfo kmem_obj_info(long addr) {
         phys.ensureOpen("kmem_obj_info");
         return slab.objInfo(addr);
     }
@@ -669,7 +676,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** Per-cache figures: objects, slabs, slow paths, failures. */
-    public List<SlabCache.Stats> slabStats() {
+    public List<SlabCacheStats> slabStats() {
         return slab.stats();
     }
 
@@ -886,7 +893,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** Counters of the vmalloc layer. */
-    public Vmalloc.Stats vmallocStats() {
+    public VmallocStats vmallocStats() {
         return vmalloc.stats();
     }
 
@@ -1458,7 +1465,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** The slab layer's large kmalloc counters (allocations, frees, failures) and misuse count. */
-    public SlabAllocator.LargeStats slabLargeStats() {
+    public LargeKmallocStats slabLargeStats() {
         return slab.largeStats();
     }
 

@@ -1,6 +1,7 @@
 package io.kmem;
 
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.SlabCacheStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.slub.SlabCache;
 
 /**
@@ -25,7 +26,7 @@ public record FrameAccounting(long managed, long free, long slabPages, long acti
         }
         long slabPages = 0;
         long active = 0;
-        for (SlabCache.Stats s : pool.slabStats()) {
+        for (SlabCacheStats s : pool.slabStats()) {
             active += s.activeObjs();
             slabPages += s.numSlabs() * s.pagesPerSlab();
         }

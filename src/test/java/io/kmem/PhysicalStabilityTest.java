@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.phys.FramePool;
 import io.kmem.phys.FrameKind;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.MovedFrame;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,15 +52,15 @@ class PhysicalStabilityTest {
                 for (int round = 0; round < 2; round++) {
                     Files.writeString(COMPACT, "1");
                 }
-                FramePool.Verification v = pool.verify();
+                FrameVerification v = pool.verify();
                 assertEquals(pool.frames(), v.framesChecked(), "every frame re-read");
                 if (setting.equals("0")) {
                     assertTrue(v.ok(), "compact_unevictable_allowed=0, yet frames moved: " + v.moved());
                 }
-                List<FramePool.MovedFrame> huge = v.moved().stream()
+                List<MovedFrame> huge = v.moved().stream()
                         .filter(m -> m.idx() >= pool.phys.firstIdx(FrameKind.HUGE_2M)).toList();
                 assertEquals(List.of(), huge, "hugetlb frames moved");
-                for (FramePool.MovedFrame m : v.moved()) {
+                for (MovedFrame m : v.moved()) {
                     assertTrue(m.currentPfn() != m.recordedPfn(), "a reported frame really moved: " + m);
                 }
                 System.out.printf("stability: compact_unevictable_allowed=%s: compaction twice, %d frames checked,"

@@ -6,7 +6,7 @@ import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.ZoneStats;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

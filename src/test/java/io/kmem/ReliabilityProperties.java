@@ -8,6 +8,7 @@ import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
 import io.kmem.slub.SlabCache;
+import io.kmem.stats.SlabCacheStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -546,7 +547,7 @@ public class ReliabilityProperties {
             for (int c = 0; c < caches.length; c++) {
                 String name = caches[c].name();
                 long active = pool.slabStats().stream().filter(s -> s.name().equals(name)).mapToLong(
-                        SlabCache.Stats::activeObjs).sum();
+                        SlabCacheStats::activeObjs).sum();
                 check(active == cacheLive[c], COUNTS, name + ": " + active + " active, the model holds " + cacheLive[c]);
             }
         }

@@ -5,6 +5,7 @@ import io.kmem.bindings.Libc;
 import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.phys.PhysLayout;
+import io.kmem.stats.PageStats;
 import io.kmem.sys.Sys;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -67,7 +68,7 @@ public class PageAllocBench {
 
         @TearDown(Level.Trial)
         public void close() {
-            BuddyAllocator.Stats s = pool.pageStats();
+            PageStats s = pool.pageStats();
             pool.close();
             if (s.failures() != 0 || s.growths() != 0 || s.waits() != 0) {
                 throw new IllegalStateException("PageAllocBench: the pool left its fast path: " + s);

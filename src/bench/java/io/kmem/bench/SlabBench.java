@@ -4,6 +4,7 @@ import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.gfp.Gfp;
 import io.kmem.slub.SlabCache;
+import io.kmem.stats.SlabCacheStats;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.util.ResourceLeakDetector;
@@ -124,7 +125,7 @@ public class SlabBench {
         @TearDown(Level.Trial)
         public void close() {
             List<String> reports = pool.takeSlabReports();
-            List<SlabCache.Stats> failed = pool.slabStats().stream().filter(s -> s.failures() > 0).toList();
+            List<SlabCacheStats> failed = pool.slabStats().stream().filter(s -> s.failures() > 0).toList();
             pool.close();
             if (!reports.isEmpty() || !failed.isEmpty()) {
                 throw new IllegalStateException("SlabBench: the slab allocator left its clean fast path: "

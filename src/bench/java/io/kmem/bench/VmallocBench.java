@@ -2,6 +2,7 @@ package io.kmem.bench;
 
 import io.kmem.MemoryPool;
 import io.kmem.bindings.Libc;
+import io.kmem.stats.VmallocStats;
 import io.kmem.sys.Sys;
 import io.kmem.vmalloc.Vmalloc;
 import java.util.List;
@@ -54,7 +55,7 @@ public class VmallocBench {
 
         @TearDown(Level.Trial)
         public void close() {
-            Vmalloc.Stats st = pool.vmallocStats();
+            VmallocStats st = pool.vmallocStats();
             List<String> errors = pool.checkVmalloc();
             pool.close();
             if (st.failures() > 0 || !errors.isEmpty() || st.areas() != 0) {

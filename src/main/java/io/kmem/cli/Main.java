@@ -4,6 +4,7 @@ import io.kmem.Kernel;
 import io.kmem.MemoryPool;
 import io.kmem.error.KmemException;
 import io.kmem.phys.FramePool;
+import io.kmem.stats.FrameVerification;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -247,7 +248,7 @@ public final class Main {
 
     private static int verify(Args a, PrintStream out) {
         try (MemoryPool pool = a.builder().build()) {
-            FramePool.Verification v = pool.verify();
+            FrameVerification v = pool.verify();
             out.printf(Locale.ROOT, "verify: %d frames re-read from /proc/self/pagemap in %.1f ms: %s%n",
                     v.framesChecked(), v.nanos() / 1e6, v.ok() ? "all at their recorded PFN" : v.moved().size()
                             + " moved");

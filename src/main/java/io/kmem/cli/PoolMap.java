@@ -1,7 +1,7 @@
 package io.kmem.cli;
 
 import io.kmem.MemoryPool;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 import io.kmem.report.FrameOwners;
 import io.kmem.report.FrameOwners.Owner;
 import java.io.IOException;

@@ -11,7 +11,8 @@ import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.SlabFlags;
 import io.kmem.gfp.Gfp;
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.SlabCacheStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.slub.SlabCache;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
@@ -772,7 +773,7 @@ final class Stress {
         pool.flushSlabs();
         pool.shrinkSlabs();
         pool.drain_all_pages();
-        for (SlabCache.Stats s : pool.slabStats()) {
+        for (SlabCacheStats s : pool.slabStats()) {
             if (s.activeObjs() > 0) {
                 leaks.add(s.name() + ": " + s.activeObjs() + " objects");
             }
@@ -800,7 +801,7 @@ final class Stress {
     }
 
     private boolean isDestroyed() {
-        for (SlabCache.Stats s : pool.slabStats()) {
+        for (SlabCacheStats s : pool.slabStats()) {
             if (s.name().startsWith("stress_")) {
                 return false;
             }

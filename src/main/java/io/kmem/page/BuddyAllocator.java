@@ -17,7 +17,9 @@ import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.trace.AllocationWaitEvent;
 import io.kmem.trace.ContiguityHarvestEvent;
 import io.kmem.trace.PoolGrowthEvent;
@@ -1177,33 +1179,9 @@ public final class BuddyAllocator implements AutoCloseable {
 
     // ================================================================== reports and checks
 
-    /** One zone's figures, as /proc/zoneinfo shows them. */
-    public record ZoneStats(ZoneType zone, long free, long cached, long min, long low, long high, long managed,
-                            long present, long spannedFirstPfn, long spannedLastPfn, long[] nrFree) {
-    }
-
     /** One thread's cache, as the pagesets of /proc/zoneinfo. */
     public record CacheStats(String thread, boolean alive, long frames, int[] count, int[] high, int[] batch,
                              long allocs, long frees, long refills, long drains) {
-    }
-
-    /**
-     * The allocator's event counters.
-     *
-     * @param failures         allocations that returned NULL
-     * @param slowAllocs       allocations that missed the per-thread cache
-     * @param growths          pool growths made by blocking allocations
-     * @param grownFrames      frames those growths took
-     * @param harvests         contiguity harvests started
-     * @param harvestHits      harvests that found their block
-     * @param harvestTaken     frames harvests took from the kernel
-     * @param harvestReturned  frames harvests gave back
-     * @param waits            waits for frees
-     * @param waitNanos        time spent waiting, in nanoseconds
-     * @param reapedCaches     caches of ended threads drained
-     */
-    public record Stats(long failures, long slowAllocs, long growths, long grownFrames, long harvests, long harvestHits,
-                        long harvestTaken, long harvestReturned, long waits, long waitNanos, long reapedCaches) {
     }
 
     public List<ZoneStats> zoneStats() {
@@ -1242,8 +1220,8 @@ public final class BuddyAllocator implements AutoCloseable {
         return out;
     }
 
-    public Stats stats() {
-        return new Stats(failures.sum(), slowAllocs.sum(), growths.sum(), grownFrames.sum(), harvests.sum(),
+    public PageStats stats() {
+        return new PageStats(failures.sum(), slowAllocs.sum(), growths.sum(), grownFrames.sum(), harvests.sum(),
                 harvestHits.sum(), harvestTaken.sum(), harvestReturned.sum(), waits.sum(), waitNanos.sum(),
                 reapedCaches.sum());
     }

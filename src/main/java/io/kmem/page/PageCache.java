@@ -1,6 +1,6 @@
 package io.kmem.page;
 
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 
 /**
  * One thread's page cache: the kernel's per-cpu page lists ({@code struct per_cpu_pages}),

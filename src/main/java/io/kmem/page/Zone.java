@@ -2,7 +2,7 @@ package io.kmem.page;
 
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
 

@@ -5,6 +5,9 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.KmemException;
 import io.kmem.error.PoolClosedException;
 import io.kmem.error.PrivilegeException;
+import io.kmem.gfp.ZoneType;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.MovedFrame;
 import io.kmem.sys.Sys;
 import io.kmem.error.SyscallException;
 import java.lang.foreign.Arena;
@@ -67,7 +70,6 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class FramePool implements AutoCloseable {
     private static final Cleaner UNMAPPER = Cleaner.create();
 
-
     /** Frames per 1 GiB: idx ranges and pfn bases are aligned to this, so 1 GiB pages fit. */
     private static final long GIGA_FRAMES = 1L << 18;
     private static final long GIGA = 1L << 30;
@@ -102,22 +104,6 @@ public final class FramePool implements AutoCloseable {
     public record Intake(long[] pfns, int runs, long nanos, long heldBack) {
         public long frames() {
             return pfns.length;
-        }
-    }
-
-    /** A frame whose PFN is no longer the one recorded: the kernel migrated it. */
-    public record MovedFrame(long idx, long recordedPfn, long currentPfn) {
-        @Override
-        public String toString() {
-            return "frame " + idx + ": pfn 0x" + Long.toHexString(recordedPfn) + " -> "
-                    + (currentPfn < 0 ? "not present" : "0x" + Long.toHexString(currentPfn));
-        }
-    }
-
-    /** Result of {@link #verify}. */
-    public record Verification(long framesChecked, List<MovedFrame> moved, long nanos) {
-        public boolean ok() {
-            return moved.isEmpty();
         }
     }
 
@@ -874,7 +860,7 @@ public final class FramePool implements AutoCloseable {
      * Re-reads pagemap for every frame the pool holds and reports each frame whose PFN is no
      * longer the recorded one (the kernel migrated it) or that is no longer present.
      */
-    public Verification verify() {
+    public FrameVerification verify() {
         growthLock.lock();
         try {
             ensureOpen("verify");
@@ -902,7 +888,7 @@ public final class FramePool implements AutoCloseable {
                     }
                 }
             }
-            return new Verification(checked, List.copyOf(moved), System.nanoTime() - start);
+            return new FrameVerification(checked, List.copyOf(moved), System.nanoTime() - start);
         } finally {
             growthLock.unlock();
         }

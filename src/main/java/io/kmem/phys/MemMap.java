@@ -1,5 +1,6 @@
 package io.kmem.phys;
 
+import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;

@@ -3,7 +3,7 @@ package io.kmem.report;
 import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 import io.kmem.slub.SlabAllocator;
 import java.util.ArrayList;
 import java.util.Arrays;

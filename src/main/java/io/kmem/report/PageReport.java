@@ -2,7 +2,8 @@ package io.kmem.report;
 
 import io.kmem.page.BuddyAllocator;
 import io.kmem.page.BuddyAllocator.CacheStats;
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.ZoneStats;
 import java.util.List;
 import java.util.Locale;
 
@@ -70,7 +71,7 @@ public final class PageReport {
             sb.append(String.format(Locale.ROOT, "              refills %d drains %d slow allocs %d slow frees %d%n",
                     c.refills(), c.drains(), c.allocs(), c.frees()));
         }
-        BuddyAllocator.Stats s = buddy.stats();
+        PageStats s = buddy.stats();
         sb.append(String.format(Locale.ROOT, "allocation failures %d, growths %d (%d frames), harvests %d (%d found"
                         + " their block; %d frames taken, %d given back), waits %d (%.1f ms)%n", s.failures(),
                 s.growths(), s.grownFrames(), s.harvests(), s.harvestHits(), s.harvestTaken(), s.harvestReturned(),

@@ -5,7 +5,9 @@ import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
 import io.kmem.phys.MemMap;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
+import io.kmem.stats.VmallocStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.vmalloc.Vmalloc;
 import java.util.Locale;
 
@@ -23,7 +25,7 @@ public final class PhysReport {
      * metadata cost and the host facts that matter.
      */
     public static String meminfo(FramePool pool, BuddyAllocator buddy, long bringUpNanos, long bringUpFrames,
-                                 Vmalloc.Stats vm) {
+                                 VmallocStats vm) {
         StringBuilder sb = new StringBuilder();
         HostInfo host = pool.host();
         sb.append("# kmem pool '").append(pool.name()).append("': ")
@@ -32,7 +34,7 @@ public final class PhysReport {
         line(sb, "MemTotal", kb(pool.presentFrames()), "frames held: mem_map records with PG_present");
         long free = 0;
         long cached = 0;
-        for (BuddyAllocator.ZoneStats z : buddy.zoneStats()) {
+        for (ZoneStats z : buddy.zoneStats()) {
             free += z.free();
             cached += z.cached();
         }

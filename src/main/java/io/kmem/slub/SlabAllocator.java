@@ -15,6 +15,9 @@ import io.kmem.page.Ratelimit;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.stats.KmemObjInfo;
+import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.SlabCacheStats;
 import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -470,24 +473,15 @@ public final class SlabAllocator {
         return sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
     }
 
-    /**
-     * What the slab layer knows of {@code addr} (the kernel's {@code kmem_obj_info}): its
-     * cache, slab and object. {@code offset} is where {@code addr} lies in the object (0 at
-     * its start). Null when no slab holds the address.
-     */
-    public record ObjInfo(String cache, long slabBase, long slabPfn, int slabPages, int index, long objectStart,
-                          long offset, int objectSize, boolean allocated) {
-    }
-
-    public ObjInfo objInfo(long addr) {
+    public KmemObjInfo objInfo(long addr) {
         Slab s = slabOf(addr);
         if (s == null || addr < s.objBase || addr >= s.objBase + (long) s.cache.objects * s.cache.size) {
             return null;
         }
         int i = (int) ((addr - s.objBase) / s.cache.size);
         long start = s.object(i);
-        return new ObjInfo(s.cache.name, s.base, s.pfn, 1 << s.cache.order, i, start, addr - start, s.cache.objectSize,
-                s.state(i) == Slab.ALLOCATED);
+        return new KmemObjInfo(s.cache.name, s.base, s.pfn, 1 << s.cache.order, i, start, addr - start,
+                s.cache.objectSize, s.state(i) == Slab.ALLOCATED);
     }
 
     /** The name of the cache whose slab holds {@code addr}, or null when no slab does: for reports. */
@@ -719,20 +713,16 @@ public final class SlabAllocator {
         return out;
     }
 
-    public List<SlabCache.Stats> stats() {
-        List<SlabCache.Stats> out = new ArrayList<>();
+    public List<SlabCacheStats> stats() {
+        List<SlabCacheStats> out = new ArrayList<>();
         for (SlabCache c : caches()) {
             out.add(c.stats());
         }
         return out;
     }
 
-    /** Large kmalloc and misuse counters. */
-    public record LargeStats(long largeAllocs, long largeFrees, long largeFailures, long misuses) {
-    }
-
-    public LargeStats largeStats() {
-        return new LargeStats(largeAllocs.sum(), largeFrees.sum(), largeFailures.sum(), misuses.sum());
+    public LargeKmallocStats largeStats() {
+        return new LargeKmallocStats(largeAllocs.sum(), largeFrees.sum(), largeFailures.sum(), misuses.sum());
     }
 
     /** {@code /proc/slabinfo}, version 2.1; newest cache first, as the kernel lists them. */
@@ -740,9 +730,9 @@ public final class SlabAllocator {
         StringBuilder sb = new StringBuilder("slabinfo - version: 2.1\n");
         sb.append("# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit>"
                 + " <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-        List<SlabCache.Stats> all = stats();
+        List<SlabCacheStats> all = stats();
         for (int k = all.size() - 1; k >= 0; k--) {
-            SlabCache.Stats s = all.get(k);
+            SlabCacheStats s = all.get(k);
             sb.append(String.format(Locale.ROOT, "%-17s %6d %6d %6d %4d %4d : tunables %4d %4d %4d : slabdata %6d %6d %6d%n",
                     s.name(), s.activeObjs(), s.numObjs(), s.size(), s.objectsPerSlab(), s.pagesPerSlab(), 0, 0, 0,
                     s.activeSlabs(), s.numSlabs(), 0));

@@ -11,6 +11,7 @@ import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.gfp.Gfp;
 import io.kmem.phys.PhysLayout;
+import io.kmem.stats.SlabCacheStats;
 import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -807,7 +808,7 @@ public final class SlabCache {
     }
 
     /** Objects handed out right now (exact once every thread's slab is flushed). */
-    Stats stats() {
+    SlabCacheStats stats() {
         lock.lock();
         try {
             long active = 0;
@@ -824,8 +825,8 @@ public final class SlabCache {
                     activeSlabs++;
                 }
             }
-            return new Stats(name, objectSize, size, objects, 1 << order, active, objs, activeSlabs, slabs.size(),
-                    nrPartial, allocSlow, freeSlow, slabsAllocated, slabsFreed, failures);
+            return new SlabCacheStats(name, objectSize, size, objects, 1 << order, active, objs, activeSlabs,
+                    slabs.size(), nrPartial, allocSlow, freeSlow, slabsAllocated, slabsFreed, failures);
         } finally {
             lock.unlock();
         }
@@ -843,15 +844,6 @@ public final class SlabCache {
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * One cache's figures. {@code activeObjs}: objects handed out; {@code numObjs}: objects
-     * in all its slabs; {@code activeSlabs}: slabs with an object handed out or held by a thread.
-     */
-    public record Stats(String name, int objectSize, int size, int objectsPerSlab, int pagesPerSlab, long activeObjs,
-                        long numObjs, long activeSlabs, long numSlabs, int partialSlabs, long slowAllocs,
-                        long slowFrees, long slabsAllocated, long slabsFreed, long failures) {
     }
 
     public String name() {

@@ -14,6 +14,7 @@ import io.kmem.phys.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
+import io.kmem.stats.VmallocStats;
 import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -567,13 +568,8 @@ public final class Vmalloc implements AutoCloseable {
         return sb.toString();
     }
 
-    /** Counters and sizes, for meminfo and tests. */
-    public record Stats(long windowBytes, long usedBytes, long largestFreeBytes, long areas, long pagesMapped,
-                        long allocs, long frees, long failures, long mmaps, long setAside) {
-    }
-
-    public Stats stats() {
-        return new Stats(areas.size, areas.size - areas.freeBytes(), areas.largestFree(), areas.areas().size(),
+    public VmallocStats stats() {
+        return new VmallocStats(areas.size, areas.size - areas.freeBytes(), areas.largestFree(), areas.areas().size(),
                 pagesMapped.sum(), allocs.sum(), frees.sum(), failures.sum(), mmaps.sum(), setAside.sum());
     }
 

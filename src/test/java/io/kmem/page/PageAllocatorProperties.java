@@ -12,10 +12,13 @@ import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
 import io.kmem.MemoryPool;
 import io.kmem.gfp.Gfp;
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.MovedFrame;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.HostInfo;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -708,7 +711,7 @@ class PageAllocatorProperties {
 
         @Override
         public void close() {
-            BuddyAllocator.Stats s = pool.pageStats();
+            PageStats s = pool.pageStats();
             tally.slowAllocs += s.slowAllocs();
             tally.growths += s.growths();
             tally.harvests += s.harvests();
@@ -731,10 +734,10 @@ class PageAllocatorProperties {
      * mlocked frames ({@code vm.compact_unevictable_allowed=1}).
      */
     static void checkPinned(MemoryPool pool) {
-        FramePool.Verification v = pool.verify();
+        FrameVerification v = pool.verify();
         boolean mayMove = pool.host().compactUnevictable() == 1;
         List<String> bad = new ArrayList<>();
-        for (FramePool.MovedFrame f : v.moved()) {
+        for (MovedFrame f : v.moved()) {
             if (f.currentPfn() < 0 || !mayMove) {
                 bad.add(f.toString());
             }

@@ -21,9 +21,10 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.error.PoolClosedException;
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.ZoneStats;
 import io.kmem.phys.FrameKind;
-import io.kmem.phys.ZoneType;
+import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -392,7 +393,7 @@ class PageAllocatorTest {
                 .allocWait(Duration.ZERO).build()) {
             long frames = pool.frames();
             long a = pool.__get_free_pages(GFP_KERNEL | __GFP_NOWARN, MemoryPool.MAX_ORDER);
-            BuddyAllocator.Stats s = pool.pageStats();
+            PageStats s = pool.pageStats();
             if (a != 0) {
                 assertContiguous(pool, a, MemoryPool.MAX_ORDER);
                 pool.free_pages(a, MemoryPool.MAX_ORDER);

@@ -9,7 +9,9 @@ import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.SlabFlags;
 import io.kmem.gfp.Gfp;
-import io.kmem.page.BuddyAllocator.ZoneStats;
+import io.kmem.stats.KmemObjInfo;
+import io.kmem.stats.SlabCacheStats;
+import io.kmem.stats.ZoneStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -350,7 +352,7 @@ class SlabAllocatorProperties {
         final Map<Long, long[]> ctorFreed = new HashMap<>();
         private final ArrayDeque<String> recent = new ArrayDeque<>();
         /** The last figures of the caches {@link #finish()} destroyed, for the tally. */
-        private final List<SlabCache.Stats> destroyed = new ArrayList<>();
+        private final List<SlabCacheStats> destroyed = new ArrayList<>();
         final Tally tally = Thread.currentThread() == propertyThread ? TALLY : new Tally();
         private long nextTag = 1;
 
@@ -557,7 +559,7 @@ class SlabAllocatorProperties {
             for (Obj o : cacheObjects(ci)) {
                 holding.add(pool.kmem_obj_info(o.addr()).slabBase());
             }
-            SlabCache.Stats s = stats(c.name());
+            SlabCacheStats s = stats(c.name());
             require(SHRINK, s.numSlabs() == holding.size(), () -> "after kmem_cache_shrink(" + c.name() + ") the"
                     + " cache has " + s.numSlabs() + " slabs, but live objects are in only " + holding.size()
                     + ": it kept an empty slab (" + s + ")");
@@ -599,7 +601,7 @@ class SlabAllocatorProperties {
             List<String> reports = pool.takeSlabReports();
             require(AT_REST, reports.isEmpty(), () -> "SLUB reports: " + firstFew(reports));
             pool.flushSlabs();
-            for (SlabCache.Stats s : pool.slabStats()) {
+            for (SlabCacheStats s : pool.slabStats()) {
                 require(AT_REST, s.activeObjs() == 0 && s.activeSlabs() == 0, () -> "with nothing live and every"
                         + " slab flushed, " + s);
             }
@@ -702,7 +704,7 @@ class SlabAllocatorProperties {
         private void checkObject(Obj o, String what) {
             long ks = pool.ksize(o.addr());
             require(RIGHT_CACHE, ks == o.extent(), () -> what + ": ksize " + ks + ", expected " + o.extent());
-            SlabAllocator.ObjInfo first = pool.kmem_obj_info(o.addr());
+            KmemObjInfo first = pool.kmem_obj_info(o.addr());
             if (o.large()) {
                 require(RIGHT_CACHE, first == null, () -> what + ": a large kmalloc, but kmem_obj_info says " + first);
                 return;
@@ -712,7 +714,7 @@ class SlabAllocatorProperties {
                             && first.objectStart() == o.addr() && first.objectSize() == o.extent(),
                     () -> what + ": kmem_obj_info " + first + ", expected an allocated object of " + o.cache()
                             + " starting there");
-            SlabAllocator.ObjInfo last = pool.kmem_obj_info(o.end() - 1);
+            KmemObjInfo last = pool.kmem_obj_info(o.end() - 1);
             require(RIGHT_CACHE, last != null && last.objectStart() == o.addr() && last.offset() == o.extent() - 1,
                     () -> what + ": the last byte's kmem_obj_info " + last);
             long slabEnd = first.slabBase() + (long) first.slabPages() * PAGE;
@@ -799,7 +801,7 @@ class SlabAllocatorProperties {
                     want.merge(o.cache(), 1L, Long::sum);
                 }
             }
-            for (SlabCache.Stats s : pool.slabStats()) {
+            for (SlabCacheStats s : pool.slabStats()) {
                 long w = want.getOrDefault(s.name(), 0L);
                 require(COUNTS, s.activeObjs() == w, () -> s.name() + ": activeObjs " + s.activeObjs() + ", the model"
                         + " holds " + w + " of its objects");
@@ -839,7 +841,7 @@ class SlabAllocatorProperties {
             return byAge.stream().filter(o -> ci < 0 ? o.cacheIndex() >= 0 : o.cacheIndex() == ci).toList();
         }
 
-        private SlabCache.Stats stats(String name) {
+        private SlabCacheStats stats(String name) {
             return pool.slabStats().stream().filter(s -> s.name().equals(name)).findFirst()
                     .orElseThrow(() -> new AssertionError("slabStats lists no cache " + name));
         }
@@ -882,9 +884,9 @@ class SlabAllocatorProperties {
 
         @Override
         public void close() {
-            List<SlabCache.Stats> all = new ArrayList<>(pool.slabStats());
+            List<SlabCacheStats> all = new ArrayList<>(pool.slabStats());
             all.addAll(destroyed);
-            for (SlabCache.Stats s : all) {
+            for (SlabCacheStats s : all) {
                 tally.slabsAllocated += s.slabsAllocated();
                 tally.slabsFreed += s.slabsFreed();
                 tally.slowAllocs += s.slowAllocs();

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.SlabFlags;
+import io.kmem.stats.SlabCacheStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
@@ -86,7 +87,7 @@ class SlabConcurrencyTest {
             assertEquals(run.allocated.get(), run.freed.get(), "every allocation freed exactly once");
             assertTrue(run.live.isEmpty(), () -> run.live.size() + " addresses still live");
             assertTrue(run.crossFrees.get() > 0, "some objects were freed by another thread than their allocator's");
-            for (SlabCache.Stats s : pool.slabStats()) {
+            for (SlabCacheStats s : pool.slabStats()) {
                 assertEquals(0, s.activeObjs(), () -> "after every free and flushSlabs: " + s);
                 assertEquals(0, s.activeSlabs(), () -> "after every free and flushSlabs: " + s);
             }

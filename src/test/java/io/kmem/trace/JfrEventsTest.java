@@ -14,6 +14,7 @@ import io.kmem.MemoryPool;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.page.BuddyAllocator;
+import io.kmem.stats.PageStats;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,7 +149,7 @@ class JfrEventsTest {
                     pool.__get_free_pages(GFP_KERNEL | __GFP_NOWARN, MemoryPool.MAX_ORDER);
                 }
             });
-            BuddyAllocator.Stats s = pool.pageStats();
+            PageStats s = pool.pageStats();
             List<RecordedEvent> harvests = named(events, "io.kmem.ContiguityHarvest");
             assertTrue(s.harvests() > 0, "40 order-10 requests over 2 MiB folios needed a harvest: " + s);
             assertEquals(s.harvests(), harvests.size());

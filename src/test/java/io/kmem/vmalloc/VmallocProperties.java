@@ -4,6 +4,7 @@ import static io.kmem.gfp.Gfp.GFP_KERNEL;
 
 import io.kmem.MemoryPool;
 import io.kmem.VmStruct;
+import io.kmem.stats.VmallocStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -383,7 +384,7 @@ class VmallocProperties {
             freeEverything();
             check(pool.vmallocinfo().isEmpty(), AT_REST, pool.vmallocinfo());
             check(pool.checkVmalloc().isEmpty(), AT_REST, pool.checkVmalloc().toString());
-            Vmalloc.Stats st = pool.vmallocStats();
+            VmallocStats st = pool.vmallocStats();
             check(st.usedBytes() == 0 && st.largestFreeBytes() == st.windowBytes() && st.pagesMapped() == 0, AT_REST,
                     st.toString());
             check(pool.checkPageAllocator().isEmpty(), AT_REST, pool.checkPageAllocator().toString());

@@ -21,6 +21,9 @@ import io.kmem.Resource;
 import io.kmem.VmStruct;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.ResourceBusyException;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.PageStats;
+import io.kmem.stats.SlabCacheStats;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,6 +81,8 @@ public final class EduDriver {
 
     private final long t0 = System.nanoTime();
     private int checks;
+    /** Allocations of the driver's pool that returned NULL, as they may (the pool's failure count must agree). */
+    private int nullsSeen;
 
     public static void main(String[] args) {
         EduDriver driver = new EduDriver();
@@ -155,6 +160,21 @@ public final class EduDriver {
             // 3. DMA through kmem's DMA API, 4. the refusal above the mask.
             dma(pool, dev, edu);
             refusal(dev, edu);
+            // The pool's report records, read from this module: every frame still at the PFN
+            // the device was given, no allocation failed but those the driver saw fail, the
+            // kmalloc objects all freed.
+            FrameVerification v = pool.verify();
+            check(v.ok() && v.framesChecked() == pool.frames(), "verify: %d of %d frames checked, moved: %s",
+                    v.framesChecked(), pool.frames(), v.moved());
+            PageStats pages = pool.pageStats();
+            check(pages.failures() == nullsSeen, "page allocation failures: %d counted, %d seen: %s", pages.failures(),
+                    nullsSeen, pages);
+            for (SlabCacheStats c : pool.slabStats()) {
+                check(!c.name().startsWith("kmalloc-") || c.activeObjs() == 0, "%s: no object left allocated: %s",
+                        c.name(), c);
+            }
+            say("verify: %d frames at their PFNs after the transfers; %d failed allocation(s), as seen; kmalloc"
+                    + " caches empty", v.framesChecked(), pages.failures());
 
             // 5. Unmapped, released.
             pool.iounmap(viaDevMem);
@@ -301,6 +321,7 @@ public final class EduDriver {
 
         long dmaPage = pool.__get_dma_pages(GFP_KERNEL | __GFP_NOWARN, 0);
         if (dmaPage == 0) {
+            nullsSeen++;
             check(below16m == 0, "__get_dma_pages returned NULL although the pool holds %d frames below 16 MiB",
                     below16m);
             say("__get_dma_pages(GFP_KERNEL, 0): NULL, right: the guest kernel gave the pool no ZONE_DMA frame"

@@ -1,4 +1,4 @@
-package io.kmem.phys;
+package io.kmem.gfp;
 
 /**
  * The kernel's physical zones on x86-64, decided by a frame's physical address alone.
@@ -13,6 +13,8 @@ public enum ZoneType {
     /** Everything above. */
     NORMAL(Long.MAX_VALUE);
 
+    /** 4 KiB pages, as io.kmem.phys.PhysLayout (this package depends on no other). */
+    private static final int PAGE_SHIFT = 12;
     private static final ZoneType[] VALUES = values();
     private final long limit;
 
@@ -27,7 +29,7 @@ public enum ZoneType {
 
     /** The zone of a frame at {@code pfn}. */
     public static ZoneType of(long pfn) {
-        long phys = pfn << PhysLayout.PAGE_SHIFT;
+        long phys = pfn << PAGE_SHIFT;
         return phys < DMA.limit ? DMA : phys < DMA32.limit ? DMA32 : NORMAL;
     }
 
