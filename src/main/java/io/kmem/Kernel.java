@@ -1,6 +1,6 @@
 package io.kmem;
 
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 
 /**
  * The kernel's names as static methods over one default {@link MemoryPool}, for drivers

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.phys.FramePool;
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.MovedFrame;
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.kmem.bench;
 
 import io.kmem.MemoryPool;
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -13,7 +13,7 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.gfp.Gfp;
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;

@@ -1,6 +1,7 @@
 package io.kmem.phys;
 
 import io.kmem.bindings.Libc;
+import io.kmem.gfp.FrameKind;
 import io.kmem.sys.Sys;
 
 /**

@@ -1,6 +1,6 @@
 package io.kmem.report;
 
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.gfp.ZoneType;

@@ -1,9 +1,9 @@
 package io.kmem.report;
 
 import io.kmem.page.BuddyAllocator;
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.phys.FramePool;
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.gfp.ZoneType;
 import io.kmem.stats.VmallocStats;

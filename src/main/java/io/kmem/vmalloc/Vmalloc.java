@@ -10,7 +10,7 @@ import io.kmem.error.SyscallException;
 import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.page.Ratelimit;
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;

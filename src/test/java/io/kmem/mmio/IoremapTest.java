@@ -10,7 +10,7 @@ import io.kmem.FakeHost;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.KmemException;
 import io.kmem.error.PrivilegeException;
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;

@@ -9,7 +9,7 @@ import io.kmem.MemoryPool;
 import io.kmem.Resource;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.ResourceBusyException;
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

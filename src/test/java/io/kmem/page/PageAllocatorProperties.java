@@ -17,7 +17,7 @@ import io.kmem.stats.MovedFrame;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.ZoneStats;
 import io.kmem.phys.FramePool;
-import io.kmem.phys.HostInfo;
+import io.kmem.stats.HostInfo;
 import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

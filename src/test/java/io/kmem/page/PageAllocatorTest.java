@@ -23,7 +23,7 @@ import io.kmem.error.KmemException;
 import io.kmem.error.PoolClosedException;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.ZoneStats;
-import io.kmem.phys.FrameKind;
+import io.kmem.gfp.FrameKind;
 import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

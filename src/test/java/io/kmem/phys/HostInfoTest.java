@@ -3,6 +3,7 @@ package io.kmem.phys;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kmem.stats.HostInfo;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,6 @@
-package io.kmem.phys;
+package io.kmem.stats;
 
+import io.kmem.gfp.FrameKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -31,9 +32,9 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
                        long hugepages2m, long freeHugepages2m, long hugepages1g, long freeHugepages1g,
                        String shmemThp) {
 
-    static final String ZONEINFO = "/proc/zoneinfo";
-    static final String HUGE_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
-    static final String HUGE_1G = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
+    public static final String ZONEINFO = "/proc/zoneinfo";
+    public static final String HUGE_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+    public static final String HUGE_1G = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
     static final String COMPACT_UNEVICTABLE = "/proc/sys/vm/compact_unevictable_allowed";
     static final int CAP_SYS_ADMIN = 21;
     public static final String SHMEM_THP = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";

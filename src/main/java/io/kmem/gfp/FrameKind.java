@@ -1,4 +1,4 @@
-package io.kmem.phys;
+package io.kmem.gfp;
 
 /**
  * Where a pool's frames come from: a memfd of 4 KiB shmem pages, or a hugetlbfs memfd of
@@ -13,6 +13,8 @@ public enum FrameKind {
     /** 1 GiB hugetlb pages ({@code MFD_HUGETLB | MFD_HUGE_1GB}); needs reserved gigantic pages. */
     HUGE_1G(1L << 30, "1 GiB hugetlb");
 
+    /** The pool's frame: 4 KiB, as io.kmem.phys.PhysLayout (this package depends on no other). */
+    private static final long FRAME_SIZE = 4096;
     private final long pageSize;
     private final String label;
 
@@ -28,7 +30,7 @@ public enum FrameKind {
 
     /** 4 KiB frames per page of this kind. */
     public int framesPerPage() {
-        return (int) (pageSize / PhysLayout.PAGE_SIZE);
+        return (int) (pageSize / FRAME_SIZE);
     }
 
     /** Order of one page of this kind counted in 4 KiB frames (0, 9 or 18). */
