@@ -44,7 +44,11 @@ import java.util.List;
  */
 public final class MemoryPool implements AutoCloseable {
 
-    /** Top 16 bits of every page handle ("pg"): a handle is {@code PAGE_TAG | frame index}. */
+    /**
+     * Top 16 bits of every page handle ("pg"): a handle is {@code PAGE_TAG | pfn}, so that, as
+     * with the kernel's {@code struct page} pointers, {@code page + i} is page {@code i} of a
+     * block (its frames are consecutive PFNs).
+     */
     static final long PAGE_TAG = 0x7067L << 48;
     private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
 
@@ -133,7 +137,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException outside the direct map or on a frame the pool does not hold
      */
     public long virt_to_page(long addr) {
-        return pageOfPfn(phys.virtToPfn("virt_to_page", addr));
+        return pageOfPfn("virt_to_page", phys.virtToPfn("virt_to_page", addr));
     }
 
     /**
@@ -142,12 +146,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for a PFN the pool does not hold
      */
     public long pfn_to_page(long pfn) {
-        long idx = phys.pfnToIdx(pfn);
-        if (idx < 0) {
-            throw new BadAddressException("pfn_to_page: pfn 0x" + Long.toHexString(pfn) + " is not a frame of pool '"
-                    + phys.name() + "'");
-        }
-        return PAGE_TAG | idx;
+        return pageOfPfn("pfn_to_page", pfn);
     }
 
     /**
@@ -216,7 +215,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public long alloc_pages(int gfp, int order) {
         long pfn = buddy.allocPages(gfp, order);
-        return pfn < 0 ? 0 : PAGE_TAG | phys.pfnToIdx(pfn);
+        return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
     /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
@@ -823,7 +822,7 @@ public final class MemoryPool implements AutoCloseable {
     public long vmalloc_to_page(long addr) {
         phys.ensureOpen("vmalloc_to_page");
         long idx = vmalloc.frameAt("vmalloc_to_page", addr);
-        return idx < 0 ? 0 : PAGE_TAG | idx;
+        return idx < 0 ? 0 : PAGE_TAG | MemMap.pfn(phys.memMap().info(idx));
     }
 
     /**
@@ -1471,15 +1470,19 @@ public final class MemoryPool implements AutoCloseable {
 
     // ------------------------------------------------------------------ page handles
 
-    private long pageOfPfn(long pfn) {
-        return PAGE_TAG | phys.pfnToIdx(pfn);
+    private long pageOfPfn(String function, long pfn) {
+        if (pfn < 0 || pfn > ~PAGE_TAG_MASK || phys.pfnToIdx(pfn) < 0) {
+            throw new BadAddressException(function + ": pfn 0x" + Long.toHexString(pfn) + " is not a frame of pool '"
+                    + phys.name() + "'");
+        }
+        return PAGE_TAG | pfn;
     }
 
+    /** The frame index of a page handle ({@code PAGE_TAG | pfn}), checked. */
     private long pageIdx(String function, long page) {
         phys.ensureOpen(function);
-        long idx = page & ~PAGE_TAG_MASK;
-        if ((page & PAGE_TAG_MASK) != PAGE_TAG || idx >= phys.memMap().capacity()
-                || (phys.memMap().info(idx) & MemMap.PG_PRESENT) == 0) {
+        long idx = (page & PAGE_TAG_MASK) == PAGE_TAG ? phys.pfnToIdx(page & ~PAGE_TAG_MASK) : -1;
+        if (idx < 0 || (phys.memMap().info(idx) & MemMap.PG_PRESENT) == 0) {
             throw new BadAddressException(function + ": 0x" + Long.toHexString(page) + " is not a page handle of pool '"
                     + phys.name() + "' (expected a value from alloc_pages, virt_to_page or pfn_to_page, not an address"
                     + " or a PFN)");

@@ -135,6 +135,44 @@ class PageAllocatorTest {
         }
     }
 
+    /**
+     * Page handles are PFN-based, as the kernel's struct page pointers: page + i is the i-th
+     * page of a block for every way of getting a handle, and a handle of a frame the pool does
+     * not hold, or of no frame, is refused.
+     */
+    @Test
+    void pageHandlesOfABlockFollowEachOtherAsInTheKernel() {
+        try (MemoryPool pool = pool(16)) {
+            long page = pool.alloc_pages(GFP_KERNEL, 3);
+            assertTrue(page != 0, "alloc_pages(GFP_KERNEL, 3)");
+            long pfn = pool.page_to_pfn(page);
+            long addr = pool.page_address(page);
+            for (int i = 0; i < 8; i++) {
+                assertEquals(pfn + i, pool.page_to_pfn(page + i), "page_to_pfn(page + " + i + ")");
+                assertEquals(addr + i * 4096L, pool.page_address(page + i), "page_address(page + " + i + ")");
+                assertEquals(page + i, pool.virt_to_page(addr + i * 4096L), "virt_to_page of page " + i);
+                assertEquals(page + i, pool.pfn_to_page(pfn + i), "pfn_to_page of page " + i);
+            }
+            // Over the whole pool: the handle after a frame's is its PFN neighbour's, also
+            // where the memfd's order of frames differs from the PFN order (across folios).
+            long[] pfns = pool.pfns();
+            int neighbours = 0;
+            for (int k = 0; k + 1 < pfns.length; k++) {
+                if (pfns[k + 1] == pfns[k] + 1) {
+                    neighbours++;
+                    assertEquals(pool.pfn_to_page(pfns[k + 1]), pool.pfn_to_page(pfns[k]) + 1, "the handle after pfn 0x"
+                            + Long.toHexString(pfns[k]) + "'s");
+                }
+            }
+            assertTrue(neighbours > pfns.length / 2, neighbours + " PFN neighbours among " + pfns.length + " frames");
+            long outside = pool.page_to_pfn(page) + (1L << 30);
+            assertThrows(BadAddressException.class, () -> pool.pfn_to_page(outside));
+            assertThrows(BadAddressException.class, () -> pool.page_to_pfn(page - pfn + outside));
+            assertThrows(BadAddressException.class, () -> pool.page_to_pfn(pfn));
+            pool.__free_pages(page, 3);
+        }
+    }
+
     @Test
     void everyOrderUpToMaxIsServedWhereFramesAreConsecutive() {
         try (MemoryPool pool = MemoryPool.builder().name("u").smallPages(16 * MIB).unprivileged().build()) {
