@@ -5,6 +5,7 @@ import io.kmem.MemoryPool;
 import io.kmem.error.KmemException;
 import io.kmem.phys.FramePool;
 import io.kmem.stats.FrameVerification;
+import io.kmem.sys.Sys;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,9 +39,10 @@ public final class Main {
     static final int USAGE = 2;
 
     private static final String POOL_OPTIONS = """
-              --mib N          the pool's 4 KiB frames, in MiB (default 64)
+              --mib N          the pool's 4 KiB frames, in MiB (default 64; with --unprivileged, what
+                               fits half of RLIMIT_MEMLOCK if that is lower, at least 2)
               --huge-mib N     its 2 MiB hugetlb frames, in MiB, a multiple of 2 (default: as many as are
-                               reserved and free, up to 64; 0 for none)
+                               reserved and free, up to 64; 0 for none; none with --unprivileged)
               --unprivileged   no physical addresses: runs without root (PFNs are frame indices)""";
 
     /** One command: its name, a one-line summary, its options and its help text. */
@@ -273,6 +275,15 @@ public final class Main {
         return Stress.run(b, new Stress.Config(threads, ops, seconds * 1000, seed, inject, tty), out);
     }
 
+    /**
+     * The default pool of an unprivileged run: 64 MiB, or half of what this process may mlock
+     * when that is less (a user's RLIMIT_MEMLOCK is often 8 MiB), in 2 MiB steps, at least 2 MiB.
+     */
+    static long unprivilegedPoolBytes(long memlockLimit) {
+        long half = memlockLimit / 2 & -(2L << 20);
+        return Math.max(2L << 20, Math.min(64L << 20, half));
+    }
+
     /** A command line that parsed but cannot be carried out: exit 2. */
     static final class UsageException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
@@ -381,13 +392,19 @@ public final class Main {
         MemoryPool.Builder builder() {
             MemoryPool.Builder b = Kernel.defaultBuilder();
             long mib = mib();
+            boolean unprivileged = has("--unprivileged");
             if (mib > 0) {
                 b.smallPages(mib << 20).maxSmallPages(Math.max(mib << 20, 64L << 20));
+            } else if (unprivileged) {
+                long bytes = unprivilegedPoolBytes(Sys.memlockLimit());
+                b.smallPages(bytes).maxSmallPages(bytes);
             }
             if (has("--huge-mib")) {
                 b.hugePages2m(number("--huge-mib", 0, 0, 1L << 20) << 20);
+            } else if (unprivileged) {
+                b.hugePages2m(0);
             }
-            if (has("--unprivileged")) {
+            if (unprivileged) {
                 b.unprivileged();
             }
             return b;

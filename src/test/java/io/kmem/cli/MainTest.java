@@ -33,6 +33,15 @@ class MainTest {
     }
 
     @Test
+    void anUnprivilegedDefaultPoolFitsHalfOfTheMemlockLimit() {
+        assertEquals(64L << 20, Main.unprivilegedPoolBytes(Long.MAX_VALUE), "unlimited (root): 64 MiB");
+        assertEquals(64L << 20, Main.unprivilegedPoolBytes(1L << 30));
+        assertEquals(4L << 20, Main.unprivilegedPoolBytes(8L << 20), "a user's usual 8 MiB: 4 MiB");
+        assertEquals(4L << 20, Main.unprivilegedPoolBytes((9L << 20) + 4096), "in 2 MiB steps");
+        assertEquals(2L << 20, Main.unprivilegedPoolBytes(1L << 20), "at least 2 MiB (mlock then says why it fails)");
+    }
+
+    @Test
     void helpListsEveryCommand() {
         for (String[] args : new String[][] {{"help"}, {"--help"}, {"-h"}}) {
             Result r = run(args);

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.cli.MainTest.Result;
+import io.kmem.stats.HostInfo;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -55,6 +59,31 @@ class TourTest {
         assertTrue(r.out().contains("skipped: DMA needs physical addresses, and this pool has none (--unprivileged);"),
                 r.toString());
         assertTrue(r.out().contains("has no physical addresses (built unprivileged)"), r.toString());
+    }
+
+    /**
+     * A real user without root: the tour as {@code nobody}, with the 8 MiB RLIMIT_MEMLOCK a
+     * Debian user gets by default. The default pool shrinks to fit it (4 MiB) and takes no
+     * hugepages; every section runs and agrees. Switching users needs root.
+     */
+    @Test
+    void theUnprivilegedTourRunsAsARealUserUnderAnEightMibMemlockLimit() throws Exception {
+        assertTrue(HostInfo.read().capSysAdmin(), "this test runs the tour as the user nobody, which needs root;"
+                + " run the suite as root");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Path classes = Path.of("target/classes").toAbsolutePath();
+        Process p = new ProcessBuilder("sh", "-c", "ulimit -l 8192 && exec setpriv --reuid=nobody --regid=nogroup"
+                + " --clear-groups \"$0\" --enable-native-access=ALL-UNNAMED -cp \"$1\" io.kmem.cli.Main tour"
+                + " --unprivileged", java, classes.toString())
+                .directory(new File(System.getProperty("java.io.tmpdir"))).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        Result r = new Result(p.waitFor(), out, "");
+        assertEquals(0, r.status(), "kmem tour --unprivileged as nobody, ulimit -l 8192 (" + classes
+                + " must be readable by nobody): " + r);
+        assertTrue(out.contains("pool 'default': 1024 frames (4 MiB)"), "half of the 8 MiB memlock limit: " + r);
+        assertSections(r);
+        assertTrue(out.contains("skipped: DMA needs physical addresses, and this pool has none (--unprivileged);"),
+                r.toString());
     }
 
     private static void assertSections(Result r) {
