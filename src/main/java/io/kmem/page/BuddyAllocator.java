@@ -1220,6 +1220,7 @@ public final class BuddyAllocator implements AutoCloseable {
         return out;
     }
 
+    /** The event counters, now. */
     public PageStats stats() {
         return new PageStats(failures.sum(), slowAllocs.sum(), growths.sum(), grownFrames.sum(), harvests.sum(),
                 harvestHits.sum(), harvestTaken.sum(), harvestReturned.sum(), waits.sum(), waitNanos.sum(),

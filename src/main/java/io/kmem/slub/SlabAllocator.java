@@ -473,6 +473,7 @@ public final class SlabAllocator {
         return sec == null ? null : sec[(int) (off >>> PhysLayout.PAGE_SHIFT) & SECTION_FRAMES - 1];
     }
 
+    /** {@code kmem_obj_info}: the cache, slab and object holding {@code addr}; null when no slab holds it. */
     public KmemObjInfo objInfo(long addr) {
         Slab s = slabOf(addr);
         if (s == null || addr < s.objBase || addr >= s.objBase + (long) s.cache.objects * s.cache.size) {

@@ -807,7 +807,7 @@ public final class SlabCache {
         return problems;
     }
 
-    /** Objects handed out right now (exact once every thread's slab is flushed). */
+    /** The cache's figures now; objects count as handed out by their state bytes. */
     SlabCacheStats stats() {
         lock.lock();
         try {

@@ -568,6 +568,7 @@ public final class Vmalloc implements AutoCloseable {
         return sb.toString();
     }
 
+    /** The window's figures and the counters, now. */
     public VmallocStats stats() {
         return new VmallocStats(areas.size, areas.size - areas.freeBytes(), areas.largestFree(), areas.areas().size(),
                 pagesMapped.sum(), allocs.sum(), frees.sum(), failures.sum(), mmaps.sum(), setAside.sum());
