@@ -8,12 +8,13 @@ import io.kmem.phys.FramePool;
 import io.kmem.stats.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
-import io.kmem.report.FrameOwners;
+import io.kmem.report.FrameOwnerScan;
 import io.kmem.report.PageReport;
 import io.kmem.report.PhysReport;
 import io.kmem.debug.FaultAttr;
 import io.kmem.slub.SlabAllocator;
 import io.kmem.slub.SlabCache;
+import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
@@ -1450,7 +1451,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public FrameOwners frameOwners() {
         phys.ensureOpen("frameOwners");
-        return FrameOwners.snapshot(phys, slab);
+        return FrameOwnerScan.snapshot(phys, slab);
     }
 
     /**

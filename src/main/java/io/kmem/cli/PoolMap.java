@@ -2,8 +2,8 @@ package io.kmem.cli;
 
 import io.kmem.MemoryPool;
 import io.kmem.gfp.ZoneType;
-import io.kmem.report.FrameOwners;
-import io.kmem.report.FrameOwners.Owner;
+import io.kmem.stats.FrameOwners;
+import io.kmem.stats.FrameOwners.Owner;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

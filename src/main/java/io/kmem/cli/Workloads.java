@@ -6,7 +6,7 @@ import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 
 import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
-import io.kmem.report.FrameOwners;
+import io.kmem.stats.FrameOwners;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

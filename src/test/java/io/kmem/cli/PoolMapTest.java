@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.MemoryPool;
-import io.kmem.report.FrameOwners;
-import io.kmem.report.FrameOwners.Owner;
+import io.kmem.stats.FrameOwners;
+import io.kmem.stats.FrameOwners.Owner;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

@@ -1,15 +1,9 @@
-package io.kmem.report;
+package io.kmem.stats;
 
 import io.kmem.gfp.FrameKind;
-import io.kmem.phys.FramePool;
-import io.kmem.phys.MemMap;
 import io.kmem.gfp.ZoneType;
-import io.kmem.slub.SlabAllocator;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Who owns each frame of a pool, read from mem_map at one moment: the data behind
@@ -50,8 +44,9 @@ public final class FrameOwners {
         }
     }
 
+    /** The bit of a {@code zone} byte that marks a frame of a hugetlb source. */
+    public static final int HUGETLB = 0x80;
     private static final Owner[] OWNERS = Owner.values();
-    private static final int HUGETLB = 0x80;
 
     private final long[] pfns;
     private final byte[] owner;
@@ -61,71 +56,23 @@ public final class FrameOwners {
     private final short[] cache;
     private final List<String> caches;
 
-    private FrameOwners(long[] pfns, byte[] owner, byte[] order, byte[] zone, short[] cache, List<String> caches) {
+    /**
+     * A snapshot, as {@code MemoryPool.frameOwners()} takes it; per frame {@code i}, in PFN
+     * order: {@code owner[i]} an {@link Owner} ordinal, {@code order[i]} its block's order,
+     * {@code zone[i]} a {@link ZoneType} ordinal plus {@link #HUGETLB}, {@code cache[i]} an
+     * index into {@code caches} for a SLAB frame (else -1). The arrays are kept, not copied.
+     */
+    public FrameOwners(long[] pfns, byte[] owner, byte[] order, byte[] zone, short[] cache, List<String> caches) {
+        if (owner.length != pfns.length || order.length != pfns.length || zone.length != pfns.length
+                || cache.length != pfns.length) {
+            throw new IllegalArgumentException("FrameOwners: one entry per frame expected in every array");
+        }
         this.pfns = pfns;
         this.owner = owner;
         this.order = order;
         this.zone = zone;
         this.cache = cache;
         this.caches = caches;
-    }
-
-    /** Reads every frame's owner from mem_map (and, for slabs, the cache from the slab layer). */
-    public static FrameOwners snapshot(FramePool phys, SlabAllocator slab) {
-        MemMap memMap = phys.memMap();
-        long[] pfns = phys.presentPfns();
-        int n = pfns.length;
-        byte[] owner = new byte[n];
-        byte[] order = new byte[n];
-        byte[] zone = new byte[n];
-        short[] cache = new short[n];
-        List<String> caches = new ArrayList<>();
-        Map<String, Short> cacheIds = new HashMap<>();
-        Arrays.fill(owner, (byte) Owner.OTHER.ordinal());
-        for (int i = 0; i < n; ) {
-            long idx = phys.pfnToIdx(pfns[i]);
-            long info = memMap.info(idx);
-            zone[i] = (byte) (MemMap.zone(info) | ((info & MemMap.PG_HUGETLB) != 0 ? HUGETLB : 0));
-            Owner o;
-            String slabCache = null;
-            if ((info & MemMap.PG_BUDDY) != 0) {
-                o = Owner.FREE;
-            } else if ((info & MemMap.PG_PCP) != 0) {
-                o = Owner.PCP;
-            } else if ((info & MemMap.PG_ALLOCATED) != 0) {
-                if ((info & MemMap.PG_SLAB) != 0) {
-                    o = Owner.SLAB;
-                    slabCache = slab.cacheOf(phys.directAddress(pfns[i]));
-                } else if ((info & MemMap.PG_LARGE_KMALLOC) != 0) {
-                    o = Owner.LARGE_KMALLOC;
-                } else if ((info & MemMap.PG_VMALLOC) != 0) {
-                    o = Owner.VMALLOC;
-                } else {
-                    o = Owner.PAGES;
-                }
-            } else {
-                owner[i] = (byte) ((info & MemMap.PG_RESERVED) != 0 ? Owner.RESERVED : Owner.OTHER).ordinal();
-                i++;
-                continue;
-            }
-            short c = -1;
-            if (slabCache != null) {
-                c = cacheIds.computeIfAbsent(slabCache, k -> {
-                    caches.add(k);
-                    return (short) (caches.size() - 1);
-                });
-            }
-            int blockOrder = MemMap.order(info);
-            long head = pfns[i];
-            for (long k = 0; k < 1L << blockOrder && i < n && pfns[i] == head + k; k++, i++) {
-                long kinfo = k == 0 ? info : memMap.info(phys.pfnToIdx(pfns[i]));
-                owner[i] = (byte) o.ordinal();
-                order[i] = (byte) blockOrder;
-                cache[i] = c;
-                zone[i] = (byte) (MemMap.zone(kinfo) | ((kinfo & MemMap.PG_HUGETLB) != 0 ? HUGETLB : 0));
-            }
-        }
-        return new FrameOwners(pfns, owner, order, zone, cache, List.copyOf(caches));
     }
 
     /** Frames in the snapshot. */
