@@ -11,7 +11,26 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Takes a {@link FrameOwners} snapshot from mem_map; the class comment there says how owners are found. */
+/**
+ * Takes a {@link FrameOwners} snapshot from mem_map.
+ *
+ * <p>How a frame's owner is found: frames are walked in PFN order. mem_map keeps state only
+ * in the head record of a block ({@code PG_BUDDY}, {@code PG_PCP} or {@code PG_ALLOCATED},
+ * with the order), so a head decides the owner of all 2^order frames of its block:
+ * <pre>
+ *   head flags                        owner           (order: the block's)
+ *   PG_BUDDY                          FREE            free in a zone's free_area[order]
+ *   PG_PCP                            PCP             free in a thread's page cache
+ *   PG_ALLOCATED | PG_SLAB            SLAB            a slab of {@link FrameOwners#cache}
+ *   PG_ALLOCATED | PG_LARGE_KMALLOC   LARGE_KMALLOC   kmalloc above 8 KiB
+ *   PG_ALLOCATED | PG_VMALLOC         VMALLOC         a block behind a vmalloc area
+ *   PG_ALLOCATED                      PAGES           __get_free_pages, alloc_pages, vmap'ed pages
+ *   PG_RESERVED                       RESERVED        held back (DMA mask filter)
+ *   no state, in no block             OTHER           taken out of the buddy right now
+ * </pre>
+ * The records are read without the allocators' locks: take the snapshot at rest (no other
+ * thread allocating or freeing), or accept that blocks changing meanwhile may show as OTHER.
+ */
 public final class FrameOwnerScan {
     private FrameOwnerScan() {
     }

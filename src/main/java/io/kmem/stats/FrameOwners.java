@@ -9,25 +9,14 @@ import java.util.List;
  * Who owns each frame of a pool, read from mem_map at one moment: the data behind
  * {@code kmem map}. Read-only; the snapshot holds no reference to the pool.
  *
- * <p>How a frame's owner is found: frames are walked in PFN order. mem_map keeps state only
- * in the head record of a block ({@code PG_BUDDY}, {@code PG_PCP} or {@code PG_ALLOCATED},
- * with the order), so a head decides the owner of all 2^order frames of its block:
- * <pre>
- *   head flags                        owner           (order: the block's)
- *   PG_BUDDY                          FREE            free in a zone's free_area[order]
- *   PG_PCP                            PCP             free in a thread's page cache
- *   PG_ALLOCATED | PG_SLAB            SLAB            a slab of {@link #cache}
- *   PG_ALLOCATED | PG_LARGE_KMALLOC   LARGE_KMALLOC   kmalloc above 8 KiB
- *   PG_ALLOCATED | PG_VMALLOC         VMALLOC         a block behind a vmalloc area
- *   PG_ALLOCATED                      PAGES           __get_free_pages, alloc_pages, vmap'ed pages
- *   PG_RESERVED                       RESERVED        held back (DMA mask filter)
- *   no state, in no block             OTHER           taken out of the buddy right now
- * </pre>
- * The records are read without the allocators' locks: take the snapshot at rest (no other
- * thread allocating or freeing), or accept that blocks changing meanwhile may show as OTHER.
+ * <p>The owners, taken from the head record of each block in mem_map
+ * ({@code io.kmem.report.FrameOwnerScan} says how): FREE in a zone's free lists, PCP in a
+ * thread's page cache, SLAB a slab of {@link #cache}, LARGE_KMALLOC kmalloc above 8 KiB,
+ * VMALLOC a block behind a vmalloc area, PAGES __get_free_pages, alloc_pages and vmap'ed
+ * pages, RESERVED held back by a DMA mask, OTHER taken out of the buddy at that moment.
  */
 public final class FrameOwners {
-    /** What a frame is used for; see the class comment for how each is recognised. */
+    /** What a frame is used for; see the class comment. */
     public enum Owner {
         FREE("free"), PCP("per-thread page cache"), PAGES("page allocator block"), SLAB("slab"),
         LARGE_KMALLOC("large kmalloc"), VMALLOC("vmalloc"), RESERVED("reserved"), OTHER("in transit");
