@@ -100,41 +100,37 @@ class FramePoolTest {
         }
     }
 
+    /**
+     * Hugetlb frames come from a fixed set, the reserved hugepages, so this needs no luck: a
+     * probe takes every free hugepage and a mask is put after three quarters of them (by PFN).
+     * A masked pool asking for exactly those pages must find every one of them among all the
+     * kernel hands out, keep nothing above the mask, and give back what it held back; a
+     * further request then finds nothing below the mask and says so. (4 KiB frames would
+     * depend on the kernel handing the probe's frames out again, which another process can
+     * prevent.)
+     */
     @Test
     void dmaMaskPoolKeepsOnlyFramesBelowItsMask() {
-        // A mask at a probe's 75th percentile: the kernel hands the probe's frames out again
-        // to the next pool, so some fall above the mask (held back) and enough below. Another
-        // process may take them in between (seen once, with a build running beside the
-        // tests): then the pool finds none below the mask and says so; the probe is taken
-        // again, up to 3 times. Any frame above the mask fails at once.
-        for (int attempt = 1; ; attempt++) {
-            try {
-                checkDmaMaskPool();
-                return;
-            } catch (KmemException e) {
-                if (attempt == 3 || !e.getMessage().contains("below the mask")) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    private void checkDmaMaskPool() {
+        // 64: the further request's limit (16 pages) must be reached before the free set runs out.
+        requireHugepages(64);
+        long free = HostInfo.read().freeHugepages2m();
         long[] probe;
-        try (FramePool p = pool(8 * MIB, 0, -1, false)) {
-            probe = p.grow(FrameKind.SMALL_4K, 2048).pfns();
+        try (FramePool p = pool(0, free * 2 * MIB, -1, false)) {
+            probe = p.grow(FrameKind.HUGE_2M, free * 512).pfns();
         }
-        long mask = ((probe[probe.length * 3 / 4] + 1) << 12) - 1;
-        try (FramePool p = pool(64 * MIB, 0, mask, false)) {
-            FramePool.Intake in = p.grow(FrameKind.SMALL_4K, 256);
-            assertEquals(256, in.frames());
-            for (long pfn : in.pfns()) {
-                assertTrue(((pfn + 1) << 12) - 1 <= mask, "pfn 0x" + Long.toHexString(pfn) + " within mask");
-            }
-            assertEquals(256, p.presentFrames(), "held-back frames are given back, not kept");
-            p.grow(FrameKind.SMALL_4K, 64);
-            assertEquals(320, p.presentFrames());
+        int below = (int) (free * 3 / 4);
+        long mask = ((probe[below * 512 - 1] + 1) << 12) - 1;
+        try (FramePool p = pool(0, free * 2 * MIB, mask, false)) {
+            FramePool.Intake in = p.grow(FrameKind.HUGE_2M, below * 512L);
+            assertEquals(below * 512L, in.frames());
+            assertTrue(Arrays.equals(Arrays.copyOf(probe, below * 512), in.pfns()),
+                    "exactly the probe's hugepages below the mask");
+            assertEquals(below * 512L, p.presentFrames(), "held-back pages are given back, not kept");
+            KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.HUGE_2M, 512));
+            assertTrue(e.getMessage().contains("below the mask"), e.getMessage());
+            assertEquals(below * 512L, p.presentFrames());
         }
+        assertEquals(free, HostInfo.read().freeHugepages2m(), "every hugepage is free again after close");
     }
 
     @Test
