@@ -1,6 +1,8 @@
 package io.kmem.dma;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
+import io.kmem.trace.RecentFrees;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -18,7 +20,9 @@ import java.util.TreeMap;
  * PCI core sets them for every new device.
  *
  * <p>Thread safety: the masks are volatile; the mapping table is guarded by this object's
- * monitor.
+ * monitor, and an unmap records its mapping among the recent unmaps under it too, so that of
+ * two unmaps of one mapping racing, the second finds the mapping live or recently unmapped
+ * (a {@link DoubleFreeException}).
  */
 public final class DmaDevice {
     /** Kernel {@code enum dma_data_direction}. */
@@ -26,6 +30,7 @@ public final class DmaDevice {
     public static final int DMA_TO_DEVICE = 1;
     public static final int DMA_FROM_DEVICE = 2;
     public static final int DMA_NONE = 3;
+    private static final int RECENT_UNMAPS = 64;
     private static final String[] DIRECTIONS = {"DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"};
 
     /** How a streaming mapping was made, for the "wrong function" check. */
@@ -38,6 +43,8 @@ public final class DmaDevice {
     private volatile long dmaMask = DmaDirect.bitMask(32);
     private volatile long coherentMask = DmaDirect.bitMask(32);
     private final TreeMap<Long, List<Mapping>> mappings = new TreeMap<>();
+    /** The last unmaps (address, size), so that an unmap of one of them again is named a double free. */
+    private final RecentFrees recentUnmaps = new RecentFrees(RECENT_UNMAPS);
 
     public DmaDevice(String name) {
         this.name = name;
@@ -87,6 +94,10 @@ public final class DmaDevice {
      */
     synchronized void remove(String function, long dma, long size, int dir, MapKind kind) {
         List<Mapping> l = mappings.get(dma);
+        if (l == null && recentUnmaps.contains(dma, size)) {
+            throw new DoubleFreeException(String.format(Locale.ROOT, "%s(%s): device driver unmaps DMA memory twice"
+                    + " [device address=0x%016x] [size=%d bytes] (unmapped already)", function, name, dma, size));
+        }
         if (l == null) {
             throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver tries to free DMA memory it"
                     + " has not allocated [device address=0x%016x] [size=%d bytes] (never mapped, or unmapped already)",
@@ -99,6 +110,7 @@ public final class DmaDevice {
                 if (l.isEmpty()) {
                     mappings.remove(dma);
                 }
+                recentUnmaps.record(dma, size);
                 return;
             }
         }

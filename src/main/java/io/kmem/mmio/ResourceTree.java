@@ -1,7 +1,9 @@
 package io.kmem.mmio;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
 import io.kmem.error.ResourceBusyException;
+import io.kmem.trace.RecentFrees;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -97,6 +99,8 @@ public final class ResourceTree {
     }
 
     private final Node root;
+    /** The last releases (start, end): one of them released again is named a double release. */
+    private final RecentFrees recentReleases = new RecentFrees(64);
     private final int type;
     private final String typeName;
     private final int width;
@@ -219,7 +223,12 @@ public final class ResourceTree {
                         + "' belongs to the host (" + c.r.owner + "), not to a request of this process");
             }
             parent.children.remove(c);
+            recentReleases.record(start, end);
             return c.r;
+        }
+        if (recentReleases.contains(start, end)) {
+            throw new DoubleFreeException(function + "(" + format(start, end) + "): released twice: the region was"
+                    + " released already");
         }
         throw new BadAddressException(function + ": Trying to free nonexistent resource <" + hex(start) + "-"
                 + hex(end) + ">; expected the start and length a request_" + (type == IORESOURCE_IO ? "" : "mem_")

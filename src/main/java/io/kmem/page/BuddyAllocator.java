@@ -64,7 +64,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Free, {@link #freePages}</h2>
  * The block's head record must say {@code PG_ALLOCATED} with the order given; anything else
- * is a misuse, diagnosed and thrown before any change. Orders 0..3 go to the caller's cache
+ * is a misuse, diagnosed and thrown before any change. The free claims the block with one
+ * compare-and-set of that record (to {@code PG_PCP}, or to no state under the zone lock on
+ * the way to the buddy), so that of two frees of one block racing on two threads exactly one
+ * wins and the other throws {@link DoubleFreeException}. Orders 0..3 go to the caller's cache
  * (a full cache drains a batch, its oldest blocks, into the buddy); larger orders, and every
  * free while a thread waits for memory, go to the buddy at once, which coalesces
  * ({@link Zone#freeBlockLocked}).
@@ -911,7 +914,7 @@ public final class BuddyAllocator implements AutoCloseable {
     public void freePages(String function, long addr, long pfn, int order) {
         if (slowFrees != 0) {
             ensureOpen(function);
-            freeSlow(function, addr, pfn, phys.pfnToIdx(pfn), order);
+            freeSlow(function, addr, pfn, phys.pfnToIdx(pfn), order, 0);
             return;
         }
         long idx = phys.pfnToIdx(pfn);
@@ -922,22 +925,32 @@ public final class BuddyAllocator implements AutoCloseable {
                 int s = PageCache.slot(MemMap.zone(info), order);
                 int n = c.count[s];
                 int[] st = c.stacks[s];
-                if (st != null && n < pcpHigh[order] && !c.drainRequested) {
-                    memMap.setInfo(idx, info ^ PCP_TO_ALLOCATED);
+                if (st != null && n < pcpHigh[order] && !c.drainRequested
+                        && memMap.casInfo(idx, info, info ^ PCP_TO_ALLOCATED)) {
                     st[n] = (int) idx;
                     c.count[s] = n + 1;
                     return;
                 }
             }
         }
-        freeSlow(function, addr, pfn, idx, order);
+        freeSlow(function, addr, pfn, idx, order, 0);
     }
 
-    private void freeSlow(String function, long addr, long pfn, long idx, int order) {
+    /**
+     * kfree of a large kmalloc block: frees the block of {@code order} at {@code pfn}, whose
+     * head must say {@code PG_LARGE_KMALLOC} too; the claim clears both in one step, so that a
+     * second kfree racing this one finds the block free, never a page-allocator block.
+     */
+    public void freeLargeKmalloc(String function, long addr, long pfn, int order) {
+        freeSlow(function, addr, pfn, phys.pfnToIdx(pfn), order, MemMap.PG_LARGE_KMALLOC);
+    }
+
+    /** The free's slow path; {@code owner}: the flags the head carries besides {@code PG_ALLOCATED}. */
+    private void freeSlow(String function, long addr, long pfn, long idx, int order, long owner) {
         ensureOpen(function);
         long info = idx >= 0 ? memMap.info(idx) : 0;
         if (idx < 0 || order < 0 || order > MAX_ORDER
-                || (info & MemMap.STATE_MASK) != (MemMap.PG_ALLOCATED | (long) order << MemMap.ORDER_SHIFT)) {
+                || (info & MemMap.STATE_MASK) != (MemMap.PG_ALLOCATED | owner | (long) order << MemMap.ORDER_SHIFT)) {
             throw Trace.misuse(phys.name(), function, addr, misuse(function, addr, pfn, idx, order));
         }
         PageCache c = cache();
@@ -950,20 +963,41 @@ public final class BuddyAllocator implements AutoCloseable {
             if (c.count[s] >= pcpHigh[order]) {
                 drainOldest(c, s, order, pcpBatch[order]);
             }
-            memMap.setInfo(idx, info ^ PCP_TO_ALLOCATED);
+            if (!memMap.casInfo(idx, info, (info & ~owner) ^ PCP_TO_ALLOCATED)) {
+                throw lostClaim(function, addr, pfn, idx, order);
+            }
             st[c.count[s]++] = (int) idx;
             c.frees++;
             return;
         }
-        memMap.setInfo(idx, MemMap.identity(info));
         Zone zone = zones[MemMap.zone(info)];
+        boolean claimed;
         zone.lock.lock();
         try {
-            zone.freeBlockLocked(pfn, idx, order);
+            claimed = memMap.casInfo(idx, info, MemMap.identity(info));
+            if (claimed) {
+                zone.freeBlockLocked(pfn, idx, order);
+            }
         } finally {
             zone.lock.unlock();
         }
+        if (!claimed) {
+            throw lostClaim(function, addr, pfn, idx, order);
+        }
         wakeWaiters();
+    }
+
+    /**
+     * The error for a free whose claim on the block failed: another free changed the head's
+     * record between the check and the claim. Diagnosed like any misuse once that free is done
+     * (the zone lock orders the two); a racing free of the same block is a double free.
+     */
+    private KmemException lostClaim(String function, long addr, long pfn, long idx, int order) {
+        KmemException e = misuse(function, addr, pfn, idx, order);
+        if (!(e instanceof DoubleFreeException)) {
+            e = new DoubleFreeException(e.getMessage() + " (the block was freed by another thread at the same time)");
+        }
+        return Trace.misuse(phys.name(), function, addr, e);
     }
 
     /** The specific error for a free that does not match an allocated block. */

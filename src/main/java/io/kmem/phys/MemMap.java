@@ -28,8 +28,10 @@ import java.util.Objects;
  * pfn: 40 bits (4 PiB of physical address space). order: 0..10 on the head of a block
  * (free in the buddy, in a per-thread cache, or allocated); the other frames of a block carry
  * no state, so that allocating or freeing a block writes one record whatever its order. zone: a {@link ZoneType} ordinal. flags: the {@code PG_*} bits
- * below. Word 0 is read and written with plain accesses under the owner's lock; word 1 also
- * has volatile and CAS accessors for owners that need them lock-free.
+ * below. Word 0 is read and written with plain accesses by its owner (under a zone lock, or
+ * the thread whose cache holds the block), except that a free claims an allocated block with
+ * one compare-and-set ({@link #casInfo}); word 1 also has volatile and CAS accessors for owners
+ * that need them lock-free.
  *
  * <p>Lifetime: the segment belongs to an automatic arena, not to the pool's shared arena. It
  * is metadata, not pinned memory handed out, so nothing outside can hold a slice of it; it
@@ -118,6 +120,18 @@ public final class MemMap {
     public void setInfo(long idx, long info) {
         ALL.set(ValueLayout.JAVA_LONG_UNALIGNED, at(idx), info);
         Reference.reachabilityFence(this);
+    }
+
+    /**
+     * Sets word 0 to {@code value} if it still holds {@code expected}, atomically: the claim a
+     * free makes on a block handed out, so that of two racing frees exactly one wins. Every
+     * other writer of word 0 owns the record in its current state (the thread whose cache
+     * holds it, or the holder of its zone lock), and no state it writes is one a free expects.
+     */
+    public boolean casInfo(long idx, long expected, long value) {
+        boolean won = LONG.compareAndSet(ALL, at(idx), expected, value);
+        Reference.reachabilityFence(this);
+        return won;
     }
 
     public long priv(long idx) {

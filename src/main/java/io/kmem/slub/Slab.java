@@ -1,5 +1,8 @@
 package io.kmem.slub;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
 /**
  * One slab: 2^order frames from the buddy, carved into {@link SlabCache#objects} objects of
  * {@link SlabCache#size} bytes (the kernel's {@code struct slab}).
@@ -30,6 +33,7 @@ final class Slab {
     static final byte NOT_START = 0;
     static final byte FREE = 1;
     static final byte ALLOCATED = 2;
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
 
     final SlabCache cache;
     /** Direct-map address of the first frame. */
@@ -42,10 +46,13 @@ final class Slab {
      * power of two that divides the object size ({@link SlabCache#shift}): FREE or ALLOCATED
      * where an object starts, NOT_START elsewhere. So one shift, one mask and one load tell
      * whether an address is an object start and whether that object is allocated, with no
-     * division: kfree catches double frees and inner pointers on every path. Written by the
-     * thread that allocates or frees the object (bytes do not tear, so the owner's
-     * allocations and other threads' frees in one slab never clash). Costs one byte per
-     * object for power-of-two sizes, size / granule bytes per object otherwise.
+     * division: kfree catches double frees and inner pointers on every path. An allocation
+     * writes FREE to ALLOCATED plainly (the object is on the allocating thread's private list
+     * or taken under the lock: nobody else hands it out); every free claims its object with a
+     * compare-and-set from ALLOCATED to FREE ({@link #claimFree}), so that of two frees racing
+     * on two threads (the owner's lock-free one and another's under the lock) exactly one
+     * wins. Costs one byte per object for power-of-two sizes, size / granule bytes per object
+     * otherwise.
      */
     final byte[] state;
     /** Debug caches with SLAB_STORE_USER: per object, the last allocation and free. */
@@ -85,6 +92,15 @@ final class Slab {
 
     void setState(int i, byte v) {
         state[granule(i)] = v;
+    }
+
+    /** The free's claim: ALLOCATED to FREE in one compare-and-set; false when it lost. */
+    boolean claimFree(int i) {
+        return claimFree(state, granule(i));
+    }
+
+    static boolean claimFree(byte[] state, int g) {
+        return STATE.compareAndSet(state, g, ALLOCATED, FREE);
     }
 
     long object(int i) {

@@ -390,8 +390,7 @@ public final class SlabAllocator {
             long info = memMap.info(idx);
             if ((info & (MemMap.PG_LARGE_KMALLOC | MemMap.PG_ALLOCATED)) == (MemMap.PG_LARGE_KMALLOC
                     | MemMap.PG_ALLOCATED)) {
-                memMap.setInfo(idx, info & ~MemMap.PG_LARGE_KMALLOC);
-                buddy.freePages(function, addr, pfn, MemMap.order(info));
+                buddy.freeLargeKmalloc(function, addr, pfn, MemMap.order(info));
                 largeFrees.increment();
                 return;
             }
@@ -422,8 +421,10 @@ public final class SlabAllocator {
                     + " of frames)");
         } else {
             long info = memMap.info(idx);
-            if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0 && (addr & PhysLayout.PAGE_SIZE - 1) == 0) {
-                e = new DoubleFreeException(where + "double free: the page is already free (in the page allocator)");
+            if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0) {
+                e = new DoubleFreeException(where + "double free: the page " + ((addr & PhysLayout.PAGE_SIZE - 1) == 0
+                        ? "is" : "holding the address is") + " already free (in the page allocator: an object freed"
+                        + " twice after its slab went back, or a page freed twice)");
             } else if ((info & MemMap.PG_VMALLOC) != 0) {
                 e = new BadAddressException(where + "the address is in a vmalloc area; free it with vfree");
             } else if ((info & MemMap.PG_LARGE_KMALLOC) != 0) {

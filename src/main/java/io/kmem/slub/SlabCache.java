@@ -491,8 +491,7 @@ public final class SlabCache {
         byte[] st = s.state;
         if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.ALLOCATED) {
             CpuSlab c = s.frozen;
-            if (c != null && c.owner == Thread.currentThread() && c.slab == s) {
-                st[g] = Slab.FREE;
+            if (c != null && c.owner == Thread.currentThread() && c.slab == s && Slab.claimFree(st, g)) {
                 ALL.set(WORD, addr + offset, c.freelist);
                 c.freelist = addr;
                 Reference.reachabilityFence(this);
@@ -528,13 +527,12 @@ public final class SlabCache {
         Slab discard = null;
         lock.lock();
         try {
-            if (s.state(i) != Slab.ALLOCATED) {
+            if (!s.claimFree(i)) {
                 throw sa.misuse(function, addr,
                         new DoubleFreeException(where(function, addr, s) + "double free: object " + i
                         + " of its slab is already free (freed by another thread meanwhile)"), null);
             }
             freeSlow++;
-            s.setState(i, Slab.FREE);
             dm.set(WORD, addr - dbase + offset, s.freelist);
             s.freelist = addr;
             s.inuse--;

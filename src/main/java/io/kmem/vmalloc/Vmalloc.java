@@ -15,6 +15,7 @@ import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
 import io.kmem.stats.VmallocStats;
+import io.kmem.trace.RecentFrees;
 import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -76,7 +77,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <h2>Locking</h2>
  * {@link VmapAreas}'s lock, a leaf taken for map operations; frames are taken and mapped
  * outside it, and the buddy's locks are never held while taking it. The ring of recently
- * freed starts (for the double-free message) has its own monitor, also a leaf.
+ * freed starts (for the double-free message, {@link RecentFrees}) has its own monitor, taken
+ * before {@link VmapAreas}'s lock when a free takes its area out of the busy map: so a second
+ * free racing the first finds the area busy or its start in the ring, and throws
+ * {@link DoubleFreeException} either way.
  */
 public final class Vmalloc implements AutoCloseable {
     /** Default size of the window: virtual space only, nothing is committed. */
@@ -97,8 +101,7 @@ public final class Vmalloc implements AutoCloseable {
     private final MemMap memMap;
     private final VmapAreas areas;
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
-    private final long[] recentFrees = new long[RECENT_FREES];
-    private int recentNext;
+    private final RecentFrees recentFrees = new RecentFrees(RECENT_FREES);
 
     private final LongAdder allocs = new LongAdder();
     private final LongAdder frees = new LongAdder();
@@ -287,11 +290,12 @@ public final class Vmalloc implements AutoCloseable {
                     + "; release it with " + releaseFor(a) + (kind == VmArea.VM_MAP && (a.flags & VmArea.VM_ALLOC) != 0
                             ? " (vunmap would leave its frames allocated)" : "")));
         }
-        if (a == null || !areas.unpublish(addr, a)) {
+        if (a == null) {
             throw Trace.misuse(phys.name(), function, addr, notAnArea(function, addr));
         }
-        synchronized (recentFrees) {
-            recentFrees[recentNext++ % RECENT_FREES] = addr;
+        if (!recentFrees.recordWhile(addr, 0, () -> areas.unpublish(addr, a))) {
+            throw Trace.misuse(phys.name(), function, addr, new DoubleFreeException(where(function, addr)
+                    + "double free: the area was freed by another thread at the same time"));
         }
         return a;
     }
@@ -310,13 +314,8 @@ public final class Vmalloc implements AutoCloseable {
                     + Long.toHexString(off)) + " of the " + madeBy(in) + " area [0x" + Long.toHexString(in.start)
                     + ", 0x" + Long.toHexString(in.start + in.size) + "); " + function + " takes the start address");
         }
-        synchronized (recentFrees) {
-            for (long f : recentFrees) {
-                if (f == addr) {
-                    return new DoubleFreeException(where + "double free: the area at this address was already"
-                            + " freed");
-                }
-            }
+        if (recentFrees.contains(addr, 0)) {
+            return new DoubleFreeException(where + "double free: the area at this address was already freed");
         }
         return new BadAddressException(where + "no area starts here (never allocated, or freed long ago)");
     }

@@ -136,9 +136,12 @@ class DmaDirectTest {
         assertTrue(fn.getMessage().contains("[mapped as single] [unmapped as page]"), fn.getMessage());
         assertEquals(1, dev.liveMappings(), "misuse changed nothing");
         pool.dma_unmap_single(dev, dma, 1024, DMA_BIDIRECTIONAL);
-        BadAddressException twice = assertThrows(BadAddressException.class,
+        DoubleFreeException twice = assertThrows(DoubleFreeException.class,
                 () -> pool.dma_unmap_single(dev, dma, 1024, DMA_BIDIRECTIONAL));
-        assertTrue(twice.getMessage().contains("tries to free DMA memory it has not allocated"), twice.getMessage());
+        assertTrue(twice.getMessage().contains("unmaps DMA memory twice"), twice.getMessage());
+        BadAddressException never = assertThrows(BadAddressException.class,
+                () -> pool.dma_unmap_single(dev, dma + 4096, 1024, DMA_BIDIRECTIONAL));
+        assertTrue(never.getMessage().contains("tries to free DMA memory it has not allocated"), never.getMessage());
         BadAddressException stale = assertThrows(BadAddressException.class,
                 () -> pool.dma_sync_single_for_cpu(dev, dma, 16, DMA_FROM_DEVICE));
         assertTrue(stale.getMessage().contains("tries to sync DMA memory it has not allocated"), stale.getMessage());

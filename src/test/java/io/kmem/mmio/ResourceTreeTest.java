@@ -8,6 +8,7 @@ import io.kmem.FakeHost;
 import io.kmem.MemoryPool;
 import io.kmem.Resource;
 import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
 import io.kmem.error.ResourceBusyException;
 import io.kmem.stats.HostInfo;
 import java.io.IOException;
@@ -90,8 +91,9 @@ class ResourceTreeTest {
                 () -> t.release("release_mem_region", 0xfebf0000L, 0x1000));
         assertTrue(host.getMessage().contains("'e1000' belongs to the host"), host.getMessage());
         assertEquals("edu", t.release("release_mem_region", 0xfebd0000L, 0x1000).name());
-        assertThrows(BadAddressException.class, () -> t.release("release_mem_region", 0xfebd0000L, 0x1000),
-                "released twice");
+        DoubleFreeException twice = assertThrows(DoubleFreeException.class,
+                () -> t.release("release_mem_region", 0xfebd0000L, 0x1000), "released twice");
+        assertTrue(twice.getMessage().contains("released twice"), twice.getMessage());
         assertEquals(IoremapTest.IOMEM, t.report());
         t.request("request_mem_region", 0xfebd0000L, 0x1000, "edu-again", "me");
     }
@@ -153,7 +155,7 @@ class ResourceTreeTest {
                     () -> pool.request_mem_region(0xfebd0080L, 0x10, "again"));
             assertTrue(e.getMessage().contains("(requested by " + r.owner() + ")"), e.getMessage());
             pool.release_mem_region(0xfebd0000L, 0x100);
-            assertThrows(BadAddressException.class, () -> pool.release_mem_region(0xfebd0000L, 0x100));
+            assertThrows(DoubleFreeException.class, () -> pool.release_mem_region(0xfebd0000L, 0x100));
             Resource port = pool.request_region(0x300, 8, "ports");
             assertEquals(0x307, port.end());
             assertEquals("0300-0307 : ports\n", pool.ioports(), "no /proc/ioports in the fake tree: only ours");
