@@ -46,8 +46,12 @@ public final class DmaPool {
         return impl.blocksPerPage();
     }
 
-    /** Blocks allocated now. */
+    /** Blocks allocated now.
+     *
+     * @throws io.kmem.error.PoolClosedException once the pool is closed
+     */
     public long active() {
+        pool.phys.ensureOpen("active");
         return impl.active();
     }
 

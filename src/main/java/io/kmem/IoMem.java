@@ -1,6 +1,7 @@
 package io.kmem;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.error.PoolClosedException;
 import io.kmem.mmio.Ioremap;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -61,8 +62,9 @@ import java.nio.ByteOrder;
  * mapping: an offset outside it, one not aligned to the access width (a register access
  * must be one naturally aligned access), any access after {@code iounmap}.
  *
- * <p>Thread safety: accessors may be called from any thread; {@code iounmap} waits for none
- * (an access racing it throws).
+ * <p>Thread safety: accessors may be called from any thread; {@code iounmap} waits for none:
+ * an access racing it, or the pool's close, throws {@link BadAddressException}, and every call
+ * after the pool's close throws {@link PoolClosedException}.
  */
 public final class IoMem {
     private static final VarHandle U8 = ValueLayout.JAVA_BYTE.varHandle();
@@ -88,21 +90,25 @@ public final class IoMem {
 
     /** The virtual address of byte 0: what {@code ioremap} returns in C. */
     public long address() {
+        pool.phys.ensureOpen("address");
         return address;
     }
 
     /** Bytes mapped. */
     public long size() {
+        pool.phys.ensureOpen("size");
         return mapping.area().size();
     }
 
     /** The physical address of byte 0 (for a stand-in file: its offset in the file). */
     public long phys() {
+        pool.phys.ensureOpen("phys");
         return mapping.area().phys();
     }
 
     /** The call that made the mapping ("ioremap", "pci_iomap", ...) and the memory type it got. */
     public String kind() {
+        pool.phys.ensureOpen("kind");
         return mapping.area().function() + " " + mapping.area().caching().label();
     }
 
@@ -116,49 +122,81 @@ public final class IoMem {
     /** {@code readb}: the byte at {@code offset}, 0 to 255. */
     public int readb(long offset) {
         check("readb", offset, 1);
-        return (byte) U8.getAcquire(seg, offset) & 0xff;
+        try {
+            return (byte) U8.getAcquire(seg, offset) & 0xff;
+        } catch (IllegalStateException e) {
+            throw gone("readb", offset, e);
+        }
     }
 
     /** {@code readw}: the little-endian 16-bit value at {@code offset}, 0 to 65535. */
     public int readw(long offset) {
         check("readw", offset, 2);
-        return (short) U16.getAcquire(seg, offset) & 0xffff;
+        try {
+            return (short) U16.getAcquire(seg, offset) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw gone("readw", offset, e);
+        }
     }
 
     /** {@code readl}: the little-endian 32-bit value at {@code offset}. */
     public int readl(long offset) {
         check("readl", offset, 4);
-        return (int) U32.getAcquire(seg, offset);
+        try {
+            return (int) U32.getAcquire(seg, offset);
+        } catch (IllegalStateException e) {
+            throw gone("readl", offset, e);
+        }
     }
 
     /** {@code readq}: the little-endian 64-bit value at {@code offset}, one access. */
     public long readq(long offset) {
         check("readq", offset, 8);
-        return (long) U64.getAcquire(seg, offset);
+        try {
+            return (long) U64.getAcquire(seg, offset);
+        } catch (IllegalStateException e) {
+            throw gone("readq", offset, e);
+        }
     }
 
     /** {@code writeb}: the low 8 bits of {@code value} at {@code offset}. */
     public void writeb(int value, long offset) {
         check("writeb", offset, 1);
-        U8.setRelease(seg, offset, (byte) value);
+        try {
+            U8.setRelease(seg, offset, (byte) value);
+        } catch (IllegalStateException e) {
+            throw gone("writeb", offset, e);
+        }
     }
 
     /** {@code writew}: the low 16 bits of {@code value} at {@code offset}, little-endian. */
     public void writew(int value, long offset) {
         check("writew", offset, 2);
-        U16.setRelease(seg, offset, (short) value);
+        try {
+            U16.setRelease(seg, offset, (short) value);
+        } catch (IllegalStateException e) {
+            throw gone("writew", offset, e);
+        }
     }
 
     /** {@code writel}: {@code value} at {@code offset}, little-endian. */
     public void writel(int value, long offset) {
         check("writel", offset, 4);
-        U32.setRelease(seg, offset, value);
+        try {
+            U32.setRelease(seg, offset, value);
+        } catch (IllegalStateException e) {
+            throw gone("writel", offset, e);
+        }
     }
 
     /** {@code writeq}: {@code value} at {@code offset}, little-endian, one access. */
     public void writeq(long value, long offset) {
         check("writeq", offset, 8);
-        U64.setRelease(seg, offset, value);
+        try {
+            U64.setRelease(seg, offset, value);
+        } catch (IllegalStateException e) {
+            throw gone("writeq", offset, e);
+        }
     }
 
     // ------------------------------------------------------------------ relaxed accessors
@@ -166,49 +204,81 @@ public final class IoMem {
     /** {@code readb_relaxed}: as {@link #readb}, without ordering against ordinary memory. */
     public int readb_relaxed(long offset) {
         check("readb_relaxed", offset, 1);
-        return (byte) U8.getOpaque(seg, offset) & 0xff;
+        try {
+            return (byte) U8.getOpaque(seg, offset) & 0xff;
+        } catch (IllegalStateException e) {
+            throw gone("readb_relaxed", offset, e);
+        }
     }
 
     /** {@code readw_relaxed}. */
     public int readw_relaxed(long offset) {
         check("readw_relaxed", offset, 2);
-        return (short) U16.getOpaque(seg, offset) & 0xffff;
+        try {
+            return (short) U16.getOpaque(seg, offset) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw gone("readw_relaxed", offset, e);
+        }
     }
 
     /** {@code readl_relaxed}. */
     public int readl_relaxed(long offset) {
         check("readl_relaxed", offset, 4);
-        return (int) U32.getOpaque(seg, offset);
+        try {
+            return (int) U32.getOpaque(seg, offset);
+        } catch (IllegalStateException e) {
+            throw gone("readl_relaxed", offset, e);
+        }
     }
 
     /** {@code readq_relaxed}. */
     public long readq_relaxed(long offset) {
         check("readq_relaxed", offset, 8);
-        return (long) U64.getOpaque(seg, offset);
+        try {
+            return (long) U64.getOpaque(seg, offset);
+        } catch (IllegalStateException e) {
+            throw gone("readq_relaxed", offset, e);
+        }
     }
 
     /** {@code writeb_relaxed}. */
     public void writeb_relaxed(int value, long offset) {
         check("writeb_relaxed", offset, 1);
-        U8.setOpaque(seg, offset, (byte) value);
+        try {
+            U8.setOpaque(seg, offset, (byte) value);
+        } catch (IllegalStateException e) {
+            throw gone("writeb_relaxed", offset, e);
+        }
     }
 
     /** {@code writew_relaxed}. */
     public void writew_relaxed(int value, long offset) {
         check("writew_relaxed", offset, 2);
-        U16.setOpaque(seg, offset, (short) value);
+        try {
+            U16.setOpaque(seg, offset, (short) value);
+        } catch (IllegalStateException e) {
+            throw gone("writew_relaxed", offset, e);
+        }
     }
 
     /** {@code writel_relaxed}. */
     public void writel_relaxed(int value, long offset) {
         check("writel_relaxed", offset, 4);
-        U32.setOpaque(seg, offset, value);
+        try {
+            U32.setOpaque(seg, offset, value);
+        } catch (IllegalStateException e) {
+            throw gone("writel_relaxed", offset, e);
+        }
     }
 
     /** {@code writeq_relaxed}. */
     public void writeq_relaxed(long value, long offset) {
         check("writeq_relaxed", offset, 8);
-        U64.setOpaque(seg, offset, value);
+        try {
+            U64.setOpaque(seg, offset, value);
+        } catch (IllegalStateException e) {
+            throw gone("writeq_relaxed", offset, e);
+        }
     }
 
     // ------------------------------------------------------------------ ioread / iowrite
@@ -216,61 +286,101 @@ public final class IoMem {
     /** {@code ioread8}: {@link #readb}. */
     public int ioread8(long offset) {
         check("ioread8", offset, 1);
-        return (byte) U8.getAcquire(seg, offset) & 0xff;
+        try {
+            return (byte) U8.getAcquire(seg, offset) & 0xff;
+        } catch (IllegalStateException e) {
+            throw gone("ioread8", offset, e);
+        }
     }
 
     /** {@code ioread16}: {@link #readw}. */
     public int ioread16(long offset) {
         check("ioread16", offset, 2);
-        return (short) U16.getAcquire(seg, offset) & 0xffff;
+        try {
+            return (short) U16.getAcquire(seg, offset) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw gone("ioread16", offset, e);
+        }
     }
 
     /** {@code ioread32}: {@link #readl}. */
     public int ioread32(long offset) {
         check("ioread32", offset, 4);
-        return (int) U32.getAcquire(seg, offset);
+        try {
+            return (int) U32.getAcquire(seg, offset);
+        } catch (IllegalStateException e) {
+            throw gone("ioread32", offset, e);
+        }
     }
 
     /** {@code ioread16be}: the big-endian 16-bit value at {@code offset}, 0 to 65535. */
     public int ioread16be(long offset) {
         check("ioread16be", offset, 2);
-        return Short.reverseBytes((short) U16.getAcquire(seg, offset)) & 0xffff;
+        try {
+            return Short.reverseBytes((short) U16.getAcquire(seg, offset)) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw gone("ioread16be", offset, e);
+        }
     }
 
     /** {@code ioread32be}: the big-endian 32-bit value at {@code offset}. */
     public int ioread32be(long offset) {
         check("ioread32be", offset, 4);
-        return Integer.reverseBytes((int) U32.getAcquire(seg, offset));
+        try {
+            return Integer.reverseBytes((int) U32.getAcquire(seg, offset));
+        } catch (IllegalStateException e) {
+            throw gone("ioread32be", offset, e);
+        }
     }
 
     /** {@code iowrite8}: {@link #writeb}. */
     public void iowrite8(int value, long offset) {
         check("iowrite8", offset, 1);
-        U8.setRelease(seg, offset, (byte) value);
+        try {
+            U8.setRelease(seg, offset, (byte) value);
+        } catch (IllegalStateException e) {
+            throw gone("iowrite8", offset, e);
+        }
     }
 
     /** {@code iowrite16}: {@link #writew}. */
     public void iowrite16(int value, long offset) {
         check("iowrite16", offset, 2);
-        U16.setRelease(seg, offset, (short) value);
+        try {
+            U16.setRelease(seg, offset, (short) value);
+        } catch (IllegalStateException e) {
+            throw gone("iowrite16", offset, e);
+        }
     }
 
     /** {@code iowrite32}: {@link #writel}. */
     public void iowrite32(int value, long offset) {
         check("iowrite32", offset, 4);
-        U32.setRelease(seg, offset, value);
+        try {
+            U32.setRelease(seg, offset, value);
+        } catch (IllegalStateException e) {
+            throw gone("iowrite32", offset, e);
+        }
     }
 
     /** {@code iowrite16be}: the low 16 bits of {@code value} at {@code offset}, big-endian. */
     public void iowrite16be(int value, long offset) {
         check("iowrite16be", offset, 2);
-        U16.setRelease(seg, offset, Short.reverseBytes((short) value));
+        try {
+            U16.setRelease(seg, offset, Short.reverseBytes((short) value));
+        } catch (IllegalStateException e) {
+            throw gone("iowrite16be", offset, e);
+        }
     }
 
     /** {@code iowrite32be}: {@code value} at {@code offset}, big-endian. */
     public void iowrite32be(int value, long offset) {
         check("iowrite32be", offset, 4);
-        U32.setRelease(seg, offset, Integer.reverseBytes(value));
+        try {
+            U32.setRelease(seg, offset, Integer.reverseBytes(value));
+        } catch (IllegalStateException e) {
+            throw gone("iowrite32be", offset, e);
+        }
     }
 
     // ------------------------------------------------------------------ bulk
@@ -278,19 +388,31 @@ public final class IoMem {
     /** {@code memcpy_fromio}: copies {@code count} bytes at {@code from} into {@code to}. */
     public void memcpy_fromio(MemorySegment to, long from, long count) {
         checkRange("memcpy_fromio", from, count);
-        MemorySegment.copy(seg, from, to, 0, count);
+        try {
+            MemorySegment.copy(seg, from, to, 0, count);
+        } catch (IllegalStateException e) {
+            throw gone("memcpy_fromio", from, e);
+        }
     }
 
     /** {@code memcpy_toio}: copies {@code count} bytes of {@code from} to {@code to}. */
     public void memcpy_toio(long to, MemorySegment from, long count) {
         checkRange("memcpy_toio", to, count);
-        MemorySegment.copy(from, 0, seg, to, count);
+        try {
+            MemorySegment.copy(from, 0, seg, to, count);
+        } catch (IllegalStateException e) {
+            throw gone("memcpy_toio", to, e);
+        }
     }
 
     /** {@code memset_io}: sets {@code count} bytes at {@code offset} to the low 8 bits of {@code value}. */
     public void memset_io(long offset, int value, long count) {
         checkRange("memset_io", offset, count);
-        seg.asSlice(offset, count).fill((byte) value);
+        try {
+            seg.asSlice(offset, count).fill((byte) value);
+        } catch (IllegalStateException e) {
+            throw gone("memset_io", offset, e);
+        }
     }
 
     // ------------------------------------------------------------------ checks
@@ -307,10 +429,34 @@ public final class IoMem {
         }
     }
 
-    private BadAddressException outside(String function, long offset, long bytes) {
+    /**
+     * An access that passed the check while another thread unmapped the mapping (iounmap, or
+     * the pool's close): the JDK's "Already closed" from the segment, made kmem's. Off the fast
+     * path: the handler costs the accessors nothing until it runs.
+     */
+    private RuntimeException gone(String function, long offset, IllegalStateException e) {
+        if (seg.scope().isAlive()) {
+            return e;
+        }
+        BadAddressException b = new BadAddressException(function + "(0x" + Long.toHexString(offset) + "): the mapping"
+                + " was unmapped (by iounmap or the pool's close) during the access" + where());
+        b.initCause(e);
+        return b;
+    }
+
+    private String where() {
         Ioremap.Area a = mapping.area();
-        String where = String.format(" (%s of %d bytes at 0x%x, phys 0x%x, by %s)", a.function(), a.size(), a.addr(),
-                a.phys(), a.caller());
+        return String.format(" (%s of %d bytes at 0x%x, phys 0x%x, by %s)", a.function(), a.size(), a.addr(), a.phys(),
+                a.caller());
+    }
+
+    private RuntimeException outside(String function, long offset, long bytes) {
+        if (pool.phys.closed()) {
+            return new PoolClosedException(function + "(0x" + Long.toHexString(offset) + "): pool '" + pool.name()
+                    + "' is closed; its mappings are unmapped");
+        }
+        Ioremap.Area a = mapping.area();
+        String where = where();
         if (mapping.unmapped()) {
             return new BadAddressException(function + "(0x" + Long.toHexString(offset) + "): the mapping was unmapped by"
                     + " iounmap" + where);

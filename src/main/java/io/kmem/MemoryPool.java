@@ -1,6 +1,7 @@
 package io.kmem;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.error.PoolClosedException;
 import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.gfp.FrameKind;
@@ -115,6 +116,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.PrivilegeException in an unprivileged pool
      */
     public long virt_to_phys(long addr) {
+        phys.ensureOpen("virt_to_phys");
         return phys.virtToPhys(addr);
     }
 
@@ -124,11 +126,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for a physical address the pool does not hold
      */
     public long phys_to_virt(long physAddr) {
+        phys.ensureOpen("phys_to_virt");
         return phys.physToVirt(physAddr);
     }
 
     /** {@code virt_to_pfn}: the PFN of the frame behind a direct-map address. */
     public long virt_to_pfn(long addr) {
+        phys.ensureOpen("virt_to_pfn");
         return phys.virtToPfn("virt_to_pfn", addr);
     }
 
@@ -138,6 +142,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException outside the direct map or on a frame the pool does not hold
      */
     public long virt_to_page(long addr) {
+        phys.ensureOpen("virt_to_page");
         return pageOfPfn("virt_to_page", phys.virtToPfn("virt_to_page", addr));
     }
 
@@ -147,6 +152,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for a PFN the pool does not hold
      */
     public long pfn_to_page(long pfn) {
+        phys.ensureOpen("pfn_to_page");
         return pageOfPfn("pfn_to_page", pfn);
     }
 
@@ -165,15 +171,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for anything but a page handle of this pool
      */
     public long page_address(long page) {
-        return phys.directAddress(page_to_pfn(page));
+        return phys.directAddress(MemMap.pfn(memMap.info(pageIdx("page_address", page))));
     }
 
     /** {@code page_to_phys}: the physical address of a page handle. */
     public long page_to_phys(long page) {
-        if (!phys.physical()) {
-            return phys.virtToPhys(page_address(page));
-        }
-        return page_to_pfn(page) << PhysLayout.PAGE_SHIFT;
+        long pfn = MemMap.pfn(memMap.info(pageIdx("page_to_phys", page)));
+        return phys.physical() ? pfn << PhysLayout.PAGE_SHIFT : phys.virtToPhys(phys.directAddress(pfn));
     }
 
     /**
@@ -185,8 +189,8 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException if the range is not inside the pool's frames or one area
      */
     public MemorySegment segment(long addr, long bytes) {
+        phys.ensureOpen("segment");
         if (vmalloc.isVmallocAddr(addr)) {
-            phys.ensureOpen("segment");
             MemorySegment seg = vmalloc.segment(addr, bytes);
             if (seg == null) {
                 throw new BadAddressException("segment: 0x" + Long.toHexString(addr) + " is in the vmalloc window of"
@@ -219,9 +223,18 @@ public final class MemoryPool implements AutoCloseable {
         return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
+    private long allocPages(String function, int gfp, int order) {
+        try {
+            return buddy.allocPages(gfp, order);
+        } catch (PoolClosedException e) {
+            throw closed(function);
+        }
+    }
+
     /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
     public long alloc_page(int gfp) {
-        return alloc_pages(gfp, 0);
+        long pfn = allocPages("alloc_page", gfp, 0);
+        return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
     /**
@@ -229,23 +242,27 @@ public final class MemoryPool implements AutoCloseable {
      * address, or 0 (NULL).
      */
     public long __get_free_pages(int gfp, int order) {
-        long pfn = buddy.allocPages(gfp, order);
-        return pfn < 0 ? 0 : phys.directAddress(pfn);
+        return getFreePages("__get_free_pages", gfp, order);
     }
 
     /** {@code __get_free_page}: one page's address, or 0 (NULL). */
     public long __get_free_page(int gfp) {
-        return __get_free_pages(gfp, 0);
+        return getFreePages("__get_free_page", gfp, 0);
     }
 
     /** {@code get_zeroed_page}: one zeroed page's address, or 0 (NULL). */
     public long get_zeroed_page(int gfp) {
-        return __get_free_pages(gfp | Gfp.__GFP_ZERO, 0);
+        return getFreePages("get_zeroed_page", gfp | Gfp.__GFP_ZERO, 0);
     }
 
     /** {@code __get_dma_pages}: {@code __get_free_pages(gfp | GFP_DMA, order)}, from the DMA zone. */
     public long __get_dma_pages(int gfp, int order) {
-        return __get_free_pages(gfp | Gfp.GFP_DMA, order);
+        return getFreePages("__get_dma_pages", gfp | Gfp.GFP_DMA, order);
+    }
+
+    private long getFreePages(String function, int gfp, int order) {
+        long pfn = allocPages(function, gfp, order);
+        return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
     /**
@@ -259,6 +276,8 @@ public final class MemoryPool implements AutoCloseable {
     public void free_pages(long addr, int order) {
         if (addr != 0) {
             buddy.freePages("free_pages", addr, directPfn("free_pages", addr), order);
+        } else {
+            phys.ensureOpen("free_pages");
         }
     }
 
@@ -266,6 +285,8 @@ public final class MemoryPool implements AutoCloseable {
     public void free_page(long addr) {
         if (addr != 0) {
             buddy.freePages("free_page", addr, directPfn("free_page", addr), 0);
+        } else {
+            phys.ensureOpen("free_page");
         }
     }
 
@@ -295,6 +316,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a size of 0 or less
      */
     public long alloc_pages_exact(long size, int gfp) {
+        phys.ensureOpen("alloc_pages_exact");
         long pfn = buddy.allocPagesExact(gfp, size);
         return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
@@ -306,6 +328,7 @@ public final class MemoryPool implements AutoCloseable {
      *         not allocated; nothing is freed then
      */
     public void free_pages_exact(long addr, long size) {
+        phys.ensureOpen("free_pages_exact");
         buddy.freePagesExact("free_pages_exact", addr, directPfn("free_pages_exact", addr), size);
     }
 
@@ -323,6 +346,7 @@ public final class MemoryPool implements AutoCloseable {
      * allocation or free.
      */
     public void drain_all_pages() {
+        phys.ensureOpen("drain_all_pages");
         buddy.drainAllPages();
     }
 
@@ -344,6 +368,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** The page allocator's event counters (failures, growths, harvests, waits). */
     public PageStats pageStats() {
+        phys.ensureOpen("pageStats");
         return buddy.stats();
     }
 
@@ -379,6 +404,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.KmemException past the pool's maximum or when the kernel refuses
      */
     public long[] grow(FrameKind kind, long bytes) {
+        phys.ensureOpen("grow");
         return buddy.grow(kind, (bytes + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT);
     }
 
@@ -390,11 +416,13 @@ public final class MemoryPool implements AutoCloseable {
      *         is released then
      */
     public void release(long[] pfns) {
+        phys.ensureOpen("release");
         buddy.release(pfns);
     }
 
     /** Re-reads pagemap for every frame and lists any frame whose PFN changed since intake. */
     public FrameVerification verify() {
+        phys.ensureOpen("verify");
         return phys.verify();
     }
 
@@ -408,6 +436,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** Every PFN the pool holds, sorted (frame indices in an unprivileged pool). */
     public long[] pfns() {
+        phys.ensureOpen("pfns");
         return phys.presentPfns();
     }
 
@@ -417,11 +446,13 @@ public final class MemoryPool implements AutoCloseable {
      * translations are checked against.
      */
     public long pagemapPfn(long addr) {
+        phys.ensureOpen("pagemapPfn");
         return phys.pagemapPfn(addr);
     }
 
     /** The host's facts as read at pool creation (zones, hugepages, pinning sysctls). */
     public HostInfo host() {
+        phys.ensureOpen("host");
         return phys.host();
     }
 
@@ -432,21 +463,25 @@ public final class MemoryPool implements AutoCloseable {
 
     /** True when the pool has real physical addresses (built as root, not unprivileged). */
     public boolean physical() {
+        phys.ensureOpen("physical");
         return phys.physical();
     }
 
     /** Frames (4 KiB) the pool holds now. */
     public long frames() {
+        phys.ensureOpen("frames");
         return phys.presentFrames();
     }
 
     /** Resident bytes of mem_map (16-byte records), measured with mincore. */
     public long memMapBytes() {
+        phys.ensureOpen("memMapBytes");
         return phys.metadataBytes()[0];
     }
 
     /** Bytes of the PFN-to-frame index. */
     public long pfnIndexBytes() {
+        phys.ensureOpen("pfnIndexBytes");
         return phys.metadataBytes()[1];
     }
 
@@ -456,11 +491,13 @@ public final class MemoryPool implements AutoCloseable {
      * PFNs, whatever the pool's size.
      */
     public long slabTableBytes() {
+        phys.ensureOpen("slabTableBytes");
         return slab.frameTableBytes();
     }
 
     /** Time to bring up the initial frames, in nanoseconds. */
     public long bringUpNanos() {
+        phys.ensureOpen("bringUpNanos");
         return bringUpNanos;
     }
 
@@ -495,6 +532,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a bad name, size (1 to 4 MiB), alignment or flag
      */
     public KmemCache kmem_cache_create(String name, long size, long align, int flags, Consumer<MemorySegment> ctor) {
+        phys.ensureOpen("kmem_cache_create");
         SlabCache c = slab.create(name, size, align, flags, ctor);
         return c == null ? null : new KmemCache(c, this);
     }
@@ -506,7 +544,11 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kmem_cache_zalloc}: a zeroed object's address, or 0 (NULL). */
     public long kmem_cache_zalloc(KmemCache cache, int gfp) {
-        return own(cache, "kmem_cache_zalloc").alloc(gfp | Gfp.__GFP_ZERO);
+        try {
+            return own(cache, "kmem_cache_zalloc").alloc(gfp | Gfp.__GFP_ZERO);
+        } catch (PoolClosedException e) {
+            throw closed("kmem_cache_zalloc");
+        }
     }
 
     /**
@@ -524,6 +566,7 @@ public final class MemoryPool implements AutoCloseable {
      * {@code size}, or 0 when not all could be had (then none are kept).
      */
     public int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
+        phys.ensureOpen("kmem_cache_alloc_bulk");
         SlabCache c = own(cache, "kmem_cache_alloc_bulk");
         if (size < 0 || size > p.length) {
             throw new IllegalArgumentException("kmem_cache_alloc_bulk(" + cache.name() + "): size " + size
@@ -544,6 +587,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kmem_cache_free_bulk}: frees {@code p[0..size)}; a null cache means kfree each. */
     public void kmem_cache_free_bulk(KmemCache cache, int size, long[] p) {
+        phys.ensureOpen("kmem_cache_free_bulk");
         if (size < 0 || size > p.length) {
             throw new IllegalArgumentException("kmem_cache_free_bulk: size " + size + " does not fit the array of "
                     + p.length);
@@ -564,6 +608,7 @@ public final class MemoryPool implements AutoCloseable {
      * path.
      */
     public long kmem_cache_shrink(KmemCache cache) {
+        phys.ensureOpen("kmem_cache_shrink");
         return own(cache, "kmem_cache_shrink").shrink();
     }
 
@@ -574,6 +619,7 @@ public final class MemoryPool implements AutoCloseable {
      * uses is a bug, as in the kernel.
      */
     public void kmem_cache_destroy(KmemCache cache) {
+        phys.ensureOpen("kmem_cache_destroy");
         if (cache != null) {
             slab.destroy(own(cache, "kmem_cache_destroy"));
         }
@@ -598,23 +644,37 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kzalloc}: {@link #kmalloc} with the bytes zeroed. */
     public long kzalloc(long size, int gfp) {
-        return slab.kmalloc(size, gfp | Gfp.__GFP_ZERO);
+        try {
+            return slab.kmalloc(size, gfp | Gfp.__GFP_ZERO);
+        } catch (PoolClosedException e) {
+            throw closed("kzalloc");
+        }
     }
 
     /** {@code kmalloc_array}: {@code n * size} bytes; 0 (NULL) when the product overflows. */
     public long kmalloc_array(long n, long size, int gfp) {
         if (n < 0 || size < 0) {
+            phys.ensureOpen("kmalloc_array");
             throw new IllegalArgumentException("kmalloc_array(" + n + ", " + size + "): negative count or size");
         }
-        if (size != 0 && n > Long.MAX_VALUE / size) {
-            return 0;
-        }
-        return slab.kmalloc(n * size, gfp);
+        return kmallocArray("kmalloc_array", n, size, gfp);
     }
 
     /** {@code kcalloc}: {@link #kmalloc_array} zeroed. */
     public long kcalloc(long n, long size, int gfp) {
-        return kmalloc_array(n, size, gfp | Gfp.__GFP_ZERO);
+        return kmallocArray("kcalloc", n, size, gfp | Gfp.__GFP_ZERO);
+    }
+
+    private long kmallocArray(String function, long n, long size, int gfp) {
+        if (size != 0 && n > Long.MAX_VALUE / size) {
+            phys.ensureOpen(function);
+            return 0;
+        }
+        try {
+            return slab.kmalloc(n * size, gfp);
+        } catch (PoolClosedException e) {
+            throw closed(function);
+        }
     }
 
     /**
@@ -623,11 +683,13 @@ public final class MemoryPool implements AutoCloseable {
      * kept), or ZERO_SIZE_PTR for size 0 (the object is freed).
      */
     public long krealloc(long p, long newSize, int gfp) {
+        phys.ensureOpen("krealloc");
         return slab.krealloc(p, newSize, gfp);
     }
 
     /** {@code ksize}: the bytes usable at {@code p} (its cache's object size, or its pages). */
     public long ksize(long p) {
+        phys.ensureOpen("ksize");
         return slab.ksize(p);
     }
 
@@ -643,16 +705,19 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kfree_sensitive}: zeroes all {@code ksize(p)} bytes, then frees. */
     public void kfree_sensitive(long p) {
+        phys.ensureOpen("kfree_sensitive");
         slab.kfreeSensitive(p);
     }
 
     /** {@code kmemdup}: a kmalloc'd copy of {@code len} bytes at {@code src} (an address in this pool). */
     public long kmemdup(long src, long len, int gfp) {
+        phys.ensureOpen("kmemdup");
         return kmemdup(segment(src, len), gfp);
     }
 
     /** {@code kmemdup}: a kmalloc'd copy of {@code src}'s bytes; 0 (NULL) when out of memory. */
     public long kmemdup(MemorySegment src, int gfp) {
+        phys.ensureOpen("kmemdup");
         long p = slab.kmalloc(src.byteSize(), gfp & ~Gfp.__GFP_ZERO);
         if (p != 0 && p != ZERO_SIZE_PTR) {
             MemorySegment.copy(src, 0, phys.directMap(), p - phys.directBase(), src.byteSize());
@@ -677,6 +742,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** Per-cache figures: objects, slabs, slow paths, failures. */
     public List<SlabCacheStats> slabStats() {
+        phys.ensureOpen("slabStats");
         return slab.stats();
     }
 
@@ -691,6 +757,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** The SLUB reports ("BUG cache (Not tainted): ...") made since the last call; clears them. */
     public List<String> takeSlabReports() {
+        phys.ensureOpen("takeSlabReports");
         return slab.takeReports();
     }
 
@@ -699,16 +766,19 @@ public final class MemoryPool implements AutoCloseable {
      * now, every other thread's at its next slow path.
      */
     public void flushSlabs() {
+        phys.ensureOpen("flushSlabs");
         slab.flushAll();
     }
 
     /** The pool's {@code failslab} fault injection (kmalloc and kmem_cache allocations). */
     public FaultAttr failslab() {
+        phys.ensureOpen("failslab");
         return slab.failslab();
     }
 
     /** The pool's {@code fail_page_alloc} fault injection (the page allocator, so also slabs and large kmalloc). */
     public FaultAttr fail_page_alloc() {
+        phys.ensureOpen("fail_page_alloc");
         return buddy.failPageAlloc();
     }
 
@@ -723,11 +793,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a negative size
      */
     public long vmalloc(long size) {
+        phys.ensureOpen("vmalloc");
         return vmalloc.vmalloc("vmalloc", size, Gfp.GFP_KERNEL, VmArea.VM_ALLOC);
     }
 
     /** {@code vzalloc}: {@link #vmalloc}, zeroed. */
     public long vzalloc(long size) {
+        phys.ensureOpen("vzalloc");
         return vmalloc.vmalloc("vzalloc", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO, VmArea.VM_ALLOC);
     }
 
@@ -738,6 +810,7 @@ public final class MemoryPool implements AutoCloseable {
      * ({@code GFP_ATOMIC}, {@code GFP_NOWAIT}) gets NULL with a warning.
      */
     public long __vmalloc(long size, int gfp) {
+        phys.ensureOpen("__vmalloc");
         if (!Gfp.mayBlock(gfp)) {
             vmalloc.refuse("__vmalloc", size, gfp, "vmalloc may block (it maps memory); this gfp must not");
             return 0;
@@ -747,17 +820,20 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code vmalloc_32}: {@link #vmalloc} from frames below 4 GiB ({@code GFP_DMA32}), or 0 (NULL). */
     public long vmalloc_32(long size) {
+        phys.ensureOpen("vmalloc_32");
         return vmalloc.vmalloc("vmalloc_32", size, Gfp.GFP_KERNEL | Gfp.GFP_DMA32, VmArea.VM_ALLOC);
     }
 
     /** {@code vmalloc_user}: zeroed, for mapping elsewhere (reported as {@code user}); or 0 (NULL). */
     public long vmalloc_user(long size) {
+        phys.ensureOpen("vmalloc_user");
         return vmalloc.vmalloc("vmalloc_user", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO,
                 VmArea.VM_ALLOC | VmArea.VM_USERMAP);
     }
 
     /** {@code vcalloc}: {@code n * size} zeroed bytes; 0 (NULL) when the product overflows. */
     public long vcalloc(long n, long size) {
+        phys.ensureOpen("vcalloc");
         if (n < 0 || size < 0) {
             throw new IllegalArgumentException("vcalloc(" + n + ", " + size + "): negative count or size");
         }
@@ -777,6 +853,7 @@ public final class MemoryPool implements AutoCloseable {
      *         middle of an area ...), naming what it is
      */
     public void vfree(long addr) {
+        phys.ensureOpen("vfree");
         vmalloc.vfree("vfree", addr);
     }
 
@@ -790,6 +867,7 @@ public final class MemoryPool implements AutoCloseable {
      *         hugetlb page
      */
     public long vmap(long[] pages, int count) {
+        phys.ensureOpen("vmap");
         if (count < 0 || count > pages.length) {
             throw new IllegalArgumentException("vmap: count " + count + " for an array of " + pages.length + " pages");
         }
@@ -806,11 +884,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for anything else, a vmalloc area included
      */
     public void vunmap(long addr) {
+        phys.ensureOpen("vunmap");
         vmalloc.vunmap("vunmap", addr);
     }
 
     /** {@code is_vmalloc_addr}: true when {@code addr} is in the pool's vmalloc window. */
     public boolean is_vmalloc_addr(long addr) {
+        phys.ensureOpen("is_vmalloc_addr");
         return vmalloc.isVmallocAddr(addr);
     }
 
@@ -845,6 +925,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code find_vm_area}: the area containing {@code addr} (guard page included), or null. */
     public VmStruct find_vm_area(long addr) {
+        phys.ensureOpen("find_vm_area");
         VmArea a = vmalloc.find(addr);
         return a == null ? null : new VmStruct(a.start(), a.size() + PhysLayout.PAGE_SIZE, a.flags(), a.nrPages(),
                 a.physAddr(), a.caller());
@@ -856,6 +937,7 @@ public final class MemoryPool implements AutoCloseable {
      * Returns 0 (NULL) on failure; a {@code gfp} that must not block gets no vmalloc.
      */
     public long kvmalloc(long size, int gfp) {
+        phys.ensureOpen("kvmalloc");
         if (size <= SlabAllocator.KMALLOC_MAX_SIZE) {
             int kgfp = size > PhysLayout.PAGE_SIZE ? (gfp | Gfp.__GFP_NOWARN | Gfp.__GFP_NORETRY) & ~Gfp.__GFP_NOFAIL
                     : gfp;
@@ -871,11 +953,13 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kvzalloc}: {@link #kvmalloc}, zeroed. */
     public long kvzalloc(long size, int gfp) {
+        phys.ensureOpen("kvzalloc");
         return kvmalloc(size, gfp | Gfp.__GFP_ZERO);
     }
 
     /** {@code kvfree}: vfree for a vmalloc address, kfree for anything else. */
     public void kvfree(long addr) {
+        phys.ensureOpen("kvfree");
         if (vmalloc.isVmallocAddr(addr)) {
             vmalloc.vfree("kvfree", addr);
         } else {
@@ -889,16 +973,19 @@ public final class MemoryPool implements AutoCloseable {
      * {@code user}); the range and size count the guard page, as the kernel's do.
      */
     public String vmallocinfo() {
+        phys.ensureOpen("vmallocinfo");
         return vmalloc.vmallocinfo();
     }
 
     /** Counters of the vmalloc layer. */
     public VmallocStats vmallocStats() {
+        phys.ensureOpen("vmallocStats");
         return vmalloc.stats();
     }
 
     /** Consistency of the vmalloc window and of every area's frames; empty when all is well. Call at rest. */
     public List<String> checkVmalloc() {
+        phys.ensureOpen("checkVmalloc");
         return vmalloc.check();
     }
 
@@ -924,12 +1011,14 @@ public final class MemoryPool implements AutoCloseable {
      * use, and PCI functions already found stay as found. Returns this pool.
      */
     public MemoryPool ioRoots(IoRoots roots) {
+        phys.ensureOpen("ioRoots");
         ioremap.roots(roots.sys(), roots.dev(), roots.proc());
         return this;
     }
 
     /** The roots set with {@link #ioRoots(IoRoots)}. */
     public IoRoots ioRoots() {
+        phys.ensureOpen("ioRoots");
         return new IoRoots(ioremap.sysRoot(), ioremap.devRoot(), ioremap.procRoot());
     }
 
@@ -1058,71 +1147,85 @@ public final class MemoryPool implements AutoCloseable {
      *         kernel driver is bound to the device)
      */
     public void pci_enable_device(PciDev dev) {
+        phys.ensureOpen("pci_enable_device");
         dev.impl.enable("pci_enable_device");
     }
 
     /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
     public void pci_disable_device(PciDev dev) {
+        phys.ensureOpen("pci_disable_device");
         dev.impl.disable("pci_disable_device");
     }
 
     /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
     public void pci_set_master(PciDev dev) {
+        phys.ensureOpen("pci_set_master");
         dev.impl.setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
     }
 
     /** {@code pci_clear_master}: clears bus mastering. */
     public void pci_clear_master(PciDev dev) {
+        phys.ensureOpen("pci_clear_master");
         dev.impl.setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
     }
 
     /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
     public long pci_resource_start(PciDev dev, int bar) {
+        phys.ensureOpen("pci_resource_start");
         return dev.impl.bar("pci_resource_start", bar).start();
     }
 
     /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
     public long pci_resource_end(PciDev dev, int bar) {
+        phys.ensureOpen("pci_resource_end");
         return dev.impl.bar("pci_resource_end", bar).end();
     }
 
     /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
     public long pci_resource_len(PciDev dev, int bar) {
+        phys.ensureOpen("pci_resource_len");
         return dev.impl.bar("pci_resource_len", bar).len();
     }
 
     /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
     public long pci_resource_flags(PciDev dev, int bar) {
+        phys.ensureOpen("pci_resource_flags");
         return dev.impl.bar("pci_resource_flags", bar).flags();
     }
 
     /** {@code pci_read_config_byte}: a byte of configuration space. */
     public int pci_read_config_byte(PciDev dev, int where) {
+        phys.ensureOpen("pci_read_config_byte");
         return dev.impl.readConfig("pci_read_config_byte", where, 1);
     }
 
     /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
     public int pci_read_config_word(PciDev dev, int where) {
+        phys.ensureOpen("pci_read_config_word");
         return dev.impl.readConfig("pci_read_config_word", where, 2);
     }
 
     /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
     public int pci_read_config_dword(PciDev dev, int where) {
+        phys.ensureOpen("pci_read_config_dword");
         return dev.impl.readConfig("pci_read_config_dword", where, 4);
     }
 
     /** {@code pci_write_config_byte}. */
     public void pci_write_config_byte(PciDev dev, int where, int val) {
+        phys.ensureOpen("pci_write_config_byte");
         dev.impl.writeConfig("pci_write_config_byte", where, 1, val);
     }
 
     /** {@code pci_write_config_word}. */
     public void pci_write_config_word(PciDev dev, int where, int val) {
+        phys.ensureOpen("pci_write_config_word");
         dev.impl.writeConfig("pci_write_config_word", where, 2, val);
     }
 
     /** {@code pci_write_config_dword}. */
     public void pci_write_config_dword(PciDev dev, int where, int val) {
+        phys.ensureOpen("pci_write_config_dword");
         dev.impl.writeConfig("pci_write_config_dword", where, 4, val);
     }
 
@@ -1151,6 +1254,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code pci_iounmap}: {@link #iounmap(IoMem)}. */
     public void pci_iounmap(PciDev dev, IoMem io) {
+        phys.ensureOpen("pci_iounmap");
         iounmap(io);
     }
 
@@ -1180,6 +1284,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException when no requested region has them
      */
     public void release_mem_region(long start, long n) {
+        phys.ensureOpen("release_mem_region");
         ioResources.releaseMemRegion(start, n);
     }
 
@@ -1191,16 +1296,19 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code release_region}. */
     public void release_region(long start, long n) {
+        phys.ensureOpen("release_region");
         ioResources.releaseRegion(start, n);
     }
 
     /** {@code /proc/iomem}: the host's resources (as root) with this pool's requests nested in them. */
     public String iomem() {
+        phys.ensureOpen("iomem");
         return ioResources.iomem();
     }
 
     /** {@code /proc/ioports}: the same for I/O ports. */
     public String ioports() {
+        phys.ensureOpen("ioports");
         return ioResources.ioports();
     }
 
@@ -1239,27 +1347,32 @@ public final class MemoryPool implements AutoCloseable {
      * a mask must reach the DMA zone's 16 MiB), leaving the mask as it was.
      */
     public int dma_set_mask(Device dev, long mask) {
+        phys.ensureOpen("dma_set_mask");
         return dma().setMask(dev.impl, mask);
     }
 
     /** {@code dma_set_coherent_mask}: the same for {@link #dma_alloc_coherent}; 0 or -EIO. */
     public int dma_set_coherent_mask(Device dev, long mask) {
+        phys.ensureOpen("dma_set_coherent_mask");
         return dma().setCoherentMask(dev.impl, mask);
     }
 
     /** {@code dma_set_mask_and_coherent}: both masks; 0, or -EIO with neither changed. */
     public int dma_set_mask_and_coherent(Device dev, long mask) {
+        phys.ensureOpen("dma_set_mask_and_coherent");
         int rc = dma().setMask(dev.impl, mask);
         return rc != 0 ? rc : dma().setCoherentMask(dev.impl, mask);
     }
 
     /** {@code dma_get_mask}: the device's streaming DMA mask. */
     public long dma_get_mask(Device dev) {
+        phys.ensureOpen("dma_get_mask");
         return dev.impl.dmaMask();
     }
 
     /** {@code dma_supported}: whether {@link #dma_set_mask} would accept {@code mask}. */
     public boolean dma_supported(Device dev, long mask) {
+        phys.ensureOpen("dma_supported");
         return dma().supported(mask);
     }
 
@@ -1274,6 +1387,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.PrivilegeException in a pool without physical addresses
      */
     public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
+        phys.ensureOpen("dma_alloc_coherent");
         long cpu = dma().allocCoherent(dev.impl, size, gfp);
         return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
     }
@@ -1286,11 +1400,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws io.kmem.error.DoubleFreeException when it is freed already
      */
     public void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
+        phys.ensureOpen("dma_free_coherent");
         dma().freeCoherent(dev.impl, size, cpuAddr, dmaHandle);
     }
 
     /** {@code dma_free_coherent} of a {@link DmaBuffer}. */
     public void dma_free_coherent(Device dev, DmaBuffer buf) {
+        phys.ensureOpen("dma_free_coherent");
         dma().freeCoherent(dev.impl, buf.size(), buf.cpuAddr(), buf.dmaHandle());
     }
 
@@ -1304,6 +1420,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for {@code DMA_NONE} or a size of 0
      */
     public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_map_single");
         return dma().mapSingle(dev.impl, cpuAddr, size, dir.ordinal());
     }
 
@@ -1315,16 +1432,19 @@ public final class MemoryPool implements AutoCloseable {
      *         another size, direction or function (the kernel's DMA-API debugging messages)
      */
     public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_unmap_single");
         dma().unmap("dma_unmap_single", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.SINGLE);
     }
 
     /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
     public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_map_page");
         return dma().mapPage(dev.impl, page_to_phys(page), offset, size, dir.ordinal());
     }
 
     /** {@code dma_unmap_page}: undoes {@link #dma_map_page}; checked as {@link #dma_unmap_single}. */
     public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_unmap_page");
         dma().unmap("dma_unmap_page", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.PAGE);
     }
 
@@ -1340,6 +1460,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException when the range is not inside a mapping of the device
      */
     public void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_sync_single_for_cpu");
         dma().sync("dma_sync_single_for_cpu", dev.impl, dmaAddr, size, dir.ordinal(), true);
     }
 
@@ -1350,6 +1471,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException when the range is not inside a mapping of the device
      */
     public void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
+        phys.ensureOpen("dma_sync_single_for_device");
         dma().sync("dma_sync_single_for_device", dev.impl, dmaAddr, size, dir.ordinal(), false);
     }
 
@@ -1362,6 +1484,7 @@ public final class MemoryPool implements AutoCloseable {
      *         an alignment or boundary that is not a power of two, a boundary below the size
      */
     public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
+        phys.ensureOpen("dma_pool_create");
         return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev == null ? null : dev.impl, size, align, boundary),
                 this);
     }
@@ -1400,15 +1523,19 @@ public final class MemoryPool implements AutoCloseable {
     public void dma_pool_destroy(DmaPool pool) {
         if (pool != null) {
             own(pool, "dma_pool_destroy").destroy();
+        } else {
+            phys.ensureOpen("dma_pool_destroy");
         }
     }
 
     /** The DMA reports (busy dma_pool_destroy) made since the last call; clears them. */
     public List<String> takeDmaReports() {
+        phys.ensureOpen("takeDmaReports");
         return dma().takeReports();
     }
 
     private io.kmem.dma.DmaPoolAllocator own(DmaPool pool, String function) {
+        phys.ensureOpen(function);
         if (pool.pool != this) {
             throw new IllegalArgumentException(function + "(" + pool.name() + "): the DMA pool belongs to pool '"
                     + pool.pool.name() + "', not '" + phys.name() + "'");
@@ -1466,10 +1593,16 @@ public final class MemoryPool implements AutoCloseable {
 
     /** The slab layer's large kmalloc counters (allocations, frees, failures) and misuse count. */
     public LargeKmallocStats slabLargeStats() {
+        phys.ensureOpen("slabLargeStats");
         return slab.largeStats();
     }
 
     // ------------------------------------------------------------------ page handles
+
+    /** What a call on a closed pool throws, naming the function the caller called. */
+    private PoolClosedException closed(String function) {
+        return new PoolClosedException(function + ": pool '" + phys.name() + "' is closed");
+    }
 
     private long pageOfPfn(String function, long pfn) {
         if (pfn < 0 || pfn > ~PAGE_TAG_MASK || phys.pfnToIdx(pfn) < 0) {

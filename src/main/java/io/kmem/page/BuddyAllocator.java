@@ -188,6 +188,7 @@ public final class BuddyAllocator implements AutoCloseable {
     }
 
     private long allocSlow(int gfp, int order) {
+        ensureOpen("alloc_pages");
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             throw new IllegalArgumentException("alloc_pages: unknown GFP bits 0x" + Integer.toHexString(gfp & ~Gfp.VALID_MASK)
                     + " in 0x" + Integer.toHexString(gfp) + "; use the constants of io.kmem.gfp.Gfp");
@@ -195,7 +196,6 @@ public final class BuddyAllocator implements AutoCloseable {
         if (order < 0) {
             throw new IllegalArgumentException("alloc_pages: order " + order + " is negative; expected 0.." + MAX_ORDER);
         }
-        ensureOpen("alloc_pages");
         slowAllocs.increment();
         if (order > MAX_ORDER) {
             fail(gfp, order, "order " + order + " is above MAX_ORDER " + MAX_ORDER + " (" + (1 << MAX_ORDER)

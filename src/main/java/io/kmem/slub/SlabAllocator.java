@@ -9,6 +9,7 @@ import io.kmem.debug.FaultAttr;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
+import io.kmem.error.PoolClosedException;
 import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.page.Ratelimit;
@@ -271,6 +272,7 @@ public final class SlabAllocator {
             cache.free(s, addr, "kmem_cache_free");
             return;
         }
+        phys.ensureOpen("kmem_cache_free");
         if (s != null) {
             throw misuse("kmem_cache_free", addr,
                     new BadAddressException("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr)
@@ -316,9 +318,11 @@ public final class SlabAllocator {
 
     private long kmallocSlow(long size, int gfp) {
         if (size == 0) {
+            phys.ensureOpen("kmalloc");
             return ZERO_SIZE_PTR;
         }
         if (size < 0) {
+            phys.ensureOpen("kmalloc");
             throw new IllegalArgumentException("kmalloc(" + size + "): negative size");
         }
         if (size > KMALLOC_MAX_CACHE_SIZE) {
@@ -342,6 +346,7 @@ public final class SlabAllocator {
 
     private long kmallocLarge(long size, int gfp) {
         if (size > KMALLOC_MAX_SIZE) {
+            phys.ensureOpen("kmalloc");
             largeFailures.increment();
             Trace.allocFailure(phys.name(), "kmalloc", null, size, -1, gfp, "above KMALLOC_MAX_SIZE");
             if ((gfp & __GFP_NOWARN) == 0 && warnLimit.admit() >= 0) {
@@ -352,7 +357,12 @@ public final class SlabAllocator {
             return 0;
         }
         int order = BuddyAllocator.getOrder(size);
-        long pfn = buddy.allocPages(gfp, order);
+        long pfn;
+        try {
+            pfn = buddy.allocPages(gfp, order);
+        } catch (PoolClosedException e) {
+            throw new PoolClosedException("kmalloc(" + size + "): pool '" + phys.name() + "' is closed");
+        }
         if (pfn < 0) {
             largeFailures.increment();
             Trace.allocFailure(phys.name(), "kmalloc", null, size, order, gfp, "the page allocator failed");
@@ -380,10 +390,10 @@ public final class SlabAllocator {
     }
 
     private void kfreeSlow(String function, long addr) {
+        phys.ensureOpen(function);
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
             return;
         }
-        phys.ensureOpen(function);
         long pfn = phys.directPfn(addr);
         long idx = pfn < 0 ? -1 : phys.pfnToIdx(pfn);
         if (idx >= 0 && (addr & PhysLayout.PAGE_SIZE - 1) == 0) {

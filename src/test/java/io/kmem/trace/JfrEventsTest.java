@@ -173,12 +173,20 @@ class JfrEventsTest {
             for (long p; (p = pool.__get_free_page(GFP_ATOMIC | __GFP_NOWARN)) != 0; ) {
                 pages.add(p);
             }
+            long waits = pool.pageStats().waits();
             List<RecordedEvent> timedOut = named(record(() ->
                     assertEquals(0, pool.__get_free_page(GFP_KERNEL | __GFP_NOWARN))), "io.kmem.AllocationWait");
+            // No wall-clock bound: the 50 ms budget starts before the pool tries to grow, so the
+            // recorded wait may be shorter, and a loaded machine makes it longer. What is checked
+            // is that the wait ended by its timeout (nobody freed) and the event says so.
             assertEquals(1, timedOut.size());
-            assertEquals("timed out", timedOut.getFirst().getString("outcome"));
-            assertEquals(0, timedOut.getFirst().getInt("order"));
-            assertTrue(timedOut.getFirst().getDuration().toMillis() >= 40, timedOut.getFirst().toString());
+            RecordedEvent e = timedOut.getFirst();
+            assertEquals("timed out", e.getString("outcome"), e.toString());
+            assertEquals(0, e.getInt("order"));
+            assertEquals("jfr-wait", e.getString("pool"));
+            assertTrue(e.getString("gfp").contains("GFP_KERNEL"), e.toString());
+            assertFalse(e.getDuration().isNegative(), e.toString());
+            assertEquals(waits + 1, pool.pageStats().waits(), "one wait, counted");
         }
         try (MemoryPool pool = MemoryPool.builder().name("jfr-wait").smallPages(MIB).allocWait(Duration.ofSeconds(10))
                 .build()) {
