@@ -1,7 +1,6 @@
 package io.kmem;
 
 import io.kmem.error.BadAddressException;
-import io.kmem.error.PoolClosedException;
 import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.gfp.FrameKind;
@@ -41,6 +40,36 @@ import java.util.List;
  * <p>Addresses are {@code long}s, as in C; 0 is NULL. A page handle ({@code struct page *})
  * is a {@code long} too, tagged so that passing an address or a PFN where a page is expected
  * is caught: see {@link #pfn_to_page}.
+ *
+ * <h2>Arguments: one rule for every entry point</h2>
+ * Every argument is checked at the door, and an error names the function the caller called
+ * (not one it delegates to: {@code kcalloc}, not {@code kmalloc_array}) and the value the
+ * caller passed (the address as given, not its page):
+ * <ul>
+ * <li><b>Sizes and counts.</b> Too large for the allocator is a normal failure, as in the
+ *     kernel: 0 (NULL), counted, with the allocation-failure warning unless
+ *     {@code __GFP_NOWARN} ({@code kmalloc} above {@link #KMALLOC_MAX_SIZE}, {@code vmalloc}
+ *     above what the pool can hold, {@code Long.MAX_VALUE} included); an {@code n * size}
+ *     that overflows ({@code kmalloc_array}, {@code kcalloc}, {@code vcalloc}) is 0 (NULL) too.
+ *     A negative size or count has no C counterpart ({@code size_t} is unsigned): it is the
+ *     caller's bug, and throws {@link IllegalArgumentException} ("{@code krealloc(0x…, -1):
+ *     new_size -1 is negative}"); nothing is changed, the object passed stays allocated.
+ * <li><b>GFP flags.</b> Every call that takes {@code gfp} refuses bits outside
+ *     {@link Gfp#VALID_MASK} with {@link IllegalArgumentException} naming the function and
+ *     the unknown bits ({@link Gfp#check}), whatever else would happen (a NULL from
+ *     {@code __vmalloc} under {@code GFP_ATOMIC}, an overflowing {@code kcalloc}).
+ * <li><b>References.</b> A null cache, device, DMA pool, direction, buffer, array, PCI
+ *     function or mapping throws {@link NullPointerException} whose message names the
+ *     function and the parameter ("{@code kmem_cache_alloc: cache is null}"): the type Java
+ *     code expects from {@code Objects.requireNonNull} and got from a null dereference
+ *     before, with the words a driver author needs. Where the kernel accepts NULL
+ *     ({@code kmem_cache_destroy}, {@code dma_pool_destroy}, {@code kmem_cache_free_bulk}'s
+ *     cache, {@code pci_get_device}'s {@code from}), so does kmem.
+ * <li><b>Constructors.</b> A {@code kmem_cache} constructor that throws, or that allocates
+ *     from its own cache, gets a {@link io.kmem.error.KmemException} naming the cache (the
+ *     constructor's exception as its cause); the slab being built goes back to the page
+ *     allocator and no object is handed out.
+ * </ul>
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -162,7 +191,11 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for anything but a page handle of this pool
      */
     public long page_to_pfn(long page) {
-        return MemMap.pfn(phys.memMap().info(pageIdx("page_to_pfn", page)));
+        return pageToPfn("page_to_pfn", page);
+    }
+
+    private long pageToPfn(String function, long page) {
+        return MemMap.pfn(phys.memMap().info(pageIdx(function, page)));
     }
 
     /**
@@ -171,13 +204,19 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException for anything but a page handle of this pool
      */
     public long page_address(long page) {
-        return phys.directAddress(MemMap.pfn(memMap.info(pageIdx("page_address", page))));
+        return phys.directAddress(pageToPfn("page_address", page));
     }
 
     /** {@code page_to_phys}: the physical address of a page handle. */
     public long page_to_phys(long page) {
-        long pfn = MemMap.pfn(memMap.info(pageIdx("page_to_phys", page)));
-        return phys.physical() ? pfn << PhysLayout.PAGE_SHIFT : phys.virtToPhys(phys.directAddress(pfn));
+        return pageToPhys("page_to_phys", page);
+    }
+
+    private long pageToPhys(String function, long page) {
+        if (!phys.physical()) {
+            return phys.virtToPhys(phys.directAddress(pageToPfn(function, page)));
+        }
+        return pageToPfn(function, page) << PhysLayout.PAGE_SHIFT;
     }
 
     /**
@@ -190,20 +229,33 @@ public final class MemoryPool implements AutoCloseable {
      */
     public MemorySegment segment(long addr, long bytes) {
         phys.ensureOpen("segment");
+        return segment("segment", addr, bytes);
+    }
+
+    private MemorySegment segment(String function, long addr, long bytes) {
         if (vmalloc.isVmallocAddr(addr)) {
             MemorySegment seg = vmalloc.segment(addr, bytes);
             if (seg == null) {
-                throw new BadAddressException("segment: 0x" + Long.toHexString(addr) + " is in the vmalloc window of"
+                throw new BadAddressException(function + ": 0x" + Long.toHexString(addr) + " is in the vmalloc window of"
                         + " pool '" + phys.name() + "' but in no area, or in a guard page");
             }
             return seg;
         }
         if (bytes < 0 || !phys.inDirectMap(addr) || !phys.inDirectMap(addr + Math.max(bytes, 1) - 1)) {
-            throw new BadAddressException("segment: [0x" + Long.toHexString(addr) + ", +" + bytes
+            throw new BadAddressException(function + ": [0x" + Long.toHexString(addr) + ", +" + bytes
                     + ") is not inside the direct map of pool '" + phys.name() + "'");
         }
-        for (long a = addr & PhysLayout.PAGE_MASK; a < addr + bytes; a += PhysLayout.PAGE_SIZE) {
-            phys.virtToPfn("segment", a);
+        long a = addr;
+        try {
+            for (; a < addr + bytes; a = (a & PhysLayout.PAGE_MASK) + PhysLayout.PAGE_SIZE) {
+                phys.virtToPfn(function, a);
+            }
+        } catch (BadAddressException e) {
+            if (a == addr) {
+                throw e;
+            }
+            throw new BadAddressException(function + ": [0x" + Long.toHexString(addr) + ", +" + bytes + ") is not all"
+                    + " pool memory: " + e.getMessage());
         }
         return phys.directMap().asSlice(addr - phys.directBase(), bytes);
     }
@@ -219,21 +271,13 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long alloc_pages(int gfp, int order) {
-        long pfn = buddy.allocPages(gfp, order);
+        long pfn = buddy.allocPages("alloc_pages", gfp, order);
         return pfn < 0 ? 0 : PAGE_TAG | pfn;
-    }
-
-    private long allocPages(String function, int gfp, int order) {
-        try {
-            return buddy.allocPages(gfp, order);
-        } catch (PoolClosedException e) {
-            throw closed(function);
-        }
     }
 
     /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
     public long alloc_page(int gfp) {
-        long pfn = allocPages("alloc_page", gfp, 0);
+        long pfn = buddy.allocPages("alloc_page", gfp, 0);
         return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
@@ -261,7 +305,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     private long getFreePages(String function, int gfp, int order) {
-        long pfn = allocPages(function, gfp, order);
+        long pfn = buddy.allocPages(function, gfp, order);
         return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
@@ -539,16 +583,12 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when out of memory. */
     public long kmem_cache_alloc(KmemCache cache, int gfp) {
-        return own(cache, "kmem_cache_alloc").alloc(gfp);
+        return own(cache, "kmem_cache_alloc").alloc("kmem_cache_alloc", gfp);
     }
 
     /** {@code kmem_cache_zalloc}: a zeroed object's address, or 0 (NULL). */
     public long kmem_cache_zalloc(KmemCache cache, int gfp) {
-        try {
-            return own(cache, "kmem_cache_zalloc").alloc(gfp | Gfp.__GFP_ZERO);
-        } catch (PoolClosedException e) {
-            throw closed("kmem_cache_zalloc");
-        }
+        return own(cache, "kmem_cache_zalloc").alloc("kmem_cache_zalloc", gfp | Gfp.__GFP_ZERO);
     }
 
     /**
@@ -558,7 +598,7 @@ public final class MemoryPool implements AutoCloseable {
      * @throws BadAddressException when {@code objp} is not an object of {@code cache}
      */
     public void kmem_cache_free(KmemCache cache, long objp) {
-        slab.cacheFree(own(cache, "kmem_cache_free"), objp);
+        slab.cacheFree("kmem_cache_free", own(cache, "kmem_cache_free"), objp);
     }
 
     /**
@@ -568,15 +608,19 @@ public final class MemoryPool implements AutoCloseable {
     public int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
         phys.ensureOpen("kmem_cache_alloc_bulk");
         SlabCache c = own(cache, "kmem_cache_alloc_bulk");
+        Gfp.check("kmem_cache_alloc_bulk", gfp);
+        if (p == null) {
+            throw new NullPointerException("kmem_cache_alloc_bulk: p is null");
+        }
         if (size < 0 || size > p.length) {
             throw new IllegalArgumentException("kmem_cache_alloc_bulk(" + cache.name() + "): size " + size
                     + " does not fit the array of " + p.length);
         }
         for (int i = 0; i < size; i++) {
-            p[i] = c.alloc(gfp);
+            p[i] = c.alloc("kmem_cache_alloc_bulk", gfp);
             if (p[i] == 0) {
                 for (int k = 0; k < i; k++) {
-                    slab.cacheFree(c, p[k]);
+                    slab.cacheFree("kmem_cache_alloc_bulk", c, p[k]);
                     p[k] = 0;
                 }
                 return 0;
@@ -588,6 +632,9 @@ public final class MemoryPool implements AutoCloseable {
     /** {@code kmem_cache_free_bulk}: frees {@code p[0..size)}; a null cache means kfree each. */
     public void kmem_cache_free_bulk(KmemCache cache, int size, long[] p) {
         phys.ensureOpen("kmem_cache_free_bulk");
+        if (p == null) {
+            throw new NullPointerException("kmem_cache_free_bulk: p is null");
+        }
         if (size < 0 || size > p.length) {
             throw new IllegalArgumentException("kmem_cache_free_bulk: size " + size + " does not fit the array of "
                     + p.length);
@@ -595,9 +642,9 @@ public final class MemoryPool implements AutoCloseable {
         SlabCache c = cache == null ? null : own(cache, "kmem_cache_free_bulk");
         for (int i = 0; i < size; i++) {
             if (c == null) {
-                slab.kfree(p[i]);
+                slab.kfree("kmem_cache_free_bulk", p[i]);
             } else {
-                slab.cacheFree(c, p[i]);
+                slab.cacheFree("kmem_cache_free_bulk", c, p[i]);
             }
         }
     }
@@ -626,6 +673,9 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     private SlabCache own(KmemCache cache, String function) {
+        if (cache == null) {
+            throw new NullPointerException(function + ": cache is null");
+        }
         if (cache.pool != this) {
             throw new IllegalArgumentException(function + "(" + cache.name() + "): the cache belongs to pool '"
                     + cache.pool.name() + "', not '" + phys.name() + "'");
@@ -644,19 +694,11 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code kzalloc}: {@link #kmalloc} with the bytes zeroed. */
     public long kzalloc(long size, int gfp) {
-        try {
-            return slab.kmalloc(size, gfp | Gfp.__GFP_ZERO);
-        } catch (PoolClosedException e) {
-            throw closed("kzalloc");
-        }
+        return slab.kmalloc("kzalloc", size, gfp | Gfp.__GFP_ZERO);
     }
 
     /** {@code kmalloc_array}: {@code n * size} bytes; 0 (NULL) when the product overflows. */
     public long kmalloc_array(long n, long size, int gfp) {
-        if (n < 0 || size < 0) {
-            phys.ensureOpen("kmalloc_array");
-            throw new IllegalArgumentException("kmalloc_array(" + n + ", " + size + "): negative count or size");
-        }
         return kmallocArray("kmalloc_array", n, size, gfp);
     }
 
@@ -666,15 +708,17 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     private long kmallocArray(String function, long n, long size, int gfp) {
+        if (n < 0 || size < 0) {
+            phys.ensureOpen(function);
+            throw new IllegalArgumentException(function + "(" + n + ", " + size + "): " + (n < 0 ? "n " + n
+                    : "size " + size) + " is negative");
+        }
         if (size != 0 && n > Long.MAX_VALUE / size) {
             phys.ensureOpen(function);
+            Gfp.check(function, gfp);
             return 0;
         }
-        try {
-            return slab.kmalloc(n * size, gfp);
-        } catch (PoolClosedException e) {
-            throw closed(function);
-        }
+        return slab.kmalloc(function, n * size, gfp);
     }
 
     /**
@@ -709,16 +753,28 @@ public final class MemoryPool implements AutoCloseable {
         slab.kfreeSensitive(p);
     }
 
-    /** {@code kmemdup}: a kmalloc'd copy of {@code len} bytes at {@code src} (an address in this pool). */
+    /**
+     * {@code kmemdup}: a kmalloc'd copy of {@code len} bytes at {@code src} (an address in this pool).
+     *
+     * @throws BadAddressException when the bytes are not pool memory
+     */
     public long kmemdup(long src, long len, int gfp) {
         phys.ensureOpen("kmemdup");
-        return kmemdup(segment(src, len), gfp);
+        Gfp.check("kmemdup", gfp);
+        if (len < 0) {
+            throw new IllegalArgumentException("kmemdup(0x" + Long.toHexString(src) + ", " + len + "): len " + len
+                    + " is negative");
+        }
+        return kmemdup(segment("kmemdup", src, len), gfp);
     }
 
     /** {@code kmemdup}: a kmalloc'd copy of {@code src}'s bytes; 0 (NULL) when out of memory. */
     public long kmemdup(MemorySegment src, int gfp) {
         phys.ensureOpen("kmemdup");
-        long p = slab.kmalloc(src.byteSize(), gfp & ~Gfp.__GFP_ZERO);
+        if (src == null) {
+            throw new NullPointerException("kmemdup: src is null");
+        }
+        long p = slab.kmalloc("kmemdup", src.byteSize(), gfp & ~Gfp.__GFP_ZERO);
         if (p != 0 && p != ZERO_SIZE_PTR) {
             MemorySegment.copy(src, 0, phys.directMap(), p - phys.directBase(), src.byteSize());
         }
@@ -811,6 +867,10 @@ public final class MemoryPool implements AutoCloseable {
      */
     public long __vmalloc(long size, int gfp) {
         phys.ensureOpen("__vmalloc");
+        Gfp.check("__vmalloc", gfp);
+        if (size < 0) {
+            throw new IllegalArgumentException("__vmalloc: size " + size + " is negative");
+        }
         if (!Gfp.mayBlock(gfp)) {
             vmalloc.refuse("__vmalloc", size, gfp, "vmalloc may block (it maps memory); this gfp must not");
             return 0;
@@ -835,7 +895,8 @@ public final class MemoryPool implements AutoCloseable {
     public long vcalloc(long n, long size) {
         phys.ensureOpen("vcalloc");
         if (n < 0 || size < 0) {
-            throw new IllegalArgumentException("vcalloc(" + n + ", " + size + "): negative count or size");
+            throw new IllegalArgumentException("vcalloc(" + n + ", " + size + "): " + (n < 0 ? "n " + n
+                    : "size " + size) + " is negative");
         }
         if (size != 0 && n > Long.MAX_VALUE / size) {
             vmalloc.refuse("vcalloc", Long.MAX_VALUE, Gfp.GFP_KERNEL, n + " * " + size + " overflows");
@@ -868,6 +929,9 @@ public final class MemoryPool implements AutoCloseable {
      */
     public long vmap(long[] pages, int count) {
         phys.ensureOpen("vmap");
+        if (pages == null) {
+            throw new NullPointerException("vmap: pages is null");
+        }
         if (count < 0 || count > pages.length) {
             throw new IllegalArgumentException("vmap: count " + count + " for an array of " + pages.length + " pages");
         }
@@ -938,23 +1002,28 @@ public final class MemoryPool implements AutoCloseable {
      */
     public long kvmalloc(long size, int gfp) {
         phys.ensureOpen("kvmalloc");
+        return kvmalloc("kvmalloc", size, gfp);
+    }
+
+    private long kvmalloc(String function, long size, int gfp) {
+        Gfp.check(function, gfp);
         if (size <= SlabAllocator.KMALLOC_MAX_SIZE) {
             int kgfp = size > PhysLayout.PAGE_SIZE ? (gfp | Gfp.__GFP_NOWARN | Gfp.__GFP_NORETRY) & ~Gfp.__GFP_NOFAIL
                     : gfp;
-            long p = slab.kmalloc(size, kgfp);
+            long p = slab.kmalloc(function, size, kgfp);
             if (p != 0 || size <= PhysLayout.PAGE_SIZE || !Gfp.mayBlock(gfp)) {
                 return p;
             }
         } else if (!Gfp.mayBlock(gfp)) {
             return 0;
         }
-        return vmalloc.vmalloc("kvmalloc", size, gfp, VmArea.VM_ALLOC);
+        return vmalloc.vmalloc(function, size, gfp, VmArea.VM_ALLOC);
     }
 
     /** {@code kvzalloc}: {@link #kvmalloc}, zeroed. */
     public long kvzalloc(long size, int gfp) {
         phys.ensureOpen("kvzalloc");
-        return kvmalloc(size, gfp | Gfp.__GFP_ZERO);
+        return kvmalloc("kvzalloc", size, gfp | Gfp.__GFP_ZERO);
     }
 
     /** {@code kvfree}: vfree for a vmalloc address, kfree for anything else. */
@@ -963,7 +1032,7 @@ public final class MemoryPool implements AutoCloseable {
         if (vmalloc.isVmallocAddr(addr)) {
             vmalloc.vfree("kvfree", addr);
         } else {
-            slab.kfree(addr);
+            slab.kfree("kvfree", addr);
         }
     }
 
@@ -1098,12 +1167,19 @@ public final class MemoryPool implements AutoCloseable {
      * @throws IllegalArgumentException when it belongs to another pool
      */
     public void iounmap(IoMem io) {
-        if (io.pool != this) {
-            throw new IllegalArgumentException("iounmap(0x" + Long.toHexString(io.address()) + "): the mapping belongs"
-                    + " to pool '" + io.pool.name() + "', not '" + phys.name() + "'");
+        iounmap("iounmap", io);
+    }
+
+    private void iounmap(String function, IoMem io) {
+        if (io == null) {
+            throw new NullPointerException(function + ": io is null");
         }
-        phys.ensureOpen("iounmap");
-        ioremap.unmap("iounmap", io.mapping);
+        if (io.pool != this) {
+            throw new IllegalArgumentException(function + "(0x" + Long.toHexString(io.address()) + "): the mapping"
+                    + " belongs to pool '" + io.pool.name() + "', not '" + phys.name() + "'");
+        }
+        phys.ensureOpen(function);
+        ioremap.unmap(function, io.mapping);
     }
 
     /**
@@ -1148,85 +1224,85 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void pci_enable_device(PciDev dev) {
         phys.ensureOpen("pci_enable_device");
-        dev.impl.enable("pci_enable_device");
+        pci(dev, "pci_enable_device").enable("pci_enable_device");
     }
 
     /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
     public void pci_disable_device(PciDev dev) {
         phys.ensureOpen("pci_disable_device");
-        dev.impl.disable("pci_disable_device");
+        pci(dev, "pci_disable_device").disable("pci_disable_device");
     }
 
     /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
     public void pci_set_master(PciDev dev) {
         phys.ensureOpen("pci_set_master");
-        dev.impl.setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
+        pci(dev, "pci_set_master").setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
     }
 
     /** {@code pci_clear_master}: clears bus mastering. */
     public void pci_clear_master(PciDev dev) {
         phys.ensureOpen("pci_clear_master");
-        dev.impl.setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
+        pci(dev, "pci_clear_master").setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
     }
 
     /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
     public long pci_resource_start(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_start");
-        return dev.impl.bar("pci_resource_start", bar).start();
+        return pci(dev, "pci_resource_start").bar("pci_resource_start", bar).start();
     }
 
     /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
     public long pci_resource_end(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_end");
-        return dev.impl.bar("pci_resource_end", bar).end();
+        return pci(dev, "pci_resource_end").bar("pci_resource_end", bar).end();
     }
 
     /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
     public long pci_resource_len(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_len");
-        return dev.impl.bar("pci_resource_len", bar).len();
+        return pci(dev, "pci_resource_len").bar("pci_resource_len", bar).len();
     }
 
     /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
     public long pci_resource_flags(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_flags");
-        return dev.impl.bar("pci_resource_flags", bar).flags();
+        return pci(dev, "pci_resource_flags").bar("pci_resource_flags", bar).flags();
     }
 
     /** {@code pci_read_config_byte}: a byte of configuration space. */
     public int pci_read_config_byte(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_byte");
-        return dev.impl.readConfig("pci_read_config_byte", where, 1);
+        return pci(dev, "pci_read_config_byte").readConfig("pci_read_config_byte", where, 1);
     }
 
     /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
     public int pci_read_config_word(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_word");
-        return dev.impl.readConfig("pci_read_config_word", where, 2);
+        return pci(dev, "pci_read_config_word").readConfig("pci_read_config_word", where, 2);
     }
 
     /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
     public int pci_read_config_dword(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_dword");
-        return dev.impl.readConfig("pci_read_config_dword", where, 4);
+        return pci(dev, "pci_read_config_dword").readConfig("pci_read_config_dword", where, 4);
     }
 
     /** {@code pci_write_config_byte}. */
     public void pci_write_config_byte(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_byte");
-        dev.impl.writeConfig("pci_write_config_byte", where, 1, val);
+        pci(dev, "pci_write_config_byte").writeConfig("pci_write_config_byte", where, 1, val);
     }
 
     /** {@code pci_write_config_word}. */
     public void pci_write_config_word(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_word");
-        dev.impl.writeConfig("pci_write_config_word", where, 2, val);
+        pci(dev, "pci_write_config_word").writeConfig("pci_write_config_word", where, 2, val);
     }
 
     /** {@code pci_write_config_dword}. */
     public void pci_write_config_dword(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_dword");
-        dev.impl.writeConfig("pci_write_config_dword", where, 4, val);
+        pci(dev, "pci_write_config_dword").writeConfig("pci_write_config_dword", where, 4, val);
     }
 
     /**
@@ -1255,13 +1331,25 @@ public final class MemoryPool implements AutoCloseable {
     /** {@code pci_iounmap}: {@link #iounmap(IoMem)}. */
     public void pci_iounmap(PciDev dev, IoMem io) {
         phys.ensureOpen("pci_iounmap");
-        iounmap(io);
+        iounmap("pci_iounmap", io);
     }
 
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
         phys.ensureOpen(function);
-        var r = dev.impl.barRange(function, bar, offset, maxlen, wc);
-        return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
+        io.kmem.pci.PciDevice d = pci(dev, function);
+        var r = d.barRange(function, bar, offset, maxlen, wc);
+        try {
+            return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
+        } catch (io.kmem.error.SyscallException e) {
+            String hint = d.boundDriverHint();
+            if (hint == null) {
+                throw e;
+            }
+            var x = new io.kmem.error.SyscallException(e.call(), e.errno(), e.errnoName(), function + "(" + d.name()
+                    + ", BAR " + bar + "): " + e.getMessage() + "; " + hint);
+            x.initCause(e);
+            throw x;
+        }
     }
 
     /**
@@ -1348,26 +1436,26 @@ public final class MemoryPool implements AutoCloseable {
      */
     public int dma_set_mask(Device dev, long mask) {
         phys.ensureOpen("dma_set_mask");
-        return dma().setMask(dev.impl, mask);
+        return dma().setMask(dev(dev, "dma_set_mask"), mask);
     }
 
     /** {@code dma_set_coherent_mask}: the same for {@link #dma_alloc_coherent}; 0 or -EIO. */
     public int dma_set_coherent_mask(Device dev, long mask) {
         phys.ensureOpen("dma_set_coherent_mask");
-        return dma().setCoherentMask(dev.impl, mask);
+        return dma().setCoherentMask(dev(dev, "dma_set_coherent_mask"), mask);
     }
 
     /** {@code dma_set_mask_and_coherent}: both masks; 0, or -EIO with neither changed. */
     public int dma_set_mask_and_coherent(Device dev, long mask) {
         phys.ensureOpen("dma_set_mask_and_coherent");
-        int rc = dma().setMask(dev.impl, mask);
-        return rc != 0 ? rc : dma().setCoherentMask(dev.impl, mask);
+        int rc = dma().setMask(dev(dev, "dma_set_mask_and_coherent"), mask);
+        return rc != 0 ? rc : dma().setCoherentMask(dev(dev, "dma_set_mask_and_coherent"), mask);
     }
 
     /** {@code dma_get_mask}: the device's streaming DMA mask. */
     public long dma_get_mask(Device dev) {
         phys.ensureOpen("dma_get_mask");
-        return dev.impl.dmaMask();
+        return dev(dev, "dma_get_mask").dmaMask();
     }
 
     /** {@code dma_supported}: whether {@link #dma_set_mask} would accept {@code mask}. */
@@ -1388,7 +1476,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
         phys.ensureOpen("dma_alloc_coherent");
-        long cpu = dma().allocCoherent(dev.impl, size, gfp);
+        long cpu = dma().allocCoherent(dev(dev, "dma_alloc_coherent"), size, gfp);
         return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
     }
 
@@ -1401,13 +1489,16 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
         phys.ensureOpen("dma_free_coherent");
-        dma().freeCoherent(dev.impl, size, cpuAddr, dmaHandle);
+        dma().freeCoherent(dev(dev, "dma_free_coherent"), size, cpuAddr, dmaHandle);
     }
 
     /** {@code dma_free_coherent} of a {@link DmaBuffer}. */
     public void dma_free_coherent(Device dev, DmaBuffer buf) {
         phys.ensureOpen("dma_free_coherent");
-        dma().freeCoherent(dev.impl, buf.size(), buf.cpuAddr(), buf.dmaHandle());
+        if (buf == null) {
+            throw new NullPointerException("dma_free_coherent: buf is null");
+        }
+        dma().freeCoherent(dev(dev, "dma_free_coherent"), buf.size(), buf.cpuAddr(), buf.dmaHandle());
     }
 
     /**
@@ -1421,7 +1512,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_single");
-        return dma().mapSingle(dev.impl, cpuAddr, size, dir.ordinal());
+        return dma().mapSingle(dev(dev, "dma_map_single"), cpuAddr, size, dir(dir, "dma_map_single"));
     }
 
     /**
@@ -1433,19 +1524,22 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_single");
-        dma().unmap("dma_unmap_single", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.SINGLE);
+        dma().unmap("dma_unmap_single", dev(dev, "dma_unmap_single"), dmaAddr, size, dir(dir, "dma_unmap_single"),
+                io.kmem.dma.DmaDevice.MapKind.SINGLE);
     }
 
     /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
     public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_page");
-        return dma().mapPage(dev.impl, page_to_phys(page), offset, size, dir.ordinal());
+        return dma().mapPage(dev(dev, "dma_map_page"), pageToPhys("dma_map_page", page), offset, size,
+                dir(dir, "dma_map_page"));
     }
 
     /** {@code dma_unmap_page}: undoes {@link #dma_map_page}; checked as {@link #dma_unmap_single}. */
     public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_page");
-        dma().unmap("dma_unmap_page", dev.impl, dmaAddr, size, dir.ordinal(), io.kmem.dma.DmaDevice.MapKind.PAGE);
+        dma().unmap("dma_unmap_page", dev(dev, "dma_unmap_page"), dmaAddr, size, dir(dir, "dma_unmap_page"),
+                io.kmem.dma.DmaDevice.MapKind.PAGE);
     }
 
     /** {@code dma_mapping_error}: true when a map returned {@link #DMA_MAPPING_ERROR} (C returns -ENOMEM then). */
@@ -1461,7 +1555,8 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_sync_single_for_cpu");
-        dma().sync("dma_sync_single_for_cpu", dev.impl, dmaAddr, size, dir.ordinal(), true);
+        dma().sync("dma_sync_single_for_cpu", dev(dev, "dma_sync_single_for_cpu"), dmaAddr, size,
+                dir(dir, "dma_sync_single_for_cpu"), true);
     }
 
     /**
@@ -1472,7 +1567,8 @@ public final class MemoryPool implements AutoCloseable {
      */
     public void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_sync_single_for_device");
-        dma().sync("dma_sync_single_for_device", dev.impl, dmaAddr, size, dir.ordinal(), false);
+        dma().sync("dma_sync_single_for_device", dev(dev, "dma_sync_single_for_device"), dmaAddr, size,
+                dir(dir, "dma_sync_single_for_device"), false);
     }
 
     /**
@@ -1485,7 +1581,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
         phys.ensureOpen("dma_pool_create");
-        return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev == null ? null : dev.impl, size, align, boundary),
+        return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev(dev, "dma_pool_create"), size, align, boundary),
                 this);
     }
 
@@ -1494,12 +1590,20 @@ public final class MemoryPool implements AutoCloseable {
      * (C's {@code dma_addr_t *handle}); 0 (NULL) when no page can be had. Not zeroed.
      */
     public long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
-        return own(pool, "dma_pool_alloc").alloc(gfp, handle, (gfp & Gfp.__GFP_ZERO) != 0);
+        io.kmem.dma.DmaPoolAllocator p = own(pool, "dma_pool_alloc");
+        if (handle == null) {
+            throw new NullPointerException("dma_pool_alloc: handle is null");
+        }
+        return p.alloc(Gfp.check("dma_pool_alloc", gfp), handle, (gfp & Gfp.__GFP_ZERO) != 0);
     }
 
     /** {@code dma_pool_zalloc}: {@link #dma_pool_alloc}, zeroed. */
     public long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
-        return own(pool, "dma_pool_zalloc").alloc(gfp, handle, true);
+        io.kmem.dma.DmaPoolAllocator p = own(pool, "dma_pool_zalloc");
+        if (handle == null) {
+            throw new NullPointerException("dma_pool_zalloc: handle is null");
+        }
+        return p.alloc(Gfp.check("dma_pool_zalloc", gfp), handle, true);
     }
 
     /**
@@ -1536,11 +1640,38 @@ public final class MemoryPool implements AutoCloseable {
 
     private io.kmem.dma.DmaPoolAllocator own(DmaPool pool, String function) {
         phys.ensureOpen(function);
+        if (pool == null) {
+            throw new NullPointerException(function + ": pool is null");
+        }
         if (pool.pool != this) {
             throw new IllegalArgumentException(function + "(" + pool.name() + "): the DMA pool belongs to pool '"
                     + pool.pool.name() + "', not '" + phys.name() + "'");
         }
         return pool.impl;
+    }
+
+    /** The DMA side of {@code dev}; a null device throws naming {@code function}. */
+    private static io.kmem.dma.DmaDevice dev(Device dev, String function) {
+        if (dev == null) {
+            throw new NullPointerException(function + ": dev is null");
+        }
+        return dev.impl;
+    }
+
+    /** The kernel's value of {@code dir}; a null direction throws naming {@code function}. */
+    private static int dir(DmaDirection dir, String function) {
+        if (dir == null) {
+            throw new NullPointerException(function + ": dir is null");
+        }
+        return dir.ordinal();
+    }
+
+    /** The sysfs side of {@code dev}; a null function throws naming {@code function}. */
+    private static io.kmem.pci.PciDevice pci(PciDev dev, String function) {
+        if (dev == null) {
+            throw new NullPointerException(function + ": dev is null");
+        }
+        return dev.impl;
     }
 
     /** {@code mb}: a full fence; loads and stores on neither side cross it. */
@@ -1598,11 +1729,6 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ page handles
-
-    /** What a call on a closed pool throws, naming the function the caller called. */
-    private PoolClosedException closed(String function) {
-        return new PoolClosedException(function + ": pool '" + phys.name() + "' is closed");
-    }
 
     private long pageOfPfn(String function, long pfn) {
         if (pfn < 0 || pfn > ~PAGE_TAG_MASK || phys.pfnToIdx(pfn) < 0) {

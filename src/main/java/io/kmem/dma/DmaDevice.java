@@ -84,6 +84,12 @@ public final class DmaDevice {
         return n;
     }
 
+    /** The size of a live mapping at {@code dma}, or -1 when the device holds none there. */
+    synchronized long mappedSize(long dma) {
+        List<Mapping> l = mappings.get(dma);
+        return l == null ? -1 : l.get(0).size;
+    }
+
     synchronized void add(long dma, long size, int dir, MapKind kind) {
         mappings.computeIfAbsent(dma, k -> new ArrayList<>(1)).add(new Mapping(dma, size, dir, kind));
     }

@@ -8,6 +8,7 @@ import static io.kmem.gfp.Gfp.__GFP_ZERO;
 import io.kmem.bindings.Libc;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.PrivilegeException;
+import io.kmem.gfp.Gfp;
 import io.kmem.page.BuddyAllocator;
 import io.kmem.page.Ratelimit;
 import io.kmem.phys.FramePool;
@@ -16,6 +17,9 @@ import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -77,6 +81,10 @@ public final class DmaDirect {
     private final LongAdder mapErrors = new LongAdder();
     private final LongAdder allocFailures = new LongAdder();
     private final List<String> reports = new ArrayList<>();
+    /** The device of each live coherent allocation, by CPU address: a free by another device is refused. */
+    private final Map<Long, DmaDevice> coherentOwners = new ConcurrentHashMap<>();
+    /** Every device that made a streaming mapping here: an unmap by another device names the mapper. */
+    private final Set<DmaDevice> mappers = ConcurrentHashMap.newKeySet();
 
     public DmaDirect(FramePool phys, BuddyAllocator buddy) {
         this.phys = phys;
@@ -128,6 +136,7 @@ public final class DmaDirect {
      * @throws PrivilegeException in a pool without physical addresses
      */
     public long allocCoherent(DmaDevice dev, long size, int gfp) {
+        Gfp.check("dma_alloc_coherent", gfp);
         if (size <= 0) {
             throw new IllegalArgumentException("dma_alloc_coherent(" + dev.name() + ", " + size
                     + "): expected a size above 0");
@@ -168,7 +177,9 @@ public final class DmaDirect {
             }
             return 0;
         }
-        return phys.directAddress(pfn);
+        long cpu = phys.directAddress(pfn);
+        coherentOwners.put(cpu, dev);
+        return cpu;
     }
 
     /**
@@ -177,6 +188,8 @@ public final class DmaDirect {
      * @throws BadAddressException when {@code dma} is not the DMA address of {@code cpuAddr}, or
      *         {@code cpuAddr} not such an allocation (wrong size included)
      * @throws io.kmem.error.DoubleFreeException when it was freed already
+     * @throws BadAddressException when another device allocated it (DMA-API debugging's "frees DMA
+     *         memory with different device"); nothing is freed then
      */
     public void freeCoherent(DmaDevice dev, long size, long cpuAddr, long dma) {
         if (size <= 0) {
@@ -195,7 +208,15 @@ public final class DmaDirect {
                     + " handle is not that of the CPU address (0x%x)", dev.name(), size, cpuAddr, dma,
                     pfn << PhysLayout.PAGE_SHIFT));
         }
+        DmaDevice owner = coherentOwners.get(cpuAddr);
+        if (owner != null && owner != dev) {
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_free_coherent(%s, %d, 0x%x, 0x%x): DMA-API:"
+                    + " device driver frees DMA memory with different device [device address=0x%016x] [size=%d bytes]"
+                    + " [mapped by %s] [unmapped by %s]", dev.name(), size, cpuAddr, dma, dma, size, owner.name(),
+                    dev.name()));
+        }
         buddy.freePages("dma_free_coherent", cpuAddr, pfn, BuddyAllocator.getOrder(size));
+        coherentOwners.remove(cpuAddr, owner);
     }
 
     // ------------------------------------------------------------------ streaming mappings
@@ -212,8 +233,17 @@ public final class DmaDirect {
         checkDirection("dma_map_single", dev, dir);
         checkSize("dma_map_single", dev, size);
         requirePhysical("dma_map_single");
-        for (long a = cpuAddr & PhysLayout.PAGE_MASK; a < cpuAddr + size; a += PhysLayout.PAGE_SIZE) {
-            phys.virtToPfn("dma_map_single", a);
+        long a = cpuAddr;
+        try {
+            for (; a < cpuAddr + size; a = (a & PhysLayout.PAGE_MASK) + PhysLayout.PAGE_SIZE) {
+                phys.virtToPfn("dma_map_single", a);
+            }
+        } catch (BadAddressException e) {
+            if (a == cpuAddr) {
+                throw e;
+            }
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_map_single(%s, 0x%x, %d): the buffer is not"
+                    + " all pool memory: %s", dev.name(), cpuAddr, size, e.getMessage()));
         }
         return map("dma_map_single", dev, phys.virtToPhys(cpuAddr), size, dir, DmaDevice.MapKind.SINGLE);
     }
@@ -251,12 +281,23 @@ public final class DmaDirect {
         }
         VarHandle.releaseFence();
         dev.add(dma, size, dir, kind);
+        mappers.add(dev);
         return dma;
     }
 
     /** {@code dma_unmap_single} / {@code dma_unmap_page}: checked against the device's live mappings. */
     public void unmap(String function, DmaDevice dev, long dma, long size, int dir, DmaDevice.MapKind kind) {
         checkDirection(function, dev, dir);
+        if (dev.mappedSize(dma) < 0) {
+            for (DmaDevice other : mappers) {
+                long mapped = other == dev ? -1 : other.mappedSize(dma);
+                if (mapped >= 0) {
+                    throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): DMA-API: device driver frees DMA"
+                            + " memory with different device [device address=0x%016x] [map size=%d bytes] [mapped by"
+                            + " %s] [unmapped by %s]", function, dev.name(), dma, mapped, other.name(), dev.name()));
+                }
+            }
+        }
         dev.remove(function, dma, size, dir, kind);
         VarHandle.acquireFence();
     }

@@ -89,6 +89,21 @@ public final class Gfp {
     private Gfp() {
     }
 
+    /**
+     * The one check every GFP-taking call makes: returns {@code gfp} when it has only bits of
+     * {@link #VALID_MASK}.
+     *
+     * @throws IllegalArgumentException naming {@code function} and the unknown bits otherwise
+     */
+    public static int check(String function, int gfp) {
+        if ((gfp & ~VALID_MASK) != 0) {
+            throw new IllegalArgumentException(function + ": unknown GFP bits 0x" + Integer.toHexString(gfp & ~VALID_MASK)
+                    + " in gfp 0x" + Integer.toHexString(gfp) + " (" + names(gfp) + "); use the constants of"
+                    + " io.kmem.gfp.Gfp");
+        }
+        return gfp;
+    }
+
     /** True when the flags allow blocking ({@code __GFP_DIRECT_RECLAIM}). */
     public static boolean mayBlock(int gfp) {
         return (gfp & __GFP_DIRECT_RECLAIM) != 0;

@@ -167,6 +167,11 @@ public final class BuddyAllocator implements AutoCloseable {
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long allocPages(int gfp, int order) {
+        return allocPages("alloc_pages", gfp, order);
+    }
+
+    /** {@link #allocPages(int, int)} for {@code function}, the kernel call the caller made (for messages). */
+    public long allocPages(String function, int gfp, int order) {
         if ((gfp & ~FAST_GFP) == 0 && order >= 0 && order <= PageCache.MAX_ORDER && !failPageAlloc.armed()) {
             PageCache c = cache();
             int s = NORMAL * PageCache.ORDERS + order;
@@ -183,18 +188,15 @@ public final class BuddyAllocator implements AutoCloseable {
                 return pfn;
             }
         }
-        long idx = allocSlow(gfp, order);
+        long idx = allocSlow(function, gfp, order);
         return idx < 0 ? -1 : MemMap.pfn(memMap.info(idx));
     }
 
-    private long allocSlow(int gfp, int order) {
-        ensureOpen("alloc_pages");
-        if ((gfp & ~Gfp.VALID_MASK) != 0) {
-            throw new IllegalArgumentException("alloc_pages: unknown GFP bits 0x" + Integer.toHexString(gfp & ~Gfp.VALID_MASK)
-                    + " in 0x" + Integer.toHexString(gfp) + "; use the constants of io.kmem.gfp.Gfp");
-        }
+    private long allocSlow(String function, int gfp, int order) {
+        ensureOpen(function);
+        Gfp.check(function, gfp);
         if (order < 0) {
-            throw new IllegalArgumentException("alloc_pages: order " + order + " is negative; expected 0.." + MAX_ORDER);
+            throw new IllegalArgumentException(function + ": order " + order + " is negative; expected 0.." + MAX_ORDER);
         }
         slowAllocs.increment();
         if (order > MAX_ORDER) {
@@ -800,7 +802,7 @@ public final class BuddyAllocator implements AutoCloseable {
             throw new IllegalArgumentException("alloc_pages_exact: size " + size + " must be positive");
         }
         int order = size > PhysLayout.PAGE_SIZE << MAX_ORDER ? MAX_ORDER + 1 : getOrder(size);
-        long pfn = allocPages(gfp, order);
+        long pfn = allocPages("alloc_pages_exact", gfp, order);
         if (pfn < 0 || order == 0) {
             return pfn;
         }
@@ -840,9 +842,9 @@ public final class BuddyAllocator implements AutoCloseable {
      * @throws IllegalArgumentException for a negative order or unknown GFP bits
      */
     public long allocPagesBelow(int gfp, int order, long maxPhys) {
-        if ((gfp & ~Gfp.VALID_MASK) != 0 || order < 0) {
-            throw new IllegalArgumentException("alloc_pages: order " + order + ", GFP 0x" + Integer.toHexString(gfp)
-                    + ": expected an order of 0 or more and the constants of io.kmem.gfp.Gfp");
+        Gfp.check("alloc_pages", gfp);
+        if (order < 0) {
+            throw new IllegalArgumentException("alloc_pages: order " + order + " is negative; expected 0.." + MAX_ORDER);
         }
         ensureOpen("alloc_pages");
         if (order > MAX_ORDER || !phys.physical()) {

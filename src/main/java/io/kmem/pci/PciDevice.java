@@ -154,6 +154,33 @@ public record PciDevice(Path dir, String name, int vendor, int device, int class
         return new BarRange(resourceFile(bar, realWc), r.start(), offset, len, realWc);
     }
 
+    /** The kernel driver bound to the function (the name its {@code driver} symlink points at), or null. */
+    public String driver() {
+        try {
+            return Files.readSymbolicLink(dir.resolve("driver")).getFileName().toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return null;
+        }
+    }
+
+    /**
+     * Why a BAR of this function may not map, and what to do, when a driver is bound to it (a
+     * BAR that a kernel driver requested is exclusive: sysfs refuses its mmap with EINVAL), or
+     * null when none is.
+     */
+    public String boundDriverHint() {
+        String d = driver();
+        if (d == null) {
+            return null;
+        }
+        if (d.equals("vfio-pci") || d.startsWith("uio")) {
+            return "driver '" + d + "' is bound to " + name + "; map the BAR through it (VFIO, or ioremapUio for a"
+                    + " UIO device) instead of sysfs";
+        }
+        return "kernel driver '" + d + "' is bound to " + name + " and holds its BARs: unbind it (echo " + name + " > "
+                + dir.resolve("driver/unbind") + "), then map again (or bind vfio-pci or uio_pci_generic)";
+    }
+
     /**
      * {@code pci_enable_device}: writes 1 to {@code enable} (the kernel then enables the
      * function), then makes sure the command register decodes its BARs (memory space for

@@ -34,6 +34,8 @@ abstract class CpuSlabFields extends CpuSlabPad {
     Slab slab;
     long freelist;
     volatile boolean flushRequested;
+    /** The owner is running the cache's constructor over a new slab (a re-entry is refused). */
+    boolean constructing;
 
     CpuSlabFields(Thread owner) {
         this.owner = owner;

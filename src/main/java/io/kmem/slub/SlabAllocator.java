@@ -76,6 +76,8 @@ import java.util.function.Consumer;
  */
 public final class SlabAllocator {
     public static final long ZERO_SIZE_PTR = 16;
+    /** GFP bits kmalloc's fast path serves itself; any other bit (unknown ones too) takes the slow path. */
+    private static final int FAST_GFP = Gfp.VALID_MASK & ~(__GFP_DMA | __GFP_DMA32);
     public static final int KMALLOC_SHIFT_HIGH = 13;
     /** The largest kmalloc served from a cache: 8 KiB. */
     public static final int KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH;
@@ -267,19 +269,24 @@ public final class SlabAllocator {
 
     /** {@code kmem_cache_free} with the cache the caller names: it must be the object's. */
     public void cacheFree(SlabCache cache, long addr) {
+        cacheFree("kmem_cache_free", cache, addr);
+    }
+
+    /** {@link #cacheFree(SlabCache, long)} for {@code function}, the call the caller made (for messages). */
+    public void cacheFree(String function, SlabCache cache, long addr) {
         Slab s = slabOf(addr);
         if (s != null && s.cache == cache) {
-            cache.free(s, addr, "kmem_cache_free");
+            cache.free(s, addr, function);
             return;
         }
-        phys.ensureOpen("kmem_cache_free");
+        phys.ensureOpen(function);
         if (s != null) {
-            throw misuse("kmem_cache_free", addr,
-                    new BadAddressException("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr)
+            throw misuse(function, addr,
+                    new BadAddressException(function + "(" + cache.name + ", 0x" + Long.toHexString(addr)
                     + ") on pool '" + phys.name() + "': wrong slab cache: the object is from " + s.cache.name
                     + ", not " + cache.name), null);
         }
-        throw notSlab("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
+        throw notSlab(function + "(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
     }
 
     /** {@code kmem_cache_destroy}; the leak reports when objects are still allocated (then the cache stays). */
@@ -310,23 +317,36 @@ public final class SlabAllocator {
 
     /** {@code kmalloc}: see the class comment. Returns 0 (NULL) when out of memory or too large. */
     public long kmalloc(long size, int gfp) {
-        if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & (__GFP_DMA | __GFP_DMA32)) == 0) {
-            return small[(int) (size - 1) >>> 3].alloc(gfp);
-        }
-        return kmallocSlow(size, gfp);
+        return kmalloc("kmalloc", size, gfp);
     }
 
-    private long kmallocSlow(long size, int gfp) {
+    /**
+     * {@link #kmalloc(long, int)} for {@code function}, the call the caller made (kzalloc,
+     * kcalloc, krealloc ...): its errors name it. Unknown GFP bits and a negative size throw
+     * {@link IllegalArgumentException}.
+     */
+    public long kmalloc(String function, long size, int gfp) {
+        if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & ~FAST_GFP) == 0) {
+            return small[(int) (size - 1) >>> 3].alloc(gfp);
+        }
+        return kmallocSlow(function, size, gfp);
+    }
+
+    private long kmallocSlow(String function, long size, int gfp) {
+        if ((gfp & ~Gfp.VALID_MASK) != 0) {
+            phys.ensureOpen(function);
+            Gfp.check(function, gfp);
+        }
         if (size == 0) {
-            phys.ensureOpen("kmalloc");
+            phys.ensureOpen(function);
             return ZERO_SIZE_PTR;
         }
         if (size < 0) {
-            phys.ensureOpen("kmalloc");
-            throw new IllegalArgumentException("kmalloc(" + size + "): negative size");
+            phys.ensureOpen(function);
+            throw new IllegalArgumentException(function + ": size " + size + " is negative");
         }
         if (size > KMALLOC_MAX_CACHE_SIZE) {
-            return kmallocLarge(size, gfp);
+            return kmallocLarge(function, size, gfp);
         }
         int index = size <= 192 ? SIZE_INDEX[(int) (size - 1) >>> 3] : 64 - Long.numberOfLeadingZeros(size - 1);
         int dma = (gfp & __GFP_DMA) != 0 ? 1 : (gfp & __GFP_DMA32) != 0 ? 2 : 0;
@@ -344,28 +364,23 @@ public final class SlabAllocator {
         return c.alloc(gfp & ~(__GFP_DMA | __GFP_DMA32));
     }
 
-    private long kmallocLarge(long size, int gfp) {
+    private long kmallocLarge(String function, long size, int gfp) {
         if (size > KMALLOC_MAX_SIZE) {
-            phys.ensureOpen("kmalloc");
+            phys.ensureOpen(function);
             largeFailures.increment();
-            Trace.allocFailure(phys.name(), "kmalloc", null, size, -1, gfp, "above KMALLOC_MAX_SIZE");
+            Trace.allocFailure(phys.name(), function, null, size, -1, gfp, "above KMALLOC_MAX_SIZE");
             if ((gfp & __GFP_NOWARN) == 0 && warnLimit.admit() >= 0) {
-                LOG.log(System.Logger.Level.WARNING, Thread.currentThread().getName() + ": kmalloc(" + size
+                LOG.log(System.Logger.Level.WARNING, Thread.currentThread().getName() + ": " + function + "(" + size
                         + ") on pool '" + phys.name() + "': above KMALLOC_MAX_SIZE (" + KMALLOC_MAX_SIZE
                         + " bytes); use vmalloc for large buffers");
             }
             return 0;
         }
         int order = BuddyAllocator.getOrder(size);
-        long pfn;
-        try {
-            pfn = buddy.allocPages(gfp, order);
-        } catch (PoolClosedException e) {
-            throw new PoolClosedException("kmalloc(" + size + "): pool '" + phys.name() + "' is closed");
-        }
+        long pfn = buddy.allocPages(function, gfp, order);
         if (pfn < 0) {
             largeFailures.increment();
-            Trace.allocFailure(phys.name(), "kmalloc", null, size, order, gfp, "the page allocator failed");
+            Trace.allocFailure(phys.name(), function, null, size, order, gfp, "the page allocator failed");
             return 0;
         }
         long idx = phys.pfnToIdx(pfn);
@@ -381,12 +396,17 @@ public final class SlabAllocator {
      * @throws BadAddressException   for anything kmalloc did not return
      */
     public void kfree(long addr) {
+        kfree("kfree", addr);
+    }
+
+    /** {@link #kfree(long)} for {@code function}, the call the caller made (kvfree, krealloc ...). */
+    public void kfree(String function, long addr) {
         Slab s = slabOf(addr);
         if (s != null) {
-            s.cache.free(s, addr, "kfree");
+            s.cache.free(s, addr, function);
             return;
         }
-        kfreeSlow("kfree", addr);
+        kfreeSlow(function, addr);
     }
 
     private void kfreeSlow(String function, long addr) {
@@ -504,6 +524,11 @@ public final class SlabAllocator {
 
     /** {@code ksize}: the usable bytes of the object at {@code addr}. */
     public long ksize(long addr) {
+        return ksize("ksize", addr);
+    }
+
+    /** {@link #ksize(long)} for {@code function}, the call the caller made (krealloc, kfree_sensitive). */
+    private long ksize(String function, long addr) {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
             return 0;
         }
@@ -513,8 +538,8 @@ public final class SlabAllocator {
             if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
                 return s.cache.objectSize;
             }
-            throw misuse("ksize", addr,
-                    new BadAddressException("ksize(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
+            throw misuse(function, addr,
+                    new BadAddressException(function + "(0x" + Long.toHexString(addr) + ") on pool '" + phys.name()
                     + "', cache " + s.cache.name + ": " + (i < 0 ? "not the start of an object" : "the object is free")),
                     null);
         }
@@ -526,27 +551,34 @@ public final class SlabAllocator {
                 return PhysLayout.PAGE_SIZE << MemMap.order(info);
             }
         }
-        throw notSlab("ksize(0x" + Long.toHexString(addr) + ")", addr);
+        throw notSlab(function + "(0x" + Long.toHexString(addr) + ")", addr);
     }
 
     /**
      * {@code krealloc}: the object grown or shrunk to {@code newSize} with its contents kept
      * (up to the smaller size). Returns the same address when it already fits, 0 (NULL) when
      * out of memory (the old object is then untouched), ZERO_SIZE_PTR for size 0 (freed).
+     *
+     * @throws IllegalArgumentException for a negative size or unknown GFP bits; the object is unchanged
      */
     public long krealloc(long addr, long newSize, int gfp) {
+        Gfp.check("krealloc", gfp);
+        if (newSize < 0) {
+            throw new IllegalArgumentException("krealloc(0x" + Long.toHexString(addr) + ", " + newSize + "): new_size "
+                    + newSize + " is negative; the object is unchanged");
+        }
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
-            return kmalloc(newSize, gfp);
+            return kmalloc("krealloc", newSize, gfp);
         }
         if (newSize == 0) {
-            kfree(addr);
+            kfree("krealloc", addr);
             return ZERO_SIZE_PTR;
         }
-        long ks = ksize(addr);
+        long ks = ksize("krealloc", addr);
         if (newSize <= ks) {
             return addr;
         }
-        long n = kmalloc(newSize, gfp & ~__GFP_ZERO);
+        long n = kmalloc("krealloc", newSize, gfp & ~__GFP_ZERO);
         if (n == 0) {
             return 0;
         }
@@ -555,7 +587,7 @@ public final class SlabAllocator {
         if ((gfp & __GFP_ZERO) != 0) {
             dm.asSlice(n - dbase + ks, ksize(n) - ks).fill((byte) 0);
         }
-        kfree(addr);
+        kfree("krealloc", addr);
         return n;
     }
 
@@ -564,9 +596,9 @@ public final class SlabAllocator {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
             return;
         }
-        long ks = ksize(addr);
+        long ks = ksize("kfree_sensitive", addr);
         phys.directMap().asSlice(addr - dbase, ks).fill((byte) 0);
-        kfree(addr);
+        kfree("kfree_sensitive", addr);
     }
 
     // ================================================================== slabs and frames
@@ -584,6 +616,17 @@ public final class SlabAllocator {
         }
         setSlab(s, s);
         return s;
+    }
+
+    /** Gives back a slab whose constructor threw before it was finished: never used, never counted. */
+    void freeUnfinishedSlab(Slab s) {
+        SlabCache c = s.cache;
+        setSlab(s, null);
+        for (long k = 0; k < 1L << c.order; k++) {
+            long idx = phys.pfnToIdx(s.pfn + k);
+            memMap.setInfo(idx, memMap.info(idx) & ~MemMap.PG_SLAB);
+        }
+        buddy.freePages("kmem_cache_alloc", 0, s.pfn, c.order);
     }
 
     /** Gives an empty slab back to the buddy (checking its padding in poisoned caches). */

@@ -217,6 +217,17 @@ public final class SlabCache {
 
     /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when no memory can be had. */
     public long alloc(int gfp) {
+        return alloc("kmem_cache_alloc", gfp);
+    }
+
+    /**
+     * {@link #alloc(int)} for {@code function}, the call the caller made (its errors name it).
+     *
+     * @throws IllegalArgumentException for unknown GFP bits
+     * @throws KmemException when the constructor throws (the new slab goes back to the page
+     *         allocator; no object is handed out) or allocates from this cache itself
+     */
+    public long alloc(String function, int gfp) {
         // The volatile read first: C2 keeps no load across it, so read after the thread's
         // slab it would make the free that follows load that slab again (0.4 ns a pair).
         boolean slow = slowOnly;
@@ -238,7 +249,7 @@ public final class SlabCache {
                 return obj;
             }
         }
-        return allocSlow(c, gfp);
+        return allocSlow(function, c, gfp);
     }
 
     private void zero(long obj) {
@@ -253,10 +264,14 @@ public final class SlabCache {
         }
     }
 
-    private long allocSlow(CpuSlab c, int gfp) {
+    private long allocSlow(String function, CpuSlab c, int gfp) {
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
-            throw new IllegalArgumentException("kmem_cache_alloc(" + name + "): unknown GFP bits 0x"
-                    + Integer.toHexString(gfp & ~Gfp.VALID_MASK) + "; use the constants of io.kmem.gfp.Gfp");
+            Gfp.check(function + "(" + name + ")", gfp);
+        }
+        if (c.constructing) {
+            throw new KmemException(function + "(" + name + "): called from the constructor of cache " + name
+                    + " while it builds a slab; a constructor must not allocate from its own cache (it would recurse"
+                    + " without end)");
         }
         ensureUsable(name.contains("kmalloc-") ? "kmalloc(" + objectSize + ")" : "kmem_cache_alloc(" + name + ")");
         if ((gfp & __GFP_NOFAIL) == 0 && sa.failslab.shouldFail(Gfp.mayBlock(gfp), 0, objectSize)) {
@@ -268,7 +283,7 @@ public final class SlabCache {
             return 0;
         }
         if (debug) {
-            return allocDebug(gfp);
+            return allocDebug(function, c, gfp);
         }
         if (c.flushRequested) {
             flush(c);
@@ -287,7 +302,7 @@ public final class SlabCache {
         }
         Slab discard = null;
         if (obj == 0) {
-            fresh = newSlab(gfp);
+            fresh = newSlab(function, c, gfp);
             if (fresh == null) {
                 return fail(gfp);
             }
@@ -310,7 +325,7 @@ public final class SlabCache {
             // A list reached through a free pointer that a write after free damaged.
             sa.report(SlubDebug.freelistCorrupt(this, s, obj));
             c.freelist = 0;
-            return allocSlow(c, gfp);
+            return allocSlow(function, c, gfp);
         }
         c.freelist = dm.get(WORD, obj - dbase + offset);
         s.setState(i, Slab.ALLOCATED);
@@ -437,26 +452,43 @@ public final class SlabCache {
         nrPartial--;
     }
 
-    /** A new slab from the buddy with every object free and constructed; null when out of memory. */
-    private Slab newSlab(int gfp) {
+    /**
+     * A new slab from the buddy with every object free and constructed; null when out of
+     * memory. While the constructor runs, {@code c} (the calling thread's) is marked, so that
+     * a constructor allocating from this cache is refused at {@link #allocSlow} instead of
+     * recursing. A constructor that throws: the slab goes back to the page allocator, and a
+     * {@link KmemException} naming the cache carries the constructor's exception.
+     */
+    private Slab newSlab(String function, CpuSlab c, int gfp) {
         int pageGfp = (gfp & ~(__GFP_ZERO | __GFP_DMA | __GFP_DMA32)) | zoneGfp | (gfp & (__GFP_DMA | __GFP_DMA32));
         Slab s = sa.allocSlab(this, pageGfp | __GFP_NOWARN);
         if (s == null) {
             return null;
         }
         long prevObj = 0;
-        for (int i = 0; i < objects; i++) {
-            long obj = s.object(i);
-            if (debug) {
-                SlubDebug.initFree(this, obj);
+        int i = 0;
+        c.constructing = ctor != null;
+        try {
+            for (; i < objects; i++) {
+                long obj = s.object(i);
+                if (debug) {
+                    SlubDebug.initFree(this, obj);
+                }
+                if (ctor != null) {
+                    ctor.accept(dm.asSlice(obj - dbase, objectSize));
+                }
+                if (prevObj != 0) {
+                    dm.set(WORD, prevObj - dbase + offset, obj);
+                }
+                prevObj = obj;
             }
-            if (ctor != null) {
-                ctor.accept(dm.asSlice(obj - dbase, objectSize));
-            }
-            if (prevObj != 0) {
-                dm.set(WORD, prevObj - dbase + offset, obj);
-            }
-            prevObj = obj;
+        } catch (Throwable t) {
+            sa.freeUnfinishedSlab(s);
+            throw new KmemException(function + "(" + name + "): the constructor of cache " + name + " threw " + t
+                    + " on object " + i + " of a new slab; the slab went back to the page allocator and no object"
+                    + " was handed out", t);
+        } finally {
+            c.constructing = false;
         }
         dm.set(WORD, prevObj - dbase + offset, 0L);
         if (debug) {
@@ -565,7 +597,7 @@ public final class SlabCache {
 
     // ================================================================== debug paths
 
-    private long allocDebug(int gfp) {
+    private long allocDebug(String function, CpuSlab c, int gfp) {
         while (true) {
             Slab fresh = null;
             lock.lock();
@@ -597,7 +629,7 @@ public final class SlabCache {
             } finally {
                 lock.unlock();
             }
-            fresh = newSlab(gfp);
+            fresh = newSlab(function, c, gfp);
             if (fresh == null) {
                 return fail(gfp);
             }

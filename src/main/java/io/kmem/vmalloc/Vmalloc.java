@@ -131,8 +131,9 @@ public final class Vmalloc implements AutoCloseable {
      * window can place, or the frames cannot be had under {@code gfp}.
      */
     public long vmalloc(String function, long size, int gfp, int vmFlags) {
+        Gfp.check(function, gfp);
         if (size < 0) {
-            throw new IllegalArgumentException(function + "(" + size + "): negative size");
+            throw new IllegalArgumentException(function + ": size " + size + " is negative");
         }
         ensureOpen(function);
         if (size == 0) {
