@@ -77,7 +77,9 @@ soak: deps hugepages
 hugepages:
 	@tools/host-setup $(HUGEPAGES)
 
-# Regenerate bindings/ from native/ with jextract (where it is installed).
+# Regenerate bindings/ from native/ with jextract: JEXTRACT=/path/to/bin/jextract, a jextract on
+# PATH, or one built from JEXTRACT_SRC=<jextract source dir or git archive tarball> by
+# tools/build-jextract (native/PROVENANCE names the commit and libclang; never run by make test).
 bindings:
 	@tools/gen-bindings
 

@@ -203,587 +203,6 @@ public class Libc extends Libc$shared {
     public static int MREMAP_FIXED() {
         return MREMAP_FIXED;
     }
-    private static final int MFD_CLOEXEC = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define MFD_CLOEXEC 1
-     * }
-     */
-    public static int MFD_CLOEXEC() {
-        return MFD_CLOEXEC;
-    }
-    private static final int MFD_ALLOW_SEALING = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * #define MFD_ALLOW_SEALING 2
-     * }
-     */
-    public static int MFD_ALLOW_SEALING() {
-        return MFD_ALLOW_SEALING;
-    }
-    private static final int MFD_HUGETLB = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * #define MFD_HUGETLB 4
-     * }
-     */
-    public static int MFD_HUGETLB() {
-        return MFD_HUGETLB;
-    }
-
-    private static class memfd_create {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("memfd_create");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * int memfd_create(const char *__name, unsigned int __flags)
-     * }
-     */
-    public static FunctionDescriptor memfd_create$descriptor() {
-        return memfd_create.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * int memfd_create(const char *__name, unsigned int __flags)
-     * }
-     */
-    public static MethodHandle memfd_create$handle() {
-        return memfd_create.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * int memfd_create(const char *__name, unsigned int __flags)
-     * }
-     */
-    public static MemorySegment memfd_create$address() {
-        return memfd_create.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * int memfd_create(const char *__name, unsigned int __flags)
-     * }
-     */
-    public static int memfd_create(MemorySegment __name, int __flags) {
-        var mh$ = memfd_create.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("memfd_create", __name, __flags);
-            }
-            return (int)mh$.invokeExact(__name, __flags);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class mmap {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_POINTER,
-            Libc.C_POINTER,
-            Libc.C_LONG,
-            Libc.C_INT,
-            Libc.C_INT,
-            Libc.C_INT,
-            Libc.C_LONG
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mmap");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
-     * }
-     */
-    public static FunctionDescriptor mmap$descriptor() {
-        return mmap.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
-     * }
-     */
-    public static MethodHandle mmap$handle() {
-        return mmap.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
-     * }
-     */
-    public static MemorySegment mmap$address() {
-        return mmap.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
-     * }
-     */
-    public static MemorySegment mmap(MemorySegment __addr, long __len, int __prot, int __flags, int __fd, long __offset) {
-        var mh$ = mmap.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("mmap", __addr, __len, __prot, __flags, __fd, __offset);
-            }
-            return (MemorySegment)mh$.invokeExact(__addr, __len, __prot, __flags, __fd, __offset);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class munmap {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("munmap");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int munmap(void *__addr, size_t __len)
-     * }
-     */
-    public static FunctionDescriptor munmap$descriptor() {
-        return munmap.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int munmap(void *__addr, size_t __len)
-     * }
-     */
-    public static MethodHandle munmap$handle() {
-        return munmap.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int munmap(void *__addr, size_t __len)
-     * }
-     */
-    public static MemorySegment munmap$address() {
-        return munmap.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int munmap(void *__addr, size_t __len)
-     * }
-     */
-    public static int munmap(MemorySegment __addr, long __len) {
-        var mh$ = munmap.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("munmap", __addr, __len);
-            }
-            return (int)mh$.invokeExact(__addr, __len);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class mprotect {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG,
-            Libc.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mprotect");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int mprotect(void *__addr, size_t __len, int __prot)
-     * }
-     */
-    public static FunctionDescriptor mprotect$descriptor() {
-        return mprotect.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int mprotect(void *__addr, size_t __len, int __prot)
-     * }
-     */
-    public static MethodHandle mprotect$handle() {
-        return mprotect.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int mprotect(void *__addr, size_t __len, int __prot)
-     * }
-     */
-    public static MemorySegment mprotect$address() {
-        return mprotect.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int mprotect(void *__addr, size_t __len, int __prot)
-     * }
-     */
-    public static int mprotect(MemorySegment __addr, long __len, int __prot) {
-        var mh$ = mprotect.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("mprotect", __addr, __len, __prot);
-            }
-            return (int)mh$.invokeExact(__addr, __len, __prot);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class madvise {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG,
-            Libc.C_INT
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("madvise");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int madvise(void *__addr, size_t __len, int __advice)
-     * }
-     */
-    public static FunctionDescriptor madvise$descriptor() {
-        return madvise.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int madvise(void *__addr, size_t __len, int __advice)
-     * }
-     */
-    public static MethodHandle madvise$handle() {
-        return madvise.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int madvise(void *__addr, size_t __len, int __advice)
-     * }
-     */
-    public static MemorySegment madvise$address() {
-        return madvise.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int madvise(void *__addr, size_t __len, int __advice)
-     * }
-     */
-    public static int madvise(MemorySegment __addr, long __len, int __advice) {
-        var mh$ = madvise.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("madvise", __addr, __len, __advice);
-            }
-            return (int)mh$.invokeExact(__addr, __len, __advice);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class mlock {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mlock");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int mlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static FunctionDescriptor mlock$descriptor() {
-        return mlock.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int mlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static MethodHandle mlock$handle() {
-        return mlock.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int mlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static MemorySegment mlock$address() {
-        return mlock.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int mlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static int mlock(MemorySegment __addr, long __len) {
-        var mh$ = mlock.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("mlock", __addr, __len);
-            }
-            return (int)mh$.invokeExact(__addr, __len);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class munlock {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("munlock");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int munlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static FunctionDescriptor munlock$descriptor() {
-        return munlock.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int munlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static MethodHandle munlock$handle() {
-        return munlock.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int munlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static MemorySegment munlock$address() {
-        return munlock.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int munlock(const void *__addr, size_t __len)
-     * }
-     */
-    public static int munlock(MemorySegment __addr, long __len) {
-        var mh$ = munlock.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("munlock", __addr, __len);
-            }
-            return (int)mh$.invokeExact(__addr, __len);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class mincore {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT,
-            Libc.C_POINTER,
-            Libc.C_LONG,
-            Libc.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mincore");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
-     * }
-     */
-    public static FunctionDescriptor mincore$descriptor() {
-        return mincore.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
-     * }
-     */
-    public static MethodHandle mincore$handle() {
-        return mincore.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
-     * }
-     */
-    public static MemorySegment mincore$address() {
-        return mincore.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
-     * }
-     */
-    public static int mincore(MemorySegment __start, long __len, MemorySegment __vec) {
-        var mh$ = mincore.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("mincore", __start, __len, __vec);
-            }
-            return (int)mh$.invokeExact(__start, __len, __vec);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    /**
-     * Variadic invoker class for:
-     * {@snippet lang=c :
-     * extern void *mremap(void *__addr, size_t __old_len, size_t __new_len, int __flags, ...)
-     * }
-     */
-    public static class mremap {
-        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
-                Libc.C_POINTER,
-                Libc.C_POINTER,
-                Libc.C_LONG,
-                Libc.C_LONG,
-                Libc.C_INT
-            );
-        private static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mremap");
-
-        private final MethodHandle handle;
-        private final FunctionDescriptor descriptor;
-        private final MethodHandle spreader;
-
-        private mremap(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
-            this.handle = handle;
-            this.descriptor = descriptor;
-            this.spreader = spreader;
-        }
-
-        /**
-         * Variadic invoker factory for:
-         * {@snippet lang=c :
-         * extern void *mremap(void *__addr, size_t __old_len, size_t __new_len, int __flags, ...)
-         * }
-         */
-        public static mremap makeInvoker(MemoryLayout... layouts) {
-            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
-            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
-            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
-            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
-            return new mremap(mh$, desc$, spreader$);
-        }
-
-        /**
-         * {@return the address}
-         */
-        public static MemorySegment address() {
-            return ADDR;
-        }
-
-        /**
-         * {@return the specialized method handle}
-         */
-        public MethodHandle handle() {
-            return handle;
-        }
-
-        /**
-         * {@return the specialized descriptor}
-         */
-        public FunctionDescriptor descriptor() {
-            return descriptor;
-        }
-
-        public MemorySegment apply(MemorySegment __addr, long __old_len, long __new_len, int __flags, Object... x4) {
-            try {
-                if (TRACE_DOWNCALLS) {
-                    traceDowncall("mremap", __addr, __old_len, __new_len, __flags, x4);
-                }
-                return (MemorySegment) spreader.invokeExact(__addr, __old_len, __new_len, __flags, x4);
-            } catch(IllegalArgumentException | ClassCastException ex$)  {
-                throw ex$; // rethrow IAE from passing wrong number/type of args
-            } catch (Throwable ex$) {
-               throw new AssertionError("should not reach here", ex$);
-            }
-        }
-    }
     private static final int O_RDONLY = (int)0L;
     /**
      * {@snippet lang=c :
@@ -892,6 +311,684 @@ public class Libc extends Libc$shared {
     public static int FALLOC_FL_PUNCH_HOLE() {
         return FALLOC_FL_PUNCH_HOLE;
     }
+    private static final int EPERM = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define EPERM 1
+     * }
+     */
+    public static int EPERM() {
+        return EPERM;
+    }
+    private static final int ENOENT = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOENT 2
+     * }
+     */
+    public static int ENOENT() {
+        return ENOENT;
+    }
+    private static final int EINTR = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define EINTR 4
+     * }
+     */
+    public static int EINTR() {
+        return EINTR;
+    }
+    private static final int EIO = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define EIO 5
+     * }
+     */
+    public static int EIO() {
+        return EIO;
+    }
+    private static final int EAGAIN = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define EAGAIN 11
+     * }
+     */
+    public static int EAGAIN() {
+        return EAGAIN;
+    }
+    private static final int ENOMEM = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOMEM 12
+     * }
+     */
+    public static int ENOMEM() {
+        return ENOMEM;
+    }
+    private static final int EACCES = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * #define EACCES 13
+     * }
+     */
+    public static int EACCES() {
+        return EACCES;
+    }
+    private static final int EBUSY = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define EBUSY 16
+     * }
+     */
+    public static int EBUSY() {
+        return EBUSY;
+    }
+    private static final int EEXIST = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define EEXIST 17
+     * }
+     */
+    public static int EEXIST() {
+        return EEXIST;
+    }
+    private static final int EINVAL = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * #define EINVAL 22
+     * }
+     */
+    public static int EINVAL() {
+        return EINVAL;
+    }
+    private static final int ENOSPC = (int)28L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOSPC 28
+     * }
+     */
+    public static int ENOSPC() {
+        return ENOSPC;
+    }
+    private static final int ENOSYS = (int)38L;
+    /**
+     * {@snippet lang=c :
+     * #define ENOSYS 38
+     * }
+     */
+    public static int ENOSYS() {
+        return ENOSYS;
+    }
+
+    private static class memfd_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("memfd_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int memfd_create(const char *__name, unsigned int __flags)
+     * }
+     */
+    public static FunctionDescriptor memfd_create$descriptor() {
+        return memfd_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int memfd_create(const char *__name, unsigned int __flags)
+     * }
+     */
+    public static MethodHandle memfd_create$handle() {
+        return memfd_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int memfd_create(const char *__name, unsigned int __flags)
+     * }
+     */
+    public static MemorySegment memfd_create$address() {
+        return memfd_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int memfd_create(const char *__name, unsigned int __flags)
+     * }
+     */
+    public static int memfd_create(MemorySegment __name, int __flags) {
+        var mh$ = memfd_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("memfd_create", __name, __flags);
+            }
+            return (int)mh$.invokeExact(__name, __flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mmap {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_POINTER,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_INT,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mmap");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static FunctionDescriptor mmap$descriptor() {
+        return mmap.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MethodHandle mmap$handle() {
+        return mmap.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MemorySegment mmap$address() {
+        return mmap.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MemorySegment mmap(MemorySegment __addr, long __len, int __prot, int __flags, int __fd, long __offset) {
+        var mh$ = mmap.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mmap", __addr, __len, __prot, __flags, __fd, __offset);
+            }
+            return (MemorySegment)mh$.invokeExact(__addr, __len, __prot, __flags, __fd, __offset);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class munmap {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("munmap");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static FunctionDescriptor munmap$descriptor() {
+        return munmap.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static MethodHandle munmap$handle() {
+        return munmap.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static MemorySegment munmap$address() {
+        return munmap.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static int munmap(MemorySegment __addr, long __len) {
+        var mh$ = munmap.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("munmap", __addr, __len);
+            }
+            return (int)mh$.invokeExact(__addr, __len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mprotect {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mprotect");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mprotect(void *__addr, size_t __len, int __prot)
+     * }
+     */
+    public static FunctionDescriptor mprotect$descriptor() {
+        return mprotect.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mprotect(void *__addr, size_t __len, int __prot)
+     * }
+     */
+    public static MethodHandle mprotect$handle() {
+        return mprotect.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mprotect(void *__addr, size_t __len, int __prot)
+     * }
+     */
+    public static MemorySegment mprotect$address() {
+        return mprotect.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mprotect(void *__addr, size_t __len, int __prot)
+     * }
+     */
+    public static int mprotect(MemorySegment __addr, long __len, int __prot) {
+        var mh$ = mprotect.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mprotect", __addr, __len, __prot);
+            }
+            return (int)mh$.invokeExact(__addr, __len, __prot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class madvise {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("madvise");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int madvise(void *__addr, size_t __len, int __advice)
+     * }
+     */
+    public static FunctionDescriptor madvise$descriptor() {
+        return madvise.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int madvise(void *__addr, size_t __len, int __advice)
+     * }
+     */
+    public static MethodHandle madvise$handle() {
+        return madvise.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int madvise(void *__addr, size_t __len, int __advice)
+     * }
+     */
+    public static MemorySegment madvise$address() {
+        return madvise.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int madvise(void *__addr, size_t __len, int __advice)
+     * }
+     */
+    public static int madvise(MemorySegment __addr, long __len, int __advice) {
+        var mh$ = madvise.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("madvise", __addr, __len, __advice);
+            }
+            return (int)mh$.invokeExact(__addr, __len, __advice);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mlock {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mlock");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static FunctionDescriptor mlock$descriptor() {
+        return mlock.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static MethodHandle mlock$handle() {
+        return mlock.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static MemorySegment mlock$address() {
+        return mlock.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static int mlock(MemorySegment __addr, long __len) {
+        var mh$ = mlock.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mlock", __addr, __len);
+            }
+            return (int)mh$.invokeExact(__addr, __len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class munlock {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("munlock");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int munlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static FunctionDescriptor munlock$descriptor() {
+        return munlock.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int munlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static MethodHandle munlock$handle() {
+        return munlock.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int munlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static MemorySegment munlock$address() {
+        return munlock.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int munlock(const void *__addr, size_t __len)
+     * }
+     */
+    public static int munlock(MemorySegment __addr, long __len) {
+        var mh$ = munlock.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("munlock", __addr, __len);
+            }
+            return (int)mh$.invokeExact(__addr, __len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mincore {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG,
+            Libc.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mincore");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static FunctionDescriptor mincore$descriptor() {
+        return mincore.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static MethodHandle mincore$handle() {
+        return mincore.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static MemorySegment mincore$address() {
+        return mincore.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mincore(void *__start, size_t __len, unsigned char *__vec)
+     * }
+     */
+    public static int mincore(MemorySegment __start, long __len, MemorySegment __vec) {
+        var mh$ = mincore.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mincore", __start, __len, __vec);
+            }
+            return (int)mh$.invokeExact(__start, __len, __vec);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
+     * extern void *mremap(void *__addr, size_t __old_len, size_t __new_len, int __flags, ...)
+     * }
+     */
+    public static class mremap {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                Libc.C_POINTER,
+                Libc.C_POINTER,
+                Libc.C_LONG,
+                Libc.C_LONG,
+                Libc.C_INT
+            );
+        private static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mremap");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private mremap(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern void *mremap(void *__addr, size_t __old_len, size_t __new_len, int __flags, ...)
+         * }
+         */
+        public static mremap makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new mremap(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public MemorySegment apply(MemorySegment __addr, long __old_len, long __new_len, int __flags, Object... x4) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("mremap", __addr, __old_len, __new_len, __flags, x4);
+                }
+                return (MemorySegment) spreader.invokeExact(__addr, __old_len, __new_len, __flags, x4);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
 
     private static class fallocate {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -949,6 +1046,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("fallocate", __fd, __mode, __offset, __len);
             }
             return (int)mh$.invokeExact(__fd, __mode, __offset, __len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1153,6 +1252,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("close", __fd);
             }
             return (int)mh$.invokeExact(__fd);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1214,6 +1315,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("pread", __fd, __buf, __nbytes, __offset);
             }
             return (long)mh$.invokeExact(__fd, __buf, __nbytes, __offset);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1275,6 +1378,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("pwrite", __fd, __buf, __n, __offset);
             }
             return (long)mh$.invokeExact(__fd, __buf, __n, __offset);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1351,6 +1456,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("sysconf", __name);
             }
             return (long)mh$.invokeExact(__name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1358,8 +1465,7 @@ public class Libc extends Libc$shared {
 
     private static class getpid {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT
-        );
+            Libc.C_INT    );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("getpid");
 
@@ -1369,7 +1475,7 @@ public class Libc extends Libc$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern __pid_t getpid(void)
+     * extern __pid_t getpid()
      * }
      */
     public static FunctionDescriptor getpid$descriptor() {
@@ -1379,7 +1485,7 @@ public class Libc extends Libc$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern __pid_t getpid(void)
+     * extern __pid_t getpid()
      * }
      */
     public static MethodHandle getpid$handle() {
@@ -1389,7 +1495,7 @@ public class Libc extends Libc$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern __pid_t getpid(void)
+     * extern __pid_t getpid()
      * }
      */
     public static MemorySegment getpid$address() {
@@ -1398,7 +1504,7 @@ public class Libc extends Libc$shared {
 
     /**
      * {@snippet lang=c :
-     * extern __pid_t getpid(void)
+     * extern __pid_t getpid()
      * }
      */
     public static int getpid() {
@@ -1408,6 +1514,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("getpid");
             }
             return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1467,6 +1575,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("ftruncate", __fd, __length);
             }
             return (int)mh$.invokeExact(__fd, __length);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1526,6 +1636,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("getrlimit", __resource, __rlimits);
             }
             return (int)mh$.invokeExact(__resource, __rlimits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1584,6 +1696,8 @@ public class Libc extends Libc$shared {
                 traceDowncall("strerror", __errnum);
             }
             return (MemorySegment)mh$.invokeExact(__errnum);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
@@ -1642,123 +1756,16 @@ public class Libc extends Libc$shared {
                 traceDowncall("strerrorname_np", __err);
             }
             return (MemorySegment)mh$.invokeExact(__err);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
     }
-    private static final int EPERM = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define EPERM 1
-     * }
-     */
-    public static int EPERM() {
-        return EPERM;
-    }
-    private static final int ENOENT = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * #define ENOENT 2
-     * }
-     */
-    public static int ENOENT() {
-        return ENOENT;
-    }
-    private static final int EINTR = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * #define EINTR 4
-     * }
-     */
-    public static int EINTR() {
-        return EINTR;
-    }
-    private static final int EIO = (int)5L;
-    /**
-     * {@snippet lang=c :
-     * #define EIO 5
-     * }
-     */
-    public static int EIO() {
-        return EIO;
-    }
-    private static final int EAGAIN = (int)11L;
-    /**
-     * {@snippet lang=c :
-     * #define EAGAIN 11
-     * }
-     */
-    public static int EAGAIN() {
-        return EAGAIN;
-    }
-    private static final int ENOMEM = (int)12L;
-    /**
-     * {@snippet lang=c :
-     * #define ENOMEM 12
-     * }
-     */
-    public static int ENOMEM() {
-        return ENOMEM;
-    }
-    private static final int EACCES = (int)13L;
-    /**
-     * {@snippet lang=c :
-     * #define EACCES 13
-     * }
-     */
-    public static int EACCES() {
-        return EACCES;
-    }
-    private static final int EBUSY = (int)16L;
-    /**
-     * {@snippet lang=c :
-     * #define EBUSY 16
-     * }
-     */
-    public static int EBUSY() {
-        return EBUSY;
-    }
-    private static final int EEXIST = (int)17L;
-    /**
-     * {@snippet lang=c :
-     * #define EEXIST 17
-     * }
-     */
-    public static int EEXIST() {
-        return EEXIST;
-    }
-    private static final int EINVAL = (int)22L;
-    /**
-     * {@snippet lang=c :
-     * #define EINVAL 22
-     * }
-     */
-    public static int EINVAL() {
-        return EINVAL;
-    }
-    private static final int ENOSPC = (int)28L;
-    /**
-     * {@snippet lang=c :
-     * #define ENOSPC 28
-     * }
-     */
-    public static int ENOSPC() {
-        return ENOSPC;
-    }
-    private static final int ENOSYS = (int)38L;
-    /**
-     * {@snippet lang=c :
-     * #define ENOSYS 38
-     * }
-     */
-    public static int ENOSYS() {
-        return ENOSYS;
-    }
 
     private static class sched_getcpu {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Libc.C_INT
-        );
+            Libc.C_INT    );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("sched_getcpu");
 
@@ -1768,7 +1775,7 @@ public class Libc extends Libc$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern int sched_getcpu(void)
+     * extern int sched_getcpu()
      * }
      */
     public static FunctionDescriptor sched_getcpu$descriptor() {
@@ -1778,7 +1785,7 @@ public class Libc extends Libc$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern int sched_getcpu(void)
+     * extern int sched_getcpu()
      * }
      */
     public static MethodHandle sched_getcpu$handle() {
@@ -1788,7 +1795,7 @@ public class Libc extends Libc$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern int sched_getcpu(void)
+     * extern int sched_getcpu()
      * }
      */
     public static MemorySegment sched_getcpu$address() {
@@ -1797,7 +1804,7 @@ public class Libc extends Libc$shared {
 
     /**
      * {@snippet lang=c :
-     * extern int sched_getcpu(void)
+     * extern int sched_getcpu()
      * }
      */
     public static int sched_getcpu() {
@@ -1807,14 +1814,43 @@ public class Libc extends Libc$shared {
                 traceDowncall("sched_getcpu");
             }
             return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int MFD_CLOEXEC = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MFD_CLOEXEC 1
+     * }
+     */
+    public static int MFD_CLOEXEC() {
+        return MFD_CLOEXEC;
+    }
+    private static final int MFD_ALLOW_SEALING = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define MFD_ALLOW_SEALING 2
+     * }
+     */
+    public static int MFD_ALLOW_SEALING() {
+        return MFD_ALLOW_SEALING;
+    }
+    private static final int MFD_HUGETLB = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define MFD_HUGETLB 4
+     * }
+     */
+    public static int MFD_HUGETLB() {
+        return MFD_HUGETLB;
+    }
     private static final MemorySegment MAP_FAILED = MemorySegment.ofAddress(-1L);
     /**
      * {@snippet lang=c :
-     * #define MAP_FAILED -1
+     * #define MAP_FAILED (void*) -1
      * }
      */
     public static MemorySegment MAP_FAILED() {
@@ -1866,3 +1902,4 @@ public class Libc extends Libc$shared {
         return MFD_HUGE_1GB;
     }
 }
+

@@ -50,7 +50,7 @@ public class rlimit {
         return rlim_cur$LAYOUT;
     }
 
-    private static final long rlim_cur$OFFSET = 0;
+    private static final long rlim_cur$OFFSET = $LAYOUT.byteOffset(groupElement("rlim_cur"));
 
     /**
      * Offset for field:
@@ -94,7 +94,7 @@ public class rlimit {
         return rlim_max$LAYOUT;
     }
 
-    private static final long rlim_max$OFFSET = 8;
+    private static final long rlim_max$OFFSET = $LAYOUT.byteOffset(groupElement("rlim_max"));
 
     /**
      * Offset for field:
@@ -170,3 +170,4 @@ public class rlimit {
         return addr.reinterpret(layout().byteSize() * elementCount, arena, cleanup);
     }
 }
+

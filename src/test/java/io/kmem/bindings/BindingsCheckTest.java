@@ -31,7 +31,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Checks the hand-maintained jextract output in {@code bindings/} against the C compiler: builds
+ * Checks the jextract output in {@code bindings/} against the C compiler: builds
  * {@code native/probe.c} with gcc, runs it, and compares every constant, C type size and struct
  * layout it prints with the bindings. Both directions fail: a constant or struct field in the
  * bindings that the probe does not print, and a probe line nothing in the bindings accounts
