@@ -327,7 +327,7 @@ public final class SlabAllocator {
      */
     public long kmalloc(String function, long size, int gfp) {
         if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & ~FAST_GFP) == 0) {
-            return small[(int) (size - 1) >>> 3].alloc(gfp);
+            return small[(int) (size - 1) >>> 3].alloc(function, gfp);
         }
         return kmallocSlow(function, size, gfp);
     }
@@ -361,7 +361,7 @@ public final class SlabAllocator {
                 kmallocDma[dma - 1][index] = c;
             }
         }
-        return c.alloc(gfp & ~(__GFP_DMA | __GFP_DMA32));
+        return c.alloc(function, gfp & ~(__GFP_DMA | __GFP_DMA32));
     }
 
     private long kmallocLarge(String function, long size, int gfp) {

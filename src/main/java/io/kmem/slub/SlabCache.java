@@ -265,6 +265,7 @@ public final class SlabCache {
     }
 
     private long allocSlow(String function, CpuSlab c, int gfp) {
+        ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             Gfp.check(function + "(" + name + ")", gfp);
         }
@@ -273,7 +274,6 @@ public final class SlabCache {
                     + " while it builds a slab; a constructor must not allocate from its own cache (it would recurse"
                     + " without end)");
         }
-        ensureUsable(name.contains("kmalloc-") ? "kmalloc(" + objectSize + ")" : "kmem_cache_alloc(" + name + ")");
         if ((gfp & __GFP_NOFAIL) == 0 && sa.failslab.shouldFail(Gfp.mayBlock(gfp), 0, objectSize)) {
             synchronized (this) {
                 failures++;
