@@ -1,6 +1,6 @@
 package io.kmem;
 
-import io.kmem.dma.DmaDevice;
+import io.kmem.internal.dma.DeviceImpl;
 
 /**
  * A device that does DMA: the kernel's {@code struct device}, as the DMA API sees it. It
@@ -12,14 +12,14 @@ import io.kmem.dma.DmaDevice;
  * is made with {@code new Device(name)}. A device is not tied to a pool.
  */
 public final class Device {
-    final DmaDevice impl;
+    final DeviceImpl impl;
 
     /** A device named {@code name} (the name appears in DMA messages). */
     public Device(String name) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("Device: expected a name, got none");
         }
-        this.impl = new DmaDevice(name);
+        this.impl = new DeviceImpl(name);
     }
 
     /** {@code dev_name}. */

@@ -1,6 +1,6 @@
 package io.kmem;
 
-import io.kmem.dma.DmaPoolAllocator;
+import io.kmem.internal.dma.DmaPoolImpl;
 
 /**
  * A pool of small coherent DMA blocks made by {@link MemoryPool#dma_pool_create}: the
@@ -8,10 +8,10 @@ import io.kmem.dma.DmaPoolAllocator;
  * {@code dma_pool_*} methods.
  */
 public final class DmaPool {
-    final DmaPoolAllocator impl;
+    final DmaPoolImpl impl;
     final MemoryPool pool;
 
-    DmaPool(DmaPoolAllocator impl, MemoryPool pool) {
+    DmaPool(DmaPoolImpl impl, MemoryPool pool) {
         this.impl = impl;
         this.pool = pool;
     }

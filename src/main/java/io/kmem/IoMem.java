@@ -2,7 +2,7 @@ package io.kmem;
 
 import io.kmem.error.BadAddressException;
 import io.kmem.error.PoolClosedException;
-import io.kmem.mmio.Ioremap;
+import io.kmem.internal.mmio.Ioremap;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;

@@ -1,6 +1,6 @@
 package io.kmem;
 
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 
 /**
  * A slab cache made by {@link MemoryPool#kmem_cache_create}: the kernel's
@@ -8,10 +8,10 @@ import io.kmem.slub.SlabCache;
  * {@code kmem_cache_*} methods.
  */
 public final class KmemCache {
-    final SlabCache impl;
+    final KmemCacheImpl impl;
     final MemoryPool pool;
 
-    KmemCache(SlabCache impl, MemoryPool pool) {
+    KmemCache(KmemCacheImpl impl, MemoryPool pool) {
         this.impl = impl;
         this.pool = pool;
     }

@@ -2,18 +2,18 @@ package io.kmem;
 
 import io.kmem.error.BadAddressException;
 import io.kmem.gfp.Gfp;
-import io.kmem.page.BuddyAllocator;
+import io.kmem.internal.page.BuddyAllocator;
 import io.kmem.gfp.FrameKind;
-import io.kmem.phys.FramePool;
+import io.kmem.internal.phys.FramePool;
 import io.kmem.stats.HostInfo;
-import io.kmem.phys.MemMap;
-import io.kmem.phys.PhysLayout;
-import io.kmem.report.FrameOwnerScan;
-import io.kmem.report.PageReport;
-import io.kmem.report.PhysReport;
+import io.kmem.internal.phys.MemMap;
+import io.kmem.internal.phys.PhysLayout;
+import io.kmem.internal.report.FrameOwnerScan;
+import io.kmem.internal.report.PageReport;
+import io.kmem.internal.report.PhysReport;
 import io.kmem.debug.FaultAttr;
-import io.kmem.slub.SlabAllocator;
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.SlabAllocator;
+import io.kmem.internal.slub.KmemCacheImpl;
 import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.KmemObjInfo;
@@ -22,8 +22,8 @@ import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
 import io.kmem.stats.ZoneStats;
-import io.kmem.vmalloc.VmArea;
-import io.kmem.vmalloc.Vmalloc;
+import io.kmem.internal.vmalloc.VmArea;
+import io.kmem.internal.vmalloc.Vmalloc;
 import java.util.function.Consumer;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -577,7 +577,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public KmemCache kmem_cache_create(String name, long size, long align, int flags, Consumer<MemorySegment> ctor) {
         phys.ensureOpen("kmem_cache_create");
-        SlabCache c = slab.create(name, size, align, flags, ctor);
+        KmemCacheImpl c = slab.create(name, size, align, flags, ctor);
         return c == null ? null : new KmemCache(c, this);
     }
 
@@ -607,7 +607,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
         phys.ensureOpen("kmem_cache_alloc_bulk");
-        SlabCache c = own(cache, "kmem_cache_alloc_bulk");
+        KmemCacheImpl c = own(cache, "kmem_cache_alloc_bulk");
         Gfp.check("kmem_cache_alloc_bulk", gfp);
         if (p == null) {
             throw new NullPointerException("kmem_cache_alloc_bulk: p is null");
@@ -639,7 +639,7 @@ public final class MemoryPool implements AutoCloseable {
             throw new IllegalArgumentException("kmem_cache_free_bulk: size " + size + " does not fit the array of "
                     + p.length);
         }
-        SlabCache c = cache == null ? null : own(cache, "kmem_cache_free_bulk");
+        KmemCacheImpl c = cache == null ? null : own(cache, "kmem_cache_free_bulk");
         for (int i = 0; i < size; i++) {
             if (c == null) {
                 slab.kfree("kmem_cache_free_bulk", p[i]);
@@ -672,7 +672,7 @@ public final class MemoryPool implements AutoCloseable {
         }
     }
 
-    private SlabCache own(KmemCache cache, String function) {
+    private KmemCacheImpl own(KmemCache cache, String function) {
         if (cache == null) {
             throw new NullPointerException(function + ": cache is null");
         }
@@ -1064,8 +1064,8 @@ public final class MemoryPool implements AutoCloseable {
      * The pool's ioremap mappings and their registry ({@code Ioremap.areas()}: what
      * vmallocinfo lists as {@code ioremap}), and the roots device files are found under.
      */
-    final io.kmem.mmio.Ioremap ioremap = new io.kmem.mmio.Ioremap();
-    private final io.kmem.mmio.IoResources ioResources = new io.kmem.mmio.IoResources(ioremap);
+    final io.kmem.internal.mmio.Ioremap ioremap = new io.kmem.internal.mmio.Ioremap();
+    private final io.kmem.internal.mmio.IoResources ioResources = new io.kmem.internal.mmio.IoResources(ioremap);
     /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
     private final java.util.concurrent.ConcurrentHashMap<String, PciDev> pciDevs =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -1201,7 +1201,7 @@ public final class MemoryPool implements AutoCloseable {
     public PciDev pci_get_device(int vendor, int device, PciDev from) {
         phys.ensureOpen("pci_get_device");
         boolean past = from == null;
-        for (io.kmem.pci.PciDevice d : io.kmem.pci.PciDevice.scan(ioremap.sysRoot())) {
+        for (io.kmem.internal.pci.PciDevImpl d : io.kmem.internal.pci.PciDevImpl.scan(ioremap.sysRoot())) {
             if (!past) {
                 past = d.name().equals(from.name());
                 continue;
@@ -1236,13 +1236,13 @@ public final class MemoryPool implements AutoCloseable {
     /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
     public void pci_set_master(PciDev dev) {
         phys.ensureOpen("pci_set_master");
-        pci(dev, "pci_set_master").setCommand("pci_set_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, true);
+        pci(dev, "pci_set_master").setCommand("pci_set_master", io.kmem.internal.pci.PciDevImpl.PCI_COMMAND_MASTER, true);
     }
 
     /** {@code pci_clear_master}: clears bus mastering. */
     public void pci_clear_master(PciDev dev) {
         phys.ensureOpen("pci_clear_master");
-        pci(dev, "pci_clear_master").setCommand("pci_clear_master", io.kmem.pci.PciDevice.PCI_COMMAND_MASTER, false);
+        pci(dev, "pci_clear_master").setCommand("pci_clear_master", io.kmem.internal.pci.PciDevImpl.PCI_COMMAND_MASTER, false);
     }
 
     /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
@@ -1336,7 +1336,7 @@ public final class MemoryPool implements AutoCloseable {
 
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
         phys.ensureOpen(function);
-        io.kmem.pci.PciDevice d = pci(dev, function);
+        io.kmem.internal.pci.PciDevImpl d = pci(dev, function);
         var r = d.barRange(function, bar, offset, maxlen, wc);
         try {
             return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
@@ -1400,24 +1400,24 @@ public final class MemoryPool implements AutoCloseable {
         return ioResources.ioports();
     }
 
-    private static Resource resource(io.kmem.mmio.ResourceTree.Region r) {
+    private static Resource resource(io.kmem.internal.mmio.ResourceTree.Region r) {
         return new Resource(r.name(), r.start(), r.end(), r.owner());
     }
 
     // ------------------------------------------------------------------ DMA API
 
     /** {@code DMA_MAPPING_ERROR}: what a refused {@code dma_map_*} returns; test with {@link #dma_mapping_error}. */
-    public static final long DMA_MAPPING_ERROR = io.kmem.dma.DmaDirect.DMA_MAPPING_ERROR;
+    public static final long DMA_MAPPING_ERROR = io.kmem.internal.dma.DmaDirect.DMA_MAPPING_ERROR;
 
-    private volatile io.kmem.dma.DmaDirect dma;
+    private volatile io.kmem.internal.dma.DmaDirect dma;
 
-    private io.kmem.dma.DmaDirect dma() {
-        io.kmem.dma.DmaDirect d = dma;
+    private io.kmem.internal.dma.DmaDirect dma() {
+        io.kmem.internal.dma.DmaDirect d = dma;
         if (d == null) {
             synchronized (this) {
                 d = dma;
                 if (d == null) {
-                    dma = d = new io.kmem.dma.DmaDirect(phys, buddy);
+                    dma = d = new io.kmem.internal.dma.DmaDirect(phys, buddy);
                 }
             }
         }
@@ -1426,7 +1426,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code DMA_BIT_MASK(n)}: the mask of an n-bit device, 2^n - 1 (all ones for 64). */
     public static long DMA_BIT_MASK(int n) {
-        return io.kmem.dma.DmaDirect.bitMask(n);
+        return io.kmem.internal.dma.DmaDirect.bitMask(n);
     }
 
     /**
@@ -1525,7 +1525,7 @@ public final class MemoryPool implements AutoCloseable {
     public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_single");
         dma().unmap("dma_unmap_single", dev(dev, "dma_unmap_single"), dmaAddr, size, dir(dir, "dma_unmap_single"),
-                io.kmem.dma.DmaDevice.MapKind.SINGLE);
+                io.kmem.internal.dma.DeviceImpl.MapKind.SINGLE);
     }
 
     /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
@@ -1539,7 +1539,7 @@ public final class MemoryPool implements AutoCloseable {
     public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_page");
         dma().unmap("dma_unmap_page", dev(dev, "dma_unmap_page"), dmaAddr, size, dir(dir, "dma_unmap_page"),
-                io.kmem.dma.DmaDevice.MapKind.PAGE);
+                io.kmem.internal.dma.DeviceImpl.MapKind.PAGE);
     }
 
     /** {@code dma_mapping_error}: true when a map returned {@link #DMA_MAPPING_ERROR} (C returns -ENOMEM then). */
@@ -1581,7 +1581,7 @@ public final class MemoryPool implements AutoCloseable {
      */
     public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
         phys.ensureOpen("dma_pool_create");
-        return new DmaPool(io.kmem.dma.DmaPoolAllocator.create(dma(), name, dev(dev, "dma_pool_create"), size, align, boundary),
+        return new DmaPool(io.kmem.internal.dma.DmaPoolImpl.create(dma(), name, dev(dev, "dma_pool_create"), size, align, boundary),
                 this);
     }
 
@@ -1590,7 +1590,7 @@ public final class MemoryPool implements AutoCloseable {
      * (C's {@code dma_addr_t *handle}); 0 (NULL) when no page can be had. Not zeroed.
      */
     public long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
-        io.kmem.dma.DmaPoolAllocator p = own(pool, "dma_pool_alloc");
+        io.kmem.internal.dma.DmaPoolImpl p = own(pool, "dma_pool_alloc");
         if (handle == null) {
             throw new NullPointerException("dma_pool_alloc: handle is null");
         }
@@ -1599,7 +1599,7 @@ public final class MemoryPool implements AutoCloseable {
 
     /** {@code dma_pool_zalloc}: {@link #dma_pool_alloc}, zeroed. */
     public long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
-        io.kmem.dma.DmaPoolAllocator p = own(pool, "dma_pool_zalloc");
+        io.kmem.internal.dma.DmaPoolImpl p = own(pool, "dma_pool_zalloc");
         if (handle == null) {
             throw new NullPointerException("dma_pool_zalloc: handle is null");
         }
@@ -1638,7 +1638,7 @@ public final class MemoryPool implements AutoCloseable {
         return dma().takeReports();
     }
 
-    private io.kmem.dma.DmaPoolAllocator own(DmaPool pool, String function) {
+    private io.kmem.internal.dma.DmaPoolImpl own(DmaPool pool, String function) {
         phys.ensureOpen(function);
         if (pool == null) {
             throw new NullPointerException(function + ": pool is null");
@@ -1651,7 +1651,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** The DMA side of {@code dev}; a null device throws naming {@code function}. */
-    private static io.kmem.dma.DmaDevice dev(Device dev, String function) {
+    private static io.kmem.internal.dma.DeviceImpl dev(Device dev, String function) {
         if (dev == null) {
             throw new NullPointerException(function + ": dev is null");
         }
@@ -1667,7 +1667,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** The sysfs side of {@code dev}; a null function throws naming {@code function}. */
-    private static io.kmem.pci.PciDevice pci(PciDev dev, String function) {
+    private static io.kmem.internal.pci.PciDevImpl pci(PciDev dev, String function) {
         if (dev == null) {
             throw new NullPointerException(function + ": dev is null");
         }

@@ -1,16 +1,16 @@
 package io.kmem;
 
-import io.kmem.pci.PciDevice;
+import io.kmem.internal.pci.PciDevImpl;
 
 /**
  * A PCI function found by {@link MemoryPool#pci_get_device}: the kernel's
  * {@code struct pci_dev *}, read from sysfs. Its DMA side is {@link #dev()}.
  */
 public final class PciDev {
-    final PciDevice impl;
+    final PciDevImpl impl;
     private final Device dev;
 
-    PciDev(PciDevice impl) {
+    PciDev(PciDevImpl impl) {
         this.impl = impl;
         this.dev = new Device(impl.name());
     }

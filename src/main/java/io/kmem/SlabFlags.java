@@ -1,6 +1,6 @@
 package io.kmem;
 
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 
 /**
  * The kernel's {@code SLAB_*} flags for {@link MemoryPool#kmem_cache_create}.
@@ -13,21 +13,21 @@ import io.kmem.slub.SlabCache;
  */
 public final class SlabFlags {
     /** F: check free lists, object pointers and counts at every allocation and free. */
-    public static final int SLAB_CONSISTENCY_CHECKS = SlabCache.SLAB_CONSISTENCY_CHECKS;
+    public static final int SLAB_CONSISTENCY_CHECKS = KmemCacheImpl.SLAB_CONSISTENCY_CHECKS;
     /** Z: red zones around each object (0xbb while free, 0xcc while allocated), checked at free. */
-    public static final int SLAB_RED_ZONE = SlabCache.SLAB_RED_ZONE;
+    public static final int SLAB_RED_ZONE = KmemCacheImpl.SLAB_RED_ZONE;
     /** P: poison free objects (0x6b, last byte 0xa5) and new ones (0x5a); damage is a write after free. */
-    public static final int SLAB_POISON = SlabCache.SLAB_POISON;
+    public static final int SLAB_POISON = KmemCacheImpl.SLAB_POISON;
     /** Align objects to the 64-byte cache line (smaller objects: the smallest power of two that holds them). */
-    public static final int SLAB_HWCACHE_ALIGN = SlabCache.SLAB_HWCACHE_ALIGN;
+    public static final int SLAB_HWCACHE_ALIGN = KmemCacheImpl.SLAB_HWCACHE_ALIGN;
     /** Slabs from the DMA zone (below 16 MiB). */
-    public static final int SLAB_CACHE_DMA = SlabCache.SLAB_CACHE_DMA;
+    public static final int SLAB_CACHE_DMA = KmemCacheImpl.SLAB_CACHE_DMA;
     /** Slabs from the DMA32 zone (below 4 GiB). */
-    public static final int SLAB_CACHE_DMA32 = SlabCache.SLAB_CACHE_DMA32;
+    public static final int SLAB_CACHE_DMA32 = KmemCacheImpl.SLAB_CACHE_DMA32;
     /** U: record the thread and stack of each object's last allocation and free, for reports. */
-    public static final int SLAB_STORE_USER = SlabCache.SLAB_STORE_USER;
+    public static final int SLAB_STORE_USER = KmemCacheImpl.SLAB_STORE_USER;
     /** kmem_cache_create throws instead of returning null when it fails. */
-    public static final int SLAB_PANIC = SlabCache.SLAB_PANIC;
+    public static final int SLAB_PANIC = KmemCacheImpl.SLAB_PANIC;
 
     private SlabFlags() {
     }

@@ -10,7 +10,7 @@ import io.kmem.bindings.Libc;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.PoolClosedException;
 import io.kmem.gfp.FrameKind;
-import io.kmem.sys.Sys;
+import io.kmem.internal.sys.Sys;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -2,7 +2,7 @@ package io.kmem;
 
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.ZoneStats;
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 
 /**
  * Where every frame of a pool is at rest, for the tests that must show nothing leaked: free

@@ -28,7 +28,7 @@ class MemoryPoolTest {
         String option = System.getProperty("kmem.slab_table", "auto");
         try (MemoryPool pool = MemoryPool.builder().name("table").smallPages(16 * MIB).slubDebug(null).build()) {
             long frames = pool.phys.limitPfn() - pool.phys.basePfn();
-            boolean flat = option.equals("auto") && frames <= io.kmem.slub.SlabAllocator.FLAT_TABLE_MAX_FRAMES;
+            boolean flat = option.equals("auto") && frames <= io.kmem.internal.slub.SlabAllocator.FLAT_TABLE_MAX_FRAMES;
             assertEquals(flat, pool.slab.flatFrameTable(), "-Dkmem.slab_table=" + option + ", direct map of " + frames
                     + " frames");
             assertEquals(flat, pool.slabTableBytes() == 16 + 4 * frames, "a flat table holds a reference per frame of"

@@ -4,7 +4,7 @@ import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.kmem.phys.FramePool;
+import io.kmem.internal.phys.FramePool;
 import io.kmem.gfp.FrameKind;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.MovedFrame;

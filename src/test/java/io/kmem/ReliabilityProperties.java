@@ -7,7 +7,7 @@ import static io.kmem.gfp.Gfp.__GFP_NORETRY;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 import io.kmem.stats.SlabCacheStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -2,7 +2,7 @@ package io.kmem.bench;
 
 import io.kmem.MemoryPool;
 import io.kmem.bindings.Libc;
-import io.kmem.sys.Sys;
+import io.kmem.internal.sys.Sys;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

@@ -3,7 +3,7 @@ package io.kmem.bench;
 import io.kmem.IoMem;
 import io.kmem.MemoryPool;
 import io.kmem.bindings.Libc;
-import io.kmem.sys.Sys;
+import io.kmem.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -3,7 +3,7 @@ package io.kmem.bench;
 import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.gfp.Gfp;
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 import io.kmem.stats.SlabCacheStats;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -45,7 +45,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *       Netty's {@link PooledByteBufAllocator}, {@code directBuffer(64)} + {@code release()}
  *       ({@code nettyDirect64Pair}), and libc {@code malloc(64)} + {@code free} through plain
  *       FFM downcalls (no linker options; addresses adapted to {@code long} as
- *       {@link io.kmem.sys.Sys} does) ({@code mallocFree64Pair}).
+ *       {@link io.kmem.internal.sys.Sys} does) ({@code mallocFree64Pair}).
  * </ul>
  * The peers run on their fast paths: Netty's allocator is a dedicated instance with
  * thread-local caches for every thread (by default only Netty's own threads get them, and

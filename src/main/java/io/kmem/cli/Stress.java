@@ -13,7 +13,7 @@ import io.kmem.SlabFlags;
 import io.kmem.gfp.Gfp;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.ZoneStats;
-import io.kmem.slub.SlabCache;
+import io.kmem.internal.slub.KmemCacheImpl;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

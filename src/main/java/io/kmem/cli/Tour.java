@@ -13,7 +13,7 @@ import io.kmem.error.KmemException;
 import io.kmem.error.PrivilegeException;
 import io.kmem.error.ResourceBusyException;
 import io.kmem.gfp.Gfp;
-import io.kmem.sys.Sys;
+import io.kmem.internal.sys.Sys;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,6 +1,6 @@
 package io.kmem.debug;
 
-import io.kmem.page.Ratelimit;
+import io.kmem.internal.lib.Ratelimit;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 

@@ -13,7 +13,7 @@ public enum FrameKind {
     /** 1 GiB hugetlb pages ({@code MFD_HUGETLB | MFD_HUGE_1GB}); needs reserved gigantic pages. */
     HUGE_1G(1L << 30, "1 GiB hugetlb");
 
-    /** The pool's frame: 4 KiB, as io.kmem.phys.PhysLayout (this package depends on no other). */
+    /** The pool's frame: 4 KiB, as io.kmem.internal.phys.PhysLayout (this package depends on no other). */
     private static final long FRAME_SIZE = 4096;
     private final long pageSize;
     private final String label;

@@ -13,7 +13,7 @@ public enum ZoneType {
     /** Everything above. */
     NORMAL(Long.MAX_VALUE);
 
-    /** 4 KiB pages, as io.kmem.phys.PhysLayout (this package depends on no other). */
+    /** 4 KiB pages, as io.kmem.internal.phys.PhysLayout (this package depends on no other). */
     private static final int PAGE_SHIFT = 12;
     private static final ZoneType[] VALUES = values();
     private final long limit;

@@ -10,7 +10,7 @@ import java.util.List;
  * {@code kmem map}. Read-only; the snapshot holds no reference to the pool.
  *
  * <p>The owners, taken from the head record of each block in mem_map
- * ({@code io.kmem.report.FrameOwnerScan} says how): FREE in a zone's free lists, PCP in a
+ * ({@code io.kmem.internal.report.FrameOwnerScan} says how): FREE in a zone's free lists, PCP in a
  * thread's page cache, SLAB a slab of {@link #cache}, LARGE_KMALLOC kmalloc above 8 KiB,
  * VMALLOC a block behind a vmalloc area, PAGES __get_free_pages, alloc_pages and vmap'ed
  * pages, RESERVED held back by a DMA mask, OTHER taken out of the buddy at that moment.

@@ -1,0 +1,395 @@
+package io.kmem.internal.dma;
+
+import static io.kmem.gfp.Gfp.__GFP_DMA;
+import static io.kmem.gfp.Gfp.__GFP_DMA32;
+import static io.kmem.gfp.Gfp.__GFP_NOWARN;
+import static io.kmem.gfp.Gfp.__GFP_ZERO;
+
+import io.kmem.bindings.Libc;
+import io.kmem.error.BadAddressException;
+import io.kmem.error.PrivilegeException;
+import io.kmem.gfp.Gfp;
+import io.kmem.internal.page.BuddyAllocator;
+import io.kmem.internal.lib.Ratelimit;
+import io.kmem.internal.phys.FramePool;
+import io.kmem.internal.phys.PhysLayout;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The kernel's direct DMA mapping ({@code kernel/dma/direct.c}) over one pool: no IOMMU, a
+ * DMA address is the physical address, and x86 DMA is cache-coherent, so mapping is a
+ * check and syncing is a fence.
+ *
+ * <h2>Masks ({@code dma_set_mask}, {@code dma_supported})</h2>
+ * {@code dma_direct_supported}: a mask of 32 bits or more is always accepted; a smaller one
+ * must reach the smaller of the last byte of memory ({@code (max_pfn - 1) << PAGE_SHIFT}, the
+ * host's) and the DMA zone's limit ({@code DMA_BIT_MASK(24)}). So masks under 24 bits are
+ * refused with -EIO, as on any x86 machine with more than 16 MiB.
+ *
+ * <h2>{@code dma_alloc_coherent}, step by step ({@code __dma_direct_alloc_pages})</h2>
+ * <ol>
+ *   <li>Drop the caller's zone modifiers; choose the zone from the coherent mask
+ *       ({@code dma_direct_optimal_gfp_mask}): at or below 16 MiB {@code GFP_DMA}, at or below
+ *       4 GiB {@code GFP_DMA32}, otherwise none.</li>
+ *   <li>Allocate {@code get_order(size)} pages, zeroed. If the block ends above the mask
+ *       ({@code dma_coherent_ok} fails), free it and retry with {@code GFP_DMA32} (when no zone
+ *       was chosen), then with {@code GFP_DMA}.</li>
+ *   <li>kmem's addition: the pool knows the PFN of every free block, so when the zones
+ *       cannot serve a mask between their limits (a 28-bit device: DMA32 frames above 256
+ *       MiB, no DMA frames) it takes a free block below the mask from the free lists
+ *       ({@link BuddyAllocator#allocPagesBelow}).</li>
+ *   <li>Nothing fits: NULL, with a rate-limited warning unless {@code __GFP_NOWARN}.</li>
+ * </ol>
+ *
+ * <h2>Streaming mappings ({@code dma_map_single}, {@code dma_map_page})</h2>
+ * The buffer must be pool memory (every page of it a pool frame: kmalloc, the page
+ * allocator, dma_alloc_coherent). {@code dma_capable}: when its last byte lies above the
+ * device's {@code dma_mask} the map returns {@link #DMA_MAPPING_ERROR} with a rate-limited
+ * warning ("DMA addr ... overflow"); the address is never handed out (the kernel would bounce
+ * it through swiotlb; kmem has none). Every map is recorded on the device, so unmap and sync
+ * are checked against it ({@link DeviceImpl}).
+ *
+ * <h2>Ownership fences</h2>
+ * Handing a buffer to the device ({@code dma_map_*}, {@code dma_sync_*_for_device}) is a
+ * release fence: the CPU's earlier writes to the buffer are not moved after it (the doorbell
+ * {@code writel} that follows is a release as well). Taking it back ({@code dma_unmap_*},
+ * {@code dma_sync_*_for_cpu}) is an acquire fence: later reads of the buffer are not moved
+ * before it, so they see what the device wrote. x86 needs no cache maintenance.
+ *
+ * <p>Thread safety: every method may be called from any thread.
+ */
+public final class DmaDirect {
+    /** {@code DMA_MAPPING_ERROR}: {@code ~(dma_addr_t) 0}. */
+    public static final long DMA_MAPPING_ERROR = -1L;
+    /** {@code zone_dma_limit} on x86: the DMA zone ends at 16 MiB. */
+    public static final long ZONE_DMA_LIMIT = bitMask(24);
+
+    private static final System.Logger LOG = System.getLogger("io.kmem.internal.dma");
+
+    private final FramePool phys;
+    private final BuddyAllocator buddy;
+    private final long minMask;
+    private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
+    private final LongAdder mapErrors = new LongAdder();
+    private final LongAdder allocFailures = new LongAdder();
+    private final List<String> reports = new ArrayList<>();
+    /** The device of each live coherent allocation, by CPU address: a free by another device is refused. */
+    private final Map<Long, DeviceImpl> coherentOwners = new ConcurrentHashMap<>();
+    /** Every device that made a streaming mapping here: an unmap by another device names the mapper. */
+    private final Set<DeviceImpl> mappers = ConcurrentHashMap.newKeySet();
+
+    public DmaDirect(FramePool phys, BuddyAllocator buddy) {
+        this.phys = phys;
+        this.buddy = buddy;
+        long maxPfn = phys.host().limitPfn();
+        this.minMask = Math.min((maxPfn - 1) << PhysLayout.PAGE_SHIFT, ZONE_DMA_LIMIT);
+    }
+
+    /** {@code DMA_BIT_MASK(n)}: 2^n - 1, all ones for 64. */
+    public static long bitMask(int n) {
+        if (n < 0 || n > 64) {
+            throw new IllegalArgumentException("DMA_BIT_MASK(" + n + "): expected 0 to 64 bits");
+        }
+        return n == 64 ? -1L : (1L << n) - 1;
+    }
+
+    // ------------------------------------------------------------------ masks
+
+    /** {@code dma_supported}: may a device use {@code mask}? See the class comment. */
+    public boolean supported(long mask) {
+        return Long.compareUnsigned(mask, bitMask(32)) >= 0 || Long.compareUnsigned(mask, minMask) >= 0;
+    }
+
+    /** {@code dma_set_mask}: 0, or -EIO for a mask the platform cannot serve (the mask is unchanged). */
+    public int setMask(DeviceImpl dev, long mask) {
+        if (!supported(mask)) {
+            return -Libc.EIO();
+        }
+        dev.dmaMask(mask);
+        return 0;
+    }
+
+    /** {@code dma_set_coherent_mask}: 0, or -EIO. */
+    public int setCoherentMask(DeviceImpl dev, long mask) {
+        if (!supported(mask)) {
+            return -Libc.EIO();
+        }
+        dev.coherentMask(mask);
+        return 0;
+    }
+
+    // ------------------------------------------------------------------ coherent memory
+
+    /**
+     * {@code dma_alloc_coherent}: {@code size} bytes ({@code get_order(size)} pages), zeroed,
+     * whose DMA addresses all lie within the device's coherent mask. Returns the CPU address,
+     * or 0 (NULL) when nothing fits; the DMA address is its physical address.
+     *
+     * @throws PrivilegeException in a pool without physical addresses
+     */
+    public long allocCoherent(DeviceImpl dev, long size, int gfp) {
+        Gfp.check("dma_alloc_coherent", gfp);
+        if (size <= 0) {
+            throw new IllegalArgumentException("dma_alloc_coherent(" + dev.name() + ", " + size
+                    + "): expected a size above 0");
+        }
+        requirePhysical("dma_alloc_coherent");
+        int order = size > PhysLayout.PAGE_SIZE << BuddyAllocator.MAX_ORDER ? BuddyAllocator.MAX_ORDER + 1
+                : BuddyAllocator.getOrder(size);
+        long pageSize = (size + PhysLayout.PAGE_SIZE - 1) & PhysLayout.PAGE_MASK;
+        long limit = dev.coherentMask();
+        int caller = gfp & ~(__GFP_DMA | __GFP_DMA32);
+        int g = caller | zoneFor(limit) | __GFP_ZERO | __GFP_NOWARN;
+        long pfn;
+        while (true) {
+            pfn = order > BuddyAllocator.MAX_ORDER ? -1 : buddy.allocPages(g, order);
+            if (pfn >= 0 && !fits(pfn << PhysLayout.PAGE_SHIFT, pageSize, limit)) {
+                buddy.freePages("dma_alloc_coherent", phys.directAddress(pfn), pfn, order);
+                pfn = -1;
+                if (limit != -1L && (g & (__GFP_DMA32 | __GFP_DMA)) == 0) {
+                    g |= __GFP_DMA32;
+                    continue;
+                }
+                if ((g & __GFP_DMA) == 0) {
+                    g = g & ~__GFP_DMA32 | __GFP_DMA;
+                    continue;
+                }
+            }
+            break;
+        }
+        if (pfn < 0 && order <= BuddyAllocator.MAX_ORDER) {
+            pfn = buddy.allocPagesBelow(caller | __GFP_ZERO, order, limit);
+        }
+        if (pfn < 0) {
+            allocFailures.increment();
+            if ((gfp & __GFP_NOWARN) == 0) {
+                warn(String.format(Locale.ROOT, "dma_alloc_coherent(%s, %d): no block of order %d within the coherent"
+                        + " mask 0x%x in pool '%s' (%s)", dev.name(), size, order, limit, phys.name(),
+                        order > BuddyAllocator.MAX_ORDER ? "above MAX_ORDER" : "nothing free below the mask"));
+            }
+            return 0;
+        }
+        long cpu = phys.directAddress(pfn);
+        coherentOwners.put(cpu, dev);
+        return cpu;
+    }
+
+    /**
+     * {@code dma_free_coherent}: frees what {@link #allocCoherent} returned for {@code size}.
+     *
+     * @throws BadAddressException when {@code dma} is not the DMA address of {@code cpuAddr}, or
+     *         {@code cpuAddr} not such an allocation (wrong size included)
+     * @throws io.kmem.error.DoubleFreeException when it was freed already
+     * @throws BadAddressException when another device allocated it (DMA-API debugging's "frees DMA
+     *         memory with different device"); nothing is freed then
+     */
+    public void freeCoherent(DeviceImpl dev, long size, long cpuAddr, long dma) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("dma_free_coherent(" + dev.name() + ", " + size
+                    + "): expected the size given to dma_alloc_coherent");
+        }
+        long pfn = phys.directPfn(cpuAddr);
+        if (pfn < 0 || (cpuAddr & ~PhysLayout.PAGE_MASK) != 0) {
+            phys.ensureOpen("dma_free_coherent");
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_free_coherent(%s, %d, 0x%x, 0x%x): the CPU"
+                    + " address is not one dma_alloc_coherent returned (outside the pool's direct map, or not"
+                    + " page-aligned)", dev.name(), size, cpuAddr, dma));
+        }
+        if (pfn << PhysLayout.PAGE_SHIFT != dma) {
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_free_coherent(%s, %d, 0x%x, 0x%x): the DMA"
+                    + " handle is not that of the CPU address (0x%x)", dev.name(), size, cpuAddr, dma,
+                    pfn << PhysLayout.PAGE_SHIFT));
+        }
+        DeviceImpl owner = coherentOwners.get(cpuAddr);
+        if (owner != null && owner != dev) {
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_free_coherent(%s, %d, 0x%x, 0x%x): DMA-API:"
+                    + " device driver frees DMA memory with different device [device address=0x%016x] [size=%d bytes]"
+                    + " [mapped by %s] [unmapped by %s]", dev.name(), size, cpuAddr, dma, dma, size, owner.name(),
+                    dev.name()));
+        }
+        buddy.freePages("dma_free_coherent", cpuAddr, pfn, BuddyAllocator.getOrder(size));
+        coherentOwners.remove(cpuAddr, owner);
+    }
+
+    // ------------------------------------------------------------------ streaming mappings
+
+    /**
+     * {@code dma_map_single}: the DMA address of {@code size} bytes of pool memory at
+     * {@code cpuAddr}, or {@link #DMA_MAPPING_ERROR} (with a rate-limited warning) when they
+     * reach above the device's {@code dma_mask}.
+     *
+     * @throws BadAddressException when the buffer is not pool memory
+     * @throws PrivilegeException in a pool without physical addresses
+     */
+    public long mapSingle(DeviceImpl dev, long cpuAddr, long size, int dir) {
+        checkDirection("dma_map_single", dev, dir);
+        checkSize("dma_map_single", dev, size);
+        requirePhysical("dma_map_single");
+        long a = cpuAddr;
+        try {
+            for (; a < cpuAddr + size; a = (a & PhysLayout.PAGE_MASK) + PhysLayout.PAGE_SIZE) {
+                phys.virtToPfn("dma_map_single", a);
+            }
+        } catch (BadAddressException e) {
+            if (a == cpuAddr) {
+                throw e;
+            }
+            throw new BadAddressException(String.format(Locale.ROOT, "dma_map_single(%s, 0x%x, %d): the buffer is not"
+                    + " all pool memory: %s", dev.name(), cpuAddr, size, e.getMessage()));
+        }
+        return map("dma_map_single", dev, phys.virtToPhys(cpuAddr), size, dir, DeviceImpl.MapKind.SINGLE);
+    }
+
+    /**
+     * {@code dma_map_page}: as {@link #mapSingle}, for {@code size} bytes at {@code offset} in
+     * the pages starting at physical address {@code pagePhys}; the caller checked the page.
+     */
+    public long mapPage(DeviceImpl dev, long pagePhys, long offset, long size, int dir) {
+        checkDirection("dma_map_page", dev, dir);
+        checkSize("dma_map_page", dev, size);
+        requirePhysical("dma_map_page");
+        if (offset < 0) {
+            throw new IllegalArgumentException("dma_map_page(" + dev.name() + "): negative offset " + offset);
+        }
+        long start = pagePhys + offset;
+        for (long p = start & PhysLayout.PAGE_MASK; p < start + size; p += PhysLayout.PAGE_SIZE) {
+            if (phys.pfnToIdx(p >>> PhysLayout.PAGE_SHIFT) < 0) {
+                throw new BadAddressException(String.format(Locale.ROOT, "dma_map_page(%s): [0x%x, +%d) reaches frame"
+                        + " 0x%x, which pool '%s' does not hold", dev.name(), start, size, p >>> PhysLayout.PAGE_SHIFT,
+                        phys.name()));
+            }
+        }
+        return map("dma_map_page", dev, start, size, dir, DeviceImpl.MapKind.PAGE);
+    }
+
+    private long map(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
+        long mask = dev.dmaMask();
+        if (!fits(dma, size, mask)) {
+            mapErrors.increment();
+            warn(String.format(Locale.ROOT, "%s(%s): DMA addr 0x%016x+%d overflow (mask %x, bus limit 0): refused with"
+                    + " DMA_MAPPING_ERROR; allocate the buffer within the mask (dma_alloc_coherent, a pool built with"
+                    + " dmaMask) or raise the mask", function, dev.name(), dma, size, mask));
+            return DMA_MAPPING_ERROR;
+        }
+        VarHandle.releaseFence();
+        dev.add(dma, size, dir, kind);
+        mappers.add(dev);
+        return dma;
+    }
+
+    /** {@code dma_unmap_single} / {@code dma_unmap_page}: checked against the device's live mappings. */
+    public void unmap(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
+        checkDirection(function, dev, dir);
+        if (dev.mappedSize(dma) < 0) {
+            for (DeviceImpl other : mappers) {
+                long mapped = other == dev ? -1 : other.mappedSize(dma);
+                if (mapped >= 0) {
+                    throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): DMA-API: device driver frees DMA"
+                            + " memory with different device [device address=0x%016x] [map size=%d bytes] [mapped by"
+                            + " %s] [unmapped by %s]", function, dev.name(), dma, mapped, other.name(), dev.name()));
+                }
+            }
+        }
+        dev.remove(function, dma, size, dir, kind);
+        VarHandle.acquireFence();
+    }
+
+    /** {@code dma_sync_single_for_cpu} ({@code forCpu}) or {@code _for_device}: a check and a fence. */
+    public void sync(String function, DeviceImpl dev, long dma, long size, int dir, boolean forCpu) {
+        checkDirection(function, dev, dir);
+        checkSize(function, dev, size);
+        dev.checkSync(function, dma, size, dir);
+        if (forCpu) {
+            VarHandle.acquireFence();
+        } else {
+            VarHandle.releaseFence();
+        }
+    }
+
+    // ------------------------------------------------------------------ reports
+
+    /** Maps refused because the buffer lay above the mask. */
+    public long mapErrors() {
+        return mapErrors.sum();
+    }
+
+    /** dma_alloc_coherent calls that returned NULL. */
+    public long allocFailures() {
+        return allocFailures.sum();
+    }
+
+    /** Adds a report (dma_pool_destroy of a busy pool) and logs it. */
+    void report(String text) {
+        synchronized (reports) {
+            reports.add(text);
+        }
+        LOG.log(System.Logger.Level.ERROR, text);
+    }
+
+    /** The reports made since the last call; clears them. */
+    public List<String> takeReports() {
+        synchronized (reports) {
+            List<String> out = List.copyOf(reports);
+            reports.clear();
+            return out;
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /** {@code dma_direct_optimal_gfp_mask}. */
+    static int zoneFor(long limit) {
+        if (Long.compareUnsigned(limit, ZONE_DMA_LIMIT) <= 0) {
+            return __GFP_DMA;
+        }
+        return Long.compareUnsigned(limit, bitMask(32)) <= 0 ? __GFP_DMA32 : 0;
+    }
+
+    /** {@code dma_coherent_ok} / {@code dma_capable}: the last byte is at or below the mask. */
+    static boolean fits(long dma, long size, long mask) {
+        long end = dma + size - 1;
+        return Long.compareUnsigned(end, dma) >= 0 && Long.compareUnsigned(end, mask) <= 0;
+    }
+
+    private void warn(String text) {
+        long suppressed = warnLimit.admit();
+        if (suppressed >= 0) {
+            LOG.log(System.Logger.Level.WARNING, text + (suppressed > 0 ? " (" + suppressed
+                    + " similar warnings suppressed)" : ""));
+        }
+    }
+
+    private void requirePhysical(String function) {
+        phys.ensureOpen(function);
+        if (!phys.physical()) {
+            throw new PrivilegeException(function + ": pool '" + phys.name() + "' has no physical addresses (built"
+                    + " unprivileged); DMA needs them: build the pool as root");
+        }
+    }
+
+    private static void checkDirection(String function, DeviceImpl dev, int dir) {
+        if (dir < DeviceImpl.DMA_BIDIRECTIONAL || dir > DeviceImpl.DMA_FROM_DEVICE) {
+            throw new IllegalArgumentException(function + "(" + dev.name() + "): " + DeviceImpl.direction(dir)
+                    + " is not a direction to map with; expected DMA_TO_DEVICE, DMA_FROM_DEVICE or DMA_BIDIRECTIONAL");
+        }
+    }
+
+    private static void checkSize(String function, DeviceImpl dev, long size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException(function + "(" + dev.name() + ", size " + size
+                    + "): expected a size above 0");
+        }
+    }
+
+    FramePool phys() {
+        return phys;
+    }
+}

@@ -1,0 +1,43 @@
+package io.kmem.internal.slub;
+
+/**
+ * One thread's current slab in one cache (the kernel's {@code struct kmem_cache_cpu}): the
+ * slab it allocates from and its private list of that slab's free objects. Only the owner
+ * touches {@link #slab} and {@link #freelist}, with plain accesses, except once the owner
+ * has ended ({@link Thread#isAlive()} false gives the happens-before) or when the cache is
+ * destroyed or the pool closed. Another thread that needs the objects back sets
+ * {@link #flushRequested}; the owner flushes at its next slow path.
+ */
+final class CpuSlab extends CpuSlabFields {
+    /** Keeps the next object in the heap off this one's cache line (see {@link CpuSlabPad}). */
+    @SuppressWarnings("unused")
+    private long q0, q1, q2, q3, q4, q5, q6, q7;
+
+    CpuSlab(Thread owner) {
+        super(owner);
+    }
+}
+
+/**
+ * Two threads' caches allocated one after the other would share a cache line, and every
+ * kmalloc and kfree writes {@link CpuSlabFields#freelist}. HotSpot lays out a superclass's
+ * fields first, so 64 bytes of padding before and after the hot fields keep them alone
+ * (two threads on one cache: 0.90x of one thread's time per pair, in one JMH run).
+ */
+abstract class CpuSlabPad {
+    @SuppressWarnings("unused")
+    private long p0, p1, p2, p3, p4, p5, p6, p7;
+}
+
+abstract class CpuSlabFields extends CpuSlabPad {
+    final Thread owner;
+    Slab slab;
+    long freelist;
+    volatile boolean flushRequested;
+    /** The owner is running the cache's constructor over a new slab (a re-entry is refused). */
+    boolean constructing;
+
+    CpuSlabFields(Thread owner) {
+        this.owner = owner;
+    }
+}

@@ -1,0 +1,906 @@
+package io.kmem.internal.slub;
+
+import static io.kmem.gfp.Gfp.__GFP_DMA;
+import static io.kmem.gfp.Gfp.__GFP_DMA32;
+import static io.kmem.gfp.Gfp.__GFP_NOFAIL;
+import static io.kmem.gfp.Gfp.__GFP_NOWARN;
+import static io.kmem.gfp.Gfp.__GFP_ZERO;
+
+import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
+import io.kmem.error.KmemException;
+import io.kmem.gfp.Gfp;
+import io.kmem.internal.phys.PhysLayout;
+import io.kmem.stats.SlabCacheStats;
+import io.kmem.internal.trace.Trace;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Reference;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * A slab cache, the kernel's {@code struct kmem_cache} as SLUB runs it: objects of one size
+ * carved out of slabs (2^order frames from the buddy), each free object holding the address
+ * of the next at {@link #offset}.
+ *
+ * <h2>Allocation</h2>
+ * <ol>
+ * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
+ *     a private list of free objects of its current slab; pop the head, after checking that
+ *     it is an object start of that slab and free ({@link Slab#state}).
+ * <li>Otherwise, under {@link #lock}: take the objects other threads freed into the current
+ *     slab meanwhile; or unfreeze the current slab and freeze the first partial slab; or
+ *     (lock dropped) take a new slab from the buddy, run the constructor on each object, and
+ *     freeze it.
+ * </ol>
+ * <h2>Free</h2>
+ * <ol>
+ * <li>The slab comes from the frame ({@link SlabAllocator#slabOf}); a shift and a mask of
+ *     the offset find the object's state byte ({@link Slab#state}), which says whether an
+ *     allocated object starts there. A free to the calling thread's current slab (the slab's
+ *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
+ * <li>Any other free takes {@link #lock}: onto the slab's own list; a full slab becomes
+ *     partial; an empty one goes back to the buddy once the cache keeps {@link #minPartial}
+ *     partial slabs.
+ * </ol>
+ * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
+ * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
+ * free runs under the lock with the checks of {@link SlubDebug}, as in SLUB.
+ *
+ * <h2>Locks</h2>
+ * {@link #lock} (the kernel's {@code list_lock}) guards the partial list, the slab set and
+ * every {@link Slab} field but {@code state}; taken with no other slab lock held. The buddy's
+ * locks are taken only with it released (new slabs, discarded slabs).
+ */
+public final class KmemCacheImpl {
+    public static final int SLAB_CONSISTENCY_CHECKS = 0x0000_0100;
+    public static final int SLAB_RED_ZONE = 0x0000_0400;
+    public static final int SLAB_POISON = 0x0000_0800;
+    public static final int SLAB_HWCACHE_ALIGN = 0x0000_2000;
+    public static final int SLAB_CACHE_DMA = 0x0000_4000;
+    public static final int SLAB_CACHE_DMA32 = 0x0000_8000;
+    public static final int SLAB_STORE_USER = 0x0001_0000;
+    public static final int SLAB_PANIC = 0x0004_0000;
+    public static final int DEBUG_FLAGS = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
+    public static final int VALID_FLAGS = DEBUG_FLAGS | SLAB_HWCACHE_ALIGN | SLAB_CACHE_DMA | SLAB_CACHE_DMA32
+            | SLAB_PANIC;
+
+    /** The largest slab order chosen for small objects (the kernel's slub_max_order). */
+    static final int MAX_SLAB_ORDER = 3;
+    static final int CACHE_LINE = 64;
+    private static final int THREAD_SLOTS = 256;
+    private static final int FAST_GFP = Gfp.VALID_MASK & ~(__GFP_DMA | __GFP_DMA32);
+    /**
+     * The fast paths read and write free pointers at absolute addresses through this
+     * global-scope segment: no scope check (about 1 ns each). Safe against a racing pool
+     * close because the pool's direct map stays mapped, as inert memory, until the pool is
+     * unreachable (see FramePool), and the fast paths keep {@code this} reachable.
+     */
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    final SlabAllocator sa;
+    final String name;
+    final int objectSize;
+    final int size;
+    final int align;
+    final int flags;
+    final int order;
+    final int objects;
+    /** Free pointer's offset from the object start. */
+    final int offset;
+    /** Left red zone bytes before each object (debug). */
+    final int redLeftPad;
+    /** End of object plus right red zone, from the object start (debug: where checks stop). */
+    final int inuse;
+    /**
+     * ceil(2^32 / size): object index = (offset * mult) >>> 32 for offsets that are multiples
+     * of the size ({@link Slab#indexOf}, slow paths and reports).
+     */
+    final long mult;
+    final int minPartial;
+    /** log2 of the state granule: the largest power of two dividing {@link #size}. */
+    final int shift;
+    /**
+     * Bits that must be clear in an object's offset: the granule's low bits, and the sign
+     * bit, so that one test also refuses addresses before object 0.
+     */
+    final long granuleMask;
+    final boolean debug;
+    final Consumer<MemorySegment> ctor;
+    final int zoneGfp;
+    final ReentrantLock lock = new ReentrantLock();
+
+    private final MemorySegment dm;
+    private final long dbase;
+    private final CpuSlab[] bySlot = new CpuSlab[THREAD_SLOTS];
+    private final ThreadLocal<CpuSlab> cpus = ThreadLocal.withInitial(this::newCpu);
+    private final List<CpuSlab> allCpus = new ArrayList<>();
+    private final Set<Slab> slabs = new LinkedHashSet<>();
+    private Slab partialHead;
+    private int nrPartial;
+    /** Set by destroy and pool close. */
+    volatile boolean dead;
+    /**
+     * Every allocation takes the slow path: the cache is dead, or failslab is armed (then
+     * every allocation must be offered to it). The allocation fast path reads this one flag;
+     * the free fast path needs none (destroy and close unfreeze every thread's slab, so a
+     * later free misses the fast path and the slow path says why).
+     */
+    volatile boolean slowOnly;
+    private boolean destroyed;
+
+    private long allocSlow;
+    private long freeSlow;
+    private long slabsAllocated;
+    private long slabsFreed;
+    private long failures;
+
+    KmemCacheImpl(SlabAllocator sa, String name, int objectSize, int align, int flags, Consumer<MemorySegment> ctor) {
+        this.sa = sa;
+        this.name = name;
+        this.objectSize = objectSize;
+        this.flags = flags;
+        this.ctor = ctor;
+        this.debug = (flags & DEBUG_FLAGS) != 0;
+        this.dm = sa.phys.directMap();
+        this.dbase = sa.phys.directBase();
+        int a = Math.max(align, 8);
+        if ((flags & SLAB_HWCACHE_ALIGN) != 0) {
+            int ralign = CACHE_LINE;
+            while (objectSize <= ralign / 2) {
+                ralign /= 2;
+            }
+            a = Math.max(a, ralign);
+        }
+        this.align = a;
+        // The layout, as SLUB's calculate_sizes: object, right red zone, free pointer, then
+        // the left red zone of the next object; see SlubDebug for the bytes.
+        int s = roundUp(objectSize, 8);
+        if ((flags & SLAB_RED_ZONE) != 0 && s == objectSize) {
+            s += 8;
+        }
+        this.inuse = s;
+        if ((flags & (SLAB_POISON | SLAB_RED_ZONE)) != 0 || ctor != null) {
+            this.offset = s;
+            s += 8;
+        } else {
+            this.offset = 0;
+        }
+        this.redLeftPad = (flags & SLAB_RED_ZONE) != 0 ? roundUp(8, a) : 0;
+        s += redLeftPad;
+        this.size = roundUp(s, a);
+        this.order = calculateOrder(size);
+        this.objects = (int) ((PhysLayout.PAGE_SIZE << order) / size);
+        this.mult = (1L << 32) / size + 1;
+        this.shift = Integer.numberOfTrailingZeros(size);
+        this.granuleMask = Long.MIN_VALUE | ((1L << shift) - 1);
+        this.minPartial = Math.min(10, Math.max(5, (31 - Integer.numberOfLeadingZeros(size)) / 2));
+        this.zoneGfp = (flags & SLAB_CACHE_DMA) != 0 ? __GFP_DMA : (flags & SLAB_CACHE_DMA32) != 0 ? __GFP_DMA32 : 0;
+    }
+
+    static int roundUp(int v, int a) {
+        return (v + a - 1) / a * a;
+    }
+
+    /**
+     * SLUB's calculate_order: the smallest order up to {@link #MAX_SLAB_ORDER} that holds
+     * enough objects (4 x (fls(cpus) + 1), fewer if need be) with little waste (1/16 of the
+     * slab, then 1/8, 1/4); objects larger than that get the order that fits one.
+     */
+    static int calculateOrder(int size) {
+        long maxBytes = PhysLayout.PAGE_SIZE << MAX_SLAB_ORDER;
+        if (size > maxBytes / 2) {
+            return Math.max(0, 64 - Long.numberOfLeadingZeros((size - 1L) >>> PhysLayout.PAGE_SHIFT));
+        }
+        int cpus = Runtime.getRuntime().availableProcessors();
+        int minObjects = (int) Math.min(4 * (32 - Integer.numberOfLeadingZeros(cpus) + 1), maxBytes / size);
+        for (int min = minObjects; min >= 1; min--) {
+            for (int fraction = 16; fraction >= 4; fraction /= 2) {
+                for (int o = 0; o <= MAX_SLAB_ORDER; o++) {
+                    long bytes = PhysLayout.PAGE_SIZE << o;
+                    if (bytes / size >= min && bytes % size <= bytes / fraction) {
+                        return o;
+                    }
+                }
+            }
+        }
+        return MAX_SLAB_ORDER;
+    }
+
+    // ================================================================== allocation
+
+    /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when no memory can be had. */
+    public long alloc(int gfp) {
+        return alloc("kmem_cache_alloc", gfp);
+    }
+
+    /**
+     * {@link #alloc(int)} for {@code function}, the call the caller made (its errors name it).
+     *
+     * @throws IllegalArgumentException for unknown GFP bits
+     * @throws KmemException when the constructor throws (the new slab goes back to the page
+     *         allocator; no object is handed out) or allocates from this cache itself
+     */
+    public long alloc(String function, int gfp) {
+        // The volatile read first: C2 keeps no load across it, so read after the thread's
+        // slab it would make the free that follows load that slab again (0.4 ns a pair).
+        boolean slow = slowOnly;
+        CpuSlab c = cpu();
+        long obj = c.freelist;
+        if (obj != 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
+            Slab s = c.slab;
+            long off = obj - s.objBase;
+            int g = (int) (off >>> shift);
+            byte[] st = s.state;
+            // Unsigned, as the array's own bounds check: C2 then makes the two one compare.
+            if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.FREE) {
+                c.freelist = ALL.get(WORD, obj + offset);
+                st[g] = Slab.ALLOCATED;
+                if ((gfp & __GFP_ZERO) != 0) {
+                    zero(obj);
+                }
+                Reference.reachabilityFence(this);
+                return obj;
+            }
+        }
+        return allocSlow(function, c, gfp);
+    }
+
+    private void zero(long obj) {
+        long at = obj - dbase;
+        int words = (objectSize + 7) >>> 3;
+        if (words <= 32 && !debug) {
+            for (int w = 0; w < words; w++) {
+                dm.set(WORD, at + ((long) w << 3), 0L);
+            }
+        } else {
+            dm.asSlice(at, objectSize).fill((byte) 0);
+        }
+    }
+
+    private long allocSlow(String function, CpuSlab c, int gfp) {
+        ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
+        if ((gfp & ~Gfp.VALID_MASK) != 0) {
+            Gfp.check(function + "(" + name + ")", gfp);
+        }
+        if (c.constructing) {
+            throw new KmemException(function + "(" + name + "): called from the constructor of cache " + name
+                    + " while it builds a slab; a constructor must not allocate from its own cache (it would recurse"
+                    + " without end)");
+        }
+        if ((gfp & __GFP_NOFAIL) == 0 && sa.failslab.shouldFail(Gfp.mayBlock(gfp), 0, objectSize)) {
+            synchronized (this) {
+                failures++;
+            }
+            Trace.allocFailure(sa.phys.name(), "kmem_cache_alloc", name, objectSize, order, gfp,
+                    "failslab injected this failure");
+            return 0;
+        }
+        if (debug) {
+            return allocDebug(function, c, gfp);
+        }
+        if (c.flushRequested) {
+            flush(c);
+        }
+        long obj = 0;
+        Slab fresh = null;
+        lock.lock();
+        try {
+            allocSlow++;
+            obj = refillLocked(c);
+            if (obj == 0) {
+                reapDeadLocked();
+            }
+        } finally {
+            lock.unlock();
+        }
+        Slab discard = null;
+        if (obj == 0) {
+            fresh = newSlab(function, c, gfp);
+            if (fresh == null) {
+                return fail(gfp);
+            }
+            lock.lock();
+            try {
+                slabs.add(fresh);
+                discard = unfreezeLocked(c, true);
+                freezeLocked(c, fresh);
+                obj = c.freelist;
+            } finally {
+                lock.unlock();
+            }
+            if (discard != null) {
+                sa.discardSlab(discard);
+            }
+        }
+        Slab s = c.slab;
+        int i = s.indexOf(obj);
+        if (i < 0 || s.state(i) != Slab.FREE) {
+            // A list reached through a free pointer that a write after free damaged.
+            sa.report(SlubDebug.freelistCorrupt(this, s, obj));
+            c.freelist = 0;
+            return allocSlow(function, c, gfp);
+        }
+        c.freelist = dm.get(WORD, obj - dbase + offset);
+        s.setState(i, Slab.ALLOCATED);
+        if ((gfp & __GFP_ZERO) != 0) {
+            zero(obj);
+        }
+        return obj;
+    }
+
+    /**
+     * Gives {@code c} a list of free objects: the current slab's remote frees, else the first
+     * partial slab. Returns the head of the list, 0 when a new slab is needed. Also drops a
+     * list whose head is corrupt (reported).
+     */
+    private long refillLocked(CpuSlab c) {
+        if (c.freelist != 0) {
+            Slab s = c.slab;
+            if (s.indexOf(c.freelist) >= 0 && s.state(s.indexOf(c.freelist)) == Slab.FREE) {
+                return c.freelist;
+            }
+            sa.report(SlubDebug.freelistCorrupt(this, s, c.freelist));
+            c.freelist = 0;
+        }
+        Slab s = c.slab;
+        if (s != null && s.freelist != 0) {
+            c.freelist = s.freelist;
+            s.freelist = 0;
+            s.inuse = objects;
+            return c.freelist;
+        }
+        unfreezeLocked(c, false);
+        for (Slab p = partialHead; p != null; p = partialHead) {
+            removePartialLocked(p);
+            freezeLocked(c, p);
+            if (c.freelist != 0) {
+                return c.freelist;
+            }
+        }
+        return 0;
+    }
+
+    private void freezeLocked(CpuSlab c, Slab s) {
+        s.frozen = c;
+        c.slab = s;
+        c.freelist = s.freelist;
+        s.freelist = 0;
+        s.inuse = objects;
+    }
+
+    /**
+     * Returns {@code c}'s slab to the cache: its private free objects go back onto the
+     * slab's list. Returns the slab if it is now empty and the cache has enough partial slabs
+     * (the caller gives it back to the buddy after unlocking), else null.
+     */
+    private Slab unfreezeLocked(CpuSlab c, boolean mayDiscard) {
+        Slab s = c.slab;
+        if (s == null) {
+            return null;
+        }
+        long head = c.freelist;
+        c.slab = null;
+        c.freelist = 0;
+        s.frozen = null;
+        int n = 0;
+        long tail = 0;
+        for (long o = head; o != 0; ) {
+            int i = s.indexOf(o);
+            if (i < 0 || s.state(i) != Slab.FREE || n >= objects) {
+                sa.report(SlubDebug.freelistCorrupt(this, s, o));
+                if (tail == 0) {
+                    head = 0;
+                } else {
+                    dm.set(WORD, tail - dbase + offset, 0L);
+                }
+                break;
+            }
+            n++;
+            tail = o;
+            o = dm.get(WORD, o - dbase + offset);
+        }
+        if (tail != 0) {
+            dm.set(WORD, tail - dbase + offset, s.freelist);
+            s.freelist = head;
+        }
+        s.inuse -= n;
+        if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial) {
+            slabs.remove(s);
+            return s;
+        }
+        if (s.inuse < objects) {
+            addPartialLocked(s);
+        }
+        return null;
+    }
+
+    private void addPartialLocked(Slab s) {
+        if (s.onPartial) {
+            return;
+        }
+        s.onPartial = true;
+        s.prev = null;
+        s.next = partialHead;
+        if (partialHead != null) {
+            partialHead.prev = s;
+        }
+        partialHead = s;
+        nrPartial++;
+    }
+
+    private void removePartialLocked(Slab s) {
+        if (!s.onPartial) {
+            return;
+        }
+        if (s.prev != null) {
+            s.prev.next = s.next;
+        } else {
+            partialHead = s.next;
+        }
+        if (s.next != null) {
+            s.next.prev = s.prev;
+        }
+        s.prev = s.next = null;
+        s.onPartial = false;
+        nrPartial--;
+    }
+
+    /**
+     * A new slab from the buddy with every object free and constructed; null when out of
+     * memory. While the constructor runs, {@code c} (the calling thread's) is marked, so that
+     * a constructor allocating from this cache is refused at {@link #allocSlow} instead of
+     * recursing. A constructor that throws: the slab goes back to the page allocator, and a
+     * {@link KmemException} naming the cache carries the constructor's exception.
+     */
+    private Slab newSlab(String function, CpuSlab c, int gfp) {
+        int pageGfp = (gfp & ~(__GFP_ZERO | __GFP_DMA | __GFP_DMA32)) | zoneGfp | (gfp & (__GFP_DMA | __GFP_DMA32));
+        Slab s = sa.allocSlab(this, pageGfp | __GFP_NOWARN);
+        if (s == null) {
+            return null;
+        }
+        long prevObj = 0;
+        int i = 0;
+        c.constructing = ctor != null;
+        try {
+            for (; i < objects; i++) {
+                long obj = s.object(i);
+                if (debug) {
+                    SlubDebug.initFree(this, obj);
+                }
+                if (ctor != null) {
+                    ctor.accept(dm.asSlice(obj - dbase, objectSize));
+                }
+                if (prevObj != 0) {
+                    dm.set(WORD, prevObj - dbase + offset, obj);
+                }
+                prevObj = obj;
+            }
+        } catch (Throwable t) {
+            sa.freeUnfinishedSlab(s);
+            throw new KmemException(function + "(" + name + "): the constructor of cache " + name + " threw " + t
+                    + " on object " + i + " of a new slab; the slab went back to the page allocator and no object"
+                    + " was handed out", t);
+        } finally {
+            c.constructing = false;
+        }
+        dm.set(WORD, prevObj - dbase + offset, 0L);
+        if (debug) {
+            SlubDebug.initPadding(this, s);
+        }
+        s.freelist = s.object(0);
+        synchronized (this) {
+            slabsAllocated++;
+        }
+        return s;
+    }
+
+    private long fail(int gfp) {
+        synchronized (this) {
+            failures++;
+        }
+        sa.allocFailed(this, gfp);
+        return 0;
+    }
+
+    // ================================================================== free
+
+    /**
+     * {@code kmem_cache_free} of the object at {@code addr}, found in slab {@code s}.
+     *
+     * @throws DoubleFreeException when the object is already free
+     * @throws BadAddressException when {@code addr} is not the start of an object
+     */
+    void free(Slab s, long addr, String function) {
+        long off = addr - s.objBase;
+        int g = (int) (off >>> shift);
+        byte[] st = s.state;
+        if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.ALLOCATED) {
+            CpuSlab c = s.frozen;
+            if (c != null && c.owner == Thread.currentThread() && c.slab == s && Slab.claimFree(st, g)) {
+                ALL.set(WORD, addr + offset, c.freelist);
+                c.freelist = addr;
+                Reference.reachabilityFence(this);
+                return;
+            }
+        }
+        freeSlow(s, addr, function);
+    }
+
+    private void freeSlow(Slab s, long addr, String function) {
+        sa.phys.ensureOpen(function);
+        int i = s.indexOf(addr);
+        if (i < 0) {
+            throw sa.misuse(function, addr,
+                    new BadAddressException(where(function, addr, s) + "not the start of an object: it is byte "
+                    + ((addr - s.objBase) % size) + " of object " + (addr - s.objBase) / size + " (objects are "
+                    + size + " bytes apart from 0x" + Long.toHexString(s.objBase) + ")"), debug
+                    ? SlubDebug.invalidPointer(this, s, addr) : null);
+        }
+        if (s.state(i) != Slab.ALLOCATED) {
+            throw sa.misuse(function, addr,
+                    new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                    + " of its slab is already free"), debug ? SlubDebug.alreadyFree(this, s, i) : null);
+        }
+        if (debug) {
+            freeDebug(s, i, addr);
+            return;
+        }
+        CpuSlab c = cpu();
+        if (c.flushRequested) {
+            flush(c);
+        }
+        Slab discard = null;
+        lock.lock();
+        try {
+            if (!s.claimFree(i)) {
+                throw sa.misuse(function, addr,
+                        new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                        + " of its slab is already free (freed by another thread meanwhile)"), null);
+            }
+            freeSlow++;
+            dm.set(WORD, addr - dbase + offset, s.freelist);
+            s.freelist = addr;
+            s.inuse--;
+            if (s.frozen == null) {
+                discard = putBackLocked(s);
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (discard != null) {
+            sa.discardSlab(discard);
+        }
+    }
+
+    /** After a free into an unfrozen slab: full becomes partial; empty may go back to the buddy. */
+    private Slab putBackLocked(Slab s) {
+        if (s.inuse == 0 && nrPartial > minPartial) {
+            removePartialLocked(s);
+            slabs.remove(s);
+            return s;
+        }
+        addPartialLocked(s);
+        return null;
+    }
+
+    String where(String function, long addr, Slab s) {
+        return function + "(" + (function.startsWith("kmem_cache") ? name + ", " : "") + "0x" + Long.toHexString(addr)
+                + ") on pool '" + sa.phys.name() + "', cache " + name + ", slab at pfn 0x" + Long.toHexString(s.pfn) + ": ";
+    }
+
+    // ================================================================== debug paths
+
+    private long allocDebug(String function, CpuSlab c, int gfp) {
+        while (true) {
+            Slab fresh = null;
+            lock.lock();
+            try {
+                allocSlow++;
+                Slab s = partialHead;
+                if (s != null) {
+                    long obj = s.freelist;
+                    int i = s.indexOf(obj);
+                    if (i < 0 || s.state(i) != Slab.FREE) {
+                        sa.report(SlubDebug.freelistCorrupt(this, s, obj));
+                        s.freelist = 0;
+                        removePartialLocked(s);
+                        continue;
+                    }
+                    SlubDebug.checkFree(this, s, i);
+                    s.freelist = dm.get(WORD, obj - dbase + offset);
+                    s.inuse++;
+                    if (s.freelist == 0) {
+                        removePartialLocked(s);
+                    }
+                    s.setState(i, Slab.ALLOCATED);
+                    SlubDebug.initAllocated(this, s, i, (gfp & __GFP_ZERO) != 0);
+                    if ((gfp & __GFP_ZERO) != 0) {
+                        zero(obj);
+                    }
+                    return obj;
+                }
+            } finally {
+                lock.unlock();
+            }
+            fresh = newSlab(function, c, gfp);
+            if (fresh == null) {
+                return fail(gfp);
+            }
+            lock.lock();
+            try {
+                slabs.add(fresh);
+                addPartialLocked(fresh);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void freeDebug(Slab s, int i, long addr) {
+        Slab discard = null;
+        lock.lock();
+        try {
+            freeSlow++;
+            if (s.state(i) != Slab.ALLOCATED) {
+                throw sa.misuse("kfree", addr,
+                        new DoubleFreeException(where("kfree", addr, s) + "double free: object " + i
+                        + " of its slab is already free"), SlubDebug.alreadyFree(this, s, i));
+            }
+            SlubDebug.checkAllocated(this, s, i);
+            s.setState(i, Slab.FREE);
+            SlubDebug.initFreed(this, s, i);
+            dm.set(WORD, addr - dbase + offset, s.freelist);
+            s.freelist = addr;
+            s.inuse--;
+            discard = putBackLocked(s);
+        } finally {
+            lock.unlock();
+        }
+        if (discard != null) {
+            sa.discardSlab(discard);
+        }
+    }
+
+    // ================================================================== per-thread slabs
+
+    CpuSlab cpu() {
+        Thread t = Thread.currentThread();
+        CpuSlab c = bySlot[(int) t.threadId() & THREAD_SLOTS - 1];
+        return c != null && c.owner == t ? c : cpuSlow(t);
+    }
+
+    private CpuSlab cpuSlow(Thread t) {
+        CpuSlab c = cpus.get();
+        int s = (int) t.threadId() & THREAD_SLOTS - 1;
+        CpuSlab held = bySlot[s];
+        if (held == null || !held.owner.isAlive()) {
+            bySlot[s] = c;
+        }
+        return c;
+    }
+
+    private CpuSlab newCpu() {
+        CpuSlab c = new CpuSlab(Thread.currentThread());
+        lock.lock();
+        try {
+            allCpus.add(c);
+        } finally {
+            lock.unlock();
+        }
+        return c;
+    }
+
+    /** The owner's flush of its current slab. */
+    private void flush(CpuSlab c) {
+        c.flushRequested = false;
+        Slab discard;
+        lock.lock();
+        try {
+            discard = unfreezeLocked(c, true);
+        } finally {
+            lock.unlock();
+        }
+        if (discard != null) {
+            sa.discardSlab(discard);
+        }
+    }
+
+    /** Ended threads' slabs come back to the cache. */
+    private void reapDeadLocked() {
+        for (int k = allCpus.size() - 1; k >= 0; k--) {
+            CpuSlab c = allCpus.get(k);
+            if (!c.owner.isAlive()) {
+                unfreezeLocked(c, false);
+                allCpus.remove(k);
+            }
+        }
+    }
+
+    /**
+     * Flushes the calling thread's and ended threads' current slabs now, and asks every other
+     * thread to flush at its next slow path. With {@code force} (destroy, close: the caller
+     * promises no other thread uses the cache) every thread's slab is taken back at once.
+     */
+    void flushAll(boolean force) {
+        Thread me = Thread.currentThread();
+        lock.lock();
+        try {
+            reapDeadLocked();
+            for (CpuSlab c : allCpus) {
+                if (c.owner == me || force) {
+                    unfreezeLocked(c, false);
+                } else if (c.slab != null) {
+                    c.flushRequested = true;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ================================================================== shrink, destroy, reports
+
+    /** {@code kmem_cache_shrink}: empty slabs go back to the buddy. Returns how many frames. */
+    public long shrink() {
+        flushAll(false);
+        List<Slab> empty = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Slab s = partialHead; s != null; ) {
+                Slab n = s.next;
+                if (s.inuse == 0) {
+                    removePartialLocked(s);
+                    slabs.remove(s);
+                    empty.add(s);
+                }
+                s = n;
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Slab s : empty) {
+            sa.discardSlab(s);
+        }
+        return (long) empty.size() << order;
+    }
+
+    /**
+     * {@code kmem_cache_destroy}: every slab goes back to the buddy, unless objects are still
+     * allocated; then each leaked object is reported and the cache stays (as the kernel
+     * keeps it), its memory untouched. Returns the reports (empty when destroyed).
+     */
+    List<String> destroy() {
+        flushAll(true);
+        List<String> leaks = new ArrayList<>();
+        List<Slab> all;
+        lock.lock();
+        try {
+            for (Slab s : slabs) {
+                for (int i = 0; i < objects; i++) {
+                    if (s.state(i) == Slab.ALLOCATED) {
+                        leaks.add(SlubDebug.leak(this, s, i));
+                    }
+                }
+            }
+            if (!leaks.isEmpty()) {
+                return leaks;
+            }
+            destroyed = true;
+            dead = true;
+            slowOnly = true;
+            all = new ArrayList<>(slabs);
+            slabs.clear();
+            partialHead = null;
+            nrPartial = 0;
+        } finally {
+            lock.unlock();
+        }
+        for (Slab s : all) {
+            sa.discardSlab(s);
+        }
+        return leaks;
+    }
+
+    boolean destroyed() {
+        return destroyed;
+    }
+
+    private void ensureUsable(String function) {
+        sa.phys.ensureOpen(function);
+        if (destroyed) {
+            throw new KmemException(function + ": cache " + name + " of pool '" + sa.phys.name()
+                    + "' was destroyed by kmem_cache_destroy");
+        }
+    }
+
+    /** Walks every slab: SLUB's validate. Returns the problems found (reports are also logged). */
+    List<String> validate() {
+        List<String> problems = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Slab s : slabs) {
+                problems.addAll(SlubDebug.validate(this, s));
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (String p : problems) {
+            sa.report(p);
+        }
+        return problems;
+    }
+
+    /** The cache's figures now; objects count as handed out by their state bytes. */
+    SlabCacheStats stats() {
+        lock.lock();
+        try {
+            long active = 0;
+            long objs = 0;
+            long activeSlabs = 0;
+            for (Slab s : slabs) {
+                int allocated = 0;
+                for (byte b : s.state) {
+                    allocated += b == Slab.ALLOCATED ? 1 : 0;
+                }
+                active += allocated;
+                objs += objects;
+                if (s.inuse > 0) {
+                    activeSlabs++;
+                }
+            }
+            return new SlabCacheStats(name, objectSize, size, objects, 1 << order, active, objs, activeSlabs,
+                    slabs.size(), nrPartial, allocSlow, freeSlow, slabsAllocated, slabsFreed, failures);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    synchronized void slabFreed() {
+        slabsFreed++;
+    }
+
+    /** Slabs of this cache, for reports and checks (a copy, taken under the lock). */
+    List<Slab> slabs() {
+        lock.lock();
+        try {
+            return new ArrayList<>(slabs);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int objectSize() {
+        return objectSize;
+    }
+
+    public int size() {
+        return size;
+    }
+
+    public int align() {
+        return align;
+    }
+
+    public int flags() {
+        return flags;
+    }
+
+    public int order() {
+        return order;
+    }
+
+    public int objectsPerSlab() {
+        return objects;
+    }
+}

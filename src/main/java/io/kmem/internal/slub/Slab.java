@@ -1,0 +1,120 @@
+package io.kmem.internal.slub;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One slab: 2^order frames from the buddy, carved into {@link KmemCacheImpl#objects} objects of
+ * {@link KmemCacheImpl#size} bytes (the kernel's {@code struct slab}).
+ *
+ * <pre>
+ *  base                                                                 base + PAGE_SIZE << order
+ *  | stride 0           | stride 1           | ...  | stride objects-1   | padding (0x5a) |
+ *  | [rz][object][rz][fp] ...                       (rz, fp: debug layouts only, see SlubDebug)
+ *  object i starts at objBase + i * size; a free object holds the next free object's address
+ *  at offset KmemCacheImpl.offset (0 ends the list)
+ * </pre>
+ *
+ * State, all but {@link #state} guarded by the cache's lock:
+ * <ul>
+ * <li><b>frozen</b>: a thread's current slab ({@link #frozen} names its {@link CpuSlab}). That
+ *     thread allocates from its private list without the lock; frees from other threads go to
+ *     {@link #freelist} under the lock.
+ * <li><b>partial</b>: some objects free; on the cache's partial list.
+ * <li><b>full</b>: no object free; on no list (found again through the frame when freed).
+ * <li><b>empty</b>: every object free; kept on the partial list while the cache has fewer
+ *     than {@link KmemCacheImpl#minPartial} partial slabs, otherwise given back to the buddy.
+ * </ul>
+ * {@link #inuse} counts objects not on {@link #freelist}: objects handed out, plus those on
+ * the owner thread's private list while frozen.
+ */
+final class Slab {
+    /** A granule of {@link #state} where no object starts. */
+    static final byte NOT_START = 0;
+    static final byte FREE = 1;
+    static final byte ALLOCATED = 2;
+    private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+
+    final KmemCacheImpl cache;
+    /** Direct-map address of the first frame. */
+    final long base;
+    /** Address of object 0 (base plus the left red zone in debug layouts). */
+    final long objBase;
+    final long pfn;
+    /**
+     * One byte per granule of the slab from {@link #objBase}, a granule being the largest
+     * power of two that divides the object size ({@link KmemCacheImpl#shift}): FREE or ALLOCATED
+     * where an object starts, NOT_START elsewhere. So one shift, one mask and one load tell
+     * whether an address is an object start and whether that object is allocated, with no
+     * division: kfree catches double frees and inner pointers on every path. An allocation
+     * writes FREE to ALLOCATED plainly (the object is on the allocating thread's private list
+     * or taken under the lock: nobody else hands it out); every free claims its object with a
+     * compare-and-set from ALLOCATED to FREE ({@link #claimFree}), so that of two frees racing
+     * on two threads (the owner's lock-free one and another's under the lock) exactly one
+     * wins. Costs one byte per object for power-of-two sizes, size / granule bytes per object
+     * otherwise.
+     */
+    final byte[] state;
+    /** Debug caches with SLAB_STORE_USER: per object, the last allocation and free. */
+    final SlubDebug.Track[] tracks;
+
+    long freelist;
+    int inuse;
+    /**
+     * The thread cache this slab is frozen to. Written under the lock; also read without it
+     * by the free fast path, only to see whether the freeing thread owns it (a stale value
+     * names another thread or null, and sends the free to the locked path).
+     */
+    CpuSlab frozen;
+    boolean onPartial;
+    Slab prev;
+    Slab next;
+
+    Slab(KmemCacheImpl cache, long base, long pfn) {
+        this.cache = cache;
+        this.base = base;
+        this.objBase = base + cache.redLeftPad;
+        this.pfn = pfn;
+        this.state = new byte[(int) (((long) cache.objects * cache.size) >>> cache.shift)];
+        for (int i = 0; i < cache.objects; i++) {
+            state[granule(i)] = FREE;
+        }
+        this.tracks = (cache.flags & KmemCacheImpl.SLAB_STORE_USER) != 0 ? new SlubDebug.Track[2 * cache.objects] : null;
+    }
+
+    int granule(int i) {
+        return (int) (((long) i * cache.size) >>> cache.shift);
+    }
+
+    byte state(int i) {
+        return state[granule(i)];
+    }
+
+    void setState(int i, byte v) {
+        state[granule(i)] = v;
+    }
+
+    /** The free's claim: ALLOCATED to FREE in one compare-and-set; false when it lost. */
+    boolean claimFree(int i) {
+        return claimFree(state, granule(i));
+    }
+
+    static boolean claimFree(byte[] state, int g) {
+        return STATE.compareAndSet(state, g, ALLOCATED, FREE);
+    }
+
+    long object(int i) {
+        return objBase + (long) i * cache.size;
+    }
+
+    /** Index of the object starting at {@code addr}, or -1 when no object starts there. */
+    int indexOf(long addr) {
+        long off = addr - objBase;
+        int i = (int) ((off * cache.mult) >>> 32);
+        return off >= 0 && i < cache.objects && (long) i * cache.size == off ? i : -1;
+    }
+
+    long bytes() {
+        return io.kmem.internal.phys.PhysLayout.PAGE_SIZE << cache.order;
+    }
+}
