@@ -1,37 +1,59 @@
 package io.kmem;
 
+import io.kmem.debug.FaultAttr;
 import io.kmem.error.BadAddressException;
-import io.kmem.gfp.Gfp;
-import io.kmem.internal.page.BuddyAllocator;
+import io.kmem.error.KmemException;
+import io.kmem.error.PrivilegeException;
+import io.kmem.error.SyscallException;
 import io.kmem.gfp.FrameKind;
+import io.kmem.gfp.Gfp;
+import io.kmem.internal.dma.DeviceImpl;
+import io.kmem.internal.dma.DmaDirect;
+import io.kmem.internal.dma.DmaPoolImpl;
+import io.kmem.internal.mmio.IoResources;
+import io.kmem.internal.mmio.Ioremap;
+import io.kmem.internal.mmio.ResourceTree;
+import io.kmem.internal.page.BuddyAllocator;
+import io.kmem.internal.pci.PciDevImpl;
 import io.kmem.internal.phys.FramePool;
-import io.kmem.stats.HostInfo;
 import io.kmem.internal.phys.MemMap;
 import io.kmem.internal.phys.PhysLayout;
 import io.kmem.internal.report.FrameOwnerScan;
 import io.kmem.internal.report.PageReport;
 import io.kmem.internal.report.PhysReport;
-import io.kmem.debug.FaultAttr;
-import io.kmem.internal.slub.SlabAllocator;
 import io.kmem.internal.slub.KmemCacheImpl;
+import io.kmem.internal.slub.SlabAllocator;
+import io.kmem.internal.vmalloc.VmArea;
+import io.kmem.internal.vmalloc.Vmalloc;
 import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
+import io.kmem.stats.HostInfo;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
 import io.kmem.stats.ZoneStats;
-import io.kmem.internal.vmalloc.VmArea;
-import io.kmem.internal.vmalloc.Vmalloc;
-import java.util.function.Consumer;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 /**
  * A pool of pinned, physically addressed frames and the kernel allocators over it. Build one
- * with {@link #builder()}, or use {@link Kernel}'s static kernel names over the default pool.
+ * with {@link #builder()}.
+ *
+ * <p>The kernel's API is declared by one contract per kernel header, each on one page with
+ * its documentation: {@link GfpApi} ({@code gfp.h}: the page allocator, page handles),
+ * {@link SlabApi} ({@code slab.h}: kmalloc, kmem_cache, kvmalloc), {@link VmallocApi}
+ * ({@code vmalloc.h}), {@link IoApi} ({@code io.h}: ioremap, resources, address
+ * translation, barriers), {@link DmaApi} ({@code dma-mapping.h} and {@code dmapool.h}) and
+ * {@link PciApi} ({@code pci.h}). This class is the glue: it builds the layers below
+ * (frames, the buddy allocator, slabs, vmalloc, ioremap, DMA) and implements every contract
+ * over them; what it adds itself are the pool's life cycle (growth, release, verify,
+ * close) and its reports.
  *
  * <p>Naming: the kernel's API keeps the kernel's names verbatim ({@code virt_to_phys},
  * {@code page_to_pfn}), so that a driver author reads them as in C; everything else (building,
@@ -66,14 +88,14 @@ import java.util.List;
  *     ({@code kmem_cache_destroy}, {@code dma_pool_destroy}, {@code kmem_cache_free_bulk}'s
  *     cache, {@code pci_get_device}'s {@code from}), so does kmem.
  * <li><b>Constructors.</b> A {@code kmem_cache} constructor that throws, or that allocates
- *     from its own cache, gets a {@link io.kmem.error.KmemException} naming the cache (the
+ *     from its own cache, gets a {@link KmemException} naming the cache (the
  *     constructor's exception as its cause); the slab being built goes back to the page
  *     allocator and no object is handed out.
  * </ul>
  *
  * <p>Thread safety: every method may be called from any thread.
  */
-public final class MemoryPool implements AutoCloseable {
+public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, AutoCloseable {
 
     /**
      * Top 16 bits of every page handle ("pg"): a handle is {@code PAGE_TAG | pfn}, so that, as
@@ -83,9 +105,6 @@ public final class MemoryPool implements AutoCloseable {
     static final long PAGE_TAG = 0x7067L << 48;
     private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
 
-    /** The largest order the page allocator serves: 2^10 pages, 4 MiB. */
-    public static final int MAX_ORDER = BuddyAllocator.MAX_ORDER;
-
     final FramePool phys;
     final BuddyAllocator buddy;
     final SlabAllocator slab;
@@ -93,6 +112,16 @@ public final class MemoryPool implements AutoCloseable {
     private final MemMap memMap;
     private final long bringUpNanos;
     private final long bringUpFrames;
+    /**
+     * The pool's ioremap mappings and their registry ({@code Ioremap.areas()}: what
+     * vmallocinfo lists as {@code ioremap}), and the roots device files are found under.
+     */
+    final Ioremap ioremap = new Ioremap();
+    private final IoResources ioResources = new IoResources(ioremap);
+    /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
+    private final ConcurrentHashMap<String, PciDev> pciDevs = new ConcurrentHashMap<>();
+    /** The DMA API over this pool, made at its first use. */
+    private volatile DmaDirect dma;
 
     private MemoryPool(Builder b) {
         long[] max = new long[FrameKind.values().length];
@@ -135,61 +164,39 @@ public final class MemoryPool implements AutoCloseable {
         return new Builder();
     }
 
-    // ------------------------------------------------------------------ address translation
+    // Address translation (GfpApi, IoApi) and segments
 
-    /**
-     * {@code virt_to_phys}: the physical address of a direct-map address (anything kmalloc or
-     * the page allocator returned).
-     *
-     * @throws BadAddressException outside the direct map, or on a frame the pool does not hold
-     * @throws io.kmem.error.PrivilegeException in an unprivileged pool
-     */
+    @Override
     public long virt_to_phys(long addr) {
         phys.ensureOpen("virt_to_phys");
         return phys.virtToPhys(addr);
     }
 
-    /**
-     * {@code phys_to_virt}: the direct-map address of a physical address the pool holds.
-     *
-     * @throws BadAddressException for a physical address the pool does not hold
-     */
+    @Override
     public long phys_to_virt(long physAddr) {
         phys.ensureOpen("phys_to_virt");
         return phys.physToVirt(physAddr);
     }
 
-    /** {@code virt_to_pfn}: the PFN of the frame behind a direct-map address. */
+    @Override
     public long virt_to_pfn(long addr) {
         phys.ensureOpen("virt_to_pfn");
         return phys.virtToPfn("virt_to_pfn", addr);
     }
 
-    /**
-     * {@code virt_to_page}: the page handle of the frame behind a direct-map address.
-     *
-     * @throws BadAddressException outside the direct map or on a frame the pool does not hold
-     */
+    @Override
     public long virt_to_page(long addr) {
         phys.ensureOpen("virt_to_page");
         return pageOfPfn("virt_to_page", phys.virtToPfn("virt_to_page", addr));
     }
 
-    /**
-     * {@code pfn_to_page}: the page handle of a frame by PFN.
-     *
-     * @throws BadAddressException for a PFN the pool does not hold
-     */
+    @Override
     public long pfn_to_page(long pfn) {
         phys.ensureOpen("pfn_to_page");
         return pageOfPfn("pfn_to_page", pfn);
     }
 
-    /**
-     * {@code page_to_pfn}: the PFN of a page handle.
-     *
-     * @throws BadAddressException for anything but a page handle of this pool
-     */
+    @Override
     public long page_to_pfn(long page) {
         return pageToPfn("page_to_pfn", page);
     }
@@ -198,16 +205,12 @@ public final class MemoryPool implements AutoCloseable {
         return MemMap.pfn(phys.memMap().info(pageIdx(function, page)));
     }
 
-    /**
-     * {@code page_address}: the direct-map address of a page handle.
-     *
-     * @throws BadAddressException for anything but a page handle of this pool
-     */
+    @Override
     public long page_address(long page) {
         return phys.directAddress(pageToPfn("page_address", page));
     }
 
-    /** {@code page_to_phys}: the physical address of a page handle. */
+    @Override
     public long page_to_phys(long page) {
         return pageToPhys("page_to_phys", page);
     }
@@ -260,46 +263,36 @@ public final class MemoryPool implements AutoCloseable {
         return phys.directMap().asSlice(addr - phys.directBase(), bytes);
     }
 
-    // ------------------------------------------------------------------ page allocator
+    // gfp.h: GfpApi
 
-    /**
-     * {@code alloc_pages}: a block of 2^{@code order} physically contiguous pages, aligned to
-     * its size in physical memory. Returns its page handle, or 0 (NULL) when it cannot be
-     * served under {@code gfp} or {@code order} is above {@link #MAX_ORDER} (with a warning,
-     * unless {@code __GFP_NOWARN}). See {@link Gfp} for what each flag allows.
-     *
-     * @throws IllegalArgumentException for a negative order or unknown GFP bits
-     */
+    @Override
     public long alloc_pages(int gfp, int order) {
         long pfn = buddy.allocPages("alloc_pages", gfp, order);
         return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
-    /** {@code alloc_page}: {@code alloc_pages(gfp, 0)}. */
+    @Override
     public long alloc_page(int gfp) {
         long pfn = buddy.allocPages("alloc_page", gfp, 0);
         return pfn < 0 ? 0 : PAGE_TAG | pfn;
     }
 
-    /**
-     * {@code __get_free_pages}: as {@link #alloc_pages}, returning the block's direct-map
-     * address, or 0 (NULL).
-     */
+    @Override
     public long __get_free_pages(int gfp, int order) {
         return getFreePages("__get_free_pages", gfp, order);
     }
 
-    /** {@code __get_free_page}: one page's address, or 0 (NULL). */
+    @Override
     public long __get_free_page(int gfp) {
         return getFreePages("__get_free_page", gfp, 0);
     }
 
-    /** {@code get_zeroed_page}: one zeroed page's address, or 0 (NULL). */
+    @Override
     public long get_zeroed_page(int gfp) {
         return getFreePages("get_zeroed_page", gfp | Gfp.__GFP_ZERO, 0);
     }
 
-    /** {@code __get_dma_pages}: {@code __get_free_pages(gfp | GFP_DMA, order)}, from the DMA zone. */
+    @Override
     public long __get_dma_pages(int gfp, int order) {
         return getFreePages("__get_dma_pages", gfp | Gfp.GFP_DMA, order);
     }
@@ -309,14 +302,7 @@ public final class MemoryPool implements AutoCloseable {
         return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
-    /**
-     * {@code free_pages}: frees the block of {@code order} at {@code addr}, an address
-     * {@link #__get_free_pages} returned with that order. 0 is ignored, as in the kernel.
-     *
-     * @throws io.kmem.error.DoubleFreeException when the block is already free
-     * @throws BadAddressException for any other address, or the wrong order; the allocator
-     *         is unchanged
-     */
+    @Override
     public void free_pages(long addr, int order) {
         if (addr != 0) {
             buddy.freePages("free_pages", addr, directPfn("free_pages", addr), order);
@@ -325,7 +311,7 @@ public final class MemoryPool implements AutoCloseable {
         }
     }
 
-    /** {@code free_page}: {@code free_pages(addr, 0)}. */
+    @Override
     public void free_page(long addr) {
         if (addr != 0) {
             buddy.freePages("free_page", addr, directPfn("free_page", addr), 0);
@@ -334,61 +320,32 @@ public final class MemoryPool implements AutoCloseable {
         }
     }
 
-    /**
-     * {@code __free_pages}: frees the block of {@code order} whose page handle
-     * {@link #alloc_pages} returned.
-     *
-     * @throws io.kmem.error.DoubleFreeException when the block is already free
-     * @throws BadAddressException for anything but the head of such a block, or the wrong order
-     */
+    @Override
     public void __free_pages(long page, int order) {
         long idx = pageIdx("__free_pages", page);
         buddy.freePages("__free_pages", 0, MemMap.pfn(memMap.info(idx)), order);
     }
 
-    /** {@code __free_page}: {@code __free_pages(page, 0)}. */
+    @Override
     public void __free_page(long page) {
         long idx = pageIdx("__free_page", page);
         buddy.freePages("__free_page", 0, MemMap.pfn(memMap.info(idx)), 0);
     }
 
-    /**
-     * {@code alloc_pages_exact}: {@code size} bytes (rounded up to pages) physically
-     * contiguous; the pages of the underlying block past the size go back to the allocator.
-     * Returns the address, or 0 (NULL). Free with {@link #free_pages_exact}.
-     *
-     * @throws IllegalArgumentException for a size of 0 or less
-     */
+    @Override
     public long alloc_pages_exact(long size, int gfp) {
         phys.ensureOpen("alloc_pages_exact");
         long pfn = buddy.allocPagesExact(gfp, size);
         return pfn < 0 ? 0 : phys.directAddress(pfn);
     }
 
-    /**
-     * {@code free_pages_exact}: frees what {@link #alloc_pages_exact} returned for {@code size}.
-     *
-     * @throws BadAddressException or {@link io.kmem.error.DoubleFreeException} when a page is
-     *         not allocated; nothing is freed then
-     */
+    @Override
     public void free_pages_exact(long addr, long size) {
         phys.ensureOpen("free_pages_exact");
         buddy.freePagesExact("free_pages_exact", addr, directPfn("free_pages_exact", addr), size);
     }
 
-    /** {@code get_order}: the smallest order whose block holds {@code size} bytes. */
-    public static int get_order(long size) {
-        if (size <= 0) {
-            throw new IllegalArgumentException("get_order: size " + size + " must be positive");
-        }
-        return BuddyAllocator.getOrder(size);
-    }
-
-    /**
-     * {@code drain_all_pages}: gives the frames in per-thread page caches back to the buddy:
-     * the calling thread's and every ended thread's now, every other thread's at its next
-     * allocation or free.
-     */
+    @Override
     public void drain_all_pages() {
         phys.ensureOpen("drain_all_pages");
         buddy.drainAllPages();
@@ -439,13 +396,13 @@ public final class MemoryPool implements AutoCloseable {
         return pfn;
     }
 
-    // ------------------------------------------------------------------ growth, release, verify
+    // Growth, release, verify
 
     /**
      * Takes more frames from the kernel: {@code bytes} of {@code kind} (rounded up to whole
      * pages of that kind). Returns the PFNs that came in, sorted.
      *
-     * @throws io.kmem.error.KmemException past the pool's maximum or when the kernel refuses
+     * @throws KmemException past the pool's maximum or when the kernel refuses
      */
     public long[] grow(FrameKind kind, long bytes) {
         phys.ensureOpen("grow");
@@ -470,7 +427,7 @@ public final class MemoryPool implements AutoCloseable {
         return phys.verify();
     }
 
-    // ------------------------------------------------------------------ reports and facts
+    // Reports and facts
 
     /** A /proc/meminfo-style summary of the pool, with where every figure came from. */
     public String meminfo() {
@@ -557,54 +514,31 @@ public final class MemoryPool implements AutoCloseable {
         phys.close();
     }
 
-    // ------------------------------------------------------------------ slab allocator
+    // slab.h: SlabApi
 
-    /** What {@code kmalloc(0)} returns: not NULL, but no byte may be touched. */
-    public static final long ZERO_SIZE_PTR = SlabAllocator.ZERO_SIZE_PTR;
-    /** The largest kmalloc: 4 MiB; larger sizes return NULL with a warning. */
-    public static final long KMALLOC_MAX_SIZE = SlabAllocator.KMALLOC_MAX_SIZE;
-    /** The largest kmalloc served from a slab cache (8 KiB); above, whole pages from the buddy. */
-    public static final int KMALLOC_MAX_CACHE_SIZE = SlabAllocator.KMALLOC_MAX_CACHE_SIZE;
-
-    /**
-     * {@code kmem_cache_create}: a cache of {@code size}-byte objects aligned to {@code align}
-     * (0: 8 bytes), with {@link SlabFlags} and an optional constructor that runs on every
-     * object when its slab is made (not at each allocation: objects come back in the state
-     * they were freed in). Returns null when a cache of that name exists (with a warning), or
-     * throws with {@code SLAB_PANIC}.
-     *
-     * @throws IllegalArgumentException for a bad name, size (1 to 4 MiB), alignment or flag
-     */
+    @Override
     public KmemCache kmem_cache_create(String name, long size, long align, int flags, Consumer<MemorySegment> ctor) {
         phys.ensureOpen("kmem_cache_create");
         KmemCacheImpl c = slab.create(name, size, align, flags, ctor);
         return c == null ? null : new KmemCache(c, this);
     }
 
-    /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when out of memory. */
+    @Override
     public long kmem_cache_alloc(KmemCache cache, int gfp) {
         return own(cache, "kmem_cache_alloc").alloc("kmem_cache_alloc", gfp);
     }
 
-    /** {@code kmem_cache_zalloc}: a zeroed object's address, or 0 (NULL). */
+    @Override
     public long kmem_cache_zalloc(KmemCache cache, int gfp) {
         return own(cache, "kmem_cache_zalloc").alloc("kmem_cache_zalloc", gfp | Gfp.__GFP_ZERO);
     }
 
-    /**
-     * {@code kmem_cache_free}.
-     *
-     * @throws io.kmem.error.DoubleFreeException when the object is already free
-     * @throws BadAddressException when {@code objp} is not an object of {@code cache}
-     */
+    @Override
     public void kmem_cache_free(KmemCache cache, long objp) {
         slab.cacheFree("kmem_cache_free", own(cache, "kmem_cache_free"), objp);
     }
 
-    /**
-     * {@code kmem_cache_alloc_bulk}: fills {@code p[0..size)} with objects. Returns
-     * {@code size}, or 0 when not all could be had (then none are kept).
-     */
+    @Override
     public int kmem_cache_alloc_bulk(KmemCache cache, int gfp, int size, long[] p) {
         phys.ensureOpen("kmem_cache_alloc_bulk");
         KmemCacheImpl c = own(cache, "kmem_cache_alloc_bulk");
@@ -629,7 +563,7 @@ public final class MemoryPool implements AutoCloseable {
         return size;
     }
 
-    /** {@code kmem_cache_free_bulk}: frees {@code p[0..size)}; a null cache means kfree each. */
+    @Override
     public void kmem_cache_free_bulk(KmemCache cache, int size, long[] p) {
         phys.ensureOpen("kmem_cache_free_bulk");
         if (p == null) {
@@ -649,22 +583,13 @@ public final class MemoryPool implements AutoCloseable {
         }
     }
 
-    /**
-     * {@code kmem_cache_shrink}: gives the cache's empty slabs back to the page allocator.
-     * Returns the pages released. Other threads' current slabs come back at their next slow
-     * path.
-     */
+    @Override
     public long kmem_cache_shrink(KmemCache cache) {
         phys.ensureOpen("kmem_cache_shrink");
         return own(cache, "kmem_cache_shrink").shrink();
     }
 
-    /**
-     * {@code kmem_cache_destroy}: frees the cache and all its slabs. With objects still
-     * allocated, reports each (see {@link #takeSlabReports()}) and leaves the cache and its
-     * memory as they are, as the kernel does. Destroying a cache that another thread still
-     * uses is a bug, as in the kernel.
-     */
+    @Override
     public void kmem_cache_destroy(KmemCache cache) {
         phys.ensureOpen("kmem_cache_destroy");
         if (cache != null) {
@@ -683,26 +608,22 @@ public final class MemoryPool implements AutoCloseable {
         return cache.impl;
     }
 
-    /**
-     * {@code kmalloc}: {@code size} bytes, physically contiguous, not cleared. Returns the
-     * address, ZERO_SIZE_PTR for size 0, or 0 (NULL) when out of memory or above
-     * {@link #KMALLOC_MAX_SIZE} (with a warning unless {@code __GFP_NOWARN}).
-     */
+    @Override
     public long kmalloc(long size, int gfp) {
         return slab.kmalloc(size, gfp);
     }
 
-    /** {@code kzalloc}: {@link #kmalloc} with the bytes zeroed. */
+    @Override
     public long kzalloc(long size, int gfp) {
         return slab.kmalloc("kzalloc", size, gfp | Gfp.__GFP_ZERO);
     }
 
-    /** {@code kmalloc_array}: {@code n * size} bytes; 0 (NULL) when the product overflows. */
+    @Override
     public long kmalloc_array(long n, long size, int gfp) {
         return kmallocArray("kmalloc_array", n, size, gfp);
     }
 
-    /** {@code kcalloc}: {@link #kmalloc_array} zeroed. */
+    @Override
     public long kcalloc(long n, long size, int gfp) {
         return kmallocArray("kcalloc", n, size, gfp | Gfp.__GFP_ZERO);
     }
@@ -721,43 +642,30 @@ public final class MemoryPool implements AutoCloseable {
         return slab.kmalloc(function, n * size, gfp);
     }
 
-    /**
-     * {@code krealloc}: the object resized, contents kept up to the smaller size. Returns the
-     * new address (the same when it fits), 0 (NULL) when out of memory (the old object is
-     * kept), or ZERO_SIZE_PTR for size 0 (the object is freed).
-     */
+    @Override
     public long krealloc(long p, long newSize, int gfp) {
         phys.ensureOpen("krealloc");
         return slab.krealloc(p, newSize, gfp);
     }
 
-    /** {@code ksize}: the bytes usable at {@code p} (its cache's object size, or its pages). */
+    @Override
     public long ksize(long p) {
         phys.ensureOpen("ksize");
         return slab.ksize(p);
     }
 
-    /**
-     * {@code kfree}. NULL and ZERO_SIZE_PTR are no-ops.
-     *
-     * @throws io.kmem.error.DoubleFreeException when the object is already free
-     * @throws BadAddressException for an address kmalloc did not return (the message says whose it is)
-     */
+    @Override
     public void kfree(long p) {
         slab.kfree(p);
     }
 
-    /** {@code kfree_sensitive}: zeroes all {@code ksize(p)} bytes, then frees. */
+    @Override
     public void kfree_sensitive(long p) {
         phys.ensureOpen("kfree_sensitive");
         slab.kfreeSensitive(p);
     }
 
-    /**
-     * {@code kmemdup}: a kmalloc'd copy of {@code len} bytes at {@code src} (an address in this pool).
-     *
-     * @throws BadAddressException when the bytes are not pool memory
-     */
+    @Override
     public long kmemdup(long src, long len, int gfp) {
         phys.ensureOpen("kmemdup");
         Gfp.check("kmemdup", gfp);
@@ -768,7 +676,7 @@ public final class MemoryPool implements AutoCloseable {
         return kmemdup(segment("kmemdup", src, len), gfp);
     }
 
-    /** {@code kmemdup}: a kmalloc'd copy of {@code src}'s bytes; 0 (NULL) when out of memory. */
+    @Override
     public long kmemdup(MemorySegment src, int gfp) {
         phys.ensureOpen("kmemdup");
         if (src == null) {
@@ -781,10 +689,7 @@ public final class MemoryPool implements AutoCloseable {
         return p;
     }
 
-    /**
-     * The slab object holding {@code addr} (the kernel's {@code kmem_obj_info}): cache, slab,
-     * object index and start, and whether it is allocated; null when no slab holds it.
-     */
+    @Override
     public KmemObjInfo kmem_obj_info(long addr) {
         phys.ensureOpen("kmem_obj_info");
         return slab.objInfo(addr);
@@ -838,33 +743,21 @@ public final class MemoryPool implements AutoCloseable {
         return buddy.failPageAlloc();
     }
 
-    // ------------------------------------------------------------------ vmalloc
+    // vmalloc.h: VmallocApi
 
-    /**
-     * {@code vmalloc}: {@code size} bytes (rounded up to pages), contiguous in virtual space,
-     * from frames that need not be physically contiguous; not cleared. An unmapped guard page
-     * follows the area. Returns its address, or 0 (NULL) with a warning when the size is 0,
-     * larger than the pool can hold, or the frames cannot be had.
-     *
-     * @throws IllegalArgumentException for a negative size
-     */
+    @Override
     public long vmalloc(long size) {
         phys.ensureOpen("vmalloc");
         return vmalloc.vmalloc("vmalloc", size, Gfp.GFP_KERNEL, VmArea.VM_ALLOC);
     }
 
-    /** {@code vzalloc}: {@link #vmalloc}, zeroed. */
+    @Override
     public long vzalloc(long size) {
         phys.ensureOpen("vzalloc");
         return vmalloc.vmalloc("vzalloc", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO, VmArea.VM_ALLOC);
     }
 
-    /**
-     * {@code __vmalloc}: {@link #vmalloc} under {@code gfp} ({@code __GFP_ZERO}, the zone
-     * modifiers, {@code __GFP_NOWARN} ...). vmalloc maps memory, and mapping takes the
-     * process's mmap lock, which may block: a {@code gfp} that must not block
-     * ({@code GFP_ATOMIC}, {@code GFP_NOWAIT}) gets NULL with a warning.
-     */
+    @Override
     public long __vmalloc(long size, int gfp) {
         phys.ensureOpen("__vmalloc");
         Gfp.check("__vmalloc", gfp);
@@ -878,20 +771,20 @@ public final class MemoryPool implements AutoCloseable {
         return vmalloc.vmalloc("__vmalloc", size, gfp, VmArea.VM_ALLOC);
     }
 
-    /** {@code vmalloc_32}: {@link #vmalloc} from frames below 4 GiB ({@code GFP_DMA32}), or 0 (NULL). */
+    @Override
     public long vmalloc_32(long size) {
         phys.ensureOpen("vmalloc_32");
         return vmalloc.vmalloc("vmalloc_32", size, Gfp.GFP_KERNEL | Gfp.GFP_DMA32, VmArea.VM_ALLOC);
     }
 
-    /** {@code vmalloc_user}: zeroed, for mapping elsewhere (reported as {@code user}); or 0 (NULL). */
+    @Override
     public long vmalloc_user(long size) {
         phys.ensureOpen("vmalloc_user");
         return vmalloc.vmalloc("vmalloc_user", size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO,
                 VmArea.VM_ALLOC | VmArea.VM_USERMAP);
     }
 
-    /** {@code vcalloc}: {@code n * size} zeroed bytes; 0 (NULL) when the product overflows. */
+    @Override
     public long vcalloc(long n, long size) {
         phys.ensureOpen("vcalloc");
         if (n < 0 || size < 0) {
@@ -905,28 +798,13 @@ public final class MemoryPool implements AutoCloseable {
         return vmalloc.vmalloc("vcalloc", n * size, Gfp.GFP_KERNEL | Gfp.__GFP_ZERO, VmArea.VM_ALLOC);
     }
 
-    /**
-     * {@code vfree}: frees the area at {@code addr}, an address vmalloc returned; its frames go
-     * back to the page allocator and the range to {@code PROT_NONE}. 0 is ignored.
-     *
-     * @throws io.kmem.error.DoubleFreeException for an area freed already
-     * @throws BadAddressException for any other address (a kmalloc address, a vmap area, the
-     *         middle of an area ...), naming what it is
-     */
+    @Override
     public void vfree(long addr) {
         phys.ensureOpen("vfree");
         vmalloc.vfree("vfree", addr);
     }
 
-    /**
-     * {@code vmap}: maps the first {@code count} page handles of {@code pages} one after the
-     * other in a new area of the vmalloc window; the pages stay the caller's. Returns the
-     * area's address, or 0 (NULL) for a count of 0 or when the window is full.
-     *
-     * @throws BadAddressException for a value that is not a page handle of this pool
-     * @throws IllegalArgumentException for a free page, a count beyond the array, or part of a
-     *         hugetlb page
-     */
+    @Override
     public long vmap(long[] pages, int count) {
         phys.ensureOpen("vmap");
         if (pages == null) {
@@ -942,41 +820,26 @@ public final class MemoryPool implements AutoCloseable {
         return vmalloc.vmap("vmap", idx);
     }
 
-    /**
-     * {@code vunmap}: removes the mapping vmap made at {@code addr}.
-     *
-     * @throws BadAddressException for anything else, a vmalloc area included
-     */
+    @Override
     public void vunmap(long addr) {
         phys.ensureOpen("vunmap");
         vmalloc.vunmap("vunmap", addr);
     }
 
-    /** {@code is_vmalloc_addr}: true when {@code addr} is in the pool's vmalloc window. */
+    @Override
     public boolean is_vmalloc_addr(long addr) {
         phys.ensureOpen("is_vmalloc_addr");
         return vmalloc.isVmallocAddr(addr);
     }
 
-    /**
-     * {@code vmalloc_to_page}: the page handle of the frame mapped at {@code addr}, or 0 (NULL)
-     * when nothing is (a guard page, a free range).
-     *
-     * @throws BadAddressException when {@code addr} is outside the vmalloc window
-     */
+    @Override
     public long vmalloc_to_page(long addr) {
         phys.ensureOpen("vmalloc_to_page");
         long idx = vmalloc.frameAt("vmalloc_to_page", addr);
         return idx < 0 ? 0 : PAGE_TAG | MemMap.pfn(phys.memMap().info(idx));
     }
 
-    /**
-     * {@code vmalloc_to_pfn}: the PFN of the frame mapped at {@code addr} (the frame index in
-     * an unprivileged pool).
-     *
-     * @throws BadAddressException when nothing is mapped there or {@code addr} is outside the
-     *         window
-     */
+    @Override
     public long vmalloc_to_pfn(long addr) {
         phys.ensureOpen("vmalloc_to_pfn");
         long idx = vmalloc.frameAt("vmalloc_to_pfn", addr);
@@ -987,7 +850,7 @@ public final class MemoryPool implements AutoCloseable {
         return MemMap.pfn(memMap.info(idx));
     }
 
-    /** {@code find_vm_area}: the area containing {@code addr} (guard page included), or null. */
+    @Override
     public VmStruct find_vm_area(long addr) {
         phys.ensureOpen("find_vm_area");
         VmArea a = vmalloc.find(addr);
@@ -995,11 +858,7 @@ public final class MemoryPool implements AutoCloseable {
                 a.physAddr(), a.caller());
     }
 
-    /**
-     * {@code kvmalloc}: kmalloc first (without a warning, and without retrying above one
-     * page), vmalloc when that fails or the size is beyond kmalloc; free with {@link #kvfree}.
-     * Returns 0 (NULL) on failure; a {@code gfp} that must not block gets no vmalloc.
-     */
+    @Override
     public long kvmalloc(long size, int gfp) {
         phys.ensureOpen("kvmalloc");
         return kvmalloc("kvmalloc", size, gfp);
@@ -1020,13 +879,13 @@ public final class MemoryPool implements AutoCloseable {
         return vmalloc.vmalloc(function, size, gfp, VmArea.VM_ALLOC);
     }
 
-    /** {@code kvzalloc}: {@link #kvmalloc}, zeroed. */
+    @Override
     public long kvzalloc(long size, int gfp) {
         phys.ensureOpen("kvzalloc");
         return kvmalloc("kvzalloc", size, gfp | Gfp.__GFP_ZERO);
     }
 
-    /** {@code kvfree}: vfree for a vmalloc address, kfree for anything else. */
+    @Override
     public void kvfree(long addr) {
         phys.ensureOpen("kvfree");
         if (vmalloc.isVmallocAddr(addr)) {
@@ -1058,20 +917,7 @@ public final class MemoryPool implements AutoCloseable {
         return vmalloc.check();
     }
 
-    // ------------------------------------------------------------------ ioremap and MMIO
-
-    /**
-     * The pool's ioremap mappings and their registry ({@code Ioremap.areas()}: what
-     * vmallocinfo lists as {@code ioremap}), and the roots device files are found under.
-     */
-    final io.kmem.internal.mmio.Ioremap ioremap = new io.kmem.internal.mmio.Ioremap();
-    private final io.kmem.internal.mmio.IoResources ioResources = new io.kmem.internal.mmio.IoResources(ioremap);
-    /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
-    private final java.util.concurrent.ConcurrentHashMap<String, PciDev> pciDevs =
-            new java.util.concurrent.ConcurrentHashMap<>();
-
-    /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
-    public static final int PCI_ANY_ID = -1;
+    // io.h and pci.h: IoApi, PciApi
 
     /**
      * Where this pool finds sysfs, /dev and procfs ({@link IoRoots#HOST} by default); a test
@@ -1091,81 +937,43 @@ public final class MemoryPool implements AutoCloseable {
         return new IoRoots(ioremap.sysRoot(), ioremap.devRoot(), ioremap.procRoot());
     }
 
-    /**
-     * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
-     * through {@code /dev/mem}, uncached (UC-), in an area of the pool's vmalloc window (listed
-     * by vmallocinfo as {@code ioremap}). The address need not be page-aligned. Mappings do
-     * not use the pool's frames; {@code close()} of the pool unmaps them (accesses through
-     * their {@link IoMem} throw afterwards), and a closed pool makes no new ones.
-     *
-     * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
-     *         ("ioremap on RAM"; the kernel refuses it too)
-     * @throws io.kmem.error.PrivilegeException when {@code /proc/iomem} hides its addresses
-     *         (not root)
-     * @throws io.kmem.error.SyscallException when {@code /dev/mem} does not open or map (the
-     *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
-     */
+    @Override
     public IoMem ioremap(long phys, long size) {
         this.phys.ensureOpen("ioremap");
         return new IoMem(ioremap.devMem("ioremap", phys, size, false), this);
     }
 
-    /**
-     * {@code ioremap_uc}: as {@link #ioremap}. User space cannot ask for strong UC; the mapping is
-     * UC-, which differs from UC only where an MTRR says write-combining.
-     */
+    @Override
     public IoMem ioremap_uc(long phys, long size) {
         this.phys.ensureOpen("ioremap_uc");
         return new IoMem(ioremap.devMem("ioremap_uc", phys, size, false), this);
     }
 
-    /**
-     * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
-     * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
-     * {@link #pci_iomap_wc} gives real write-combining.
-     */
+    @Override
     public IoMem ioremap_wc(long phys, long size) {
         this.phys.ensureOpen("ioremap_wc");
         return new IoMem(ioremap.devMem("ioremap_wc", phys, size, false), this);
     }
 
-    /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
+    @Override
     public IoMem ioremap_cache(long phys, long size) {
         this.phys.ensureOpen("ioremap_cache");
         return new IoMem(ioremap.devMem("ioremap_cache", phys, size, true), this);
     }
 
-    /**
-     * A regular file, or a memfd as {@code /proc/self/fd/N}, standing in for a device: maps
-     * {@code size} bytes at {@code offset} of it, which is also the "physical address" shown
-     * for the mapping. For tests and demonstrations; accessors behave exactly as on device
-     * memory.
-     *
-     * @throws BadAddressException when the range is not inside the file
-     */
-    public IoMem ioremapFile(java.nio.file.Path file, long offset, long size) {
+    @Override
+    public IoMem ioremapFile(Path file, long offset, long size) {
         phys.ensureOpen("ioremapFile");
         return new IoMem(ioremap.file("ioremapFile", file, offset, size), this);
     }
 
-    /**
-     * Map {@code map} of the UIO device {@code uioN}: address, size and offset from
-     * {@code sys/class/uio/uioN/maps/mapM}, the bytes through {@code /dev/uioN} at mmap offset
-     * {@code map * page size} (uncached, as the UIO core maps physical memory).
-     *
-     * @throws io.kmem.error.KmemException when there is no such device or map
-     */
+    @Override
     public IoMem ioremapUio(int uio, int map) {
         phys.ensureOpen("ioremapUio");
         return new IoMem(ioremap.uio("ioremapUio", uio, map), this);
     }
 
-    /**
-     * {@code iounmap}: unmaps a mapping; later accesses through it throw.
-     *
-     * @throws io.kmem.error.DoubleFreeException when it is unmapped already
-     * @throws IllegalArgumentException when it belongs to another pool
-     */
+    @Override
     public void iounmap(IoMem io) {
         iounmap("iounmap", io);
     }
@@ -1182,26 +990,17 @@ public final class MemoryPool implements AutoCloseable {
         ioremap.unmap(function, io.mapping);
     }
 
-    /**
-     * {@code iounmap} by address: the address a mapping was returned at ({@link IoMem#address()}).
-     * Accesses through its {@link IoMem} throw afterwards.
-     *
-     * @throws io.kmem.error.DoubleFreeException when that mapping is unmapped already
-     * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
-     */
+    @Override
     public void iounmap(long addr) {
         phys.ensureOpen("iounmap");
         ioremap.unmap("iounmap", ioremap.lookup("iounmap", addr));
     }
 
-    /**
-     * {@code pci_get_device}: the next PCI function after {@code from} (null: the first) with
-     * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
-     */
+    @Override
     public PciDev pci_get_device(int vendor, int device, PciDev from) {
         phys.ensureOpen("pci_get_device");
         boolean past = from == null;
-        for (io.kmem.internal.pci.PciDevImpl d : io.kmem.internal.pci.PciDevImpl.scan(ioremap.sysRoot())) {
+        for (PciDevImpl d : PciDevImpl.scan(ioremap.sysRoot())) {
             if (!past) {
                 past = d.name().equals(from.name());
                 continue;
@@ -1213,122 +1012,106 @@ public final class MemoryPool implements AutoCloseable {
         return null;
     }
 
-    /**
-     * {@code pci_enable_device}: writes 1 to the function's sysfs {@code enable} (the kernel
-     * then enables it), then makes sure the command register decodes its BARs (memory space,
-     * bit 1, for memory BARs; I/O space, bit 0, for port BARs), as {@code pci_enable_resources}
-     * does.
-     *
-     * @throws io.kmem.error.SyscallException when a file does not take the write (EBUSY: a
-     *         kernel driver is bound to the device)
-     */
+    @Override
     public void pci_enable_device(PciDev dev) {
         phys.ensureOpen("pci_enable_device");
         pci(dev, "pci_enable_device").enable("pci_enable_device");
     }
 
-    /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
+    @Override
     public void pci_disable_device(PciDev dev) {
         phys.ensureOpen("pci_disable_device");
         pci(dev, "pci_disable_device").disable("pci_disable_device");
     }
 
-    /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
+    @Override
     public void pci_set_master(PciDev dev) {
         phys.ensureOpen("pci_set_master");
-        pci(dev, "pci_set_master").setCommand("pci_set_master", io.kmem.internal.pci.PciDevImpl.PCI_COMMAND_MASTER, true);
+        pci(dev, "pci_set_master").setCommand("pci_set_master", PciDevImpl.PCI_COMMAND_MASTER, true);
     }
 
-    /** {@code pci_clear_master}: clears bus mastering. */
+    @Override
     public void pci_clear_master(PciDev dev) {
         phys.ensureOpen("pci_clear_master");
-        pci(dev, "pci_clear_master").setCommand("pci_clear_master", io.kmem.internal.pci.PciDevImpl.PCI_COMMAND_MASTER, false);
+        pci(dev, "pci_clear_master").setCommand("pci_clear_master", PciDevImpl.PCI_COMMAND_MASTER, false);
     }
 
-    /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
+    @Override
     public long pci_resource_start(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_start");
         return pci(dev, "pci_resource_start").bar("pci_resource_start", bar).start();
     }
 
-    /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
+    @Override
     public long pci_resource_end(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_end");
         return pci(dev, "pci_resource_end").bar("pci_resource_end", bar).end();
     }
 
-    /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
+    @Override
     public long pci_resource_len(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_len");
         return pci(dev, "pci_resource_len").bar("pci_resource_len", bar).len();
     }
 
-    /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
+    @Override
     public long pci_resource_flags(PciDev dev, int bar) {
         phys.ensureOpen("pci_resource_flags");
         return pci(dev, "pci_resource_flags").bar("pci_resource_flags", bar).flags();
     }
 
-    /** {@code pci_read_config_byte}: a byte of configuration space. */
+    @Override
     public int pci_read_config_byte(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_byte");
         return pci(dev, "pci_read_config_byte").readConfig("pci_read_config_byte", where, 1);
     }
 
-    /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
+    @Override
     public int pci_read_config_word(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_word");
         return pci(dev, "pci_read_config_word").readConfig("pci_read_config_word", where, 2);
     }
 
-    /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
+    @Override
     public int pci_read_config_dword(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_dword");
         return pci(dev, "pci_read_config_dword").readConfig("pci_read_config_dword", where, 4);
     }
 
-    /** {@code pci_write_config_byte}. */
+    @Override
     public void pci_write_config_byte(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_byte");
         pci(dev, "pci_write_config_byte").writeConfig("pci_write_config_byte", where, 1, val);
     }
 
-    /** {@code pci_write_config_word}. */
+    @Override
     public void pci_write_config_word(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_word");
         pci(dev, "pci_write_config_word").writeConfig("pci_write_config_word", where, 2, val);
     }
 
-    /** {@code pci_write_config_dword}. */
+    @Override
     public void pci_write_config_dword(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_dword");
         pci(dev, "pci_write_config_dword").writeConfig("pci_write_config_dword", where, 4, val);
     }
 
-    /**
-     * {@code pci_iomap}: maps memory BAR {@code bar} through its sysfs {@code resourceN}
-     * (uncached), at most {@code maxlen} bytes of it (0: all).
-     *
-     * @throws BadAddressException for a BAR the function does not have, or a port I/O BAR
-     */
+    @Override
     public IoMem pci_iomap(PciDev dev, int bar, long maxlen) {
         return pciIomap("pci_iomap", dev, bar, 0, maxlen, false);
     }
 
-    /**
-     * {@code pci_iomap_wc}: as {@link #pci_iomap}, write-combining through {@code resourceN_wc}
-     * (sysfs offers it for prefetchable BARs; for others the mapping is uncached, and says so).
-     */
+    @Override
     public IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen) {
         return pciIomap("pci_iomap_wc", dev, bar, 0, maxlen, true);
     }
 
-    /** {@code pci_iomap_range}: {@code maxlen} bytes (0: the rest) from {@code offset} in BAR {@code bar}. */
+    @Override
     public IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen) {
         return pciIomap("pci_iomap_range", dev, bar, offset, maxlen, false);
     }
 
-    /** {@code pci_iounmap}: {@link #iounmap(IoMem)}. */
+    @Override
     public void pci_iounmap(PciDev dev, IoMem io) {
         phys.ensureOpen("pci_iounmap");
         iounmap("pci_iounmap", io);
@@ -1336,53 +1119,41 @@ public final class MemoryPool implements AutoCloseable {
 
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
         phys.ensureOpen(function);
-        io.kmem.internal.pci.PciDevImpl d = pci(dev, function);
+        PciDevImpl d = pci(dev, function);
         var r = d.barRange(function, bar, offset, maxlen, wc);
         try {
             return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
-        } catch (io.kmem.error.SyscallException e) {
+        } catch (SyscallException e) {
             String hint = d.boundDriverHint();
             if (hint == null) {
                 throw e;
             }
-            var x = new io.kmem.error.SyscallException(e.call(), e.errno(), e.errnoName(), function + "(" + d.name()
+            var x = new SyscallException(e.call(), e.errno(), e.errnoName(), function + "(" + d.name()
                     + ", BAR " + bar + "): " + e.getMessage() + "; " + hint);
             x.initCause(e);
             throw x;
         }
     }
 
-    /**
-     * {@code request_mem_region}: claims {@code n} bytes of physical address space at
-     * {@code start} for {@code name}, nested in the host's resource that holds them (a PCI
-     * BAR, a bus window). Returns the region.
-     *
-     * @throws io.kmem.error.ResourceBusyException when the range overlaps a claimed region (an
-     *         earlier request, System RAM, a kernel driver's): the message names both ranges
-     *         and owners
-     */
+    @Override
     public Resource request_mem_region(long start, long n, String name) {
         phys.ensureOpen("request_mem_region");
         return resource(ioResources.requestMemRegion(start, n, name));
     }
 
-    /**
-     * {@code release_mem_region}: releases the region requested with exactly this start and length.
-     *
-     * @throws BadAddressException when no requested region has them
-     */
+    @Override
     public void release_mem_region(long start, long n) {
         phys.ensureOpen("release_mem_region");
         ioResources.releaseMemRegion(start, n);
     }
 
-    /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
+    @Override
     public Resource request_region(long start, long n, String name) {
         phys.ensureOpen("request_region");
         return resource(ioResources.requestRegion(start, n, name));
     }
 
-    /** {@code release_region}. */
+    @Override
     public void release_region(long start, long n) {
         phys.ensureOpen("release_region");
         ioResources.releaseRegion(start, n);
@@ -1400,99 +1171,70 @@ public final class MemoryPool implements AutoCloseable {
         return ioResources.ioports();
     }
 
-    private static Resource resource(io.kmem.internal.mmio.ResourceTree.Region r) {
+    private static Resource resource(ResourceTree.Region r) {
         return new Resource(r.name(), r.start(), r.end(), r.owner());
     }
 
-    // ------------------------------------------------------------------ DMA API
+    // dma-mapping.h and dmapool.h: DmaApi
 
-    /** {@code DMA_MAPPING_ERROR}: what a refused {@code dma_map_*} returns; test with {@link #dma_mapping_error}. */
-    public static final long DMA_MAPPING_ERROR = io.kmem.internal.dma.DmaDirect.DMA_MAPPING_ERROR;
-
-    private volatile io.kmem.internal.dma.DmaDirect dma;
-
-    private io.kmem.internal.dma.DmaDirect dma() {
-        io.kmem.internal.dma.DmaDirect d = dma;
+    private DmaDirect dma() {
+        DmaDirect d = dma;
         if (d == null) {
             synchronized (this) {
                 d = dma;
                 if (d == null) {
-                    dma = d = new io.kmem.internal.dma.DmaDirect(phys, buddy);
+                    dma = d = new DmaDirect(phys, buddy);
                 }
             }
         }
         return d;
     }
 
-    /** {@code DMA_BIT_MASK(n)}: the mask of an n-bit device, 2^n - 1 (all ones for 64). */
-    public static long DMA_BIT_MASK(int n) {
-        return io.kmem.internal.dma.DmaDirect.bitMask(n);
-    }
-
-    /**
-     * {@code dma_set_mask}: the highest address the device reaches in streaming DMA. Returns 0,
-     * or -EIO (-5) for a mask this machine cannot serve ({@code dma_supported}: below 32 bits,
-     * a mask must reach the DMA zone's 16 MiB), leaving the mask as it was.
-     */
+    @Override
     public int dma_set_mask(Device dev, long mask) {
         phys.ensureOpen("dma_set_mask");
         return dma().setMask(dev(dev, "dma_set_mask"), mask);
     }
 
-    /** {@code dma_set_coherent_mask}: the same for {@link #dma_alloc_coherent}; 0 or -EIO. */
+    @Override
     public int dma_set_coherent_mask(Device dev, long mask) {
         phys.ensureOpen("dma_set_coherent_mask");
         return dma().setCoherentMask(dev(dev, "dma_set_coherent_mask"), mask);
     }
 
-    /** {@code dma_set_mask_and_coherent}: both masks; 0, or -EIO with neither changed. */
+    @Override
     public int dma_set_mask_and_coherent(Device dev, long mask) {
         phys.ensureOpen("dma_set_mask_and_coherent");
         int rc = dma().setMask(dev(dev, "dma_set_mask_and_coherent"), mask);
         return rc != 0 ? rc : dma().setCoherentMask(dev(dev, "dma_set_mask_and_coherent"), mask);
     }
 
-    /** {@code dma_get_mask}: the device's streaming DMA mask. */
+    @Override
     public long dma_get_mask(Device dev) {
         phys.ensureOpen("dma_get_mask");
         return dev(dev, "dma_get_mask").dmaMask();
     }
 
-    /** {@code dma_supported}: whether {@link #dma_set_mask} would accept {@code mask}. */
+    @Override
     public boolean dma_supported(Device dev, long mask) {
         phys.ensureOpen("dma_supported");
         return dma().supported(mask);
     }
 
-    /**
-     * {@code dma_alloc_coherent}: {@code size} bytes of zeroed, physically contiguous memory
-     * that the CPU and the device share, every byte of it within the device's coherent mask
-     * (the zone is chosen from the mask, as the kernel's dma-direct does, and a block below a
-     * mask between zone limits is searched for). Zone modifiers in {@code gfp} are ignored.
-     * Returns the CPU and DMA addresses, or null (NULL) when nothing in the pool fits, with a
-     * warning unless {@code __GFP_NOWARN}.
-     *
-     * @throws io.kmem.error.PrivilegeException in a pool without physical addresses
-     */
+    @Override
     public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
         phys.ensureOpen("dma_alloc_coherent");
         long cpu = dma().allocCoherent(dev(dev, "dma_alloc_coherent"), size, gfp);
         return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
     }
 
-    /**
-     * {@code dma_free_coherent}: frees what {@link #dma_alloc_coherent} returned, given as in C.
-     *
-     * @throws BadAddressException when {@code dmaHandle} is not {@code cpuAddr}'s, or the size or
-     *         address is not that of an allocation
-     * @throws io.kmem.error.DoubleFreeException when it is freed already
-     */
+    @Override
     public void dma_free_coherent(Device dev, long size, long cpuAddr, long dmaHandle) {
         phys.ensureOpen("dma_free_coherent");
         dma().freeCoherent(dev(dev, "dma_free_coherent"), size, cpuAddr, dmaHandle);
     }
 
-    /** {@code dma_free_coherent} of a {@link DmaBuffer}. */
+    @Override
     public void dma_free_coherent(Device dev, DmaBuffer buf) {
         phys.ensureOpen("dma_free_coherent");
         if (buf == null) {
@@ -1501,129 +1243,83 @@ public final class MemoryPool implements AutoCloseable {
         dma().freeCoherent(dev(dev, "dma_free_coherent"), buf.size(), buf.cpuAddr(), buf.dmaHandle());
     }
 
-    /**
-     * {@code dma_map_single}: hands {@code size} bytes of pool memory at {@code cpuAddr}
-     * (kmalloc, the page allocator) to the device. Returns the DMA address, or
-     * {@link #DMA_MAPPING_ERROR} with a rate-limited warning when the buffer reaches above the
-     * device's DMA mask: such an address is never handed out.
-     *
-     * @throws BadAddressException when the buffer is not pool memory
-     * @throws IllegalArgumentException for {@code DMA_NONE} or a size of 0
-     */
+    @Override
     public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_single");
         return dma().mapSingle(dev(dev, "dma_map_single"), cpuAddr, size, dir(dir, "dma_map_single"));
     }
 
-    /**
-     * {@code dma_unmap_single}: gives the buffer back to the CPU; address, size and direction
-     * must be those of the map.
-     *
-     * @throws BadAddressException for a mapping the device does not hold, or one mapped with
-     *         another size, direction or function (the kernel's DMA-API debugging messages)
-     */
+    @Override
     public void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_single");
         dma().unmap("dma_unmap_single", dev(dev, "dma_unmap_single"), dmaAddr, size, dir(dir, "dma_unmap_single"),
-                io.kmem.internal.dma.DeviceImpl.MapKind.SINGLE);
+                DeviceImpl.MapKind.SINGLE);
     }
 
-    /** {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block. */
+    @Override
     public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_page");
         return dma().mapPage(dev(dev, "dma_map_page"), pageToPhys("dma_map_page", page), offset, size,
                 dir(dir, "dma_map_page"));
     }
 
-    /** {@code dma_unmap_page}: undoes {@link #dma_map_page}; checked as {@link #dma_unmap_single}. */
+    @Override
     public void dma_unmap_page(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_unmap_page");
         dma().unmap("dma_unmap_page", dev(dev, "dma_unmap_page"), dmaAddr, size, dir(dir, "dma_unmap_page"),
-                io.kmem.internal.dma.DeviceImpl.MapKind.PAGE);
+                DeviceImpl.MapKind.PAGE);
     }
 
-    /** {@code dma_mapping_error}: true when a map returned {@link #DMA_MAPPING_ERROR} (C returns -ENOMEM then). */
+    @Override
     public boolean dma_mapping_error(Device dev, long dmaAddr) {
         return dmaAddr == DMA_MAPPING_ERROR;
     }
 
-    /**
-     * {@code dma_sync_single_for_cpu}: the CPU takes the mapped bytes back to read what the
-     * device wrote (x86 is coherent: an acquire fence, so later reads stay after it).
-     *
-     * @throws BadAddressException when the range is not inside a mapping of the device
-     */
+    @Override
     public void dma_sync_single_for_cpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_sync_single_for_cpu");
         dma().sync("dma_sync_single_for_cpu", dev(dev, "dma_sync_single_for_cpu"), dmaAddr, size,
                 dir(dir, "dma_sync_single_for_cpu"), true);
     }
 
-    /**
-     * {@code dma_sync_single_for_device}: hands the bytes back to the device after the CPU
-     * wrote them (a release fence, so earlier writes stay before it).
-     *
-     * @throws BadAddressException when the range is not inside a mapping of the device
-     */
+    @Override
     public void dma_sync_single_for_device(Device dev, long dmaAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_sync_single_for_device");
         dma().sync("dma_sync_single_for_device", dev(dev, "dma_sync_single_for_device"), dmaAddr, size,
                 dir(dir, "dma_sync_single_for_device"), false);
     }
 
-    /**
-     * {@code dma_pool_create}: a pool of {@code size}-byte blocks of coherent memory for
-     * {@code dev}, each aligned to {@code align} (0: 1) and never crossing a multiple of
-     * {@code boundary} (0: none within a page), carved from {@code dma_alloc_coherent} pages.
-     *
-     * @throws IllegalArgumentException where the kernel returns NULL: no device, a size of 0,
-     *         an alignment or boundary that is not a power of two, a boundary below the size
-     */
+    @Override
     public DmaPool dma_pool_create(String name, Device dev, long size, long align, long boundary) {
         phys.ensureOpen("dma_pool_create");
-        return new DmaPool(io.kmem.internal.dma.DmaPoolImpl.create(dma(), name, dev(dev, "dma_pool_create"), size, align, boundary),
+        return new DmaPool(DmaPoolImpl.create(dma(), name, dev(dev, "dma_pool_create"), size, align, boundary),
                 this);
     }
 
-    /**
-     * {@code dma_pool_alloc}: a block's CPU address, its DMA address stored in {@code handle[0]}
-     * (C's {@code dma_addr_t *handle}); 0 (NULL) when no page can be had. Not zeroed.
-     */
+    @Override
     public long dma_pool_alloc(DmaPool pool, int gfp, long[] handle) {
-        io.kmem.internal.dma.DmaPoolImpl p = own(pool, "dma_pool_alloc");
+        DmaPoolImpl p = own(pool, "dma_pool_alloc");
         if (handle == null) {
             throw new NullPointerException("dma_pool_alloc: handle is null");
         }
         return p.alloc(Gfp.check("dma_pool_alloc", gfp), handle, (gfp & Gfp.__GFP_ZERO) != 0);
     }
 
-    /** {@code dma_pool_zalloc}: {@link #dma_pool_alloc}, zeroed. */
+    @Override
     public long dma_pool_zalloc(DmaPool pool, int gfp, long[] handle) {
-        io.kmem.internal.dma.DmaPoolImpl p = own(pool, "dma_pool_zalloc");
+        DmaPoolImpl p = own(pool, "dma_pool_zalloc");
         if (handle == null) {
             throw new NullPointerException("dma_pool_zalloc: handle is null");
         }
         return p.alloc(Gfp.check("dma_pool_zalloc", gfp), handle, true);
     }
 
-    /**
-     * {@code dma_pool_free}: frees the block at {@code vaddr} whose DMA address is {@code dmaAddr}.
-     *
-     * @throws io.kmem.error.DoubleFreeException when the block is free already
-     * @throws BadAddressException when {@code vaddr} is not a block of the pool or {@code dmaAddr}
-     *         not its DMA address
-     */
+    @Override
     public void dma_pool_free(DmaPool pool, long vaddr, long dmaAddr) {
         own(pool, "dma_pool_free").free(vaddr, dmaAddr);
     }
 
-    /**
-     * {@code dma_pool_destroy}: frees the pool and its pages. With blocks still allocated it
-     * reports each ("dma_pool_destroy ... busy"; see {@link #takeDmaReports()}) and leaks the
-     * pages, as the kernel does. Null is ignored.
-     *
-     * @throws io.kmem.error.KmemException when it was destroyed already
-     */
+    @Override
     public void dma_pool_destroy(DmaPool pool) {
         if (pool != null) {
             own(pool, "dma_pool_destroy").destroy();
@@ -1638,7 +1334,7 @@ public final class MemoryPool implements AutoCloseable {
         return dma().takeReports();
     }
 
-    private io.kmem.internal.dma.DmaPoolImpl own(DmaPool pool, String function) {
+    private DmaPoolImpl own(DmaPool pool, String function) {
         phys.ensureOpen(function);
         if (pool == null) {
             throw new NullPointerException(function + ": pool is null");
@@ -1651,7 +1347,7 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** The DMA side of {@code dev}; a null device throws naming {@code function}. */
-    private static io.kmem.internal.dma.DeviceImpl dev(Device dev, String function) {
+    private static DeviceImpl dev(Device dev, String function) {
         if (dev == null) {
             throw new NullPointerException(function + ": dev is null");
         }
@@ -1667,39 +1363,14 @@ public final class MemoryPool implements AutoCloseable {
     }
 
     /** The sysfs side of {@code dev}; a null function throws naming {@code function}. */
-    private static io.kmem.internal.pci.PciDevImpl pci(PciDev dev, String function) {
+    private static PciDevImpl pci(PciDev dev, String function) {
         if (dev == null) {
             throw new NullPointerException(function + ": dev is null");
         }
         return dev.impl;
     }
 
-    /** {@code mb}: a full fence; loads and stores on neither side cross it. */
-    public static void mb() {
-        java.lang.invoke.VarHandle.fullFence();
-    }
-
-    /** {@code rmb}: loads before it are not moved after later loads and stores (an acquire fence). */
-    public static void rmb() {
-        java.lang.invoke.VarHandle.acquireFence();
-    }
-
-    /** {@code wmb}: stores after it are not moved before earlier loads and stores (a release fence). */
-    public static void wmb() {
-        java.lang.invoke.VarHandle.releaseFence();
-    }
-
-    /** {@code dma_rmb}: orders reads of coherent DMA memory (a descriptor's status, then its data). */
-    public static void dma_rmb() {
-        java.lang.invoke.VarHandle.acquireFence();
-    }
-
-    /** {@code dma_wmb}: orders writes to coherent DMA memory (a descriptor's data, then its ready bit). */
-    public static void dma_wmb() {
-        java.lang.invoke.VarHandle.releaseFence();
-    }
-
-    // ------------------------------------------------------------------ the kmem tool's reports
+    // Reports the kmem tool draws
 
     /**
      * Who owns each frame right now: free (by block order), a per-thread page cache, a page
@@ -1728,7 +1399,7 @@ public final class MemoryPool implements AutoCloseable {
         return slab.largeStats();
     }
 
-    // ------------------------------------------------------------------ page handles
+    // Page handles
 
     private long pageOfPfn(String function, long pfn) {
         if (pfn < 0 || pfn > ~PAGE_TAG_MASK || phys.pfnToIdx(pfn) < 0) {
@@ -1780,22 +1451,37 @@ public final class MemoryPool implements AutoCloseable {
             return this;
         }
 
-        /** Name shown in reports, errors and the memfd names. */
         /**
-         * The kernel's {@code slub_debug} for this pool: debug flag letters (F, Z, P, U; empty
-         * for all; "-" for none), optionally {@code ,cache,cache...}. Default: the
-         * {@code kmem.slub_debug} system property.
+         * The size of the vmalloc window in bytes: virtual address space reserved for vmalloc,
+         * vmap and ioremap areas (default 64 GiB).
+         *
+         * @param bytes the window's size
+         * @return this builder
          */
         public Builder vmallocWindow(long bytes) {
             this.vmallocWindow = bytes;
             return this;
         }
 
+        /**
+         * The kernel's {@code slub_debug} for this pool: debug flag letters (F, Z, P, U; empty
+         * for all; "-" for none), optionally {@code ,cache,cache...}. Default: the
+         * {@code kmem.slub_debug} system property.
+         *
+         * @param option the {@code slub_debug} string, or null for none
+         * @return this builder
+         */
         public Builder slubDebug(String option) {
             this.slubDebug = option;
             return this;
         }
 
+        /**
+         * The pool's name, shown in reports, errors and the memfd names (default "kmem").
+         *
+         * @param name the name
+         * @return this builder
+         */
         public Builder name(String name) {
             this.name = name;
             return this;
@@ -1855,9 +1541,9 @@ public final class MemoryPool implements AutoCloseable {
         /**
          * Brings the pool up: takes, pins and maps the initial frames.
          *
-         * @throws io.kmem.error.PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
+         * @throws PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
          *         or without reserved hugepages when hugetlb frames were asked for
-         * @throws io.kmem.error.KmemException when a system call fails
+         * @throws KmemException when a system call fails
          */
         public MemoryPool build() {
             if (maxSmallBytes >= 0 && maxSmallBytes < smallBytes) {

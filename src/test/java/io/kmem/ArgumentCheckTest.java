@@ -264,8 +264,8 @@ class ArgumentCheckTest {
     @Test
     void dmaFreesAndUnmapsByAnotherDeviceAreRefusedNamingBoth() {
         Device other = new Device("other-dev");
-        assertEquals(0, pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64)));
-        assertEquals(0, pool.dma_set_mask_and_coherent(other, MemoryPool.DMA_BIT_MASK(64)));
+        assertEquals(0, pool.dma_set_mask_and_coherent(dev, DmaApi.DMA_BIT_MASK(64)));
+        assertEquals(0, pool.dma_set_mask_and_coherent(other, DmaApi.DMA_BIT_MASK(64)));
         DmaBuffer buf = pool.dma_alloc_coherent(dev, 8192, GFP_KERNEL);
         assertRefused("dma_free_coherent", BadAddressException.class, () -> pool.dma_free_coherent(other, buf),
                 "different device", "[mapped by args-dev]", "[unmapped by other-dev]",

@@ -71,19 +71,14 @@ class ClosedPoolTest {
         // io.kmem.error, io.kmem.gfp and io.kmem.stats are exempt as whole packages (see exemptPackage).
 
         String pure = "a pure function of its arguments; touches no pool";
-        for (String m : List.of("get_order", "DMA_BIT_MASK", "mb", "rmb", "wmb", "dma_rmb", "dma_wmb")) {
-            EXEMPT_METHODS.put("MemoryPool." + m, pure);
-            EXEMPT_METHODS.put("Kernel." + m, pure);
+        for (String m : List.of("GfpApi.get_order", "DmaApi.DMA_BIT_MASK", "IoApi.mb", "IoApi.rmb", "IoApi.wmb",
+                "IoApi.dma_rmb", "IoApi.dma_wmb")) {
+            EXEMPT_METHODS.put(m, pure);
         }
         EXEMPT_METHODS.put("MemoryPool.dma_mapping_error", pure + " (a comparison with DMA_MAPPING_ERROR)");
-        EXEMPT_METHODS.put("Kernel.dma_mapping_error", pure + " (a comparison with DMA_MAPPING_ERROR)");
         EXEMPT_METHODS.put("MemoryPool.builder", "makes a builder of a new pool");
         EXEMPT_METHODS.put("MemoryPool.close", "closing a closed pool does nothing (AutoCloseable)");
         EXEMPT_METHODS.put("MemoryPool.name", "the pool's identity, which every message names");
-        EXEMPT_METHODS.put("Kernel.defaultPool", "returns the pool object, not memory; its methods throw");
-        EXEMPT_METHODS.put("Kernel.setDefaultPool", "replaces the default pool; touches none");
-        EXEMPT_METHODS.put("Kernel.shutdown", "closes the default pool: nothing for a closed one");
-        EXEMPT_METHODS.put("Kernel.defaultBuilder", "makes a builder of a new pool from the host's facts");
         String attr = "an attribute fixed at creation, held on the heap; returns no memory or address";
         for (String m : List.of("name", "objectSize", "size", "align", "flags", "order", "objectsPerSlab")) {
             EXEMPT_METHODS.put("KmemCache." + m, attr);
@@ -125,7 +120,6 @@ class ClosedPoolTest {
 
     @AfterEach
     void tearDown() {
-        Kernel.shutdown();
         pool.close();
         Sys.close(fd);
         host.close();
@@ -140,7 +134,7 @@ class ClosedPoolTest {
         KmemCache cache = pool.kmem_cache_create("closed_cache", 64, 0, 0, null);
         long obj = pool.kmem_cache_alloc(cache, GFP_KERNEL);
         Device dev = new Device("closed0");
-        assertEquals(0, pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64)));
+        assertEquals(0, pool.dma_set_mask_and_coherent(dev, DmaApi.DMA_BIT_MASK(64)));
         DmaPool dmaPool = pool.dma_pool_create("closed_prp", dev, 64, 0, 0);
         long[] handle = new long[1];
         long block = pool.dma_pool_alloc(dmaPool, GFP_KERNEL, handle);
@@ -176,7 +170,6 @@ class ClosedPoolTest {
     @Test
     void everyPublicMethodOfTheApiThrowsPoolClosedExceptionOnAClosedPool() throws Exception {
         takeArguments();
-        Kernel.setDefaultPool(pool);
         pool.close();
 
         List<String> failures = new ArrayList<>();
@@ -190,6 +183,9 @@ class ClosedPoolTest {
             for (Method m : c.getDeclaredMethods()) {
                 if (!Modifier.isPublic(m.getModifiers()) || m.isSynthetic() || isObjectMethod(m)) {
                     continue;
+                }
+                if (c.isInterface() && !Modifier.isStatic(m.getModifiers())) {
+                    continue; // a header contract's function: called on MemoryPool, which implements it
                 }
                 String key = c.getSimpleName() + "." + m.getName();
                 if (EXEMPT_METHODS.containsKey(key)) {
@@ -215,7 +211,7 @@ class ClosedPoolTest {
         Set<String> stale = new TreeSet<>(EXEMPT_METHODS.keySet());
         stale.removeAll(usedExemptions);
         assertEquals(Set.of(), stale, "exemptions for methods that no longer exist");
-        assertTrue(called > 200, "methods called: " + called);
+        assertTrue(called > 170, "methods called: " + called);
         assertEquals(List.of(), failures, failures.size() + " of " + called + " public methods did not throw"
                 + " PoolClosedException on a closed pool");
     }
@@ -265,9 +261,6 @@ class ClosedPoolTest {
     }
 
     private Object instanceOf(Class<?> c, List<String> failures) {
-        if (c == Kernel.class) {
-            return null;
-        }
         Object o = args.get(c);
         if (o == null) {
             failures.add(c.getName() + ": no instance to call its methods on (add one to takeArguments, or exempt it)");

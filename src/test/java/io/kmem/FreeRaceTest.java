@@ -1,6 +1,6 @@
 package io.kmem;
 
-import static io.kmem.MemoryPool.DMA_BIT_MASK;
+import static io.kmem.DmaApi.DMA_BIT_MASK;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

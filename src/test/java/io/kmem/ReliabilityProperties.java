@@ -155,7 +155,7 @@ public class ReliabilityProperties {
         final List<Obj> byAge = new ArrayList<>();
         final TreeMap<Long, Area> areas = new TreeMap<>();
         {
-            pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64));
+            pool.dma_set_mask_and_coherent(dev, DmaApi.DMA_BIT_MASK(64));
             dmaPools = new DmaPool[] {pool.dma_pool_create("rel_desc64", dev, 64, 64, 4096),
                 pool.dma_pool_create("rel_buf500", dev, 500, 8, 4096)};
         }

@@ -1,7 +1,7 @@
 package io.kmem.cli;
 
-import io.kmem.Kernel;
 import io.kmem.MemoryPool;
+import io.kmem.stats.HostInfo;
 import io.kmem.error.KmemException;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.stats.FrameVerification;
@@ -276,6 +276,18 @@ public final class Main {
     }
 
     /**
+     * The tool's default pool on this host: 64 MiB of 4 KiB frames, growable to a quarter of
+     * RAM, plus up to 64 MiB of 2 MiB hugetlb frames when the host has hugepages free.
+     */
+    static MemoryPool.Builder defaultBuilder() {
+        HostInfo host = HostInfo.read();
+        long small = 64L << 20;
+        long huge = Math.min(64L << 20, host.freeHugepages2m() * (2L << 20));
+        return MemoryPool.builder().name("default").smallPages(small).hugePages2m(huge)
+                .maxSmallPages(Math.max(small, host.memTotalBytes() / 4 & -4096L));
+    }
+
+    /**
      * The default pool of an unprivileged run: 64 MiB, or half of what this process may mlock
      * when that is less (a user's RLIMIT_MEMLOCK is often 8 MiB), in 2 MiB steps, at least 2 MiB.
      */
@@ -390,7 +402,7 @@ public final class Main {
 
         /** The pool these options ask for. */
         MemoryPool.Builder builder() {
-            MemoryPool.Builder b = Kernel.defaultBuilder();
+            MemoryPool.Builder b = defaultBuilder();
             long mib = mib();
             boolean unprivileged = has("--unprivileged");
             if (mib > 0) {

@@ -5,6 +5,8 @@ import io.kmem.DmaBuffer;
 import io.kmem.DmaDirection;
 import io.kmem.DmaPool;
 import io.kmem.IoMem;
+import io.kmem.GfpApi;
+import io.kmem.DmaApi;
 import io.kmem.MemoryPool;
 import io.kmem.Resource;
 import io.kmem.bindings.Libc;
@@ -145,7 +147,7 @@ final class Tour {
             }
             mismatches += ok ? 0 : 1;
             out.printf(Locale.ROOT, "  %-9d %-14s 0x%016x %-14s %-8d %s%n", sizes[i],
-                    info == null ? "(buddy, order " + MemoryPool.get_order(sizes[i]) + ")" : info.cache(), p,
+                    info == null ? "(buddy, order " + GfpApi.get_order(sizes[i]) + ")" : info.cache(), p,
                     pool.physical() ? String.format(Locale.ROOT, "0x%x", pool.virt_to_phys(p)) : "(unprivileged)",
                     pool.ksize(p), !pool.physical() ? "-" : ok ? "contiguous" : "MISMATCH");
         }
@@ -384,9 +386,9 @@ final class Tour {
         }
         int mismatches = 0;
         long pa = pool.virt_to_phys(buf);
-        boolean above = pa + 1499 > MemoryPool.DMA_BIT_MASK(32);
+        boolean above = pa + 1499 > DmaApi.DMA_BIT_MASK(32);
         out.printf(Locale.ROOT, "  kmalloc(1500) at 0x%x, phys 0x%x (%s 4 GiB)%n", buf, pa, above ? "above" : "below");
-        int rc = pool.dma_set_mask(dev, MemoryPool.DMA_BIT_MASK(32));
+        int rc = pool.dma_set_mask(dev, DmaApi.DMA_BIT_MASK(32));
         out.printf(Locale.ROOT, "  dma_set_mask(dev, DMA_BIT_MASK(32)) = %d; dma_map_single(dev, buf, 1500,"
                 + " DMA_TO_DEVICE):%n", rc);
         out.flush();
@@ -397,7 +399,7 @@ final class Tour {
         if (!pool.dma_mapping_error(dev, d)) {
             pool.dma_unmap_single(dev, d, 1500, DmaDirection.DMA_TO_DEVICE);
         }
-        rc = pool.dma_set_mask_and_coherent(dev, MemoryPool.DMA_BIT_MASK(64));
+        rc = pool.dma_set_mask_and_coherent(dev, DmaApi.DMA_BIT_MASK(64));
         d = pool.dma_map_single(dev, buf, 1500, DmaDirection.DMA_TO_DEVICE);
         mismatches += rc == 0 && d == pa ? 0 : 1;
         out.printf(Locale.ROOT, "  dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)) = %d; dma_map_single = 0x%x%s%n",

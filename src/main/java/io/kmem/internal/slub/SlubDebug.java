@@ -51,7 +51,7 @@ final class SlubDebug {
 
         private static final java.util.Set<String> INTERNAL = java.util.Set.of(SlubDebug.class.getName(),
                 KmemCacheImpl.class.getName(), SlabAllocator.class.getName(), Slab.class.getName(), Track.class.getName(),
-                "io.kmem.MemoryPool", "io.kmem.Kernel");
+                "io.kmem.MemoryPool");
 
         private static boolean internal(String cls) {
             return INTERNAL.contains(cls);

@@ -91,7 +91,7 @@ public final class Vmalloc implements AutoCloseable {
     private static final int RECENT_FREES = 64;
     private static final System.Logger LOG = System.getLogger("io.kmem.internal.vmalloc");
     /** Frames of the call stack that belong to kmem's own API and are skipped for the caller. */
-    private static final Set<String> INTERNAL = Set.of("io.kmem.MemoryPool", "io.kmem.Kernel",
+    private static final Set<String> INTERNAL = Set.of("io.kmem.MemoryPool",
             "io.kmem.internal.vmalloc.Vmalloc");
     /** Frames are walked in small batches: the caller is a few frames up. */
     private static final StackWalker WALKER = StackWalker.getInstance(Set.of(), 4);

@@ -4,8 +4,8 @@ import static io.kmem.DmaDirection.DMA_BIDIRECTIONAL;
 import static io.kmem.DmaDirection.DMA_FROM_DEVICE;
 import static io.kmem.DmaDirection.DMA_NONE;
 import static io.kmem.DmaDirection.DMA_TO_DEVICE;
-import static io.kmem.MemoryPool.DMA_BIT_MASK;
-import static io.kmem.MemoryPool.DMA_MAPPING_ERROR;
+import static io.kmem.DmaApi.DMA_BIT_MASK;
+import static io.kmem.DmaApi.DMA_MAPPING_ERROR;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.__GFP_DMA;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.Device;
 import io.kmem.DmaBuffer;
+import io.kmem.DmaApi;
 import io.kmem.MemoryPool;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;

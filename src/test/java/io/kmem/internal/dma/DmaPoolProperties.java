@@ -5,6 +5,7 @@ import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 
 import io.kmem.Device;
 import io.kmem.DmaPool;
+import io.kmem.GfpApi;
 import io.kmem.MemoryPool;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -140,7 +141,7 @@ class DmaPoolProperties {
             long align = Math.max(1, params.align);
             check(dma % align == 0 && v % align == 0, ALIGNED, "block 0x%x/0x%x, align %d", v, dma, align);
             // The boundary asked for, or with none the pool page (a power-of-two block of the buddy).
-            long b = params.boundary != 0 ? params.boundary : 4096L << MemoryPool.get_order(dmaPool.allocation());
+            long b = params.boundary != 0 ? params.boundary : 4096L << GfpApi.get_order(dmaPool.allocation());
             check(dma / b == (dma + size - 1) / b, BOUNDARY, "block 0x%x + %d crosses a multiple of %d", dma, size, b);
             check(pool.virt_to_phys(v) == dma, DMA_IS_PHYS, "vaddr 0x%x is at 0x%x, handle 0x%x", v,
                     pool.virt_to_phys(v), dma);

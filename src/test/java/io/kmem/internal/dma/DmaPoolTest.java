@@ -1,6 +1,6 @@
 package io.kmem.internal.dma;
 
-import static io.kmem.MemoryPool.DMA_BIT_MASK;
+import static io.kmem.DmaApi.DMA_BIT_MASK;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.kmem.Device;
 import io.kmem.DmaPool;
+import io.kmem.DmaApi;
 import io.kmem.MemoryPool;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;

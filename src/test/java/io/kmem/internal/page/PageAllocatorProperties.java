@@ -10,6 +10,7 @@ import static io.kmem.gfp.Gfp.__GFP_NORETRY;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
+import io.kmem.GfpApi;
 import io.kmem.MemoryPool;
 import io.kmem.gfp.Gfp;
 import io.kmem.stats.FrameVerification;
@@ -367,7 +368,7 @@ class PageAllocatorProperties {
         void allocExact(String call, long size, int gfp) {
             long addr = pool.alloc_pages_exact(size, gfp);
             tally.exact++;
-            int order = size > (long) PAGE << MAX_ORDER ? MAX_ORDER + 1 : MemoryPool.get_order(size);
+            int order = size > (long) PAGE << MAX_ORDER ? MAX_ORDER + 1 : GfpApi.get_order(size);
             if (addr == 0) {
                 explainNull(call, gfp, order);
                 return;

@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.kmem.GfpApi;
 import io.kmem.MemoryPool;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
@@ -236,11 +237,11 @@ class PageAllocatorTest {
             assertEquals(failures + 2, pool.pageStats().failures());
             assertThrows(IllegalArgumentException.class, () -> pool.__get_free_pages(GFP_KERNEL, -1));
             assertThrows(IllegalArgumentException.class, () -> pool.__get_free_pages(1 << 30, 0));
-            assertEquals(0, MemoryPool.get_order(1));
-            assertEquals(0, MemoryPool.get_order(4096));
-            assertEquals(1, MemoryPool.get_order(4097));
-            assertEquals(10, MemoryPool.get_order(4 * MIB));
-            assertEquals(11, MemoryPool.get_order(4 * MIB + 1));
+            assertEquals(0, GfpApi.get_order(1));
+            assertEquals(0, GfpApi.get_order(4096));
+            assertEquals(1, GfpApi.get_order(4097));
+            assertEquals(10, GfpApi.get_order(4 * MIB));
+            assertEquals(11, GfpApi.get_order(4 * MIB + 1));
         }
     }
 

@@ -6,6 +6,7 @@ import static io.kmem.gfp.Gfp.GFP_NOWAIT;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 
 import io.kmem.KmemCache;
+import io.kmem.GfpApi;
 import io.kmem.MemoryPool;
 import io.kmem.SlabFlags;
 import io.kmem.gfp.Gfp;
@@ -412,9 +413,9 @@ class SlabAllocatorProperties {
 
         private void admitKmalloc(String call, long p, long size, boolean zero) {
             boolean large = size > MemoryPool.KMALLOC_MAX_CACHE_SIZE;
-            long extent = large ? (long) PAGE << MemoryPool.get_order(size) : classSize(size);
+            long extent = large ? (long) PAGE << GfpApi.get_order(size) : classSize(size);
             if (p == 0) {
-                explainNull(call, large ? MemoryPool.get_order(size) : slabOrder(className(size)));
+                explainNull(call, large ? GfpApi.get_order(size) : slabOrder(className(size)));
                 return;
             }
             admit(new Obj(p, size, extent, large ? null : className(size), -1, large, nextTag++,
@@ -529,7 +530,7 @@ class SlabAllocatorProperties {
                 return;
             }
             if (p == 0) {
-                explainNull(call, newSize > MemoryPool.KMALLOC_MAX_CACHE_SIZE ? MemoryPool.get_order(newSize)
+                explainNull(call, newSize > MemoryPool.KMALLOC_MAX_CACHE_SIZE ? GfpApi.get_order(newSize)
                         : slabOrder(className(newSize)));
                 return;
             }

@@ -1,0 +1,158 @@
+package io.kmem;
+
+import io.kmem.error.BadAddressException;
+import io.kmem.error.DoubleFreeException;
+import io.kmem.error.KmemException;
+import io.kmem.error.PrivilegeException;
+import io.kmem.error.ResourceBusyException;
+import io.kmem.error.SyscallException;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+
+/**
+ * Device memory and ports, as {@code <linux/io.h>} (and {@code <asm/io.h>},
+ * {@code <asm/barrier.h>}) declare them: {@code ioremap}, the resource requests, the address
+ * translations and the barriers.
+ *
+ * <p>An {@code ioremap} returns an {@link IoMem}, whose methods are the accessors
+ * ({@code readb..readq}, {@code writeb..writeq}, their {@code _relaxed} forms,
+ * {@code memcpy_fromio}, {@code memcpy_toio}, {@code memset_io}).
+ *
+ * <p>{@link MemoryPool} implements this contract; thread safety and the rules for arguments
+ * are MemoryPool's.
+ */
+public interface IoApi {
+
+    /**
+     * {@code virt_to_phys}: the physical address of a direct-map address (anything kmalloc or
+     * the page allocator returned).
+     *
+     * @throws BadAddressException outside the direct map, or on a frame the pool does not hold
+     * @throws PrivilegeException in an unprivileged pool
+     */
+    long virt_to_phys(long addr);
+
+    /**
+     * {@code phys_to_virt}: the direct-map address of a physical address the pool holds.
+     *
+     * @throws BadAddressException for a physical address the pool does not hold
+     */
+    long phys_to_virt(long physAddr);
+
+    /**
+     * {@code ioremap}: maps {@code size} bytes of device memory at physical address {@code phys}
+     * through {@code /dev/mem}, uncached (UC-), in an area of the pool's vmalloc window (listed
+     * by vmallocinfo as {@code ioremap}). The address need not be page-aligned. Mappings do
+     * not use the pool's frames; {@code close()} of the pool unmaps them (accesses through
+     * their {@link IoMem} throw afterwards), and a closed pool makes no new ones.
+     *
+     * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
+     *         ("ioremap on RAM"; the kernel refuses it too)
+     * @throws PrivilegeException when {@code /proc/iomem} hides its addresses
+     *         (not root)
+     * @throws SyscallException when {@code /dev/mem} does not open or map (the
+     *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
+     */
+    IoMem ioremap(long phys, long size);
+
+    /**
+     * {@code ioremap_uc}: as {@link #ioremap}. User space cannot ask for strong UC; the mapping is
+     * UC-, which differs from UC only where an MTRR says write-combining.
+     */
+    IoMem ioremap_uc(long phys, long size);
+
+    /**
+     * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
+     * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
+     * {@link PciApi#pci_iomap_wc} gives real write-combining.
+     */
+    IoMem ioremap_wc(long phys, long size);
+
+    /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
+    IoMem ioremap_cache(long phys, long size);
+
+    /**
+     * A regular file, or a memfd as {@code /proc/self/fd/N}, standing in for a device: maps
+     * {@code size} bytes at {@code offset} of it, which is also the "physical address" shown
+     * for the mapping. For tests and demonstrations; accessors behave exactly as on device
+     * memory.
+     *
+     * @throws BadAddressException when the range is not inside the file
+     */
+    IoMem ioremapFile(Path file, long offset, long size);
+
+    /**
+     * Map {@code map} of the UIO device {@code uioN}: address, size and offset from
+     * {@code sys/class/uio/uioN/maps/mapM}, the bytes through {@code /dev/uioN} at mmap offset
+     * {@code map * page size} (uncached, as the UIO core maps physical memory).
+     *
+     * @throws KmemException when there is no such device or map
+     */
+    IoMem ioremapUio(int uio, int map);
+
+    /**
+     * {@code iounmap}: unmaps a mapping; later accesses through it throw.
+     *
+     * @throws DoubleFreeException when it is unmapped already
+     * @throws IllegalArgumentException when it belongs to another pool
+     */
+    void iounmap(IoMem io);
+
+    /**
+     * {@code iounmap} by address: the address a mapping was returned at ({@link IoMem#address()}).
+     * Accesses through its {@link IoMem} throw afterwards.
+     *
+     * @throws DoubleFreeException when that mapping is unmapped already
+     * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
+     */
+    void iounmap(long addr);
+
+    /**
+     * {@code request_mem_region}: claims {@code n} bytes of physical address space at
+     * {@code start} for {@code name}, nested in the host's resource that holds them (a PCI
+     * BAR, a bus window). Returns the region.
+     *
+     * @throws ResourceBusyException when the range overlaps a claimed region (an
+     *         earlier request, System RAM, a kernel driver's): the message names both ranges
+     *         and owners
+     */
+    Resource request_mem_region(long start, long n, String name);
+
+    /**
+     * {@code release_mem_region}: releases the region requested with exactly this start and length.
+     *
+     * @throws BadAddressException when no requested region has them
+     */
+    void release_mem_region(long start, long n);
+
+    /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
+    Resource request_region(long start, long n, String name);
+
+    /** {@code release_region}. */
+    void release_region(long start, long n);
+
+    /** {@code mb}: a full fence; loads and stores on neither side cross it. */
+    static void mb() {
+        VarHandle.fullFence();
+    }
+
+    /** {@code rmb}: loads before it are not moved after later loads and stores (an acquire fence). */
+    static void rmb() {
+        VarHandle.acquireFence();
+    }
+
+    /** {@code wmb}: stores after it are not moved before earlier loads and stores (a release fence). */
+    static void wmb() {
+        VarHandle.releaseFence();
+    }
+
+    /** {@code dma_rmb}: orders reads of coherent DMA memory (a descriptor's status, then its data). */
+    static void dma_rmb() {
+        VarHandle.acquireFence();
+    }
+
+    /** {@code dma_wmb}: orders writes to coherent DMA memory (a descriptor's data, then its ready bit). */
+    static void dma_wmb() {
+        VarHandle.releaseFence();
+    }
+}
