@@ -113,6 +113,8 @@ public final class SlabAllocator {
     private final SlabCache[][] kmallocDma = new SlabCache[2][KMALLOC_SHIFT_HIGH + 1];
     private final Object cachesLock = new Object();
     private final List<SlabCache> caches = new ArrayList<>();
+    /** Caches kmem_cache_destroy found objects in: off {@link #caches}, kept for leak reports and close. */
+    private final List<SlabCache> orphans = new ArrayList<>();
     private final Deque<String> reports = new ArrayDeque<>();
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     /** SLUB reports are kept whole for {@link #takeReports}; only their logging is rate-limited. */
@@ -280,7 +282,12 @@ public final class SlabAllocator {
         throw notSlab("kmem_cache_free(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
     }
 
-    /** {@code kmem_cache_destroy}; the leak reports when objects are still allocated (then the cache stays). */
+    /**
+     * {@code kmem_cache_destroy}; the leak reports when objects are still allocated. Then, as
+     * in the kernel, the cache leaves the list (its name may be used again) and its memory
+     * stays; it refuses allocations, its objects may still be freed, and destroying it again
+     * once they are releases it.
+     */
     public List<String> destroy(SlabCache cache) {
         phys.ensureOpen("kmem_cache_destroy");
         if (cache.destroyed()) {
@@ -296,9 +303,12 @@ public final class SlabAllocator {
             }
             sb.append("kmem_cache_destroy ").append(cache.name).append(": Slab cache still has objects");
             report(sb.toString());
-        } else {
-            synchronized (cachesLock) {
-                caches.remove(cache);
+        }
+        synchronized (cachesLock) {
+            caches.remove(cache);
+            orphans.remove(cache);
+            if (!leaks.isEmpty()) {
+                orphans.add(cache);
             }
         }
         return leaks;
@@ -309,7 +319,7 @@ public final class SlabAllocator {
     /** {@code kmalloc}: see the class comment. Returns 0 (NULL) when out of memory or too large. */
     public long kmalloc(long size, int gfp) {
         if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & (__GFP_DMA | __GFP_DMA32)) == 0) {
-            return small[(int) (size - 1) >>> 3].alloc(gfp);
+            return small[(int) (size - 1) >>> 3].alloc(gfp, (int) size);
         }
         return kmallocSlow(size, gfp);
     }
@@ -327,7 +337,7 @@ public final class SlabAllocator {
         int index = size <= 192 ? SIZE_INDEX[(int) (size - 1) >>> 3] : 64 - Long.numberOfLeadingZeros(size - 1);
         int dma = (gfp & __GFP_DMA) != 0 ? 1 : (gfp & __GFP_DMA32) != 0 ? 2 : 0;
         if (dma == 0) {
-            return kmalloc[index].alloc(gfp);
+            return kmalloc[index].alloc(gfp, (int) size);
         }
         SlabCache c;
         synchronized (cachesLock) {
@@ -337,7 +347,7 @@ public final class SlabAllocator {
                 kmallocDma[dma - 1][index] = c;
             }
         }
-        return c.alloc(gfp & ~(__GFP_DMA | __GFP_DMA32));
+        return c.alloc(gfp & ~(__GFP_DMA | __GFP_DMA32), (int) size);
     }
 
     private long kmallocLarge(long size, int gfp) {
@@ -500,6 +510,15 @@ public final class SlabAllocator {
         if (s != null) {
             int i = s.indexOf(addr);
             if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
+                if (s.requested != null) {
+                    // The caller may now use the whole object: no kmalloc red zone (SLUB's skip_orig_size_check).
+                    s.cache.lock.lock();
+                    try {
+                        SlubDebug.setRequested(s.cache, s, i, s.cache.objectSize);
+                    } finally {
+                        s.cache.lock.unlock();
+                    }
+                }
                 return s.cache.objectSize;
             }
             throw misuse("ksize", addr,
@@ -522,6 +541,11 @@ public final class SlabAllocator {
      * {@code krealloc}: the object grown or shrunk to {@code newSize} with its contents kept
      * (up to the smaller size). Returns the same address when it already fits, 0 (NULL) when
      * out of memory (the old object is then untouched), ZERO_SIZE_PTR for size 0 (freed).
+     * With {@code __GFP_ZERO}, as SLUB's {@code __do_krealloc}: in place, the bytes past the
+     * new size (or, growing in a debug cache, past the old requested size) are zeroed; a new
+     * object is zeroed, then gets the old one's requested bytes (debug caches record them;
+     * otherwise the whole old object). Debug caches with red zones red-zone the bytes past
+     * the new size.
      */
     public long krealloc(long addr, long newSize, int gfp) {
         if (addr >= 0 && addr <= ZERO_SIZE_PTR) {
@@ -531,19 +555,41 @@ public final class SlabAllocator {
             kfree(addr);
             return ZERO_SIZE_PTR;
         }
-        long ks = ksize(addr);
+        Slab s = slabOf(addr);
+        int i = s == null ? -1 : s.indexOf(addr);
+        long ks;
+        long orig;
+        if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
+            ks = s.cache.objectSize;
+            orig = s.requested != null ? s.requested[i] : ks;
+        } else {
+            ks = ksize(addr);
+            orig = ks;
+        }
+        MemorySegment dm = phys.directMap();
         if (newSize <= ks) {
+            if ((gfp & __GFP_ZERO) != 0) {
+                if (orig < newSize) {
+                    dm.asSlice(addr - dbase + orig, newSize - orig).fill((byte) 0);
+                } else {
+                    dm.asSlice(addr - dbase + newSize, ks - newSize).fill((byte) 0);
+                }
+            }
+            if (i >= 0 && s.requested != null) {
+                s.cache.lock.lock();
+                try {
+                    SlubDebug.setRequested(s.cache, s, i, (int) newSize);
+                } finally {
+                    s.cache.lock.unlock();
+                }
+            }
             return addr;
         }
-        long n = kmalloc(newSize, gfp & ~__GFP_ZERO);
+        long n = kmalloc(newSize, gfp);
         if (n == 0) {
             return 0;
         }
-        MemorySegment dm = phys.directMap();
-        MemorySegment.copy(dm, addr - dbase, dm, n - dbase, ks);
-        if ((gfp & __GFP_ZERO) != 0) {
-            dm.asSlice(n - dbase + ks, ksize(n) - ks).fill((byte) 0);
-        }
+        MemorySegment.copy(dm, addr - dbase, dm, n - dbase, orig);
         kfree(addr);
         return n;
     }
@@ -743,7 +789,11 @@ public final class SlabAllocator {
 
     /** Pool close: every cache refuses further calls. */
     public void close() {
-        for (SlabCache c : caches()) {
+        List<SlabCache> all = caches();
+        synchronized (cachesLock) {
+            all.addAll(orphans);
+        }
+        for (SlabCache c : all) {
             c.dead = true;
             c.slowOnly = true;
             c.flushAll(true);

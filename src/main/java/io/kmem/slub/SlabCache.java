@@ -134,6 +134,12 @@ public final class SlabCache {
      */
     volatile boolean slowOnly;
     private boolean destroyed;
+    /**
+     * kmem_cache_destroy found objects still allocated: the cache left its pool's list (its
+     * name is free again) and refuses allocations; its objects may still be freed, and a
+     * later kmem_cache_destroy releases it.
+     */
+    private boolean orphaned;
 
     private long allocSlow;
     private long freeSlow;
@@ -217,6 +223,14 @@ public final class SlabCache {
 
     /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when no memory can be had. */
     public long alloc(int gfp) {
+        return alloc(gfp, objectSize);
+    }
+
+    /**
+     * kmalloc's allocation: as {@link #alloc(int)}, the caller asking for {@code requested}
+     * bytes (of at most {@link #objectSize}); only debug caches record it (slow path).
+     */
+    long alloc(int gfp, int requested) {
         // The volatile read first: C2 keeps no load across it, so read after the thread's
         // slab it would make the free that follows load that slab again (0.4 ns a pair).
         boolean slow = slowOnly;
@@ -238,7 +252,7 @@ public final class SlabCache {
                 return obj;
             }
         }
-        return allocSlow(c, gfp);
+        return allocSlow(c, gfp, requested);
     }
 
     private void zero(long obj) {
@@ -253,7 +267,7 @@ public final class SlabCache {
         }
     }
 
-    private long allocSlow(CpuSlab c, int gfp) {
+    private long allocSlow(CpuSlab c, int gfp, int requested) {
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             throw new IllegalArgumentException("kmem_cache_alloc(" + name + "): unknown GFP bits 0x"
                     + Integer.toHexString(gfp & ~Gfp.VALID_MASK) + "; use the constants of io.kmem.gfp.Gfp");
@@ -268,7 +282,7 @@ public final class SlabCache {
             return 0;
         }
         if (debug) {
-            return allocDebug(gfp);
+            return allocDebug(gfp, requested);
         }
         if (c.flushRequested) {
             flush(c);
@@ -310,7 +324,7 @@ public final class SlabCache {
             // A list reached through a free pointer that a write after free damaged.
             sa.report(SlubDebug.freelistCorrupt(this, s, obj));
             c.freelist = 0;
-            return allocSlow(c, gfp);
+            return allocSlow(c, gfp, requested);
         }
         c.freelist = dm.get(WORD, obj - dbase + offset);
         s.setState(i, Slab.ALLOCATED);
@@ -567,7 +581,7 @@ public final class SlabCache {
 
     // ================================================================== debug paths
 
-    private long allocDebug(int gfp) {
+    private long allocDebug(int gfp, int requested) {
         while (true) {
             Slab fresh = null;
             lock.lock();
@@ -590,9 +604,10 @@ public final class SlabCache {
                         removePartialLocked(s);
                     }
                     s.setState(i, Slab.ALLOCATED);
-                    SlubDebug.initAllocated(this, s, i, (gfp & __GFP_ZERO) != 0);
+                    SlubDebug.initAllocated(this, s, i, (gfp & __GFP_ZERO) != 0, requested);
                     if ((gfp & __GFP_ZERO) != 0) {
-                        zero(obj);
+                        // The kmalloc red zone past the requested size stays (SLUB zeroes orig_size bytes).
+                        dm.asSlice(obj - dbase, (flags & SLAB_RED_ZONE) != 0 ? requested : objectSize).fill((byte) 0);
                     }
                     return obj;
                 }
@@ -743,8 +758,9 @@ public final class SlabCache {
 
     /**
      * {@code kmem_cache_destroy}: every slab goes back to the buddy, unless objects are still
-     * allocated; then each leaked object is reported and the cache stays (as the kernel
-     * keeps it), its memory untouched. Returns the reports (empty when destroyed).
+     * allocated; then each leaked object is reported and the cache stays, its memory
+     * untouched, but refuses allocations (the caller takes it off the pool's list, as the
+     * kernel does). Returns the reports (empty when destroyed).
      */
     List<String> destroy() {
         flushAll(true);
@@ -760,6 +776,9 @@ public final class SlabCache {
                 }
             }
             if (!leaks.isEmpty()) {
+                orphaned = true;
+                dead = true;
+                slowOnly = true;
                 return leaks;
             }
             destroyed = true;
@@ -788,15 +807,27 @@ public final class SlabCache {
             throw new KmemException(function + ": cache " + name + " of pool '" + sa.phys.name()
                     + "' was destroyed by kmem_cache_destroy");
         }
+        if (orphaned) {
+            throw new KmemException(function + ": cache " + name + " of pool '" + sa.phys.name()
+                    + "' was destroyed by kmem_cache_destroy with objects still allocated (reported then); only"
+                    + " kmem_cache_free of those is allowed");
+        }
     }
 
-    /** Walks every slab: SLUB's validate. Returns the problems found (reports are also logged). */
+    /**
+     * Walks every slab: SLUB's validate, which repairs what it can (see
+     * {@link SlubDebug#validate}). Returns the problems found (reports are also logged).
+     */
     List<String> validate() {
         List<String> problems = new ArrayList<>();
         lock.lock();
         try {
             for (Slab s : slabs) {
+                long freelist = s.freelist;
                 problems.addAll(SlubDebug.validate(this, s));
+                if (s.freelist != freelist && s.frozen == null && s.freelist == 0) {
+                    removePartialLocked(s);
+                }
             }
         } finally {
             lock.unlock();

@@ -109,14 +109,27 @@ final class SlubDebug {
         }
     }
 
-    static void initAllocated(SlabCache c, Slab s, int i, boolean zeroing) {
+    static void initAllocated(SlabCache c, Slab s, int i, boolean zeroing, int requested) {
         long obj = s.object(i);
         setRedZones(c, obj, RED_ACTIVE);
         if (poisons(c) && !zeroing) {
             fill(c, obj, c.objectSize, POISON_INUSE);
         }
+        setRequested(c, s, i, requested);
         if (s.tracks != null) {
             s.tracks[2 * i] = Track.now();
+        }
+    }
+
+    /**
+     * Records that the caller of kmalloc (or krealloc) asked for {@code requested} bytes of
+     * object {@code i}; with red zones the bytes from there to the object size become the
+     * kmalloc red zone (0xcc). ksize passes the object size: the caller may use it all.
+     */
+    static void setRequested(SlabCache c, Slab s, int i, int requested) {
+        s.requested[i] = requested;
+        if (redZones(c)) {
+            fill(c, s.object(i) + requested, c.objectSize - requested, RED_ACTIVE);
         }
     }
 
@@ -156,6 +169,11 @@ final class SlubDebug {
             check(c, s, i, "Left Redzone overwritten", "Redzone", obj - c.redLeftPad, c.redLeftPad, red, fix, out);
             check(c, s, i, "Right Redzone overwritten", "Redzone", obj + c.objectSize, c.inuse - c.objectSize, red, fix,
                     out);
+            int req = s.requested[i];
+            if (allocated && req < c.objectSize) {
+                check(c, s, i, "kmalloc Redzone overwritten", "kmalloc Redzone", obj + req, c.objectSize - req, red,
+                        fix, out);
+            }
         }
         if (!allocated && poisons(c)) {
             int before = out.size();
@@ -192,22 +210,42 @@ final class SlubDebug {
         }
     }
 
-    /** SLUB's validate for one slab: free list, counts, every object's bytes, the padding. */
+    /**
+     * SLUB's validate for one slab: free list, counts, every object's bytes, the padding.
+     * Repairs as SLUB's on_freelist does: a free list whose head is not a free object is
+     * dropped (every object counted in use); a bad pointer further on ends the list at the
+     * object holding it ("Freechain corrupt"); a wrong in-use count is set to what was
+     * counted ("Object count adjusted"). So the same damage is reported once, and a pointer
+     * restored meanwhile is seen as a count to adjust once more. The caller fixes the
+     * partial list if the slab's free list changed.
+     */
     static List<String> validate(SlabCache c, Slab s) {
         List<String> out = new ArrayList<>();
         int n = 0;
+        long prev = 0;
         for (long o = s.freelist; o != 0; o = c.sa.phys.directMap().get(ValueLayout.JAVA_LONG_UNALIGNED,
                 at(c, o) + c.offset)) {
             int i = s.indexOf(o);
             if (i < 0 || s.state(i) != Slab.FREE || n > c.objects) {
-                out.add(freelistCorrupt(c, s, o));
-                return out;
+                if (prev == 0) {
+                    out.add(bug(c, "Freepointer corrupt", s, -1, String.format("Freepointer 0x%x is not a free"
+                            + " object of this slab (a write after free?)", o), "Freelist cleared"));
+                    s.freelist = 0;
+                    s.inuse = c.objects;
+                    return out;
+                }
+                out.add(bug(c, "Freechain corrupt", s, s.indexOf(prev), String.format("Free pointer 0x%x of object"
+                        + " 0x%x is not a free object of this slab (a write after free?)", o, prev), null));
+                c.sa.phys.directMap().set(ValueLayout.JAVA_LONG_UNALIGNED, at(c, prev) + c.offset, 0L);
+                break;
             }
             n++;
+            prev = o;
         }
         if (s.frozen == null && n != c.objects - s.inuse) {
-            out.add(bug(c, "Wrong number of objects", s, -1, "Found " + n + " free objects but slab says "
-                    + (c.objects - s.inuse) + " (inuse " + s.inuse + " of " + c.objects + ")", null));
+            out.add(bug(c, "Wrong object count", s, -1, "Counter is " + s.inuse + " but counted were "
+                    + (c.objects - n), "Object count adjusted"));
+            s.inuse = c.objects - n;
         }
         if (c.debug) {
             for (int i = 0; i < c.objects; i++) {
