@@ -17,6 +17,7 @@ import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.trace.Trace;
 import java.lang.foreign.MemorySegment;
@@ -514,7 +515,7 @@ public final class SlabAllocator {
                     // The caller may now use the whole object: no kmalloc red zone (SLUB's skip_orig_size_check).
                     s.cache.lock.lock();
                     try {
-                        SlubDebug.setRequested(s.cache, s, i, s.cache.objectSize);
+                        SlubDebug.wholeObject(s.cache, s, i);
                     } finally {
                         s.cache.lock.unlock();
                     }
@@ -561,7 +562,7 @@ public final class SlabAllocator {
         long orig;
         if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
             ks = s.cache.objectSize;
-            orig = s.requested != null ? s.requested[i] : ks;
+            orig = s.requested != null ? SlubDebug.requested(s, i) : ks;
         } else {
             ks = ksize(addr);
             orig = ks;
@@ -578,7 +579,7 @@ public final class SlabAllocator {
             if (i >= 0 && s.requested != null) {
                 s.cache.lock.lock();
                 try {
-                    SlubDebug.setRequested(s.cache, s, i, (int) newSize);
+                    SlubDebug.setRequested(s.cache, s, i, (int) newSize, (gfp & __GFP_ZERO) != 0);
                 } finally {
                     s.cache.lock.unlock();
                 }
@@ -756,6 +757,36 @@ public final class SlabAllocator {
         List<String> out = new ArrayList<>();
         for (SlabCache c : caches()) {
             out.addAll(c.validate());
+        }
+        return out;
+    }
+
+    /**
+     * Every slab object allocated now, in every cache (caches kmem_cache_destroy left with
+     * objects included), at most {@code cap} of them; {@code total[0]} gets how many there are.
+     * Walks each cache's slabs under its lock: for leak reports, off every fast path.
+     */
+    public List<LiveAllocation> liveObjects(int cap, long[] total) {
+        List<SlabCache> all = caches();
+        synchronized (cachesLock) {
+            all.addAll(orphans);
+        }
+        List<LiveAllocation> out = new ArrayList<>();
+        for (SlabCache c : all) {
+            String function = c.name.contains("kmalloc-") ? "kmalloc" : "kmem_cache_alloc";
+            c.lock.lock();
+            try {
+                for (Slab s : c.slabs()) {
+                    for (int i = 0; i < c.objects; i++) {
+                        if (s.state(i) == Slab.ALLOCATED && total[0]++ < cap) {
+                            out.add(new LiveAllocation(LiveAllocation.Kind.SLAB_OBJECT, function, c.name, s.object(i),
+                                    s.requested != null ? SlubDebug.requested(s, i) : c.objectSize, SlubDebug.allocatedAt(s, i)));
+                        }
+                    }
+                }
+            } finally {
+                c.lock.unlock();
+            }
         }
         return out;
     }

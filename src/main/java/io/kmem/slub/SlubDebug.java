@@ -32,6 +32,8 @@ final class SlubDebug {
     static final byte RED_ACTIVE = (byte) 0xcc;
     private static final int DUMP_MAX = 128;
     private static final int STACK_DEPTH = 12;
+    /** In {@link Slab#requested}: the allocation was zeroed ({@code __GFP_ZERO}). */
+    private static final int ZEROED = 1 << 31;
 
     private SlubDebug() {
     }
@@ -115,21 +117,44 @@ final class SlubDebug {
         if (poisons(c) && !zeroing) {
             fill(c, obj, c.objectSize, POISON_INUSE);
         }
-        setRequested(c, s, i, requested);
+        s.requested[i] = zeroing ? requested | ZEROED : requested;
+        if (redZones(c)) {
+            fill(c, obj + requested, c.objectSize - requested, RED_ACTIVE);
+        }
         if (s.tracks != null) {
             s.tracks[2 * i] = Track.now();
         }
     }
 
+    /** The bytes kmalloc (or krealloc) was asked for in object {@code i} of a debug cache. */
+    static int requested(Slab s, int i) {
+        return s.requested[i] & ~ZEROED;
+    }
+
     /**
-     * Records that the caller of kmalloc (or krealloc) asked for {@code requested} bytes of
-     * object {@code i}; with red zones the bytes from there to the object size become the
-     * kmalloc red zone (0xcc). ksize passes the object size: the caller may use it all.
+     * krealloc in place: the caller now asks for {@code requested} bytes (zeroed past the old
+     * size when {@code zeroing}); with red zones the bytes from there to the object size
+     * become the kmalloc red zone (0xcc).
      */
-    static void setRequested(SlabCache c, Slab s, int i, int requested) {
-        s.requested[i] = requested;
+    static void setRequested(SlabCache c, Slab s, int i, int requested, boolean zeroing) {
+        s.requested[i] = requested | (zeroing ? ZEROED : s.requested[i] & ZEROED);
         if (redZones(c)) {
             fill(c, s.object(i) + requested, c.objectSize - requested, RED_ACTIVE);
+        }
+    }
+
+    /**
+     * ksize: the caller may use the whole object (SLUB's skip_orig_size_check). The kmalloc
+     * red zone is lifted, its bytes reading as the allocation left the rest: zero after
+     * {@code __GFP_ZERO} (so kzalloc plus ksize gives zeroes throughout), else 0x5a when
+     * poisoning.
+     */
+    static void wholeObject(SlabCache c, Slab s, int i) {
+        int req = requested(s, i);
+        boolean zeroed = (s.requested[i] & ZEROED) != 0;
+        s.requested[i] = c.objectSize | (zeroed ? ZEROED : 0);
+        if (redZones(c) && req < c.objectSize && (zeroed || poisons(c))) {
+            fill(c, s.object(i) + req, c.objectSize - req, zeroed ? 0 : POISON_INUSE);
         }
     }
 
@@ -169,7 +194,7 @@ final class SlubDebug {
             check(c, s, i, "Left Redzone overwritten", "Redzone", obj - c.redLeftPad, c.redLeftPad, red, fix, out);
             check(c, s, i, "Right Redzone overwritten", "Redzone", obj + c.objectSize, c.inuse - c.objectSize, red, fix,
                     out);
-            int req = s.requested[i];
+            int req = requested(s, i);
             if (allocated && req < c.objectSize) {
                 check(c, s, i, "kmalloc Redzone overwritten", "kmalloc Redzone", obj + req, c.objectSize - req, red,
                         fix, out);
@@ -327,6 +352,16 @@ final class SlubDebug {
             sb.append("FIX ").append(c.name).append(": ").append(fix).append('\n');
         }
         return sb.toString();
+    }
+
+    /** Object {@code i}'s allocating stack as the reports print it; null without SLAB_STORE_USER. */
+    static String allocatedAt(Slab s, int i) {
+        if (s.tracks == null || s.tracks[2 * i] == null) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        track(sb, "Allocated", s.tracks[2 * i]);
+        return sb.toString().stripTrailing();
     }
 
     private static void track(StringBuilder sb, String what, Track t) {
