@@ -473,13 +473,14 @@ public final class MemoryPool implements AutoCloseable {
     /**
      * The kernel's kmemleak list, on demand: every allocation the pool has handed out and not
      * had back, family by family (slab objects, large kmallocs, blocks of the page allocator,
-     * vmalloc areas, vmaps, ioremaps), with the allocating stack where one is recorded (slab
+     * vmalloc areas, vmaps, ioremaps, coherent DMA buffers, dma_pool blocks, streaming DMA
+     * mappings), with the allocating stack where one is recorded (slab
      * caches with {@code SLAB_STORE_USER}, e.g. under {@code slub_debug=U}). Walks every slab
      * and mem_map: for a driver at rest, not for a hot path.
      */
     public List<LiveAllocation> kmemleak() {
         phys.ensureOpen("kmemleak");
-        return LeakScan.scan(phys, slab, vmalloc, Integer.MAX_VALUE).listed();
+        return LeakScan.scan(phys, slab, vmalloc, dma, Integer.MAX_VALUE).listed();
     }
 
     /**
@@ -490,7 +491,7 @@ public final class MemoryPool implements AutoCloseable {
     @Override
     public void close() {
         if (!phys.closed()) {
-            LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, LEAKS_LISTED);
+            LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, dma, LEAKS_LISTED);
             if (!leaks.totals().isEmpty()) {
                 LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
             }

@@ -64,9 +64,24 @@ class KmemleakTest {
                 IoMem io = pool.ioremapFile(dev, 0, 4096);
                 long freed = pool.kmalloc(64, GFP_KERNEL);
                 pool.kfree(freed);
+                Device device = new Device("leakdev");
+                assertEquals(0, pool.dma_set_mask_and_coherent(device, MemoryPool.DMA_BIT_MASK(64)));
+                DmaBuffer coherent = pool.dma_alloc_coherent(device, 5000, GFP_KERNEL);
+                long buf = pool.kmalloc(256, GFP_KERNEL);
+                long mapped = pool.dma_map_single(device, buf, 256, DmaDirection.DMA_TO_DEVICE);
+                long unmapped = pool.dma_map_single(device, buf, 128, DmaDirection.DMA_FROM_DEVICE);
+                pool.dma_unmap_single(device, unmapped, 128, DmaDirection.DMA_FROM_DEVICE);
+                DmaPool dp = pool.dma_pool_create("leakpool", device, 64, 0, 0);
+                long[] handle = new long[1];
+                long block = pool.dma_pool_alloc(dp, GFP_KERNEL, handle);
+                long blockFreed = pool.dma_pool_alloc(dp, GFP_KERNEL, new long[1]);
+                pool.dma_pool_free(dp, blockFreed, pool.virt_to_phys(blockFreed));
+                DmaBuffer freedCoherent = pool.dma_alloc_coherent(device, 4096, GFP_KERNEL);
+                pool.dma_free_coherent(device, freedCoherent);
 
                 List<LiveAllocation> live = pool.kmemleak();
                 LiveAllocation s = find(live, Kind.SLAB_OBJECT, small);
+                assertNotNull(s);
                 assertEquals("kmalloc", s.function());
                 assertEquals("kmalloc-128", s.owner());
                 assertTrue(s.size() == 100 || s.size() == 128, "the requested size where recorded, else the object's: "
@@ -85,7 +100,21 @@ class KmemleakTest {
                 assertEquals(4096, find(live, Kind.VMAP, vm).size());
                 assertEquals(4096, find(live, Kind.IOREMAP, io.address()).size());
                 assertTrue(live.stream().noneMatch(l -> l.address() == freed), "a freed object is not listed");
-                assertEquals(8, live.size(), "exactly what was allocated: " + live);
+                LiveAllocation c = find(live, Kind.DMA_COHERENT, coherent.cpuAddr());
+                assertEquals(5000, c.size());
+                assertEquals("leakdev", c.owner());
+                LiveAllocation st = find(live, Kind.DMA_STREAMING, buf);
+                assertEquals("dma_map_single", st.function());
+                assertEquals(256, st.size());
+                assertTrue(st.owner().contains(String.format("dma 0x%x", mapped)) && st.owner().contains("DMA_TO_DEVICE"),
+                        st.owner());
+                LiveAllocation b = find(live, Kind.DMA_POOL_BLOCK, block);
+                assertEquals(64, b.size());
+                assertTrue(b.owner().contains("leakpool") && b.owner().contains(String.format("0x%x", handle[0])),
+                        b.owner());
+                find(live, Kind.SLAB_OBJECT, buf);
+                assertEquals(12, live.size(), "exactly what was allocated (the coherent buffer and the dma_pool's page"
+                        + " not again as pages): " + live);
 
                 assertEquals(List.of(), logged, "nothing logged before close");
                 pool.close();
@@ -93,8 +122,8 @@ class KmemleakTest {
                 LogRecord r = logged.getFirst();
                 assertEquals(Level.WARNING, r.getLevel());
                 String m = r.getMessage();
-                assertTrue(m.contains("pool 'leaky' closed with 8 live allocation(s)"), m);
-                for (long a : new long[] {small, obj, large, pages, v, vm, io.address()}) {
+                assertTrue(m.contains("pool 'leaky' closed with 12 live allocation(s)"), m);
+                for (long a : new long[] {small, obj, large, pages, v, vm, io.address(), coherent.cpuAddr(), block}) {
                     assertTrue(m.contains(String.format("0x%x", a)), "0x" + Long.toHexString(a) + " in " + m);
                 }
                 assertTrue(m.contains("Allocated in io.kmem.KmemleakTest"), m);

@@ -1,5 +1,6 @@
 package io.kmem.report;
 
+import io.kmem.dma.DmaDirect;
 import io.kmem.phys.FramePool;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
@@ -13,6 +14,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What a pool still has handed out, family by family: the kernel's kmemleak list and the
@@ -23,9 +25,11 @@ import java.util.Map;
  * <li>Blocks of the page allocator: mem_map walked in PFN order as {@link FrameOwnerScan}
  *     does; a block head with {@code PG_ALLOCATED} and {@code PG_LARGE_KMALLOC} is a large
  *     kmalloc, with neither {@code PG_SLAB} nor {@code PG_VMALLOC} a block of alloc_pages
- *     (dma_alloc_coherent's and dma_pool's pages among them: mem_map does not tell them apart).
- *     Slab and vmalloc frames are listed by their own families.
+ *     (but for dma_alloc_coherent's buffers, dma_pools' pages included, which the DMA layer
+ *     lists). Slab and vmalloc frames are listed by their own families.
  * <li>The vmalloc window's busy areas: vmalloc, vmap, ioremap by their flags.
+ * <li>DMA ({@link DmaDirect#liveAllocations}): coherent buffers, dma_pool blocks, streaming
+ *     mappings.
  * </ol>
  * Nothing here runs on an allocation path; the records are read without the allocators'
  * locks but the slab layer's, so take the list at rest or accept a racing block's absence.
@@ -39,8 +43,10 @@ public final class LeakScan {
     }
 
     /** Every live allocation, at most {@code cap} of each family listed, all counted. */
-    public static Result scan(FramePool phys, SlabAllocator slab, Vmalloc vmalloc, int cap) {
+    public static Result scan(FramePool phys, SlabAllocator slab, Vmalloc vmalloc, DmaDirect dma, int cap) {
         Map<Kind, Long> totals = new EnumMap<>(Kind.class);
+        Set<Long> coherent = dma == null ? Set.of() : dma.coherentBuffers();
+        List<LiveAllocation> dmaLive = dma == null ? List.of() : dma.liveAllocations();
         long[] objects = {0};
         List<LiveAllocation> out = new ArrayList<>(slab.liveObjects(cap, objects));
         if (objects[0] > 0) {
@@ -62,7 +68,8 @@ public final class LeakScan {
                     out.add(new LiveAllocation(Kind.LARGE_KMALLOC, "kmalloc", "page allocator, order " + order,
                             phys.directAddress(head), bytes, null));
                 }
-            } else if ((info & (MemMap.PG_SLAB | MemMap.PG_VMALLOC)) == 0) {
+            } else if ((info & (MemMap.PG_SLAB | MemMap.PG_VMALLOC)) == 0
+                    && !coherent.contains(phys.directAddress(head))) {
                 if (totals.merge(Kind.PAGES, 1L, Long::sum) <= cap) {
                     out.add(new LiveAllocation(Kind.PAGES, "alloc_pages", "page allocator, order " + order,
                             phys.directAddress(head), bytes, null));
@@ -80,6 +87,11 @@ public final class LeakScan {
                         : a.nrPages() + " pages";
                 out.add(new LiveAllocation(kind, kind.name().toLowerCase(Locale.ROOT), owner, a.start(), a.size(),
                         "Allocated in " + a.caller()));
+            }
+        }
+        for (LiveAllocation l : dmaLive) {
+            if (totals.merge(l.kind(), 1L, Long::sum) <= cap) {
+                out.add(l);
             }
         }
         return new Result(out, totals);

@@ -8,8 +8,11 @@ import java.util.Locale;
  *
  * @param kind        the family
  * @param function    the allocating call ({@code kmalloc}, {@code kmem_cache_alloc},
- *                    {@code alloc_pages}, {@code vmalloc}, {@code vmap}, {@code ioremap})
- * @param owner       the slab cache, or for other families the allocator's word for it
+ *                    {@code alloc_pages}, {@code vmalloc}, {@code vmap}, {@code ioremap},
+ *                    {@code dma_alloc_coherent}, {@code dma_map_single}, {@code dma_map_page},
+ *                    {@code dma_pool_alloc})
+ * @param owner       the slab cache; the device (and DMA address) of DMA allocations; for
+ *                    other families the allocator's word for it
  * @param address     the address the call returned (direct map or vmalloc window)
  * @param size        bytes: kmalloc's requested size where the cache records it (SLUB
  *                    debugging), else the object size; a block's or area's bytes otherwise
@@ -34,7 +37,13 @@ public record LiveAllocation(Kind kind, String function, String owner, long addr
         /** A vmap of caller's pages. */
         VMAP,
         /** An ioremap (or pci_iomap, UIO, file) mapping in the vmalloc window. */
-        IOREMAP
+        IOREMAP,
+        /** A dma_alloc_coherent buffer (the pages of a dma_pool destroyed while busy, too). */
+        DMA_COHERENT,
+        /** A dma_map_single or dma_map_page mapping not unmapped; the address is its CPU address. */
+        DMA_STREAMING,
+        /** A block of a dma_pool. */
+        DMA_POOL_BLOCK
     }
 
     /** One line: {@code kind function owner 0xaddress size bytes}, then the stack if any. */
