@@ -18,6 +18,9 @@ import java.util.List;
  *  |               | allocated: 0x5a ... (poison) |                |              |     |
  *  red zones read 0xbb (SLUB_RED_INACTIVE) while the object is free, 0xcc (SLUB_RED_ACTIVE)
  *  while it is allocated; the slab's tail after the last object reads 0x5a (POISON_INUSE)
+ *
+ *  kmalloc(18) from kmalloc-32, allocated, with red zones (SLUB's orig_size, Slab.requested):
+ *  | left red zone | 18 bytes asked for | 0xcc x 14: kmalloc red zone | right red zone | ...
  * </pre>
  * Checks run under the cache's lock: at allocation the free object's poison and red zones
  * (a write after free is found here), at free the allocated object's red zones (an
