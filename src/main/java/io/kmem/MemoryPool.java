@@ -9,6 +9,7 @@ import io.kmem.stats.HostInfo;
 import io.kmem.phys.MemMap;
 import io.kmem.phys.PhysLayout;
 import io.kmem.report.FrameOwnerScan;
+import io.kmem.report.LeakScan;
 import io.kmem.report.PageReport;
 import io.kmem.report.PhysReport;
 import io.kmem.debug.FaultAttr;
@@ -18,6 +19,7 @@ import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
@@ -82,6 +84,10 @@ public final class MemoryPool implements AutoCloseable {
      */
     static final long PAGE_TAG = 0x7067L << 48;
     private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
+
+    /** How many allocations of each family pool close lists in its leak warning. */
+    public static final int LEAKS_LISTED = 100;
+    private static final System.Logger LEAK_LOG = System.getLogger("io.kmem.leak");
 
     /** The largest order the page allocator serves: 2^10 pages, 4 MiB. */
     public static final int MAX_ORDER = BuddyAllocator.MAX_ORDER;
@@ -545,10 +551,31 @@ public final class MemoryPool implements AutoCloseable {
         return bringUpNanos;
     }
 
-    /** Closes the pool: every frame goes back to the kernel; segments from it stop working. */
+    /**
+     * The kernel's kmemleak list, on demand: every allocation the pool has handed out and not
+     * had back, family by family (slab objects, large kmallocs, blocks of the page allocator,
+     * vmalloc areas, vmaps, ioremaps, coherent DMA buffers, dma_pool blocks, streaming DMA
+     * mappings), with the allocating stack where one is recorded (slab
+     * caches with {@code SLAB_STORE_USER}, e.g. under {@code slub_debug=U}). Walks every slab
+     * and mem_map: for a driver at rest, not for a hot path.
+     */
+    public List<LiveAllocation> kmemleak() {
+        phys.ensureOpen("kmemleak");
+        return LeakScan.scan(phys, slab, vmalloc, dma, Integer.MAX_VALUE).listed();
+    }
+
+    /**
+     * Closes the pool: every frame goes back to the kernel; segments from it stop working.
+     * Allocations still live are logged first as a warning (logger {@code io.kmem.leak}), as
+     * {@link #kmemleak()} lists them, the first {@value #LEAKS_LISTED} of each family.
+     */
     @Override
     public void close() {
         if (!phys.closed()) {
+            LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, dma, LEAKS_LISTED);
+            if (!leaks.totals().isEmpty()) {
+                LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
+            }
             ioremap.close();
             vmalloc.close();
             slab.close();
@@ -661,9 +688,11 @@ public final class MemoryPool implements AutoCloseable {
 
     /**
      * {@code kmem_cache_destroy}: frees the cache and all its slabs. With objects still
-     * allocated, reports each (see {@link #takeSlabReports()}) and leaves the cache and its
-     * memory as they are, as the kernel does. Destroying a cache that another thread still
-     * uses is a bug, as in the kernel.
+     * allocated, reports each (see {@link #takeSlabReports()}) and, as the kernel does, takes
+     * the cache off the pool's list (its name may be used again) and leaves its memory as it
+     * is; it then refuses allocations, its objects may still be freed, and destroying it again
+     * once they are frees it. Destroying a cache that another thread still uses is a bug, as
+     * in the kernel.
      */
     public void kmem_cache_destroy(KmemCache cache) {
         phys.ensureOpen("kmem_cache_destroy");

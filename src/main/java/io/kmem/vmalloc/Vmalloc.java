@@ -568,6 +568,11 @@ public final class Vmalloc implements AutoCloseable {
         return sb.toString();
     }
 
+    /** Busy areas of the window in address order (vmalloc, vmap, ioremap), a snapshot: for leak reports. */
+    public List<VmArea> busyAreas() {
+        return areas.areas();
+    }
+
     /** The window's figures and the counters, now. */
     public VmallocStats stats() {
         return new VmallocStats(areas.size, areas.size - areas.freeBytes(), areas.largestFree(), areas.areas().size(),
