@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.LongAdder;
  *  direct map   | .. f7 f8 f9 .. | .. f40 f41 .. | .. f3 ..        (frames at their PFN)
  *                    \  \  \          \   \           \
  *  vmalloc      | area: f7 f8 f9 f40 f41 f3 |guard| area ... |guard|   free ...
- *  window        ^ start                     ^ never mapped
+ *  window        ^ start                     ^ guard: faults on access
  * </pre>
  * A frame of an area is mapped twice, {@code MAP_SHARED} from the pool's memfd: once in the
  * direct map, once in the area, as the kernel maps a vmalloc page in both its linear map and

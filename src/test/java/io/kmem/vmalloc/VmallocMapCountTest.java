@@ -90,15 +90,26 @@ class VmallocMapCountTest {
         }
     }
 
+    /** The figure of meminfo's VmallocMapsFree line. */
+    static long mapsFree(String meminfo) {
+        for (String line : meminfo.split("\n")) {
+            if (line.startsWith("VmallocMapsFree:")) {
+                return Long.parseLong(line.substring("VmallocMapsFree:".length()).trim());
+            }
+        }
+        throw new AssertionError("no VmallocMapsFree line in\n" + meminfo);
+    }
+
     /**
      * One-page areas cost one mapping each: the guard page is a guard region inside the
      * area's own mapping, not a PROT_NONE mapping of its own (two per area before).
      */
     @Test
-    void aLiveOnePageAreaCostsOneMapping() {
+    void aLiveOnePageAreaCostsOneMapping() throws Exception {
         int n = 2000;
         try (MemoryPool pool = MemoryPool.builder().name("vmaps").smallPages(16 * MIB).build()) {
             long[] p = new long[n];
+            long free0 = mapsFree(pool.meminfo());
             long before = maps();
             for (int i = 0; i < n; i++) {
                 p[i] = pool.vmalloc(PAGE);
@@ -108,8 +119,11 @@ class VmallocMapCountTest {
             double perArea = (after - before) / (double) n;
             System.out.printf("%d one-page areas: %d mappings, %.3f per area%n", n, after - before, perArea);
             assertTrue(perArea <= 1.01, "mappings per live one-page area: " + perArea);
-            String meminfo = pool.meminfo();
-            assertTrue(meminfo.contains("VmallocMapsFree:"), meminfo);
+            for (int i = 0; i < n; i += 499) {
+                VmallocTest.assertGuard(pool, p[i] + PAGE);
+            }
+            long free1 = mapsFree(pool.meminfo());
+            assertTrue(free1 <= free0 - n && free1 > 0, "VmallocMapsFree " + free0 + " before, " + free1 + " after");
             for (long a : p) {
                 pool.vfree(a);
             }
