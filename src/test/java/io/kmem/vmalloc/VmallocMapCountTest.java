@@ -132,6 +132,37 @@ class VmallocMapCountTest {
     }
 
     /**
+     * The issue's case at the default limit: 40,000 live one-page areas, past the 32,700 that
+     * exhausted vm.max_map_count (65,530) at two mappings each (vmalloc then threw ENOMEM or
+     * the JVM aborted). At one mapping each they fit under the limit less the reserve, with
+     * no raise; the JVM still starts threads. Skipped on a host whose limit is not the
+     * default (a higher one proves nothing, a lower one would be raised).
+     */
+    @Test
+    void fortyThousandOnePageAreasFitUnderTheDefaultLimit() throws Exception {
+        long limit = MapBudget.readNumber(MapBudget.MAX_MAP_COUNT, -1);
+        assumeTrue(limit == 65530, "vm.max_map_count is " + limit + ", not the default 65530");
+        int n = 40_000;
+        try (MemoryPool pool = MemoryPool.builder().name("vmaps").smallPages(n * PAGE + 8 * MIB).build()) {
+            long[] p = new long[n];
+            for (int i = 0; i < n; i++) {
+                p[i] = pool.vmalloc(PAGE);
+                int at = i;
+                assertNotEquals(0, p[i], () -> "area " + at + " of " + n + "; the process has " + maps() + " mappings");
+            }
+            assertTrue(maps() <= limit - MapBudget.MIN_RESERVE, maps() + " mappings");
+            assertEquals(limit, MapBudget.readNumber(MapBudget.MAX_MAP_COUNT, -1), "the limit was not raised");
+            Thread t = new Thread(() -> { });
+            t.start();
+            t.join();
+            for (long a : p) {
+                pool.vfree(a);
+            }
+            assertEquals(List.of(), pool.checkVmalloc());
+        }
+    }
+
+    /**
      * Out of mappings, vmalloc returns NULL with its warning, never ENOMEM from mmap, and the
      * JVM keeps working; after vfree it works again. The limit kmem believes is a file of the
      * test's, not the real vm.max_map_count: lowering that would hit every process on the
