@@ -68,8 +68,8 @@ import java.util.concurrent.atomic.LongAdder;
  * <h2>vfree</h2>
  * Take the area out of the busy map (a second vfree of it then finds nothing), invalidate
  * its segment, map the range and its guard page back to {@code PROT_NONE} (one call), give
- * each block back to the buddy, return the range. The kernel defers the unmap and TLB flush (lazy purge); here
- * one {@code mmap} does both at once.
+ * each block back to the buddy, return the range. The kernel defers the unmap and TLB flush
+ * (lazy purge); here one {@code mmap} does both at once.
  *
  * <h2>ioremap's areas</h2>
  * The mmio layer takes its device mappings from this window too ({@link #reserveIoremap}),
