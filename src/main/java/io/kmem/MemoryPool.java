@@ -19,6 +19,7 @@ import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.MemMap;
 import io.kmem.internal.phys.PhysLayout;
 import io.kmem.internal.report.FrameOwnerScan;
+import io.kmem.internal.report.LeakScan;
 import io.kmem.internal.report.PageReport;
 import io.kmem.internal.report.PhysReport;
 import io.kmem.internal.slub.KmemCacheImpl;
@@ -30,6 +31,8 @@ import io.kmem.stats.FrameVerification;
 import io.kmem.stats.HostInfo;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.LiveAllocation;
+import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
@@ -104,6 +107,10 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      */
     static final long PAGE_TAG = 0x7067L << 48;
     private static final long PAGE_TAG_MASK = 0xFFFFL << 48;
+
+    /** How many allocations of each family pool close lists in its leak warning. */
+    public static final int LEAKS_LISTED = 100;
+    private static final System.Logger LEAK_LOG = System.getLogger("io.kmem.leak");
 
     final FramePool phys;
     final BuddyAllocator buddy;
@@ -502,10 +509,31 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         return bringUpNanos;
     }
 
-    /** Closes the pool: every frame goes back to the kernel; segments from it stop working. */
+    /**
+     * The kernel's kmemleak list, on demand: every allocation the pool has handed out and not
+     * had back, family by family (slab objects, large kmallocs, blocks of the page allocator,
+     * vmalloc areas, vmaps, ioremaps, coherent DMA buffers, dma_pool blocks, streaming DMA
+     * mappings), with the allocating stack where one is recorded (slab
+     * caches with {@code SLAB_STORE_USER}, e.g. under {@code slub_debug=U}). Walks every slab
+     * and mem_map: for a driver at rest, not for a hot path.
+     */
+    public List<LiveAllocation> kmemleak() {
+        phys.ensureOpen("kmemleak");
+        return LeakScan.scan(phys, slab, vmalloc, dma, Integer.MAX_VALUE).listed();
+    }
+
+    /**
+     * Closes the pool: every frame goes back to the kernel; segments from it stop working.
+     * Allocations still live are logged first as a warning (logger {@code io.kmem.leak}), as
+     * {@link #kmemleak()} lists them, the first {@value #LEAKS_LISTED} of each family.
+     */
     @Override
     public void close() {
         if (!phys.closed()) {
+            LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, dma, LEAKS_LISTED);
+            if (!leaks.totals().isEmpty()) {
+                LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
+            }
             ioremap.close();
             vmalloc.close();
             slab.close();

@@ -73,9 +73,11 @@ public interface SlabApi {
 
     /**
      * {@code kmem_cache_destroy}: frees the cache and all its slabs. With objects still
-     * allocated, reports each (see {@link MemoryPool#takeSlabReports()}) and leaves the cache and its
-     * memory as they are, as the kernel does. Destroying a cache that another thread still
-     * uses is a bug, as in the kernel.
+     * allocated, reports each (see {@link MemoryPool#takeSlabReports()}) and, as the kernel does, takes
+     * the cache off the pool's list (its name may be used again) and leaves its memory as it
+     * is; it then refuses allocations, its objects may still be freed, and destroying it again
+     * once they are frees it. Destroying a cache that another thread still uses is a bug, as
+     * in the kernel.
      */
     void kmem_cache_destroy(KmemCache cache);
 

@@ -52,7 +52,8 @@ class FaultInjectionTest {
                     continue;
                 }
                 int kind = r.nextInt(10);
-                long size = 1 + r.nextInt(kind == 9 ? 20 * PAGE : 2000);
+                // At least a word: the tag written below is 8 bytes (kmalloc's red zone catches less).
+                long size = Math.max(8, 1 + r.nextInt(kind == 9 ? 20 * PAGE : 2000));
                 int order = r.nextInt(5);
                 int gfp = GFP_KERNEL | __GFP_NOWARN;
                 long p = switch (kind) {

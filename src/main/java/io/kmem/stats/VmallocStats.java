@@ -13,7 +13,12 @@ package io.kmem.stats;
  * @param failures         vmalloc-family calls that returned NULL
  * @param mmaps            mmap calls made to map frames
  * @param setAside         hugetlb pieces set aside while gathering frames
+ * @param mapsFree         process mappings vmalloc may still take before it refuses (or, as
+ *                         root, raises {@code vm.max_map_count}): the limit less the share left
+ *                         to the JVM and the mappings the process holds (VmallocMapsFree)
+ * @param maxMapCount      {@code vm.max_map_count} as kmem last read or raised it
  */
 public record VmallocStats(long windowBytes, long usedBytes, long largestFreeBytes, long areas, long pagesMapped,
-                           long allocs, long frees, long failures, long mmaps, long setAside) {
+                           long allocs, long frees, long failures, long mmaps, long setAside, long mapsFree,
+                           long maxMapCount) {
 }

@@ -75,6 +75,17 @@ public final class DeviceImpl {
         return dir >= 0 && dir < DIRECTIONS.length ? DIRECTIONS[dir] : "direction " + dir;
     }
 
+    /** Streaming mappings live now, each {dma, size, direction, MapKind ordinal}: for leak reports. */
+    synchronized List<long[]> mappingsNow() {
+        List<long[]> out = new ArrayList<>();
+        for (List<Mapping> l : mappings.values()) {
+            for (Mapping m : l) {
+                out.add(new long[] {m.dma, m.size, m.dir, m.kind.ordinal()});
+            }
+        }
+        return out;
+    }
+
     /** Streaming mappings live now. */
     public synchronized int liveMappings() {
         int n = 0;

@@ -14,11 +14,18 @@ import io.kmem.internal.lib.Ratelimit;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.PhysLayout;
 import java.lang.invoke.VarHandle;
+import io.kmem.stats.LiveAllocation;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.WeakHashMap;
+import java.util.Locale;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -83,8 +90,15 @@ public final class DmaDirect {
     private final List<String> reports = new ArrayList<>();
     /** The device of each live coherent allocation, by CPU address: a free by another device is refused. */
     private final Map<Long, DeviceImpl> coherentOwners = new ConcurrentHashMap<>();
-    /** Every device that made a streaming mapping here: an unmap by another device names the mapper. */
-    private final Set<DeviceImpl> mappers = ConcurrentHashMap.newKeySet();
+    /**
+     * For leak reports, as DMA-API debugging keeps them: live coherent buffers by CPU address
+     * ({owner, device, size}), the devices that made streaming mappings through this pool, and
+     * the dma_pools not destroyed. Guarded by {@link #live}'s monitor; touched by allocation,
+     * free, map and pool creation, never by unmap, sync or dma_pool_alloc of a free block.
+     */
+    private final Map<Long, String[]> live = new HashMap<>();
+    private final Set<DeviceImpl> mappers = Collections.newSetFromMap(new WeakHashMap<>());
+    private final Set<DmaPoolImpl> pools = new LinkedHashSet<>();
 
     public DmaDirect(FramePool phys, BuddyAllocator buddy) {
         this.phys = phys;
@@ -179,7 +193,81 @@ public final class DmaDirect {
         }
         long cpu = phys.directAddress(pfn);
         coherentOwners.put(cpu, dev);
+        synchronized (live) {
+            live.put(cpu, new String[] {"dma_alloc_coherent", dev.name(), Long.toString(size)});
+        }
         return cpu;
+    }
+
+    /** A dma_pool's page: the coherent buffer at {@code cpu} is owned by {@code owner}. */
+    void claim(long cpu, String owner) {
+        synchronized (live) {
+            String[] e = live.get(cpu);
+            if (e != null) {
+                e[0] = owner;
+            }
+        }
+    }
+
+    void register(DmaPoolImpl pool) {
+        synchronized (live) {
+            pools.add(pool);
+        }
+    }
+
+    void unregister(DmaPoolImpl pool) {
+        synchronized (live) {
+            pools.remove(pool);
+        }
+    }
+
+    /** The CPU addresses of every live coherent buffer, dma_pools' pages included: for leak reports. */
+    public Set<Long> coherentBuffers() {
+        synchronized (live) {
+            return new HashSet<>(live.keySet());
+        }
+    }
+
+    /**
+     * Every DMA allocation live now (coherent buffers, dma_pool blocks, streaming mappings),
+     * for MemoryPool.kmemleak. A coherent buffer that is a page of a live dma_pool is listed
+     * as that pool's blocks instead.
+     */
+    public List<LiveAllocation> liveAllocations() {
+        List<DmaPoolImpl> ps;
+        List<DeviceImpl> devs;
+        Map<Long, String[]> bufs;
+        synchronized (live) {
+            ps = new ArrayList<>(pools);
+            devs = new ArrayList<>(mappers);
+            bufs = new TreeMap<>(live);
+        }
+        List<LiveAllocation> out = new ArrayList<>();
+        Set<Long> poolPages = new HashSet<>();
+        for (DmaPoolImpl p : ps) {
+            p.liveBlocks(out, poolPages);
+        }
+        bufs.forEach((cpu, e) -> {
+            if (!poolPages.contains(cpu)) {
+                out.add(new LiveAllocation(LiveAllocation.Kind.DMA_COHERENT, "dma_alloc_coherent", e[0].equals(
+                        "dma_alloc_coherent") ? e[1] : e[0] + " of " + e[1] + " (destroyed while busy)", cpu,
+                        Long.parseLong(e[2]), null));
+            }
+        });
+        for (DeviceImpl d : devs) {
+            for (long[] m : d.mappingsNow()) {
+                long cpu;
+                try {
+                    cpu = phys.physToVirt(m[0]);
+                } catch (RuntimeException notThisPool) {
+                    continue;
+                }
+                out.add(new LiveAllocation(LiveAllocation.Kind.DMA_STREAMING, m[3] == DeviceImpl.MapKind.SINGLE
+                        .ordinal() ? "dma_map_single" : "dma_map_page", String.format(Locale.ROOT, "%s, dma 0x%x, %s",
+                        d.name(), m[0], DeviceImpl.direction((int) m[2])), cpu, m[1], null));
+            }
+        }
+        return out;
     }
 
     /**
@@ -217,6 +305,9 @@ public final class DmaDirect {
         }
         buddy.freePages("dma_free_coherent", cpuAddr, pfn, BuddyAllocator.getOrder(size));
         coherentOwners.remove(cpuAddr, owner);
+        synchronized (live) {
+            live.remove(cpuAddr);
+        }
     }
 
     // ------------------------------------------------------------------ streaming mappings
@@ -281,7 +372,9 @@ public final class DmaDirect {
         }
         VarHandle.releaseFence();
         dev.add(dma, size, dir, kind);
-        mappers.add(dev);
+        synchronized (live) {
+            mappers.add(dev);
+        }
         return dma;
     }
 
@@ -289,7 +382,11 @@ public final class DmaDirect {
     public void unmap(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
         checkDirection(function, dev, dir);
         if (dev.mappedSize(dma) < 0) {
-            for (DeviceImpl other : mappers) {
+            List<DeviceImpl> others;
+            synchronized (live) {
+                others = new ArrayList<>(mappers);
+            }
+            for (DeviceImpl other : others) {
                 long mapped = other == dev ? -1 : other.mappedSize(dma);
                 if (mapped >= 0) {
                     throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): DMA-API: device driver frees DMA"

@@ -6,12 +6,14 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.internal.phys.PhysLayout;
+import io.kmem.stats.LiveAllocation;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -134,7 +136,9 @@ public final class DmaPoolImpl {
                     + " block size " + size);
         }
         boundary = Math.min(boundary, allocation);
-        return new DmaPoolImpl(dma, dev, name, size, align, boundary, allocation);
+        DmaPoolImpl pool = new DmaPoolImpl(dma, dev, name, size, align, boundary, allocation);
+        dma.register(pool);
+        return pool;
     }
 
     /** The block offsets of a page, as {@code pool_initialise_page} carves them. */
@@ -180,6 +184,7 @@ public final class DmaPoolImpl {
         if (cpu == 0) {
             return 0;
         }
+        dma.claim(cpu, "dma_pool " + name);
         Page p = new Page(cpu, dma.phys().virtToPhys(cpu), offsets.length);
         synchronized (this) {
             if (destroyed) {
@@ -266,6 +271,7 @@ public final class DmaPoolImpl {
     public List<String> destroy() {
         List<Page> all;
         List<String> lines = new ArrayList<>();
+        dma.unregister(this);
         synchronized (this) {
             ensureLive("dma_pool_destroy");
             destroyed = true;
@@ -293,6 +299,20 @@ public final class DmaPoolImpl {
             dma.freeCoherent(dev, allocation, p.cpu, p.dma);
         }
         return lines;
+    }
+
+    /** Adds each block in use to {@code out} and each page's CPU address to {@code pageCpus}: for leak reports. */
+    synchronized void liveBlocks(List<LiveAllocation> out, Set<Long> pageCpus) {
+        for (Page p : pages.values()) {
+            pageCpus.add(p.cpu);
+            for (int k = 0; k < offsets.length; k++) {
+                if (p.used[k] != 0) {
+                    out.add(new LiveAllocation(LiveAllocation.Kind.DMA_POOL_BLOCK, "dma_pool_alloc", String.format(
+                            Locale.ROOT, "dma_pool %s of %s, dma 0x%x", name, dev.name(), p.dma + offsets[k]),
+                            p.cpu + offsets[k], size, null));
+                }
+            }
+        }
     }
 
     private void ensureLive(String function) {

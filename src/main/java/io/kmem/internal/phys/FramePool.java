@@ -757,6 +757,40 @@ public final class FramePool implements AutoCloseable {
                 Libc.MAP_SHARED() | Libc.MAP_FIXED() | Libc.MAP_POPULATE(), src.fd, src.fileOffset(idx));
     }
 
+    /**
+     * Makes {@code vaddr}, the page right after a {@link #mapFrames} mapping that ends with
+     * frame {@code idx}, a guard page inside that mapping: maps the memfd's next page there,
+     * unpopulated, so that the mapping (VMA) just grows by a page, and installs a guard region
+     * on it ({@code MADV_GUARD_INSTALL}): an access faults as on an unmapped page, and the
+     * guard costs no mapping of its own. Whatever frame that memfd page is, it is never
+     * touched through the guard. Returns false, the page left {@code PROT_NONE} (then its own
+     * mapping, unless it touches a free part of the window), when {@code idx} is a hugetlb
+     * frame (a hugepage mapping has no 4 KiB pages to guard) or the kernel has no guard
+     * regions on shmem (before Linux 6.15; asked once).
+     */
+    public boolean mapGuard(long vaddr, long idx) {
+        FrameSource src = sourceOf(idx);
+        if (!guardRegions || src.kind.hugetlb()) {
+            return false;
+        }
+        Sys.mmap(vaddr, PhysLayout.PAGE_SIZE, Libc.PROT_READ() | Libc.PROT_WRITE(),
+                Libc.MAP_SHARED() | Libc.MAP_FIXED(), src.fd, src.fileOffset(idx) + PhysLayout.PAGE_SIZE);
+        try {
+            Sys.madvise(vaddr, PhysLayout.PAGE_SIZE, Sys.MADV_GUARD_INSTALL);
+            return true;
+        } catch (SyscallException e) {
+            unmapToNone(vaddr, PhysLayout.PAGE_SIZE);
+            if (e.errno() != Libc.EINVAL()) {
+                throw e;
+            }
+            guardRegions = false;
+            return false;
+        }
+    }
+
+    /** False once the kernel refused a guard region ({@link #mapGuard}): guards are mappings then. */
+    private static volatile boolean guardRegions = true;
+
     /** True when frame {@code next} is the frame right after {@code idx} in the same memfd. */
     public boolean memfdNext(long idx, long next) {
         return next == idx + 1 && sourceOf(idx).owns(next);

@@ -73,6 +73,9 @@ public final class PhysReport {
             line(sb, "VmallocUsed", vm.pagesMapped() * 4, "kB", vm.areas() + " areas (vmalloc, vmap), "
                     + vm.pagesMapped() + " pages mapped");
             line(sb, "VmallocChunk", vm.largestFreeBytes() / 1024, "kB", "largest free range of the window");
+            line(sb, "VmallocMapsFree", vm.mapsFree(), "", "process mappings vmalloc may still take: vm.max_map_count "
+                    + vm.maxMapCount() + " less a share left to the JVM and the mappings the process holds (an area"
+                    + " takes one per run of frames); then root raises the limit, others get NULL");
         }
         double ms = bringUpNanos / 1e6;
         sb.append(String.format(Locale.ROOT, "%-16s %d frames in %.1f ms = %.0f frames/s (%.2f GiB/s)%n",

@@ -134,6 +134,12 @@ public final class KmemCacheImpl {
      */
     volatile boolean slowOnly;
     private boolean destroyed;
+    /**
+     * kmem_cache_destroy found objects still allocated: the cache left its pool's list (its
+     * name is free again) and refuses allocations; its objects may still be freed, and a
+     * later kmem_cache_destroy releases it.
+     */
+    private boolean orphaned;
 
     private long allocSlow;
     private long freeSlow;
@@ -217,7 +223,7 @@ public final class KmemCacheImpl {
 
     /** {@code kmem_cache_alloc}: an object's address, or 0 (NULL) when no memory can be had. */
     public long alloc(int gfp) {
-        return alloc("kmem_cache_alloc", gfp);
+        return alloc("kmem_cache_alloc", gfp, objectSize);
     }
 
     /**
@@ -228,6 +234,15 @@ public final class KmemCacheImpl {
      *         allocator; no object is handed out) or allocates from this cache itself
      */
     public long alloc(String function, int gfp) {
+        return alloc(function, gfp, objectSize);
+    }
+
+    /**
+     * kmalloc's allocation: as {@link #alloc(String, int)}, the caller asking for
+     * {@code requested} bytes (of at most {@link #objectSize}); only debug caches record it
+     * (slow path).
+     */
+    long alloc(String function, int gfp, int requested) {
         // The volatile read first: C2 keeps no load across it, so read after the thread's
         // slab it would make the free that follows load that slab again (0.4 ns a pair).
         boolean slow = slowOnly;
@@ -249,7 +264,7 @@ public final class KmemCacheImpl {
                 return obj;
             }
         }
-        return allocSlow(function, c, gfp);
+        return allocSlow(function, c, gfp, requested);
     }
 
     private void zero(long obj) {
@@ -264,7 +279,7 @@ public final class KmemCacheImpl {
         }
     }
 
-    private long allocSlow(String function, CpuSlab c, int gfp) {
+    private long allocSlow(String function, CpuSlab c, int gfp, int requested) {
         ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             Gfp.check(function + "(" + name + ")", gfp);
@@ -283,7 +298,7 @@ public final class KmemCacheImpl {
             return 0;
         }
         if (debug) {
-            return allocDebug(function, c, gfp);
+            return allocDebug(function, c, gfp, requested);
         }
         if (c.flushRequested) {
             flush(c);
@@ -325,7 +340,7 @@ public final class KmemCacheImpl {
             // A list reached through a free pointer that a write after free damaged.
             sa.report(SlubDebug.freelistCorrupt(this, s, obj));
             c.freelist = 0;
-            return allocSlow(function, c, gfp);
+            return allocSlow(function, c, gfp, requested);
         }
         c.freelist = dm.get(WORD, obj - dbase + offset);
         s.setState(i, Slab.ALLOCATED);
@@ -597,7 +612,7 @@ public final class KmemCacheImpl {
 
     // ================================================================== debug paths
 
-    private long allocDebug(String function, CpuSlab c, int gfp) {
+    private long allocDebug(String function, CpuSlab c, int gfp, int requested) {
         while (true) {
             Slab fresh = null;
             lock.lock();
@@ -620,9 +635,10 @@ public final class KmemCacheImpl {
                         removePartialLocked(s);
                     }
                     s.setState(i, Slab.ALLOCATED);
-                    SlubDebug.initAllocated(this, s, i, (gfp & __GFP_ZERO) != 0);
+                    SlubDebug.initAllocated(this, s, i, (gfp & __GFP_ZERO) != 0, requested);
                     if ((gfp & __GFP_ZERO) != 0) {
-                        zero(obj);
+                        // The kmalloc red zone past the requested size stays (SLUB zeroes orig_size bytes).
+                        dm.asSlice(obj - dbase, (flags & SLAB_RED_ZONE) != 0 ? requested : objectSize).fill((byte) 0);
                     }
                     return obj;
                 }
@@ -773,8 +789,9 @@ public final class KmemCacheImpl {
 
     /**
      * {@code kmem_cache_destroy}: every slab goes back to the buddy, unless objects are still
-     * allocated; then each leaked object is reported and the cache stays (as the kernel
-     * keeps it), its memory untouched. Returns the reports (empty when destroyed).
+     * allocated; then each leaked object is reported and the cache stays, its memory
+     * untouched, but refuses allocations (the caller takes it off the pool's list, as the
+     * kernel does). Returns the reports (empty when destroyed).
      */
     List<String> destroy() {
         flushAll(true);
@@ -790,6 +807,9 @@ public final class KmemCacheImpl {
                 }
             }
             if (!leaks.isEmpty()) {
+                orphaned = true;
+                dead = true;
+                slowOnly = true;
                 return leaks;
             }
             destroyed = true;
@@ -818,15 +838,27 @@ public final class KmemCacheImpl {
             throw new KmemException(function + ": cache " + name + " of pool '" + sa.phys.name()
                     + "' was destroyed by kmem_cache_destroy");
         }
+        if (orphaned) {
+            throw new KmemException(function + ": cache " + name + " of pool '" + sa.phys.name()
+                    + "' was destroyed by kmem_cache_destroy with objects still allocated (reported then); only"
+                    + " kmem_cache_free of those is allowed");
+        }
     }
 
-    /** Walks every slab: SLUB's validate. Returns the problems found (reports are also logged). */
+    /**
+     * Walks every slab: SLUB's validate, which repairs what it can (see
+     * {@link SlubDebug#validate}). Returns the problems found (reports are also logged).
+     */
     List<String> validate() {
         List<String> problems = new ArrayList<>();
         lock.lock();
         try {
             for (Slab s : slabs) {
+                long freelist = s.freelist;
                 problems.addAll(SlubDebug.validate(this, s));
+                if (s.freelist != freelist && s.frozen == null && s.freelist == 0) {
+                    removePartialLocked(s);
+                }
             }
         } finally {
             lock.unlock();

@@ -57,6 +57,12 @@ final class Slab {
     final byte[] state;
     /** Debug caches with SLAB_STORE_USER: per object, the last allocation and free. */
     final SlubDebug.Track[] tracks;
+    /**
+     * Debug caches: per object, the size kmalloc was asked for (SLUB's {@code orig_size});
+     * the object size for kmem_cache_alloc and after ksize. With SLAB_RED_ZONE the bytes
+     * from it to the object size are red zone ("kmalloc Redzone"). Null in other caches.
+     */
+    final int[] requested;
 
     long freelist;
     int inuse;
@@ -80,6 +86,7 @@ final class Slab {
             state[granule(i)] = FREE;
         }
         this.tracks = (cache.flags & KmemCacheImpl.SLAB_STORE_USER) != 0 ? new SlubDebug.Track[2 * cache.objects] : null;
+        this.requested = cache.debug ? new int[cache.objects] : null;
     }
 
     int granule(int i) {

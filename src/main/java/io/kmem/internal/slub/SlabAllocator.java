@@ -18,6 +18,7 @@ import io.kmem.internal.phys.MemMap;
 import io.kmem.internal.phys.PhysLayout;
 import io.kmem.stats.KmemObjInfo;
 import io.kmem.stats.LargeKmallocStats;
+import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.internal.trace.Trace;
 import java.lang.foreign.MemorySegment;
@@ -114,6 +115,8 @@ public final class SlabAllocator {
     private final KmemCacheImpl[][] kmallocDma = new KmemCacheImpl[2][KMALLOC_SHIFT_HIGH + 1];
     private final Object cachesLock = new Object();
     private final List<KmemCacheImpl> caches = new ArrayList<>();
+    /** Caches kmem_cache_destroy found objects in: off {@link #caches}, kept for leak reports and close. */
+    private final List<KmemCacheImpl> orphans = new ArrayList<>();
     private final Deque<String> reports = new ArrayDeque<>();
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     /** SLUB reports are kept whole for {@link #takeReports}; only their logging is rate-limited. */
@@ -287,7 +290,12 @@ public final class SlabAllocator {
         throw notSlab(function + "(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
     }
 
-    /** {@code kmem_cache_destroy}; the leak reports when objects are still allocated (then the cache stays). */
+    /**
+     * {@code kmem_cache_destroy}; the leak reports when objects are still allocated. Then, as
+     * in the kernel, the cache leaves the list (its name may be used again) and its memory
+     * stays; it refuses allocations, its objects may still be freed, and destroying it again
+     * once they are releases it.
+     */
     public List<String> destroy(KmemCacheImpl cache) {
         phys.ensureOpen("kmem_cache_destroy");
         if (cache.destroyed()) {
@@ -303,9 +311,12 @@ public final class SlabAllocator {
             }
             sb.append("kmem_cache_destroy ").append(cache.name).append(": Slab cache still has objects");
             report(sb.toString());
-        } else {
-            synchronized (cachesLock) {
-                caches.remove(cache);
+        }
+        synchronized (cachesLock) {
+            caches.remove(cache);
+            orphans.remove(cache);
+            if (!leaks.isEmpty()) {
+                orphans.add(cache);
             }
         }
         return leaks;
@@ -325,7 +336,7 @@ public final class SlabAllocator {
      */
     public long kmalloc(String function, long size, int gfp) {
         if (Long.compareUnsigned(size - 1, 192) < 0 && (gfp & ~FAST_GFP) == 0) {
-            return small[(int) (size - 1) >>> 3].alloc(function, gfp);
+            return small[(int) (size - 1) >>> 3].alloc(function, gfp, (int) size);
         }
         return kmallocSlow(function, size, gfp);
     }
@@ -349,7 +360,7 @@ public final class SlabAllocator {
         int index = size <= 192 ? SIZE_INDEX[(int) (size - 1) >>> 3] : 64 - Long.numberOfLeadingZeros(size - 1);
         int dma = (gfp & __GFP_DMA) != 0 ? 1 : (gfp & __GFP_DMA32) != 0 ? 2 : 0;
         if (dma == 0) {
-            return kmalloc[index].alloc(gfp);
+            return kmalloc[index].alloc(function, gfp, (int) size);
         }
         KmemCacheImpl c;
         synchronized (cachesLock) {
@@ -359,7 +370,7 @@ public final class SlabAllocator {
                 kmallocDma[dma - 1][index] = c;
             }
         }
-        return c.alloc(function, gfp & ~(__GFP_DMA | __GFP_DMA32));
+        return c.alloc(function, gfp & ~(__GFP_DMA | __GFP_DMA32), (int) size);
     }
 
     private long kmallocLarge(String function, long size, int gfp) {
@@ -534,6 +545,15 @@ public final class SlabAllocator {
         if (s != null) {
             int i = s.indexOf(addr);
             if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
+                if (s.requested != null) {
+                    // The caller may now use the whole object: no kmalloc red zone (SLUB's skip_orig_size_check).
+                    s.cache.lock.lock();
+                    try {
+                        SlubDebug.wholeObject(s.cache, s, i);
+                    } finally {
+                        s.cache.lock.unlock();
+                    }
+                }
                 return s.cache.objectSize;
             }
             throw misuse(function, addr,
@@ -556,6 +576,11 @@ public final class SlabAllocator {
      * {@code krealloc}: the object grown or shrunk to {@code newSize} with its contents kept
      * (up to the smaller size). Returns the same address when it already fits, 0 (NULL) when
      * out of memory (the old object is then untouched), ZERO_SIZE_PTR for size 0 (freed).
+     * With {@code __GFP_ZERO}, as SLUB's {@code __do_krealloc}: in place, the bytes past the
+     * new size (or, growing in a debug cache, past the old requested size) are zeroed; a new
+     * object is zeroed, then gets the old one's requested bytes (debug caches record them;
+     * otherwise the whole old object). Debug caches with red zones red-zone the bytes past
+     * the new size.
      *
      * @throws IllegalArgumentException for a negative size or unknown GFP bits; the object is unchanged
      */
@@ -572,19 +597,41 @@ public final class SlabAllocator {
             kfree("krealloc", addr);
             return ZERO_SIZE_PTR;
         }
-        long ks = ksize("krealloc", addr);
+        Slab s = slabOf(addr);
+        int i = s == null ? -1 : s.indexOf(addr);
+        long ks;
+        long orig;
+        if (i >= 0 && s.state(i) == Slab.ALLOCATED) {
+            ks = s.cache.objectSize;
+            orig = s.requested != null ? SlubDebug.requested(s, i) : ks;
+        } else {
+            ks = ksize("krealloc", addr);
+            orig = ks;
+        }
+        MemorySegment dm = phys.directMap();
         if (newSize <= ks) {
+            if ((gfp & __GFP_ZERO) != 0) {
+                if (orig < newSize) {
+                    dm.asSlice(addr - dbase + orig, newSize - orig).fill((byte) 0);
+                } else {
+                    dm.asSlice(addr - dbase + newSize, ks - newSize).fill((byte) 0);
+                }
+            }
+            if (i >= 0 && s.requested != null) {
+                s.cache.lock.lock();
+                try {
+                    SlubDebug.setRequested(s.cache, s, i, (int) newSize, (gfp & __GFP_ZERO) != 0);
+                } finally {
+                    s.cache.lock.unlock();
+                }
+            }
             return addr;
         }
-        long n = kmalloc("krealloc", newSize, gfp & ~__GFP_ZERO);
+        long n = kmalloc("krealloc", newSize, gfp);
         if (n == 0) {
             return 0;
         }
-        MemorySegment dm = phys.directMap();
-        MemorySegment.copy(dm, addr - dbase, dm, n - dbase, ks);
-        if ((gfp & __GFP_ZERO) != 0) {
-            dm.asSlice(n - dbase + ks, ksize(n) - ks).fill((byte) 0);
-        }
+        MemorySegment.copy(dm, addr - dbase, dm, n - dbase, orig);
         kfree("krealloc", addr);
         return n;
     }
@@ -766,6 +813,36 @@ public final class SlabAllocator {
         return out;
     }
 
+    /**
+     * Every slab object allocated now, in every cache (caches kmem_cache_destroy left with
+     * objects included), at most {@code cap} of them; {@code total[0]} gets how many there are.
+     * Walks each cache's slabs under its lock: for leak reports, off every fast path.
+     */
+    public List<LiveAllocation> liveObjects(int cap, long[] total) {
+        List<KmemCacheImpl> all = caches();
+        synchronized (cachesLock) {
+            all.addAll(orphans);
+        }
+        List<LiveAllocation> out = new ArrayList<>();
+        for (KmemCacheImpl c : all) {
+            String function = c.name.contains("kmalloc-") ? "kmalloc" : "kmem_cache_alloc";
+            c.lock.lock();
+            try {
+                for (Slab s : c.slabs()) {
+                    for (int i = 0; i < c.objects; i++) {
+                        if (s.state(i) == Slab.ALLOCATED && total[0]++ < cap) {
+                            out.add(new LiveAllocation(LiveAllocation.Kind.SLAB_OBJECT, function, c.name, s.object(i),
+                                    s.requested != null ? SlubDebug.requested(s, i) : c.objectSize, SlubDebug.allocatedAt(s, i)));
+                        }
+                    }
+                }
+            } finally {
+                c.lock.unlock();
+            }
+        }
+        return out;
+    }
+
     public List<SlabCacheStats> stats() {
         List<SlabCacheStats> out = new ArrayList<>();
         for (KmemCacheImpl c : caches()) {
@@ -795,7 +872,11 @@ public final class SlabAllocator {
 
     /** Pool close: every cache refuses further calls. */
     public void close() {
-        for (KmemCacheImpl c : caches()) {
+        List<KmemCacheImpl> all = caches();
+        synchronized (cachesLock) {
+            all.addAll(orphans);
+        }
+        for (KmemCacheImpl c : all) {
             c.dead = true;
             c.slowOnly = true;
             c.flushAll(true);

@@ -18,6 +18,9 @@ import java.util.List;
  *  |               | allocated: 0x5a ... (poison) |                |              |     |
  *  red zones read 0xbb (SLUB_RED_INACTIVE) while the object is free, 0xcc (SLUB_RED_ACTIVE)
  *  while it is allocated; the slab's tail after the last object reads 0x5a (POISON_INUSE)
+ *
+ *  kmalloc(18) from kmalloc-32, allocated, with red zones (SLUB's orig_size, Slab.requested):
+ *  | left red zone | 18 bytes asked for | 0xcc x 14: kmalloc red zone | right red zone | ...
  * </pre>
  * Checks run under the cache's lock: at allocation the free object's poison and red zones
  * (a write after free is found here), at free the allocated object's red zones (an
@@ -32,6 +35,8 @@ final class SlubDebug {
     static final byte RED_ACTIVE = (byte) 0xcc;
     private static final int DUMP_MAX = 128;
     private static final int STACK_DEPTH = 12;
+    /** In {@link Slab#requested}: the allocation was zeroed ({@code __GFP_ZERO}). */
+    private static final int ZEROED = 1 << 31;
 
     private SlubDebug() {
     }
@@ -109,14 +114,50 @@ final class SlubDebug {
         }
     }
 
-    static void initAllocated(KmemCacheImpl c, Slab s, int i, boolean zeroing) {
+    static void initAllocated(KmemCacheImpl c, Slab s, int i, boolean zeroing, int requested) {
         long obj = s.object(i);
         setRedZones(c, obj, RED_ACTIVE);
         if (poisons(c) && !zeroing) {
             fill(c, obj, c.objectSize, POISON_INUSE);
         }
+        s.requested[i] = zeroing ? requested | ZEROED : requested;
+        if (redZones(c)) {
+            fill(c, obj + requested, c.objectSize - requested, RED_ACTIVE);
+        }
         if (s.tracks != null) {
             s.tracks[2 * i] = Track.now();
+        }
+    }
+
+    /** The bytes kmalloc (or krealloc) was asked for in object {@code i} of a debug cache. */
+    static int requested(Slab s, int i) {
+        return s.requested[i] & ~ZEROED;
+    }
+
+    /**
+     * krealloc in place: the caller now asks for {@code requested} bytes (zeroed past the old
+     * size when {@code zeroing}); with red zones the bytes from there to the object size
+     * become the kmalloc red zone (0xcc).
+     */
+    static void setRequested(KmemCacheImpl c, Slab s, int i, int requested, boolean zeroing) {
+        s.requested[i] = requested | (zeroing ? ZEROED : s.requested[i] & ZEROED);
+        if (redZones(c)) {
+            fill(c, s.object(i) + requested, c.objectSize - requested, RED_ACTIVE);
+        }
+    }
+
+    /**
+     * ksize: the caller may use the whole object (SLUB's skip_orig_size_check). The kmalloc
+     * red zone is lifted, its bytes reading as the allocation left the rest: zero after
+     * {@code __GFP_ZERO} (so kzalloc plus ksize gives zeroes throughout), else 0x5a when
+     * poisoning.
+     */
+    static void wholeObject(KmemCacheImpl c, Slab s, int i) {
+        int req = requested(s, i);
+        boolean zeroed = (s.requested[i] & ZEROED) != 0;
+        s.requested[i] = c.objectSize | (zeroed ? ZEROED : 0);
+        if (redZones(c) && req < c.objectSize && (zeroed || poisons(c))) {
+            fill(c, s.object(i) + req, c.objectSize - req, zeroed ? 0 : POISON_INUSE);
         }
     }
 
@@ -156,6 +197,11 @@ final class SlubDebug {
             check(c, s, i, "Left Redzone overwritten", "Redzone", obj - c.redLeftPad, c.redLeftPad, red, fix, out);
             check(c, s, i, "Right Redzone overwritten", "Redzone", obj + c.objectSize, c.inuse - c.objectSize, red, fix,
                     out);
+            int req = requested(s, i);
+            if (allocated && req < c.objectSize) {
+                check(c, s, i, "kmalloc Redzone overwritten", "kmalloc Redzone", obj + req, c.objectSize - req, red,
+                        fix, out);
+            }
         }
         if (!allocated && poisons(c)) {
             int before = out.size();
@@ -192,22 +238,42 @@ final class SlubDebug {
         }
     }
 
-    /** SLUB's validate for one slab: free list, counts, every object's bytes, the padding. */
+    /**
+     * SLUB's validate for one slab: free list, counts, every object's bytes, the padding.
+     * Repairs as SLUB's on_freelist does: a free list whose head is not a free object is
+     * dropped (every object counted in use); a bad pointer further on ends the list at the
+     * object holding it ("Freechain corrupt"); a wrong in-use count is set to what was
+     * counted ("Object count adjusted"). So the same damage is reported once, and a pointer
+     * restored meanwhile is seen as a count to adjust once more. The caller fixes the
+     * partial list if the slab's free list changed.
+     */
     static List<String> validate(KmemCacheImpl c, Slab s) {
         List<String> out = new ArrayList<>();
         int n = 0;
+        long prev = 0;
         for (long o = s.freelist; o != 0; o = c.sa.phys.directMap().get(ValueLayout.JAVA_LONG_UNALIGNED,
                 at(c, o) + c.offset)) {
             int i = s.indexOf(o);
             if (i < 0 || s.state(i) != Slab.FREE || n > c.objects) {
-                out.add(freelistCorrupt(c, s, o));
-                return out;
+                if (prev == 0) {
+                    out.add(bug(c, "Freepointer corrupt", s, -1, String.format("Freepointer 0x%x is not a free"
+                            + " object of this slab (a write after free?)", o), "Freelist cleared"));
+                    s.freelist = 0;
+                    s.inuse = c.objects;
+                    return out;
+                }
+                out.add(bug(c, "Freechain corrupt", s, s.indexOf(prev), String.format("Free pointer 0x%x of object"
+                        + " 0x%x is not a free object of this slab (a write after free?)", o, prev), null));
+                c.sa.phys.directMap().set(ValueLayout.JAVA_LONG_UNALIGNED, at(c, prev) + c.offset, 0L);
+                break;
             }
             n++;
+            prev = o;
         }
         if (s.frozen == null && n != c.objects - s.inuse) {
-            out.add(bug(c, "Wrong number of objects", s, -1, "Found " + n + " free objects but slab says "
-                    + (c.objects - s.inuse) + " (inuse " + s.inuse + " of " + c.objects + ")", null));
+            out.add(bug(c, "Wrong object count", s, -1, "Counter is " + s.inuse + " but counted were "
+                    + (c.objects - n), "Object count adjusted"));
+            s.inuse = c.objects - n;
         }
         if (c.debug) {
             for (int i = 0; i < c.objects; i++) {
@@ -289,6 +355,16 @@ final class SlubDebug {
             sb.append("FIX ").append(c.name).append(": ").append(fix).append('\n');
         }
         return sb.toString();
+    }
+
+    /** Object {@code i}'s allocating stack as the reports print it; null without SLAB_STORE_USER. */
+    static String allocatedAt(Slab s, int i) {
+        if (s.tracks == null || s.tracks[2 * i] == null) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        track(sb, "Allocated", s.tracks[2 * i]);
+        return sb.toString().stripTrailing();
     }
 
     private static void track(StringBuilder sb, String what, Track t) {

@@ -41,9 +41,9 @@ final class Flags {
     private static final String[] SEAL_NAMES = {"F_SEAL_SEAL", "F_SEAL_SHRINK", "F_SEAL_GROW", "F_SEAL_WRITE"};
 
     private static final int[] ADVICE = {Libc.MADV_DONTNEED(), Libc.MADV_REMOVE(), Libc.MADV_DONTFORK(),
-            Libc.MADV_HUGEPAGE(), Libc.MADV_NOHUGEPAGE(), Libc.MADV_POPULATE_WRITE()};
+            Libc.MADV_HUGEPAGE(), Libc.MADV_NOHUGEPAGE(), Libc.MADV_POPULATE_WRITE(), Sys.MADV_GUARD_INSTALL};
     private static final String[] ADVICE_NAMES = {"MADV_DONTNEED", "MADV_REMOVE", "MADV_DONTFORK",
-            "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_POPULATE_WRITE"};
+            "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_POPULATE_WRITE", "MADV_GUARD_INSTALL"};
 
     private static final int[] FCNTL = {Libc.F_ADD_SEALS(), Libc.F_GET_SEALS()};
     private static final String[] FCNTL_NAMES = {"F_ADD_SEALS", "F_GET_SEALS"};

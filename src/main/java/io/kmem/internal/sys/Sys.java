@@ -157,6 +157,15 @@ public final class Sys {
     private static final int EPERM = Libc.EPERM();
     private static final int EACCES = Libc.EACCES();
 
+    /**
+     * {@code MADV_GUARD_INSTALL} (Linux 6.13; on shmem and file mappings since 6.15): accesses
+     * to the range fault (SIGSEGV) as to an unmapped page, but the range stays part of its
+     * mapping, so a guard page costs no mapping (VMA) of its own. The value is the kernel's
+     * uapi one: glibc's headers before 2.42 lack it, so it is not among the generated
+     * constants.
+     */
+    public static final int MADV_GUARD_INSTALL = 102;
+
     /** Pages per mincore call of {@link #residentPages}: a 64 KiB vector. */
     private static final int MINCORE_BATCH = 1 << 16;
 
@@ -317,6 +326,8 @@ public final class Sys {
                 hint = "the kernel has no transparent hugepages (CONFIG_TRANSPARENT_HUGEPAGE)";
             } else if (errno == EINVAL && advice == Libc.MADV_POPULATE_WRITE()) {
                 hint = "MADV_POPULATE_WRITE needs Linux 5.14 or newer";
+            } else if (errno == EINVAL && advice == MADV_GUARD_INSTALL) {
+                hint = "MADV_GUARD_INSTALL needs Linux 6.13 or newer, 6.15 on shmem mappings";
             }
             throw failure("madvise", "addr=" + hex(addr) + ", len=" + length + ", advice=" + Flags.madvise(advice),
                     errno, hint);

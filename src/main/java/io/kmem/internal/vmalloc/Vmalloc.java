@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.LongAdder;
  *  direct map   | .. f7 f8 f9 .. | .. f40 f41 .. | .. f3 ..        (frames at their PFN)
  *                    \  \  \          \   \           \
  *  vmalloc      | area: f7 f8 f9 f40 f41 f3 |guard| area ... |guard|   free ...
- *  window        ^ start                     ^ never mapped
+ *  window        ^ start                     ^ guard: faults on access
  * </pre>
  * A frame of an area is mapped twice, {@code MAP_SHARED} from the pool's memfd: once in the
  * direct map, once in the area, as the kernel maps a vmalloc page in both its linear map and
@@ -56,8 +56,11 @@ import java.util.concurrent.atomic.LongAdder;
  *       smaller than the hugepage is set aside and given back at the end (a whole one is
  *       always at a 2 MiB boundary: order 9 only comes at an offset that is a multiple of
  *       512 pages, in an area of 2 MiB or more, which starts on such a boundary).</li>
- *   <li>Map runs of frames that are consecutive in one memfd with one {@code mmap} each
- *       ({@link FramePool#mapFrames}): a buddy block of shmem frames is usually one run.</li>
+ *   <li>Charge the area's mappings to the process's budget ({@link MapBudget}): its runs
+ *       and two. Map runs of frames that are consecutive in one memfd with one {@code mmap}
+ *       each ({@link FramePool#mapFrames}): a buddy block of shmem frames is usually one run.
+ *       The guard page becomes a guard region at the end of the last run's mapping
+ *       ({@link FramePool#mapGuard}), so a one-page area costs one mapping, not two.</li>
  *   <li>Mark each block's head {@code PG_VMALLOC} in mem_map (so {@code free_pages} of such a
  *       frame is caught) and publish the area.</li>
  * </ol>
@@ -65,9 +68,9 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <h2>vfree</h2>
  * Take the area out of the busy map (a second vfree of it then finds nothing), invalidate
- * its segment, map the range back to {@code PROT_NONE} (one call), give each block back to
- * the buddy, return the range. The kernel defers the unmap and TLB flush (lazy purge); here
- * one {@code mmap} does both at once.
+ * its segment, map the range and its guard page back to {@code PROT_NONE} (one call), give
+ * each block back to the buddy, return the range. The kernel defers the unmap and TLB flush
+ * (lazy purge); here one {@code mmap} does both at once.
  *
  * <h2>ioremap's areas</h2>
  * The mmio layer takes its device mappings from this window too ({@link #reserveIoremap}),
@@ -100,6 +103,7 @@ public final class Vmalloc implements AutoCloseable {
     private final BuddyAllocator buddy;
     private final MemMap memMap;
     private final VmapAreas areas;
+    private final MapBudget maps;
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     private final RecentFrees recentFrees = new RecentFrees(RECENT_FREES);
 
@@ -111,6 +115,11 @@ public final class Vmalloc implements AutoCloseable {
     private final LongAdder pagesMapped = new LongAdder();
 
     public Vmalloc(FramePool phys, BuddyAllocator buddy, long windowBytes) {
+        this(phys, buddy, windowBytes, MapBudget.host());
+    }
+
+    /** A vmalloc whose areas are charged to {@code maps} (tests pass their own). */
+    Vmalloc(FramePool phys, BuddyAllocator buddy, long windowBytes, MapBudget maps) {
         if (windowBytes < 16 * PhysLayout.PAGE_SIZE || (windowBytes & PhysLayout.PAGE_SIZE - 1) != 0) {
             throw new IllegalArgumentException("pool '" + phys.name() + "': a vmalloc window of " + windowBytes
                     + " bytes; expected a multiple of 4096 of at least 64 KiB");
@@ -119,6 +128,7 @@ public final class Vmalloc implements AutoCloseable {
         this.buddy = buddy;
         this.memMap = phys.memMap();
         this.areas = new VmapAreas(phys.reserveWindow(windowBytes, HUGE_ALIGN), windowBytes);
+        this.maps = maps;
     }
 
     // ================================================================== vmalloc, vfree
@@ -128,7 +138,8 @@ public final class Vmalloc implements AutoCloseable {
      * {@code vmFlags} ({@link VmArea#VM_ALLOC}, and {@link VmArea#VM_USERMAP} for
      * vmalloc_user). Returns its start, or 0 (NULL) with a warning (unless
      * {@code __GFP_NOWARN}) when the size is 0, larger than the pool can ever hold or the
-     * window can place, or the frames cannot be had under {@code gfp}.
+     * window can place, the frames cannot be had under {@code gfp}, or mapping it would
+     * take the process too close to {@code vm.max_map_count} ({@link MapBudget}).
      */
     public long vmalloc(String function, long size, int gfp, int vmFlags) {
         Gfp.check(function, gfp);
@@ -163,9 +174,15 @@ public final class Vmalloc implements AutoCloseable {
                 areas.release(start, bytes);
                 return fail(function, size, gfp, "failed to allocate pages (" + got + " of " + pages + " taken)");
             }
+            String noMaps = maps.charge(phys.name(), runs(idx) + 2);
+            if (noMaps != null) {
+                freeFrames("vfree", idx, orders, got);
+                areas.release(start, bytes);
+                return fail(function, size, gfp, "out of process mappings: " + noMaps);
+            }
             mapAll(start, idx);
         } catch (SyscallException e) {
-            phys.unmapWindow(start, bytes);
+            phys.unmapWindow(start, bytes + VmapAreas.GUARD);
             freeFrames("vfree", idx, orders, got);
             areas.release(start, bytes);
             return fail(function, size, gfp, "mapping the frames failed: " + e.getMessage());
@@ -236,7 +253,10 @@ public final class Vmalloc implements AutoCloseable {
         }
     }
 
-    /** Maps every run of memfd-consecutive frames of {@code idx} at {@code start} onwards. */
+    /**
+     * Maps every run of memfd-consecutive frames of {@code idx} at {@code start} onwards, and
+     * makes the guard page after them a guard region of the last run's mapping where it can.
+     */
     private void mapAll(long start, int[] idx) {
         int runStart = 0;
         for (int i = 1; i <= idx.length; i++) {
@@ -246,6 +266,18 @@ public final class Vmalloc implements AutoCloseable {
                 runStart = i;
             }
         }
+        phys.mapGuard(start + ((long) idx.length << PhysLayout.PAGE_SHIFT), idx[idx.length - 1]);
+    }
+
+    /** Runs of memfd-consecutive frames in {@code idx}: the mappings {@link #mapAll} makes. */
+    private int runs(int[] idx) {
+        int runs = 1;
+        for (int i = 1; i < idx.length; i++) {
+            if (!phys.memfdNext(idx[i - 1], idx[i])) {
+                runs++;
+            }
+        }
+        return runs;
     }
 
     /** Gives the blocks among the first {@code pages} entries back to the buddy. */
@@ -272,7 +304,8 @@ public final class Vmalloc implements AutoCloseable {
         ensureOpen(function);
         VmArea a = take(function, addr, VmArea.VM_ALLOC);
         a.close();
-        phys.unmapWindow(a.start, a.size);
+        phys.unmapWindow(a.start, a.size + VmapAreas.GUARD);
+        maps.freed();
         freeFrames(function, a.idx, a.orders, a.idx.length);
         areas.release(a.start, a.size);
         frees.increment();
@@ -363,7 +396,7 @@ public final class Vmalloc implements AutoCloseable {
     /**
      * {@code vmap}: maps the frames {@code idx} (frame indices the caller holds) one after the
      * other in a new area. Returns its start, or 0 (NULL) when {@code idx} is empty or no
-     * range fits.
+     * range fits or the process is out of mappings ({@link MapBudget}).
      *
      * @throws IllegalArgumentException when a frame is free, or is part of a hugetlb page
      *         that is not given whole and in order (a hugepage can only be mapped whole)
@@ -408,10 +441,15 @@ public final class Vmalloc implements AutoCloseable {
             return fail(function, bytes, 0, "vmap allocation failed: no free range of " + bytes + " bytes in the"
                     + " vmalloc window");
         }
+        String noMaps = maps.charge(phys.name(), runs(idx) + 2);
+        if (noMaps != null) {
+            areas.release(start, bytes);
+            return fail(function, bytes, 0, "out of process mappings: " + noMaps);
+        }
         try {
             mapAll(start, idx);
         } catch (RuntimeException e) {
-            phys.unmapWindow(start, bytes);
+            phys.unmapWindow(start, bytes + VmapAreas.GUARD);
             areas.release(start, bytes);
             throw e;
         }
@@ -432,7 +470,8 @@ public final class Vmalloc implements AutoCloseable {
         ensureOpen(function);
         VmArea a = take(function, addr, VmArea.VM_MAP);
         a.close();
-        phys.unmapWindow(a.start, a.size);
+        phys.unmapWindow(a.start, a.size + VmapAreas.GUARD);
+        maps.freed();
         areas.release(a.start, a.size);
         frees.increment();
         pagesMapped.add(-a.idx.length);
@@ -568,10 +607,16 @@ public final class Vmalloc implements AutoCloseable {
         return sb.toString();
     }
 
+    /** Busy areas of the window in address order (vmalloc, vmap, ioremap), a snapshot: for leak reports. */
+    public List<VmArea> busyAreas() {
+        return areas.areas();
+    }
+
     /** The window's figures and the counters, now. */
     public VmallocStats stats() {
         return new VmallocStats(areas.size, areas.size - areas.freeBytes(), areas.largestFree(), areas.areas().size(),
-                pagesMapped.sum(), allocs.sum(), frees.sum(), failures.sum(), mmaps.sum(), setAside.sum());
+                pagesMapped.sum(), allocs.sum(), frees.sum(), failures.sum(), mmaps.sum(), setAside.sum(),
+                maps.headroom(), maps.limit());
     }
 
     /**

@@ -14,20 +14,22 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The vmap-area allocator of one window ({@code alloc_vmap_area} and friends in
  * {@code mm/vmalloc.c}): hands out page-aligned ranges of the window, each followed by one
- * guard page that is never mapped, and takes them back, merging free neighbours.
+ * guard page that never maps a frame, and takes them back, merging free neighbours.
  *
  * <h2>Notation</h2>
  * <ul>
  *   <li><b>window</b>: {@code [base, base + size)}, one {@code PROT_NONE} reservation.</li>
  *   <li><b>free range</b>: {@code [start, end)} of the window that no area holds.</li>
  *   <li><b>area</b>: a busy range {@code [start, start + size + guard)}; its first
- *       {@code size} bytes may be mapped, the guard page after them never is.</li>
+ *       {@code size} bytes may be mapped, the guard page after them never maps a frame
+ *       ({@code PROT_NONE}, or a guard region at the end of the area's mapping: see
+ *       {@link Vmalloc}).</li>
  * </ul>
  *
  * <pre>
  *  base                                                                     base + size
  *  | area A (3 pages) |g| area B (1) |g|   free range   | area C (512, 2 MiB-aligned) |g| free
- *                      ^ guard: PROT_NONE, in A's range, never mapped
+ *                      ^ guard: in A's range, faults on access
  * </pre>
  *
  * <h2>Steps</h2>

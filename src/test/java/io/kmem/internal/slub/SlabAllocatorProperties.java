@@ -525,6 +525,14 @@ class SlabAllocatorProperties {
                 Obj n = new Obj(o.addr(), newSize, o.extent(), o.cache(), -1, o.large(), o.tag(), o.seg(), call);
                 live.put(n.addr(), n);
                 byAge.add(n);
+                // As in SLUB, the bytes past the new size are no longer the caller's (debug caches
+                // red-zone them): the first newSize are kept; ksize gives the whole object back.
+                long bad = mismatch(pool.segment(p, newSize), o.tag(), newSize);
+                require(REALLOC, bad < 0, () -> call + " in place: byte " + bad + " of the " + newSize
+                        + " kept differs from the old contents");
+                require(RIGHT_CACHE, pool.ksize(p) == o.extent(), () -> "ksize after " + call + " is not "
+                        + o.extent());
+                write(o.seg(), o.tag(), o.extent());
                 checkPattern(n, "after " + call + " in place");
                 tally.reallocsInPlace++;
                 return;
