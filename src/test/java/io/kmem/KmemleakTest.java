@@ -117,13 +117,14 @@ class KmemleakTest {
                         + " not again as pages): " + live);
 
                 assertEquals(List.of(), logged, "nothing logged before close");
+                long ioAddr = io.address();
                 pool.close();
                 assertEquals(1, logged.size(), "one warning at close");
                 LogRecord r = logged.getFirst();
                 assertEquals(Level.WARNING, r.getLevel());
                 String m = r.getMessage();
                 assertTrue(m.contains("pool 'leaky' closed with 12 live allocation(s)"), m);
-                for (long a : new long[] {small, obj, large, pages, v, vm, io.address(), coherent.cpuAddr(), block}) {
+                for (long a : new long[] {small, obj, large, pages, v, vm, ioAddr, coherent.cpuAddr(), block}) {
                     assertTrue(m.contains(String.format("0x%x", a)), "0x" + Long.toHexString(a) + " in " + m);
                 }
                 assertTrue(m.contains("Allocated in io.kmem.KmemleakTest"), m);
