@@ -1,7 +1,12 @@
 # kmem build. Every target finds a JDK 22+ by itself: JAVA_HOME if it qualifies, else the
 # newest under /usr/lib/jvm. Root is expected (pagemap PFNs, mlock, hugepages).
+#
+# Only the targets whose help says "sets up the host" change it (tools/host-setup: maven and
+# gcc with apt-get when missing, 2 MiB hugepages, shmem THP on advise), and they print what
+# they changed; vm-test installs QEMU's packages with apt-get (it says so). `make` alone
+# prints this help.
 SHELL := /bin/bash
-.DEFAULT_GOAL := run
+.DEFAULT_GOAL := help
 
 JDK := $(shell tools/find-jdk)
 ifeq ($(JDK),)
@@ -12,70 +17,79 @@ JAVA := $(JDK)/bin/java
 # Maven's own guava warns about sun.misc.Unsafe under JDK 24+; that is Maven's, not kmem's.
 MVN_BASE := MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow $(MAVEN_OPTS)" mvn -B -Dstyle.color=never
 MVN := $(MVN_BASE) -q
-# Hugepages the tests and the default pool use (2 MiB each); `make test` reserves them.
+# Hugepages the tests and the default pool use (2 MiB each); host-setup reserves them.
 HUGEPAGES ?= 64
 ARGS ?= tour
+LIB_JAR := lib/target/kmem.jar
+TOOL_JAR := tool/target/kmem-tool.jar
 
-.PHONY: run test test-slub-debug soak vm-test bench bindings clean jar hugepages deps
+.PHONY: help run test test-slub-debug soak vm-test bench bindings clean jar host-setup hugepages
 
-deps:
+help:
+	@echo "kmem: make TARGET"
+	@echo "  run [ARGS='tour']  build the jars, set up the host, run the kmem tool (ARGS='info', 'map pool.png', 'bench SlabBench', ...)"
+	@echo "  test [TEST=A,B]    set up the host, then what CI runs: mvn verify -Pvm-test (both Surefire passes,"
+	@echo "                     the second with slub_debug=FZPU, then the QEMU guest test); TEST= runs those classes once"
+	@echo "  jar                build $(LIB_JAR) (the library) and $(TOOL_JAR) (the tool); changes nothing on the host"
+	@echo "  test-slub-debug    the Surefire pass with slub_debug on every cache, alone"
+	@echo "  vm-test            the QEMU guest test on $(LIB_JAR) (apt-get installs qemu, busybox, cpio when missing)"
+	@echo "  bench [BENCH=RE]   set up the host, build the bench module (-Pbench) and run the JMH suite"
+	@echo "  soak [SECONDS=60] [SEED=S]  set up the host, run the reliability model for SECONDS"
+	@echo "  host-setup         sets up the host: maven/gcc (apt-get), $(HUGEPAGES) hugepages, shmem THP on advise"
+	@echo "  bindings           regenerate bindings/ with jextract (JEXTRACT=... or JEXTRACT_SRC=...)"
+	@echo "  clean              mvn clean"
+
+# Sets up the host (needs root); prints each change it makes.
+host-setup:
 	@tools/ensure-deps
+	@tools/host-setup $(HUGEPAGES)
 
-target/kmem.jar: deps $(shell find src/main bindings -name '*.java' 2>/dev/null) pom.xml
+# Kept for scripts that called it: the same as host-setup.
+hugepages: host-setup
+
+$(LIB_JAR) $(TOOL_JAR) &: $(shell find lib/src/main tool/src/main bindings -name '*.java' 2>/dev/null) pom.xml lib/pom.xml tool/pom.xml
+	@tools/ensure-deps --check
 	@$(MVN) -DskipTests package
-	@cp target/kmem-*.jar target/kmem.jar
 
-jar: target/kmem.jar
+jar: $(LIB_JAR) $(TOOL_JAR)
 
-# The main job: the kmem tool on an embedded default pool. `kmem bench` runs the JMH suite
-# from the test classes, so ARGS="bench ..." compiles them first.
-run: target/kmem.jar hugepages
-	@$(if $(filter bench,$(firstword $(ARGS))),$(MVN) -DskipTests test-compile,true)
-	@$(JAVA) --enable-native-access=io.kmem -p target/kmem.jar -m io.kmem/io.kmem.cli.Main $(ARGS)
+# The main job: the kmem tool on an embedded default pool. `kmem bench` runs the bench
+# module's JMH suite, so ARGS="bench ..." builds it first.
+run: host-setup jar
+	@$(if $(filter bench,$(firstword $(ARGS))),$(MVN) -Pbench -DskipTests package -pl bench -am,true)
+	@$(JAVA) --enable-native-access=io.kmem -p $(LIB_JAR):$(TOOL_JAR) -m io.kmem.tool/io.kmem.tool.Main $(ARGS)
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
-# Then the vm test on the jar verify just built (skipped when TEST picks Maven tests).
-test: deps hugepages
+# With TEST, only those classes, once (no slub_debug pass, no vm-test).
+test: host-setup
 	@$(MVN_BASE) --no-transfer-progress verify \
-	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
-	@cp target/kmem-*.jar target/kmem.jar
-	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; the slub_debug run and make vm-test not run",$(MAKE) --no-print-directory test-slub-debug)
-	@$(if $(TEST),true,tools/vm-test)
+	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false -Dkmem.test.slubDebug.skip=true,-Pvm-test)
+	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; the slub_debug pass and the vm test not run",true)
 
-# The whole suite again with SLUB debugging on every cache (-Dkmem.slub_debug=FZPU), so that
-# the debug paths run under every test, and with kfree's two-level frame-to-slab table
-# (-Dkmem.slab_table=sections; the first run has the flat one); reports in
-# target/surefire-slub-debug/.
+# The second Surefire pass alone: every cache with slub_debug=FZPU, kfree's two-level
+# frame-to-slab table; reports in */target/surefire-slub-debug/.
 test-slub-debug:
-	@echo "kmem: the suite again with kmem.slub_debug=FZPU (red zones, poisoning, consistency checks, store user)" \
-	  "and kmem.slab_table=sections (kfree's two-level frame-to-slab table)"
-	@$(MVN_BASE) --no-transfer-progress surefire:test \
-	  '-Dkmem.test.jvmArgs=-Dkmem.slub_debug=FZPU -Dkmem.slab_table=sections' \
-	  -Dkmem.test.reports=target/surefire-slub-debug
+	@$(MVN_BASE) --no-transfer-progress test-compile surefire:test@slub-debug
 
-# The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
+# The proof on a device: a QEMU guest with the edu PCI device runs vmtest/'s driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
-vm-test: target/kmem.jar
+vm-test: jar
 	@tools/vm-test
 
 # JMH suite; figures printed and written under target/bench/.
-bench: deps hugepages
-	@$(MVN) -DskipTests test-compile
+bench: host-setup
+	@$(MVN) -Pbench -DskipTests package -pl bench -am
 	@mkdir -p target/bench
-	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
+	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp bench/target/classes:$$(cat bench/target/bench-classpath.txt) \
 	  io.kmem.bench.BenchMain $(BENCH)
 
 # The reliability model of ReliabilityProperties for SECONDS (default 60), fresh random bursts;
 # SEED=S replays a run. Exits non-zero on the first failure, naming the round's seed.
 SECONDS ?= 60
-soak: deps hugepages
-	@$(MVN) -DskipTests test-compile
-	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp target/test-classes:target/classes:$$(cat target/bench-classpath.txt) \
+soak: host-setup
+	@$(MVN) -DskipTests test-compile -pl lib
+	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp lib/target/test-classes:lib/target/classes:$$(cat lib/target/test-classpath.txt) \
 	  io.kmem.Soak $(SECONDS) $(SEED)
-
-# Host set-up: reserve 2 MiB hugepages, shmem THP on advise (needs root; says so when it fails).
-hugepages:
-	@tools/host-setup $(HUGEPAGES)
 
 # Regenerate bindings/ from native/ with jextract: JEXTRACT=/path/to/bin/jextract, a jextract on
 # PATH, or one built from JEXTRACT_SRC=<jextract source dir or git archive tarball> by
@@ -85,3 +99,4 @@ bindings:
 
 clean:
 	@$(MVN) clean
+	@rm -rf target
