@@ -39,7 +39,8 @@ import org.junit.jupiter.api.Test;
  */
 class BindingsCheckTest {
 
-    private static final Path ROOT = Path.of(System.getProperty("basedir", System.getProperty("user.dir")));
+    /** The source tree's root: the first directory up from the module's that holds native/. */
+    private static final Path ROOT = sourceRoot(Path.of(System.getProperty("basedir", System.getProperty("user.dir"))));
     private static final Path PROBE_SOURCE = ROOT.resolve("native/probe.c");
     private static final Path ARGFILE = ROOT.resolve("native/jextract.args");
     private static final Path PROBE_BINARY = ROOT.resolve("target/kmem-probe");
@@ -317,5 +318,14 @@ class BindingsCheckTest {
                 assertTrue(address.address() != 0, nested.getSimpleName() + " resolved to NULL");
             }
         }
+    }
+
+    private static Path sourceRoot(Path start) {
+        for (Path p = start.toAbsolutePath(); p != null; p = p.getParent()) {
+            if (java.nio.file.Files.isRegularFile(p.resolve("native/jextract.args"))) {
+                return p;
+            }
+        }
+        return start;
     }
 }
