@@ -1072,6 +1072,24 @@ public final class BuddyAllocator implements AutoCloseable {
                 + MemMap.flagNames(info) + ")");
     }
 
+    /**
+     * Whether the frame lies in a free block, in the buddy's free lists or a per-thread cache.
+     * Reads the records without a lock: for error messages, whose callers order themselves
+     * against the free that made the block free.
+     */
+    public boolean inFreeBlock(long pfn) {
+        for (int o = 0; o <= MAX_ORDER; o++) {
+            long idx = phys.pfnToIdx(pfn & -(1L << o));
+            if (idx >= 0) {
+                long info = memMap.info(idx);
+                if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0 && MemMap.order(info) >= o) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** The pool's {@code fail_page_alloc} settings. */
     public FaultAttr failPageAlloc() {
         return failPageAlloc;

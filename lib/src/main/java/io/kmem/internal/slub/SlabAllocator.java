@@ -100,6 +100,12 @@ public final class SlabAllocator {
     final BuddyAllocator buddy;
     final FaultAttr failslab = new FaultAttr("failslab");
     private final MemMap memMap;
+    /**
+     * Held while a slab goes back to the buddy ({@link #discardSlab}) and while a free that
+     * found no slab is diagnosed ({@link #notSlab}): a free racing the one that emptied the
+     * slab then finds its object's frame free (a double free), never half given back.
+     */
+    private final Object discards = new Object();
     private volatile LongFunction<String> outsideDescriber;
     private final long dbase;
     private final long span;
@@ -287,7 +293,14 @@ public final class SlabAllocator {
                     + ") on pool '" + phys.name() + "': wrong slab cache: the object is from " + s.cache.name
                     + ", not " + cache.name), null);
         }
-        throw notSlab(function + "(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
+        Slab late;
+        synchronized (discards) {
+            late = slabOf(addr);
+            if (late == null || late.cache != cache) {
+                throw notSlab(function + "(" + cache.name + ", 0x" + Long.toHexString(addr) + ")", addr);
+            }
+        }
+        cache.free(late, addr, function);
     }
 
     /**
@@ -434,7 +447,14 @@ public final class SlabAllocator {
                 return;
             }
         }
-        throw notSlab(function + "(0x" + Long.toHexString(addr) + ")", addr);
+        Slab late;
+        synchronized (discards) {
+            late = slabOf(addr);
+            if (late == null) {
+                throw notSlab(function + "(0x" + Long.toHexString(addr) + ")", addr);
+            }
+        }
+        late.cache.free(late, addr, function);
     }
 
     /**
@@ -446,7 +466,11 @@ public final class SlabAllocator {
         this.outsideDescriber = describer;
     }
 
-    /** The error for a free of an address that is neither a slab object nor a large kmalloc. */
+    /**
+     * The error for a free of an address that is neither a slab object nor a large kmalloc.
+     * Called holding {@link #discards}, so that a slab on its way back to the buddy is seen
+     * either whole or with its frames free, never in between.
+     */
     private KmemException notSlab(String call, long addr) {
         String where = call + " on pool '" + phys.name() + "': ";
         long pfn = phys.directPfn(addr);
@@ -460,7 +484,7 @@ public final class SlabAllocator {
                     + " of frames)");
         } else {
             long info = memMap.info(idx);
-            if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0) {
+            if ((info & (MemMap.PG_BUDDY | MemMap.PG_PCP)) != 0 || buddy.inFreeBlock(pfn)) {
                 e = new DoubleFreeException(where + "double free: the page " + ((addr & PhysLayout.PAGE_SIZE - 1) == 0
                         ? "is" : "holding the address is") + " already free (in the page allocator: an object freed"
                         + " twice after its slab went back, or a page freed twice)");
@@ -682,14 +706,16 @@ public final class SlabAllocator {
                 report(r);
             }
         }
-        setSlab(s, null);
-        for (long k = 0; k < 1L << c.order; k++) {
-            long idx = phys.pfnToIdx(s.pfn + k);
-            memMap.setInfo(idx, memMap.info(idx) & ~MemMap.PG_SLAB);
-        }
-        c.slabFreed();
-        if (!phys.closed()) {
-            buddy.freePages("kmem_cache_free", 0, s.pfn, c.order);
+        synchronized (discards) {
+            setSlab(s, null);
+            for (long k = 0; k < 1L << c.order; k++) {
+                long idx = phys.pfnToIdx(s.pfn + k);
+                memMap.setInfo(idx, memMap.info(idx) & ~MemMap.PG_SLAB);
+            }
+            c.slabFreed();
+            if (!phys.closed()) {
+                buddy.freePages("kmem_cache_free", 0, s.pfn, c.order);
+            }
         }
     }
 
