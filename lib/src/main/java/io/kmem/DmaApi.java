@@ -149,7 +149,8 @@ public interface DmaApi {
     void dma_unmap_single(Device dev, long dmaAddr, long size, DmaDirection dir);
 
     /**
-     * {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset} in a page handle's block.
+     * {@code dma_map_page}: as {@link #dma_map_single}, for {@code size} bytes at {@code offset}
+     * in a page handle's block.
      *
      * @param dev    the device
      * @param page   a page handle of this pool
