@@ -14,7 +14,12 @@ import io.kmem.internal.dma.DeviceImpl;
 public final class Device {
     final DeviceImpl impl;
 
-    /** A device named {@code name} (the name appears in DMA messages). */
+    /**
+     * A device named {@code name} (the name appears in DMA messages), with 32-bit masks.
+     *
+     * @param name the device's name ({@code dev_name}), not empty
+     * @throws IllegalArgumentException for a null or empty name
+     */
     public Device(String name) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("Device: expected a name, got none");
@@ -22,22 +27,38 @@ public final class Device {
         this.impl = new DeviceImpl(name);
     }
 
-    /** {@code dev_name}. */
+    /**
+     * {@code dev_name}.
+     *
+     * @return the name given at creation (a PCI function's address for {@link PciDev#dev()})
+     */
     public String name() {
         return impl.name();
     }
 
-    /** {@code dma_get_mask}: the streaming DMA mask. */
+    /**
+     * {@code dma_get_mask}: the streaming DMA mask.
+     *
+     * @return the highest DMA address of streaming mappings ({@code DMA_BIT_MASK(32)} until set)
+     */
     public long dma_mask() {
         return impl.dmaMask();
     }
 
-    /** The coherent DMA mask ({@code dev->coherent_dma_mask}). */
+    /**
+     * The coherent DMA mask ({@code dev->coherent_dma_mask}).
+     *
+     * @return the highest DMA address of coherent buffers ({@code DMA_BIT_MASK(32)} until set)
+     */
     public long coherent_dma_mask() {
         return impl.coherentMask();
     }
 
-    /** Streaming mappings ({@code dma_map_single}, {@code dma_map_page}) not unmapped yet. */
+    /**
+     * Streaming mappings ({@code dma_map_single}, {@code dma_map_page}) not unmapped yet.
+     *
+     * @return how many the device holds now
+     */
     public int liveMappings() {
         return impl.liveMappings();
     }

@@ -16,38 +16,64 @@ public final class DmaPool {
         this.pool = pool;
     }
 
-    /** The name given at creation. */
+    /**
+     * The name given at creation.
+     *
+     * @return the pool's name, as reports show it
+     */
     public String name() {
         return impl.name();
     }
 
-    /** Bytes of each block: the size asked for, rounded up to the alignment (at least 16). */
+    /**
+     * Bytes of each block: the size asked for, rounded up to the alignment (at least 16).
+     *
+     * @return the block size in bytes
+     */
     public long size() {
         return impl.size();
     }
 
-    /** Alignment of each block's address (DMA and CPU alike). */
+    /**
+     * Alignment of each block's address (DMA and CPU alike).
+     *
+     * @return the alignment in bytes (1 when none was asked for)
+     */
     public long align() {
         return impl.align();
     }
 
-    /** No block crosses a multiple of this (a power of two). */
+    /**
+     * No block crosses a multiple of this (a power of two).
+     *
+     * @return the boundary in bytes, at most {@link #allocation()} (that, when none was asked for)
+     */
     public long boundary() {
         return impl.boundary();
     }
 
-    /** Bytes of each page the pool takes from {@code dma_alloc_coherent}. */
+    /**
+     * Bytes of each page the pool takes from {@code dma_alloc_coherent}.
+     *
+     * @return the larger of 4 KiB and the block size
+     */
     public long allocation() {
         return impl.allocation();
     }
 
-    /** Blocks in one such page. */
+    /**
+     * Blocks in one such page.
+     *
+     * @return how many blocks each page holds
+     */
     public int blocksPerPage() {
         return impl.blocksPerPage();
     }
 
-    /** Blocks allocated now.
+    /**
+     * Blocks allocated now.
      *
+     * @return the blocks handed out and not freed
      * @throws io.kmem.error.PoolClosedException once the pool is closed
      */
     public long active() {

@@ -27,6 +27,8 @@ public interface IoApi {
      * {@code virt_to_phys}: the physical address of a direct-map address (anything kmalloc or
      * the page allocator returned).
      *
+     * @param addr an address in the pool's direct map
+     * @return the physical address of that byte
      * @throws BadAddressException outside the direct map, or on a frame the pool does not hold
      * @throws PrivilegeException in an unprivileged pool
      */
@@ -35,7 +37,10 @@ public interface IoApi {
     /**
      * {@code phys_to_virt}: the direct-map address of a physical address the pool holds.
      *
+     * @param physAddr a physical address inside one of the pool's frames
+     * @return the direct-map address of that byte
      * @throws BadAddressException for a physical address the pool does not hold
+     * @throws PrivilegeException in an unprivileged pool
      */
     long phys_to_virt(long physAddr);
 
@@ -46,18 +51,27 @@ public interface IoApi {
      * not use the pool's frames; {@code close()} of the pool unmaps them (accesses through
      * their {@link IoMem} throw afterwards), and a closed pool makes no new ones.
      *
+     * @param phys the physical address of the first byte
+     * @param size bytes to map, above 0
+     * @return the mapping, to access with the {@link IoMem} accessors
+     * @throws IllegalArgumentException for a size of 0 or less, or a range that wraps
      * @throws BadAddressException when the range overlaps System RAM in {@code /proc/iomem}
      *         ("ioremap on RAM"; the kernel refuses it too)
      * @throws PrivilegeException when {@code /proc/iomem} hides its addresses
      *         (not root)
      * @throws SyscallException when {@code /dev/mem} does not open or map (the
      *         message says why: no /dev/mem in this kernel, STRICT_DEVMEM, not root)
+     * @throws KmemException when the vmalloc window has no room for the mapping
      */
     IoMem ioremap(long phys, long size);
 
     /**
      * {@code ioremap_uc}: as {@link #ioremap}. User space cannot ask for strong UC; the mapping is
      * UC-, which differs from UC only where an MTRR says write-combining.
+     *
+     * @param phys the physical address of the first byte
+     * @param size bytes to map, above 0
+     * @return the mapping; failures throw as {@link #ioremap}'s
      */
     IoMem ioremap_uc(long phys, long size);
 
@@ -65,10 +79,20 @@ public interface IoApi {
      * {@code ioremap_wc}: as {@link #ioremap}; {@code /dev/mem} offers no write-combining, so the
      * mapping is UC- (as the kernel's ioremap_wc is without PAT). For a prefetchable BAR,
      * {@link PciApi#pci_iomap_wc} gives real write-combining.
+     *
+     * @param phys the physical address of the first byte
+     * @param size bytes to map, above 0
+     * @return the mapping; failures throw as {@link #ioremap}'s
      */
     IoMem ioremap_wc(long phys, long size);
 
-    /** {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it). */
+    /**
+     * {@code ioremap_cache}: as {@link #ioremap}, write-back cached (for device memory that allows it).
+     *
+     * @param phys the physical address of the first byte
+     * @param size bytes to map, above 0
+     * @return the mapping; failures throw as {@link #ioremap}'s
+     */
     IoMem ioremap_cache(long phys, long size);
 
     /**
@@ -77,7 +101,13 @@ public interface IoApi {
      * for the mapping. For tests and demonstrations; accessors behave exactly as on device
      * memory.
      *
+     * @param file   the file standing in for the device
+     * @param offset where the mapping starts in the file, in bytes
+     * @param size   bytes to map, above 0
+     * @return the mapping
+     * @throws IllegalArgumentException for a size of 0 or less, or a negative offset
      * @throws BadAddressException when the range is not inside the file
+     * @throws SyscallException when the file does not open or map
      */
     IoMem ioremapFile(Path file, long offset, long size);
 
@@ -86,6 +116,9 @@ public interface IoApi {
      * {@code sys/class/uio/uioN/maps/mapM}, the bytes through {@code /dev/uioN} at mmap offset
      * {@code map * page size} (uncached, as the UIO core maps physical memory).
      *
+     * @param uio the N of {@code /dev/uioN}
+     * @param map the M of {@code maps/mapM}
+     * @return the mapping
      * @throws KmemException when there is no such device or map
      */
     IoMem ioremapUio(int uio, int map);
@@ -93,6 +126,7 @@ public interface IoApi {
     /**
      * {@code iounmap}: unmaps a mapping; later accesses through it throw.
      *
+     * @param io a mapping of this pool
      * @throws DoubleFreeException when it is unmapped already
      * @throws IllegalArgumentException when it belongs to another pool
      */
@@ -102,6 +136,7 @@ public interface IoApi {
      * {@code iounmap} by address: the address a mapping was returned at ({@link IoMem#address()}).
      * Accesses through its {@link IoMem} throw afterwards.
      *
+     * @param addr the mapping's address (or the start of its page)
      * @throws DoubleFreeException when that mapping is unmapped already
      * @throws BadAddressException for an address that is not a mapping's (inside one, or none)
      */
@@ -112,6 +147,11 @@ public interface IoApi {
      * {@code start} for {@code name}, nested in the host's resource that holds them (a PCI
      * BAR, a bus window). Returns the region.
      *
+     * @param start the first physical address
+     * @param n     bytes, above 0
+     * @param name  the owner's name (the driver's), as /proc/iomem shows it
+     * @return the region claimed
+     * @throws IllegalArgumentException for n of 0 or less, a range that wraps, or no name
      * @throws ResourceBusyException when the range overlaps a claimed region (an
      *         earlier request, System RAM, a kernel driver's): the message names both ranges
      *         and owners
@@ -121,14 +161,33 @@ public interface IoApi {
     /**
      * {@code release_mem_region}: releases the region requested with exactly this start and length.
      *
-     * @throws BadAddressException when no requested region has them
+     * @param start the first address the region was requested with
+     * @param n     the length it was requested with, in bytes
+     * @throws BadAddressException when no requested region has them (or the host's region does)
+     * @throws DoubleFreeException when that region was released already
      */
     void release_mem_region(long start, long n);
 
-    /** {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff). */
+    /**
+     * {@code request_region}: as {@link #request_mem_region}, for I/O ports (0 to 0xffff).
+     *
+     * @param start the first port
+     * @param n     ports, above 0
+     * @param name  the owner's name, as /proc/ioports shows it
+     * @return the region claimed
+     * @throws ResourceBusyException when the range overlaps a claimed region
+     * @throws IllegalArgumentException for n of 0 or less, a range outside the port space, or no name
+     */
     Resource request_region(long start, long n, String name);
 
-    /** {@code release_region}. */
+    /**
+     * {@code release_region}: as {@link #release_mem_region}, for I/O ports.
+     *
+     * @param start the first port the region was requested with
+     * @param n     the number of ports it was requested with
+     * @throws BadAddressException when no requested region has them
+     * @throws DoubleFreeException when that region was released already
+     */
     void release_region(long start, long n);
 
     /** {@code mb}: a full fence; loads and stores on neither side cross it. */

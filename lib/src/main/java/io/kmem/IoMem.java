@@ -56,7 +56,7 @@ import java.nio.ByteOrder;
  * compiler-only barrier around every acquire, release and opaque access of off-heap memory;
  * it is HotSpot's behaviour, not the specification's. Code that must not depend on it, or
  * that needs a write to reach the device before a later load of ordinary memory, puts
- * {@link MemoryPool#mb()} between them.
+ * {@link IoApi#mb()} between them.
  *
  * <p>Misuse throws {@link BadAddressException} naming the accessor, the offset and the
  * mapping: an offset outside it, one not aligned to the access width (a register access
@@ -88,38 +88,64 @@ public final class IoMem {
         mapping.onUnmap(() -> limit = 0);
     }
 
-    /** The virtual address of byte 0: what {@code ioremap} returns in C. */
+    /**
+     * The virtual address of byte 0: what {@code ioremap} returns in C.
+     *
+     * @return the address, for {@code iounmap(long)} and reports (it stays the same after {@code iounmap})
+     */
     public long address() {
         pool.phys.ensureOpen("address");
         return address;
     }
 
-    /** Bytes mapped. */
+    /**
+     * Bytes mapped.
+     *
+     * @return the size asked for at mapping time; offsets run from 0 to it
+     */
     public long size() {
         pool.phys.ensureOpen("size");
         return mapping.area().size();
     }
 
-    /** The physical address of byte 0 (for a stand-in file: its offset in the file). */
+    /**
+     * The physical address of byte 0 (for a stand-in file: its offset in the file).
+     *
+     * @return the physical address (or file offset) the mapping starts at
+     */
     public long phys() {
         pool.phys.ensureOpen("phys");
         return mapping.area().phys();
     }
 
-    /** The call that made the mapping ("ioremap", "pci_iomap", ...) and the memory type it got. */
+    /**
+     * The call that made the mapping ("ioremap", "pci_iomap", ...) and the memory type it got.
+     *
+     * @return the call's name, a blank, and the memory type (e.g. {@code "pci_iomap_wc WC"})
+     */
     public String kind() {
         pool.phys.ensureOpen("kind");
         return mapping.area().function() + " " + mapping.area().caching().label();
     }
 
-    /** True once {@code iounmap} has unmapped it. */
+    /**
+     * Whether {@code iounmap} (or the pool's close) has unmapped it.
+     *
+     * @return true once unmapped; every access throws then
+     */
     public boolean unmapped() {
         return mapping.unmapped();
     }
 
     // ------------------------------------------------------------------ ordered accessors
 
-    /** {@code readb}: the byte at {@code offset}, 0 to 255. */
+    /**
+     * {@code readb}: the byte at {@code offset}, 0 to 255.
+     *
+     * @param offset bytes from the mapping's start
+     * @return the byte, 0 to 255
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readb(long offset) {
         check("readb", offset, 1);
         try {
@@ -129,7 +155,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readw}: the little-endian 16-bit value at {@code offset}, 0 to 65535. */
+    /**
+     * {@code readw}: the little-endian 16-bit value at {@code offset}, 0 to 65535.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @return the 16-bit value, 0 to 65535
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readw(long offset) {
         check("readw", offset, 2);
         try {
@@ -139,7 +171,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readl}: the little-endian 32-bit value at {@code offset}. */
+    /**
+     * {@code readl}: the little-endian 32-bit value at {@code offset}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @return the 32-bit value (as a signed {@code int})
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readl(long offset) {
         check("readl", offset, 4);
         try {
@@ -149,7 +187,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readq}: the little-endian 64-bit value at {@code offset}, one access. */
+    /**
+     * {@code readq}: the little-endian 64-bit value at {@code offset}, one access.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 8
+     * @return the 64-bit value
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public long readq(long offset) {
         check("readq", offset, 8);
         try {
@@ -159,7 +203,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writeb}: the low 8 bits of {@code value} at {@code offset}. */
+    /**
+     * {@code writeb}: the low 8 bits of {@code value} at {@code offset}.
+     *
+     * @param value  the value; its low 8 bits are written
+     * @param offset bytes from the mapping's start
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writeb(int value, long offset) {
         check("writeb", offset, 1);
         try {
@@ -169,7 +219,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writew}: the low 16 bits of {@code value} at {@code offset}, little-endian. */
+    /**
+     * {@code writew}: the low 16 bits of {@code value} at {@code offset}, little-endian.
+     *
+     * @param value  the value; its low 16 bits are written
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writew(int value, long offset) {
         check("writew", offset, 2);
         try {
@@ -179,7 +235,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writel}: {@code value} at {@code offset}, little-endian. */
+    /**
+     * {@code writel}: {@code value} at {@code offset}, little-endian.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writel(int value, long offset) {
         check("writel", offset, 4);
         try {
@@ -189,7 +251,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writeq}: {@code value} at {@code offset}, little-endian, one access. */
+    /**
+     * {@code writeq}: {@code value} at {@code offset}, little-endian, one access.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 8
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writeq(long value, long offset) {
         check("writeq", offset, 8);
         try {
@@ -201,7 +269,13 @@ public final class IoMem {
 
     // ------------------------------------------------------------------ relaxed accessors
 
-    /** {@code readb_relaxed}: as {@link #readb}, without ordering against ordinary memory. */
+    /**
+     * {@code readb_relaxed}: as {@link #readb}, without ordering against ordinary memory.
+     *
+     * @param offset bytes from the mapping's start
+     * @return the byte, 0 to 255
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readb_relaxed(long offset) {
         check("readb_relaxed", offset, 1);
         try {
@@ -211,7 +285,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readw_relaxed}. */
+    /**
+     * {@code readw_relaxed}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @return the 16-bit value, 0 to 65535
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readw_relaxed(long offset) {
         check("readw_relaxed", offset, 2);
         try {
@@ -221,7 +301,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readl_relaxed}. */
+    /**
+     * {@code readl_relaxed}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @return the 32-bit value (as a signed {@code int})
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int readl_relaxed(long offset) {
         check("readl_relaxed", offset, 4);
         try {
@@ -231,7 +317,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code readq_relaxed}. */
+    /**
+     * {@code readq_relaxed}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 8
+     * @return the 64-bit value
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public long readq_relaxed(long offset) {
         check("readq_relaxed", offset, 8);
         try {
@@ -241,7 +333,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writeb_relaxed}. */
+    /**
+     * {@code writeb_relaxed}.
+     *
+     * @param value  the value; its low 8 bits are written
+     * @param offset bytes from the mapping's start
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writeb_relaxed(int value, long offset) {
         check("writeb_relaxed", offset, 1);
         try {
@@ -251,7 +349,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writew_relaxed}. */
+    /**
+     * {@code writew_relaxed}.
+     *
+     * @param value  the value; its low 16 bits are written
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writew_relaxed(int value, long offset) {
         check("writew_relaxed", offset, 2);
         try {
@@ -261,7 +365,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writel_relaxed}. */
+    /**
+     * {@code writel_relaxed}.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writel_relaxed(int value, long offset) {
         check("writel_relaxed", offset, 4);
         try {
@@ -271,7 +381,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code writeq_relaxed}. */
+    /**
+     * {@code writeq_relaxed}.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 8
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void writeq_relaxed(long value, long offset) {
         check("writeq_relaxed", offset, 8);
         try {
@@ -283,7 +399,13 @@ public final class IoMem {
 
     // ------------------------------------------------------------------ ioread / iowrite
 
-    /** {@code ioread8}: {@link #readb}. */
+    /**
+     * {@code ioread8}: {@link #readb}.
+     *
+     * @param offset bytes from the mapping's start
+     * @return the byte, 0 to 255
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int ioread8(long offset) {
         check("ioread8", offset, 1);
         try {
@@ -293,7 +415,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code ioread16}: {@link #readw}. */
+    /**
+     * {@code ioread16}: {@link #readw}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @return the 16-bit value, 0 to 65535
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int ioread16(long offset) {
         check("ioread16", offset, 2);
         try {
@@ -303,7 +431,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code ioread32}: {@link #readl}. */
+    /**
+     * {@code ioread32}: {@link #readl}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @return the 32-bit value (as a signed {@code int})
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int ioread32(long offset) {
         check("ioread32", offset, 4);
         try {
@@ -313,7 +447,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code ioread16be}: the big-endian 16-bit value at {@code offset}, 0 to 65535. */
+    /**
+     * {@code ioread16be}: the big-endian 16-bit value at {@code offset}, 0 to 65535.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @return the 16-bit value, 0 to 65535
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int ioread16be(long offset) {
         check("ioread16be", offset, 2);
         try {
@@ -323,7 +463,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code ioread32be}: the big-endian 32-bit value at {@code offset}. */
+    /**
+     * {@code ioread32be}: the big-endian 32-bit value at {@code offset}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @return the 32-bit value (as a signed {@code int})
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public int ioread32be(long offset) {
         check("ioread32be", offset, 4);
         try {
@@ -333,7 +479,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code iowrite8}: {@link #writeb}. */
+    /**
+     * {@code iowrite8}: {@link #writeb}.
+     *
+     * @param value  the value; its low 8 bits are written
+     * @param offset bytes from the mapping's start
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void iowrite8(int value, long offset) {
         check("iowrite8", offset, 1);
         try {
@@ -343,7 +495,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code iowrite16}: {@link #writew}. */
+    /**
+     * {@code iowrite16}: {@link #writew}.
+     *
+     * @param value  the value; its low 16 bits are written
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void iowrite16(int value, long offset) {
         check("iowrite16", offset, 2);
         try {
@@ -353,7 +511,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code iowrite32}: {@link #writel}. */
+    /**
+     * {@code iowrite32}: {@link #writel}.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void iowrite32(int value, long offset) {
         check("iowrite32", offset, 4);
         try {
@@ -363,7 +527,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code iowrite16be}: the low 16 bits of {@code value} at {@code offset}, big-endian. */
+    /**
+     * {@code iowrite16be}: the low 16 bits of {@code value} at {@code offset}, big-endian.
+     *
+     * @param value  the value; its low 16 bits are written
+     * @param offset bytes from the mapping's start, a multiple of 2
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void iowrite16be(int value, long offset) {
         check("iowrite16be", offset, 2);
         try {
@@ -373,7 +543,13 @@ public final class IoMem {
         }
     }
 
-    /** {@code iowrite32be}: {@code value} at {@code offset}, big-endian. */
+    /**
+     * {@code iowrite32be}: {@code value} at {@code offset}, big-endian.
+     *
+     * @param value  the value
+     * @param offset bytes from the mapping's start, a multiple of 4
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
     public void iowrite32be(int value, long offset) {
         check("iowrite32be", offset, 4);
         try {
@@ -385,7 +561,14 @@ public final class IoMem {
 
     // ------------------------------------------------------------------ bulk
 
-    /** {@code memcpy_fromio}: copies {@code count} bytes at {@code from} into {@code to}. */
+    /**
+     * {@code memcpy_fromio}: copies {@code count} bytes at {@code from} into {@code to}.
+     *
+     * @param to    where the bytes go, from its byte 0 (any segment, at least {@code count} bytes)
+     * @param from  bytes from the mapping's start
+     * @param count bytes to copy, 0 or more
+     * @throws BadAddressException for a range outside the mapping, or after {@code iounmap}
+     */
     public void memcpy_fromio(MemorySegment to, long from, long count) {
         checkRange("memcpy_fromio", from, count);
         try {
@@ -395,7 +578,14 @@ public final class IoMem {
         }
     }
 
-    /** {@code memcpy_toio}: copies {@code count} bytes of {@code from} to {@code to}. */
+    /**
+     * {@code memcpy_toio}: copies {@code count} bytes of {@code from} to {@code to}.
+     *
+     * @param to    bytes from the mapping's start
+     * @param from  where the bytes come from, from its byte 0 (any segment, at least {@code count} bytes)
+     * @param count bytes to copy, 0 or more
+     * @throws BadAddressException for a range outside the mapping, or after {@code iounmap}
+     */
     public void memcpy_toio(long to, MemorySegment from, long count) {
         checkRange("memcpy_toio", to, count);
         try {
@@ -405,7 +595,14 @@ public final class IoMem {
         }
     }
 
-    /** {@code memset_io}: sets {@code count} bytes at {@code offset} to the low 8 bits of {@code value}. */
+    /**
+     * {@code memset_io}: sets {@code count} bytes at {@code offset} to the low 8 bits of {@code value}.
+     *
+     * @param offset bytes from the mapping's start
+     * @param value  the fill byte, in its low 8 bits
+     * @param count  bytes to set, 0 or more
+     * @throws BadAddressException for a range outside the mapping, or after {@code iounmap}
+     */
     public void memset_io(long offset, int value, long count) {
         checkRange("memset_io", offset, count);
         try {

@@ -15,7 +15,12 @@ public record IoRoots(Path sys, Path dev, Path proc) {
     /** The real host: /sys, /dev, /proc. */
     public static final IoRoots HOST = new IoRoots(Path.of("/sys"), Path.of("/dev"), Path.of("/proc"));
 
-    /** {@code root/sys}, {@code root/dev} and {@code root/proc}: a fake tree for tests. */
+    /**
+     * {@code root/sys}, {@code root/dev} and {@code root/proc}: a fake tree for tests.
+     *
+     * @param root the directory holding {@code sys}, {@code dev} and {@code proc}
+     * @return the roots under it
+     */
     public static IoRoots under(Path root) {
         return new IoRoots(root.resolve("sys"), root.resolve("dev"), root.resolve("proc"));
     }

@@ -96,6 +96,11 @@ import java.util.function.Consumer;
  *     allocator and no object is handed out.
  * </ul>
  *
+ * <p>After {@link #close()} every method, and every method of the handles the pool gave out,
+ * throws {@link io.kmem.error.PoolClosedException} naming the function and the pool; only
+ * {@link #name()}, {@code close()}, {@code dma_mapping_error}, the static functions and the
+ * handles' fixed attributes still answer.
+ *
  * <p>Thread safety: every method may be called from any thread.
  */
 public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, AutoCloseable {
@@ -166,7 +171,11 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         this.bringUpFrames = phys.presentFrames();
     }
 
-    /** A builder for a pool; by default 64 MiB of 4 KiB frames, physical addresses, no DMA mask. */
+    /**
+     * A builder for a pool; by default 64 MiB of 4 KiB frames, physical addresses, no DMA mask.
+     *
+     * @return a new builder with the defaults
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -235,6 +244,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * in a vmalloc or vmap area, valid until the area is freed. After that every access
      * throws instead of touching unmapped memory.
      *
+     * @param addr  the first byte: a direct-map address or one inside a vmalloc or vmap area
+     * @param bytes the segment's length, 0 or more
+     * @return a segment over exactly those bytes
      * @throws BadAddressException if the range is not inside the pool's frames or one area
      */
     public MemorySegment segment(long addr, long bytes) {
@@ -362,31 +374,49 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * Checks the buddy allocator's invariants (free lists, alignment, merged buddies, counts)
      * and returns every violation; empty when consistent. Call it when no other thread is
      * allocating.
+     *
+     * @return one line per violation; empty when the allocator is consistent
      */
     public List<String> checkPageAllocator() {
         phys.ensureOpen("checkPageAllocator");
         return buddy.check();
     }
 
-    /** Per-zone figures of the page allocator: free, cached, watermarks, managed. */
+    /**
+     * Per-zone figures of the page allocator: free, cached, watermarks, managed.
+     *
+     * @return one record per zone, DMA first
+     */
     public List<ZoneStats> zoneStats() {
         phys.ensureOpen("zoneStats");
         return buddy.zoneStats();
     }
 
-    /** The page allocator's event counters (failures, growths, harvests, waits). */
+    /**
+     * The page allocator's event counters (failures, growths, harvests, waits).
+     *
+     * @return the counters since the pool was built
+     */
     public PageStats pageStats() {
         phys.ensureOpen("pageStats");
         return buddy.stats();
     }
 
-    /** {@code /proc/buddyinfo}: free blocks per order, per zone. */
+    /**
+     * {@code /proc/buddyinfo}: free blocks per order, per zone.
+     *
+     * @return the text, one line per zone, in the kernel's format
+     */
     public String buddyinfo() {
         phys.ensureOpen("buddyinfo");
         return PageReport.buddyinfo(buddy);
     }
 
-    /** A {@code /proc/zoneinfo}-style view: free, watermarks, managed, and the per-thread caches. */
+    /**
+     * A {@code /proc/zoneinfo}-style view: free, watermarks, managed, and the per-thread caches.
+     *
+     * @return the text, a section per zone
+     */
     public String zoneinfo() {
         phys.ensureOpen("zoneinfo");
         return PageReport.zoneinfo(buddy);
@@ -409,6 +439,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * Takes more frames from the kernel: {@code bytes} of {@code kind} (rounded up to whole
      * pages of that kind). Returns the PFNs that came in, sorted.
      *
+     * @param kind  where the frames come from: 4 KiB shmem or hugetlb pages
+     * @param bytes how much to add, in bytes; rounded up to whole pages of {@code kind}
+     * @return the PFNs (frame indices in an unprivileged pool) of the new 4 KiB frames, sorted
      * @throws KmemException past the pool's maximum or when the kernel refuses
      */
     public long[] grow(FrameKind kind, long bytes) {
@@ -420,6 +453,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * Gives frames back to the kernel ({@code fallocate(PUNCH_HOLE)}); they must be free in
      * the page allocator (the calling thread's page cache is drained first).
      *
+     * @param pfns the PFNs of the frames to give back (as {@link #pfns()} and {@link #grow} list them)
      * @throws BadAddressException for a frame the pool does not hold or that is in use; nothing
      *         is released then
      */
@@ -428,7 +462,11 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         buddy.release(pfns);
     }
 
-    /** Re-reads pagemap for every frame and lists any frame whose PFN changed since intake. */
+    /**
+     * Re-reads pagemap for every frame and lists any frame whose PFN changed since intake.
+     *
+     * @return the frames checked and those that moved (the kernel migrated them)
+     */
     public FrameVerification verify() {
         phys.ensureOpen("verify");
         return phys.verify();
@@ -436,13 +474,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
 
     // Reports and facts
 
-    /** A /proc/meminfo-style summary of the pool, with where every figure came from. */
+    /**
+     * A /proc/meminfo-style summary of the pool, with where every figure came from.
+     *
+     * @return the text, one figure a line
+     */
     public String meminfo() {
         phys.ensureOpen("meminfo");
         return PhysReport.meminfo(phys, buddy, bringUpNanos, bringUpFrames, vmalloc.stats());
     }
 
-    /** Every PFN the pool holds, sorted (frame indices in an unprivileged pool). */
+    /**
+     * Every PFN the pool holds, sorted (frame indices in an unprivileged pool).
+     *
+     * @return a new array, one PFN per 4 KiB frame
+     */
     public long[] pfns() {
         phys.ensureOpen("pfns");
         return phys.presentPfns();
@@ -452,42 +498,70 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * The PFN {@code /proc/self/pagemap} reports right now for any mapped virtual address of
      * this process, or -1 when the page is not present: the ground truth the pool's own
      * translations are checked against.
+     *
+     * @param addr any virtual address of this process
+     * @return the PFN pagemap reports (0 without CAP_SYS_ADMIN, as the kernel hides it), or -1 when not present
+     * @throws SyscallException when pagemap cannot be read
      */
     public long pagemapPfn(long addr) {
         phys.ensureOpen("pagemapPfn");
         return phys.pagemapPfn(addr);
     }
 
-    /** The host's facts as read at pool creation (zones, hugepages, pinning sysctls). */
+    /**
+     * The host's facts as read at pool creation (zones, hugepages, pinning sysctls).
+     *
+     * @return the facts, each with the file it came from
+     */
     public HostInfo host() {
         phys.ensureOpen("host");
         return phys.host();
     }
 
-    /** The pool's name, as given to the builder. */
+    /**
+     * The pool's name, as given to the builder. Works after {@link #close()} too.
+     *
+     * @return the name ("kmem" unless the builder set one)
+     */
     public String name() {
         return phys.name();
     }
 
-    /** True when the pool has real physical addresses (built as root, not unprivileged). */
+    /**
+     * Whether the pool has real physical addresses.
+     *
+     * @return true when built as root and not {@link Builder#unprivileged()}; false when PFNs are frame indices
+     */
     public boolean physical() {
         phys.ensureOpen("physical");
         return phys.physical();
     }
 
-    /** Frames (4 KiB) the pool holds now. */
+    /**
+     * Frames (4 KiB) the pool holds now.
+     *
+     * @return the count of 4 KiB frames, hugetlb pages counted as the frames they hold
+     */
     public long frames() {
         phys.ensureOpen("frames");
         return phys.presentFrames();
     }
 
-    /** Resident bytes of mem_map (16-byte records), measured with mincore. */
+    /**
+     * Resident bytes of mem_map (16-byte records), measured with mincore.
+     *
+     * @return bytes of mem_map in memory now
+     */
     public long memMapBytes() {
         phys.ensureOpen("memMapBytes");
         return phys.metadataBytes()[0];
     }
 
-    /** Bytes of the PFN-to-frame index. */
+    /**
+     * Bytes of the PFN-to-frame index.
+     *
+     * @return the index's size in bytes
+     */
     public long pfnIndexBytes() {
         phys.ensureOpen("pfnIndexBytes");
         return phys.metadataBytes()[1];
@@ -497,13 +571,19 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * Heap bytes of the slab layer's frame-to-slab table (4 per reference, as with compressed
      * references): a flat table costs 4 per frame of the direct map, which spans the host's
      * PFNs, whatever the pool's size.
+     *
+     * @return the table's heap bytes
      */
     public long slabTableBytes() {
         phys.ensureOpen("slabTableBytes");
         return slab.frameTableBytes();
     }
 
-    /** Time to bring up the initial frames, in nanoseconds. */
+    /**
+     * Time to bring up the initial frames, in nanoseconds.
+     *
+     * @return nanoseconds the builder spent taking, pinning and mapping the initial frames
+     */
     public long bringUpNanos() {
         phys.ensureOpen("bringUpNanos");
         return bringUpNanos;
@@ -516,6 +596,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * mappings), with the allocating stack where one is recorded (slab
      * caches with {@code SLAB_STORE_USER}, e.g. under {@code slub_debug=U}). Walks every slab
      * and mem_map: for a driver at rest, not for a hot path.
+     *
+     * @return every live allocation, family by family; empty when nothing is allocated
      */
     public List<LiveAllocation> kmemleak() {
         phys.ensureOpen("kmemleak");
@@ -723,13 +805,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         return slab.objInfo(addr);
     }
 
-    /** {@code /proc/slabinfo}, version 2.1. */
+    /**
+     * {@code /proc/slabinfo}, version 2.1.
+     *
+     * @return the text: a header, then one line per cache, newest first
+     */
     public String slabinfo() {
         phys.ensureOpen("slabinfo");
         return slab.slabinfo();
     }
 
-    /** Per-cache figures: objects, slabs, slow paths, failures. */
+    /**
+     * Per-cache figures: objects, slabs, slow paths, failures.
+     *
+     * @return one record per cache (kmalloc caches and kmem_cache_create's)
+     */
     public List<SlabCacheStats> slabStats() {
         phys.ensureOpen("slabStats");
         return slab.stats();
@@ -738,13 +828,19 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     /**
      * SLUB's {@code validate} over every cache: free lists, counts, and in debug caches every
      * object's red zones and poison. Returns the problems (each is also reported and fixed up).
+     *
+     * @return one line per problem; empty when every cache is consistent
      */
     public List<String> validateSlabs() {
         phys.ensureOpen("validateSlabs");
         return slab.validate();
     }
 
-    /** The SLUB reports ("BUG cache (Not tainted): ...") made since the last call; clears them. */
+    /**
+     * The SLUB reports ("BUG cache (Not tainted): ...") made since the last call; clears them.
+     *
+     * @return the reports, oldest first; empty when there were none
+     */
     public List<String> takeSlabReports() {
         phys.ensureOpen("takeSlabReports");
         return slab.takeReports();
@@ -759,13 +855,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         slab.flushAll();
     }
 
-    /** The pool's {@code failslab} fault injection (kmalloc and kmem_cache allocations). */
+    /**
+     * The pool's {@code failslab} fault injection (kmalloc and kmem_cache allocations).
+     *
+     * @return the pool's one {@code failslab} attribute set, to configure in place
+     */
     public FaultAttr failslab() {
         phys.ensureOpen("failslab");
         return slab.failslab();
     }
 
-    /** The pool's {@code fail_page_alloc} fault injection (the page allocator, so also slabs and large kmalloc). */
+    /**
+     * The pool's {@code fail_page_alloc} fault injection (the page allocator, so also slabs and large kmalloc).
+     *
+     * @return the pool's one {@code fail_page_alloc} attribute set, to configure in place
+     */
     public FaultAttr fail_page_alloc() {
         phys.ensureOpen("fail_page_alloc");
         return buddy.failPageAlloc();
@@ -927,19 +1031,29 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * {@code /proc/vmallocinfo}: one line per area, in address order: {@code start-end size
      * caller pages=N phys=ADDR} and the kind ({@code vmalloc}, {@code vmap}, {@code ioremap},
      * {@code user}); the range and size count the guard page, as the kernel's do.
+     *
+     * @return the text, one line per area
      */
     public String vmallocinfo() {
         phys.ensureOpen("vmallocinfo");
         return vmalloc.vmallocinfo();
     }
 
-    /** Counters of the vmalloc layer. */
+    /**
+     * Counters of the vmalloc layer.
+     *
+     * @return the window's use and the counters since the pool was built
+     */
     public VmallocStats vmallocStats() {
         phys.ensureOpen("vmallocStats");
         return vmalloc.stats();
     }
 
-    /** Consistency of the vmalloc window and of every area's frames; empty when all is well. Call at rest. */
+    /**
+     * Consistency of the vmalloc window and of every area's frames. Call at rest.
+     *
+     * @return one line per problem; empty when all is well
+     */
     public List<String> checkVmalloc() {
         phys.ensureOpen("checkVmalloc");
         return vmalloc.check();
@@ -952,6 +1066,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * points it at a fake tree. Set it before the first use: mappings already made are not
      * affected, the resource trees keep the host files they were seeded from at their first
      * use, and PCI functions already found stay as found. Returns this pool.
+     *
+     * @param roots where sysfs, /dev and procfs are
+     * @return this pool
      */
     public MemoryPool ioRoots(IoRoots roots) {
         phys.ensureOpen("ioRoots");
@@ -959,7 +1076,11 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         return this;
     }
 
-    /** The roots set with {@link #ioRoots(IoRoots)}. */
+    /**
+     * The roots set with {@link #ioRoots(IoRoots)}.
+     *
+     * @return the roots in use ({@link IoRoots#HOST} unless set)
+     */
     public IoRoots ioRoots() {
         phys.ensureOpen("ioRoots");
         return new IoRoots(ioremap.sysRoot(), ioremap.devRoot(), ioremap.procRoot());
@@ -1187,13 +1308,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         ioResources.releaseRegion(start, n);
     }
 
-    /** {@code /proc/iomem}: the host's resources (as root) with this pool's requests nested in them. */
+    /**
+     * {@code /proc/iomem}: the host's resources (as root) with this pool's requests nested in them.
+     *
+     * @return the text in the kernel's format
+     */
     public String iomem() {
         phys.ensureOpen("iomem");
         return ioResources.iomem();
     }
 
-    /** {@code /proc/ioports}: the same for I/O ports. */
+    /**
+     * {@code /proc/ioports}: the same for I/O ports.
+     *
+     * @return the text in the kernel's format
+     */
     public String ioports() {
         phys.ensureOpen("ioports");
         return ioResources.ioports();
@@ -1356,7 +1485,11 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         }
     }
 
-    /** The DMA reports (busy dma_pool_destroy) made since the last call; clears them. */
+    /**
+     * The DMA reports (busy dma_pool_destroy) made since the last call; clears them.
+     *
+     * @return the reports, oldest first; empty when there were none
+     */
     public List<String> takeDmaReports() {
         phys.ensureOpen("takeDmaReports");
         return dma().takeReports();
@@ -1405,6 +1538,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * allocator block, a slab (and its cache), a large kmalloc, vmalloc, reserved. What
      * {@code kmem map} draws. Read from mem_map without the allocators' locks: take it when no
      * other thread allocates or frees.
+     *
+     * @return the snapshot, one entry per frame in PFN order
      */
     public FrameOwners frameOwners() {
         phys.ensureOpen("frameOwners");
@@ -1415,13 +1550,19 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * {@code kmem_cache_shrink} of every cache, the kmalloc caches included: their empty slabs
      * go back to the page allocator (other threads' current slabs at their next slow path).
      * Returns the pages released.
+     *
+     * @return the 4 KiB pages given back to the page allocator
      */
     public long shrinkSlabs() {
         phys.ensureOpen("shrinkSlabs");
         return slab.shrinkAll();
     }
 
-    /** The slab layer's large kmalloc counters (allocations, frees, failures) and misuse count. */
+    /**
+     * The slab layer's large kmalloc counters (allocations, frees, failures) and misuse count.
+     *
+     * @return the counters since the pool was built
+     */
     public LargeKmallocStats slabLargeStats() {
         phys.ensureOpen("slabLargeStats");
         return slab.largeStats();
@@ -1470,6 +1611,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          * How long a blocking allocation ({@code GFP_KERNEL}) waits for frees once growing
          * the pool could not serve it, before it returns NULL (default 1 s).
          * {@code __GFP_NOFAIL} waits without limit.
+         *
+         * @param wait the wait, zero or more (zero: no wait)
+         * @return this builder
          */
         public Builder allocWait(Duration wait) {
             if (wait.isNegative()) {
@@ -1515,31 +1659,57 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             return this;
         }
 
-        /** Initial 4 KiB frames, in bytes (default 64 MiB; 0 for none). */
+        /**
+         * Initial 4 KiB frames, in bytes (default 64 MiB; 0 for none).
+         *
+         * @param bytes a multiple of 4 KiB, 0 or more
+         * @return this builder
+         */
         public Builder smallPages(long bytes) {
             this.smallBytes = checkMultiple("smallPages", bytes, PhysLayout.PAGE_SIZE);
             return this;
         }
 
-        /** Initial 2 MiB hugetlb frames, in bytes (default none); needs reserved hugepages. */
+        /**
+         * Initial 2 MiB hugetlb frames, in bytes (default none); needs reserved hugepages.
+         *
+         * @param bytes a multiple of 2 MiB, 0 or more
+         * @return this builder
+         */
         public Builder hugePages2m(long bytes) {
             this.huge2mBytes = checkMultiple("hugePages2m", bytes, FrameKind.HUGE_2M.pageSize());
             return this;
         }
 
-        /** Initial 1 GiB hugetlb frames, in bytes (default none); needs reserved gigantic pages. */
+        /**
+         * Initial 1 GiB hugetlb frames, in bytes (default none); needs reserved gigantic pages.
+         * The pool does not grow beyond them.
+         *
+         * @param bytes a multiple of 1 GiB, 0 or more
+         * @return this builder
+         */
         public Builder hugePages1g(long bytes) {
             this.huge1gBytes = checkMultiple("hugePages1g", bytes, FrameKind.HUGE_1G.pageSize());
             return this;
         }
 
-        /** The most 4 KiB frames the pool may grow to, in bytes (default: the initial size). */
+        /**
+         * The most 4 KiB frames the pool may grow to, in bytes (default: the initial size).
+         *
+         * @param bytes a multiple of 4 KiB, at least {@link #smallPages} when {@link #build()} runs
+         * @return this builder
+         */
         public Builder maxSmallPages(long bytes) {
             this.maxSmallBytes = checkMultiple("maxSmallPages", bytes, PhysLayout.PAGE_SIZE);
             return this;
         }
 
-        /** The most 2 MiB frames the pool may grow to, in bytes (default: the initial size). */
+        /**
+         * The most 2 MiB frames the pool may grow to, in bytes (default: the initial size).
+         *
+         * @param bytes a multiple of 2 MiB, at least {@link #hugePages2m} when {@link #build()} runs
+         * @return this builder
+         */
         public Builder maxHugePages2m(long bytes) {
             this.maxHuge2mBytes = checkMultiple("maxHugePages2m", bytes, FrameKind.HUGE_2M.pageSize());
             return this;
@@ -1548,6 +1718,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         /**
          * Builds the pool for a device's DMA mask: only frames whose last byte is at or below
          * {@code mask} are kept (e.g. {@code DMA_BIT_MASK(32)} = 0xffffffff).
+         *
+         * @param mask the highest physical address the device reaches, above 0
+         * @return this builder
          */
         public Builder dmaMask(long mask) {
             if (mask <= 0) {
@@ -1560,6 +1733,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         /**
          * No physical addresses: the frame index stands in for the PFN and
          * {@code virt_to_phys} throws. The allocators work as usual, without root.
+         *
+         * @return this builder
          */
         public Builder unprivileged() {
             this.unprivileged = true;
@@ -1569,6 +1744,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         /**
          * Brings the pool up: takes, pins and maps the initial frames.
          *
+         * @return the pool, open; close it to give every frame back
+         * @throws IllegalArgumentException when a maximum is below its initial size
          * @throws PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
          *         or without reserved hugepages when hugetlb frames were asked for
          * @throws KmemException when a system call fails

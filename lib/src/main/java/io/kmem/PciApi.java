@@ -1,6 +1,7 @@
 package io.kmem;
 
 import io.kmem.error.BadAddressException;
+import io.kmem.error.KmemException;
 import io.kmem.error.SyscallException;
 
 /**
@@ -22,6 +23,12 @@ public interface PciApi {
     /**
      * {@code pci_get_device}: the next PCI function after {@code from} (null: the first) with
      * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
+     * Each call reads sysfs again; a function found twice is the same {@code PciDev}.
+     *
+     * @param vendor the PCI vendor id, or {@link #PCI_ANY_ID}
+     * @param device the PCI device id, or {@link #PCI_ANY_ID}
+     * @param from   the function to search after, or null to search from the first
+     * @return the next matching function, or null when there is none (or no sysfs PCI tree)
      */
     PciDev pci_get_device(int vendor, int device, PciDev from);
 
@@ -31,67 +38,190 @@ public interface PciApi {
      * bit 1, for memory BARs; I/O space, bit 0, for port BARs), as {@code pci_enable_resources}
      * does.
      *
+     * @param dev the PCI function
      * @throws SyscallException when a file does not take the write (EBUSY: a
      *         kernel driver is bound to the device)
      */
     void pci_enable_device(PciDev dev);
 
-    /** {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}. */
+    /**
+     * {@code pci_disable_device}: clears bus mastering and writes 0 to {@code enable}.
+     *
+     * @param dev the PCI function
+     * @throws SyscallException when {@code config} or {@code enable} does not take the write
+     */
     void pci_disable_device(PciDev dev);
 
-    /** {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA. */
+    /**
+     * {@code pci_set_master}: sets bus mastering (bit 2 of the command register) so the device can DMA.
+     *
+     * @param dev the PCI function
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
     void pci_set_master(PciDev dev);
 
-    /** {@code pci_clear_master}: clears bus mastering. */
+    /**
+     * {@code pci_clear_master}: clears bus mastering.
+     *
+     * @param dev the PCI function
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
     void pci_clear_master(PciDev dev);
 
-    /** {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent). */
+    /**
+     * {@code pci_resource_start}: the physical address of BAR {@code bar} (0 when absent).
+     *
+     * @param dev the PCI function
+     * @param bar the BAR number, 0 to 5
+     * @return the BAR's first physical address (or port), 0 when the function has no such BAR
+     * @throws IllegalArgumentException for a BAR number outside 0 to 5
+     */
     long pci_resource_start(PciDev dev, int bar);
 
-    /** {@code pci_resource_end}: the last address of BAR {@code bar}. */
+    /**
+     * {@code pci_resource_end}: the last address of BAR {@code bar}.
+     *
+     * @param dev the PCI function
+     * @param bar the BAR number, 0 to 5
+     * @return the BAR's last address (inclusive), 0 when the function has no such BAR
+     * @throws IllegalArgumentException for a BAR number outside 0 to 5
+     */
     long pci_resource_end(PciDev dev, int bar);
 
-    /** {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent). */
+    /**
+     * {@code pci_resource_len}: the size of BAR {@code bar} in bytes (0 when absent).
+     *
+     * @param dev the PCI function
+     * @param bar the BAR number, 0 to 5
+     * @return the BAR's size in bytes (or ports), 0 when the function has no such BAR
+     * @throws IllegalArgumentException for a BAR number outside 0 to 5
+     */
     long pci_resource_len(PciDev dev, int bar);
 
-    /** {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable). */
+    /**
+     * {@code pci_resource_flags}: {@code IORESOURCE_*} bits of BAR {@code bar} (0x200 memory, 0x100 I/O, 0x2000 prefetchable).
+     *
+     * @param dev the PCI function
+     * @param bar the BAR number, 0 to 5
+     * @return the flags as sysfs {@code resource} shows them, 0 when the function has no such BAR
+     * @throws IllegalArgumentException for a BAR number outside 0 to 5
+     */
     long pci_resource_flags(PciDev dev, int bar);
 
-    /** {@code pci_read_config_byte}: a byte of configuration space. */
+    /**
+     * {@code pci_read_config_byte}: a byte of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, 0 to 4095
+     * @return the byte, 0 to 255
+     * @throws IllegalArgumentException for an offset outside configuration space
+     * @throws KmemException when sysfs shows less of it (past 64 bytes needs root)
+     */
     int pci_read_config_byte(PciDev dev, int where);
 
-    /** {@code pci_read_config_word}: a little-endian 16-bit word of configuration space. */
+    /**
+     * {@code pci_read_config_word}: a little-endian 16-bit word of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, even, 0 to 4094
+     * @return the word, 0 to 65535
+     * @throws IllegalArgumentException for an odd offset or one outside configuration space
+     * @throws KmemException when sysfs shows less of it (past 64 bytes needs root)
+     */
     int pci_read_config_word(PciDev dev, int where);
 
-    /** {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space. */
+    /**
+     * {@code pci_read_config_dword}: a little-endian 32-bit word of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, a multiple of 4, 0 to 4092
+     * @return the 32 bits (as a signed {@code int})
+     * @throws IllegalArgumentException for an unaligned offset or one outside configuration space
+     * @throws KmemException when sysfs shows less of it (past 64 bytes needs root)
+     */
     int pci_read_config_dword(PciDev dev, int where);
 
-    /** {@code pci_write_config_byte}. */
+    /**
+     * {@code pci_write_config_byte}: writes a byte of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, 0 to 4095
+     * @param val   the value; its low 8 bits are written
+     * @throws IllegalArgumentException for an offset outside configuration space
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
     void pci_write_config_byte(PciDev dev, int where, int val);
 
-    /** {@code pci_write_config_word}. */
+    /**
+     * {@code pci_write_config_word}: writes a little-endian 16-bit word of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, even, 0 to 4094
+     * @param val   the value; its low 16 bits are written
+     * @throws IllegalArgumentException for an odd offset or one outside configuration space
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
     void pci_write_config_word(PciDev dev, int where, int val);
 
-    /** {@code pci_write_config_dword}. */
+    /**
+     * {@code pci_write_config_dword}: writes a little-endian 32-bit word of configuration space.
+     *
+     * @param dev   the PCI function
+     * @param where the offset in configuration space, a multiple of 4, 0 to 4092
+     * @param val   the value
+     * @throws IllegalArgumentException for an unaligned offset or one outside configuration space
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
     void pci_write_config_dword(PciDev dev, int where, int val);
 
     /**
      * {@code pci_iomap}: maps memory BAR {@code bar} through its sysfs {@code resourceN}
      * (uncached), at most {@code maxlen} bytes of it (0: all).
      *
+     * @param dev    the PCI function
+     * @param bar    the BAR number, 0 to 5
+     * @param maxlen the most bytes to map, 0 for the whole BAR
+     * @return the mapping
      * @throws BadAddressException for a BAR the function does not have, or a port I/O BAR
+     * @throws SyscallException when sysfs refuses the mapping (not root, or a kernel driver holds
+     *         the BAR: the message says which and how to unbind it)
      */
     IoMem pci_iomap(PciDev dev, int bar, long maxlen);
 
     /**
      * {@code pci_iomap_wc}: as {@link #pci_iomap}, write-combining through {@code resourceN_wc}
      * (sysfs offers it for prefetchable BARs; for others the mapping is uncached, and says so).
+     *
+     * @param dev    the PCI function
+     * @param bar    the BAR number, 0 to 5
+     * @param maxlen the most bytes to map, 0 for the whole BAR
+     * @return the mapping ({@link IoMem#kind()} tells its memory type)
+     * @throws BadAddressException for a BAR the function does not have, or a port I/O BAR
+     * @throws SyscallException when sysfs refuses the mapping
      */
     IoMem pci_iomap_wc(PciDev dev, int bar, long maxlen);
 
-    /** {@code pci_iomap_range}: {@code maxlen} bytes (0: the rest) from {@code offset} in BAR {@code bar}. */
+    /**
+     * {@code pci_iomap_range}: {@code maxlen} bytes (0: the rest) from {@code offset} in BAR {@code bar}.
+     *
+     * @param dev    the PCI function
+     * @param bar    the BAR number, 0 to 5
+     * @param offset bytes from the BAR's start, inside the BAR
+     * @param maxlen the most bytes to map, 0 for the rest of the BAR
+     * @return the mapping
+     * @throws BadAddressException for a BAR the function does not have, a port I/O BAR, or an
+     *         offset outside the BAR
+     * @throws SyscallException when sysfs refuses the mapping
+     */
     IoMem pci_iomap_range(PciDev dev, int bar, long offset, long maxlen);
 
-    /** {@code pci_iounmap}: {@link IoApi#iounmap(IoMem)}. */
+    /**
+     * {@code pci_iounmap}: {@link IoApi#iounmap(IoMem)}.
+     *
+     * @param dev the PCI function the BAR belongs to (not consulted)
+     * @param io  a mapping of this pool
+     * @throws io.kmem.error.DoubleFreeException when it is unmapped already
+     * @throws IllegalArgumentException when it belongs to another pool
+     */
     void pci_iounmap(PciDev dev, IoMem io);
 }

@@ -15,27 +15,47 @@ public final class PciDev {
         this.dev = new Device(impl.name());
     }
 
-    /** {@code pci_name}: the function's address, "0000:00:04.0". */
+    /**
+     * {@code pci_name}: the function's address, "0000:00:04.0".
+     *
+     * @return domain, bus, device and function, as sysfs names the function
+     */
     public String name() {
         return impl.name();
     }
 
-    /** {@code pdev->vendor}. */
+    /**
+     * {@code pdev->vendor}.
+     *
+     * @return the PCI vendor id, 0 to 0xffff
+     */
     public int vendor() {
         return impl.vendor();
     }
 
-    /** {@code pdev->device}. */
+    /**
+     * {@code pdev->device}.
+     *
+     * @return the PCI device id, 0 to 0xffff
+     */
     public int device() {
         return impl.device();
     }
 
-    /** {@code pdev->class}: class, subclass, programming interface. */
+    /**
+     * {@code pdev->class}: class, subclass, programming interface.
+     *
+     * @return the 24-bit class code (0 when sysfs shows none)
+     */
     public int classCode() {
         return impl.classCode();
     }
 
-    /** {@code &pdev->dev}: the device the DMA API takes. */
+    /**
+     * {@code &pdev->dev}: the device the DMA API takes.
+     *
+     * @return the function's one {@link Device}, named as the function
+     */
     public Device dev() {
         return dev;
     }

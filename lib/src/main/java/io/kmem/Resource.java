@@ -10,7 +10,11 @@ package io.kmem;
  * @param owner who requested it (a stack frame of the caller)
  */
 public record Resource(String name, long start, long end, String owner) {
-    /** {@code resource_size}: bytes (or ports) in the region. */
+    /**
+     * {@code resource_size}: bytes (or ports) in the region.
+     *
+     * @return {@code end - start + 1}
+     */
     public long size() {
         return end - start + 1;
     }

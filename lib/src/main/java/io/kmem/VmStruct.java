@@ -22,7 +22,11 @@ public record VmStruct(long addr, long size, int flags, int nrPages, long physAd
     /** Zeroed memory meant to be mapped elsewhere (vmalloc_user). */
     public static final int VM_USERMAP = 0x8;
 
-    /** {@code get_vm_area_size}: the bytes that may be mapped, without the guard page. */
+    /**
+     * {@code get_vm_area_size}: the bytes that may be mapped, without the guard page.
+     *
+     * @return {@link #size()} less the 4 KiB guard page
+     */
     public long areaSize() {
         return size - 4096;
     }

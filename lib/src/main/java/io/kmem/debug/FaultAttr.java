@@ -45,16 +45,31 @@ public final class FaultAttr {
         this.name = name;
     }
 
+    /**
+     * The kernel's name of this attribute set.
+     *
+     * @return "failslab" or "fail_page_alloc"
+     */
     public String name() {
         return name;
     }
 
-    /** True while some allocation could be failed: probability above 0 and times not used up. */
+    /**
+     * Whether some allocation could be failed: probability above 0 and times not used up.
+     *
+     * @return true while armed
+     */
     public boolean armed() {
         return armed;
     }
 
-    /** Percent of candidates failed, 0 to 100; 0 disarms. */
+    /**
+     * Percent of candidates failed, 0 to 100; 0 disarms.
+     *
+     * @param percent the chance of failing a candidate, 0 to 100
+     * @return this attribute set
+     * @throws IllegalArgumentException outside 0 to 100
+     */
     public synchronized FaultAttr probability(int percent) {
         if (percent < 0 || percent > 100) {
             throw new IllegalArgumentException(name + ": probability " + percent + " is outside 0..100 (percent)");
@@ -64,7 +79,13 @@ public final class FaultAttr {
         return this;
     }
 
-    /** Only every {@code n}-th candidate may fail (1: each). */
+    /**
+     * Only every {@code n}-th candidate may fail (1: each). Restarts the count.
+     *
+     * @param n the interval, 1 or more
+     * @return this attribute set
+     * @throws IllegalArgumentException below 1
+     */
     public synchronized FaultAttr interval(long n) {
         if (n < 1) {
             throw new IllegalArgumentException(name + ": interval " + n + " must be 1 or more");
@@ -74,7 +95,13 @@ public final class FaultAttr {
         return this;
     }
 
-    /** How many failures at most, then disarmed; -1 for no limit. */
+    /**
+     * How many failures at most, then disarmed; -1 for no limit.
+     *
+     * @param n the most failures to inject, or -1; 0 disarms
+     * @return this attribute set
+     * @throws IllegalArgumentException below -1
+     */
     public synchronized FaultAttr times(long n) {
         if (n < -1) {
             throw new IllegalArgumentException(name + ": times " + n + " must be -1 (no limit) or more");
@@ -84,7 +111,13 @@ public final class FaultAttr {
         return this;
     }
 
-    /** Bytes let through before the first failure can happen. */
+    /**
+     * Bytes let through before the first failure can happen. Starts counting again.
+     *
+     * @param bytes the bytes of allocations to let through, 0 or more
+     * @return this attribute set
+     * @throws IllegalArgumentException when negative
+     */
     public synchronized FaultAttr space(long bytes) {
         if (bytes < 0) {
             throw new IllegalArgumentException(name + ": space " + bytes + " must not be negative");
@@ -94,19 +127,35 @@ public final class FaultAttr {
         return this;
     }
 
-    /** Log each injected failure (with the caller's stack at DEBUG level). */
+    /**
+     * Log each injected failure (at INFO on logger {@code io.kmem.debug}, at most 10 per 5 s).
+     *
+     * @param on true to log, false (the default) for silence
+     * @return this attribute set
+     */
     public FaultAttr verbose(boolean on) {
         this.verbose = on;
         return this;
     }
 
-    /** Never fail an allocation that may block ({@code ignore-gfp-wait}). */
+    /**
+     * Never fail an allocation that may block ({@code ignore-gfp-wait}).
+     *
+     * @param on true to spare allocations with {@code __GFP_DIRECT_RECLAIM}
+     * @return this attribute set
+     */
     public FaultAttr ignoreGfpWait(boolean on) {
         this.ignoreGfpWait = on;
         return this;
     }
 
-    /** Page allocator only: never fail an order below this ({@code min-order}). */
+    /**
+     * Page allocator only: never fail an order below this ({@code min-order}).
+     *
+     * @param order the lowest order that may fail, 0 or more
+     * @return this attribute set
+     * @throws IllegalArgumentException when negative
+     */
     public FaultAttr minOrder(int order) {
         if (order < 0) {
             throw new IllegalArgumentException(name + ": min-order " + order + " must not be negative");
@@ -115,7 +164,11 @@ public final class FaultAttr {
         return this;
     }
 
-    /** Disarms and resets every setting to the kernel's defaults. */
+    /**
+     * Disarms and resets every setting to the kernel's defaults. The failure count stays.
+     *
+     * @return this attribute set
+     */
     public synchronized FaultAttr reset() {
         probability = 0;
         interval = 1;
@@ -130,12 +183,20 @@ public final class FaultAttr {
         return this;
     }
 
-    /** Failures injected since creation. */
+    /**
+     * Failures injected since creation.
+     *
+     * @return the count, never reset
+     */
     public synchronized long failures() {
         return failures;
     }
 
-    /** Runs {@code listener} after each change of {@link #armed()} (the allocators' fast-path switch). */
+    /**
+     * Runs {@code listener} after each change of {@link #armed()} (the allocators' fast-path switch).
+     *
+     * @param listener what to run, replacing any earlier one; null for none
+     */
     public void onArmChange(Runnable listener) {
         this.armListener = listener;
     }
@@ -155,6 +216,7 @@ public final class FaultAttr {
      * @param mayBlock whether the caller's GFP flags allow blocking
      * @param order    the page order (0 for slab objects)
      * @param bytes    the size asked for
+     * @return true to fail the allocation (the failure is counted), false to let it through
      */
     public boolean shouldFail(boolean mayBlock, int order, long bytes) {
         if (!armed || (ignoreGfpWait && mayBlock) || order < minOrder) {

@@ -7,6 +7,11 @@ package io.kmem.error;
 public class BadAddressException extends KmemException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the message the caller reads.
+     *
+     * @param message what was called, with which value, and what was expected
+     */
     public BadAddressException(String message) {
         super(message);
     }

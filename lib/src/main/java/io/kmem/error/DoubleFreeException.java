@@ -7,6 +7,11 @@ package io.kmem.error;
 public final class DoubleFreeException extends KmemException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the message the caller reads.
+     *
+     * @param message what was called, with which value, and what was expected
+     */
     public DoubleFreeException(String message) {
         super(message);
     }

@@ -9,10 +9,21 @@ package io.kmem.error;
 public class KmemException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the message the caller reads.
+     *
+     * @param message what was called, with which value, and what was expected
+     */
     public KmemException(String message) {
         super(message);
     }
 
+    /**
+     * An exception with a message and the exception that caused it.
+     *
+     * @param message what was called, with which value, and what went wrong
+     * @param cause   the underlying exception (a constructor's, an I/O error)
+     */
     public KmemException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -8,6 +8,11 @@ package io.kmem.error;
 public final class PrivilegeException extends KmemException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * An exception with the message the caller reads.
+     *
+     * @param message what needs the privilege and what to do
+     */
     public PrivilegeException(String message) {
         super(message);
     }

@@ -8,10 +8,21 @@ package io.kmem.error;
 public final class ResourceBusyException extends KmemException {
     private static final long serialVersionUID = 1L;
 
+    /** The first address of the region in the way. */
     private final long conflictStart;
+    /** The last address (inclusive) of the region in the way. */
     private final long conflictEnd;
+    /** The name of the region in the way. */
     private final String conflictName;
 
+    /**
+     * A refused request.
+     *
+     * @param message       the request, the region in the way and both owners
+     * @param conflictStart the first address of the region in the way
+     * @param conflictEnd   the last address (inclusive) of the region in the way
+     * @param conflictName  the name of the region in the way, as /proc/iomem shows it
+     */
     public ResourceBusyException(String message, long conflictStart, long conflictEnd, String conflictName) {
         super(message);
         this.conflictStart = conflictStart;

@@ -16,10 +16,21 @@ package io.kmem.error;
 public final class SyscallException extends KmemException {
     private static final long serialVersionUID = 1L;
 
+    /** The C name of the failed call. */
     private final String call;
+    /** The errno the call left. */
     private final int errno;
+    /** The symbolic name of {@link #errno}. */
     private final String errnoName;
 
+    /**
+     * A failed call.
+     *
+     * @param call      the C name of the call, e.g. "mmap"
+     * @param errno     the errno it left, e.g. 12
+     * @param errnoName errno's symbolic name, e.g. "ENOMEM"
+     * @param message   the call with its key arguments, errno, strerror and a hint at the fix
+     */
     public SyscallException(String call, int errno, String errnoName, String message) {
         super(message);
         this.call = call;

@@ -23,25 +23,47 @@ public enum FrameKind {
         this.label = label;
     }
 
-    /** Size in bytes of the pages the kernel gives this source. */
+    /**
+     * Size in bytes of the pages the kernel gives this source.
+     *
+     * @return 4 KiB, 2 MiB or 1 GiB
+     */
     public long pageSize() {
         return pageSize;
     }
 
-    /** 4 KiB frames per page of this kind. */
+    /**
+     * 4 KiB frames per page of this kind.
+     *
+     * @return 1, 512 or 262144
+     */
     public int framesPerPage() {
         return (int) (pageSize / FRAME_SIZE);
     }
 
-    /** Order of one page of this kind counted in 4 KiB frames (0, 9 or 18). */
+    /**
+     * Order of one page of this kind counted in 4 KiB frames.
+     *
+     * @return 0, 9 or 18
+     */
     public int pageOrder() {
         return Long.numberOfTrailingZeros(framesPerPage());
     }
 
+    /**
+     * Whether the pages come from hugetlbfs.
+     *
+     * @return true for {@link #HUGE_2M} and {@link #HUGE_1G}
+     */
     public boolean hugetlb() {
         return this != SMALL_4K;
     }
 
+    /**
+     * A label for reports.
+     *
+     * @return e.g. "2 MiB hugetlb"
+     */
     public String label() {
         return label;
     }

@@ -93,6 +93,9 @@ public final class Gfp {
      * The one check every GFP-taking call makes: returns {@code gfp} when it has only bits of
      * {@link #VALID_MASK}.
      *
+     * @param function the kernel call to name in the message, e.g. "kmalloc"
+     * @param gfp      the flags to check
+     * @return {@code gfp}, unchanged
      * @throws IllegalArgumentException naming {@code function} and the unknown bits otherwise
      */
     public static int check(String function, int gfp) {
@@ -104,7 +107,12 @@ public final class Gfp {
         return gfp;
     }
 
-    /** True when the flags allow blocking ({@code __GFP_DIRECT_RECLAIM}). */
+    /**
+     * Whether the flags allow blocking ({@code __GFP_DIRECT_RECLAIM}).
+     *
+     * @param gfp GFP flags
+     * @return true for {@code GFP_KERNEL} and its kin, false for {@code GFP_ATOMIC} and {@code GFP_NOWAIT}
+     */
     public static boolean mayBlock(int gfp) {
         return (gfp & __GFP_DIRECT_RECLAIM) != 0;
     }
@@ -113,6 +121,9 @@ public final class Gfp {
      * The flags as the kernel prints them ({@code %pGg}): the first of GFP_KERNEL, GFP_ATOMIC,
      * GFP_NOWAIT, GFP_NOIO, GFP_NOFS that the flags contain, then each remaining modifier:
      * {@code GFP_KERNEL|__GFP_ZERO}.
+     *
+     * @param gfp GFP flags, known or not
+     * @return the names joined with {@code |}, unknown bits in hex, "0" for none
      */
     public static String names(int gfp) {
         StringJoiner j = new StringJoiner("|");

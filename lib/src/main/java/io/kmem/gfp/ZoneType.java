@@ -22,22 +22,42 @@ public enum ZoneType {
         this.limit = limit;
     }
 
-    /** One past the highest physical address this zone covers. */
+    /**
+     * One past the highest physical address this zone covers.
+     *
+     * @return 16 MiB, 4 GiB, or {@code Long.MAX_VALUE} for NORMAL
+     */
     public long limit() {
         return limit;
     }
 
-    /** The zone of a frame at {@code pfn}. */
+    /**
+     * The zone of a frame at {@code pfn}.
+     *
+     * @param pfn a physical frame number
+     * @return the zone its physical address falls in
+     */
     public static ZoneType of(long pfn) {
         long phys = pfn << PAGE_SHIFT;
         return phys < DMA.limit ? DMA : phys < DMA32.limit ? DMA32 : NORMAL;
     }
 
+    /**
+     * The zone by ordinal, without allocating {@code values()}.
+     *
+     * @param ordinal 0 (DMA), 1 (DMA32) or 2 (NORMAL)
+     * @return that zone
+     * @throws ArrayIndexOutOfBoundsException for any other ordinal
+     */
     public static ZoneType of(int ordinal) {
         return VALUES[ordinal];
     }
 
-    /** The kernel's spelling in /proc/zoneinfo and /proc/buddyinfo. */
+    /**
+     * The kernel's spelling in /proc/zoneinfo and /proc/buddyinfo.
+     *
+     * @return "DMA", "DMA32" or "Normal"
+     */
     public String procName() {
         return this == NORMAL ? "Normal" : name();
     }

@@ -11,7 +11,11 @@ import java.util.List;
  * @param nanos         how long the check took
  */
 public record FrameVerification(long framesChecked, List<MovedFrame> moved, long nanos) {
-    /** No frame moved. */
+    /**
+     * Whether no frame moved.
+     *
+     * @return true when {@link #moved()} is empty
+     */
     public boolean ok() {
         return moved.isEmpty();
     }

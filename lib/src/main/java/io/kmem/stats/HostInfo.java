@@ -32,14 +32,25 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
                        long hugepages2m, long freeHugepages2m, long hugepages1g, long freeHugepages1g,
                        String shmemThp) {
 
+    /** Where the zones' PFN ranges are read. */
     public static final String ZONEINFO = "/proc/zoneinfo";
+    /** The sysfs directory of the 2 MiB hugepage pool ({@code nr_hugepages}, {@code free_hugepages}). */
     public static final String HUGE_2M = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
+    /** The sysfs directory of the 1 GiB hugepage pool. */
     public static final String HUGE_1G = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
     static final String COMPACT_UNEVICTABLE = "/proc/sys/vm/compact_unevictable_allowed";
     static final int CAP_SYS_ADMIN = 21;
+    /** The shmem transparent hugepage selector. */
     public static final String SHMEM_THP = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 
-    /** Reads the host's facts now. */
+    /**
+     * Reads the host's facts now.
+     *
+     * @return the facts; an absent sysctl or sysfs file gives a default (0 hugepages, "absent")
+     * @throws java.io.UncheckedIOException when {@code /proc/zoneinfo}, {@code /proc/meminfo} or
+     *         {@code /proc/self/status} cannot be read
+     * @throws IllegalStateException when {@code /proc/zoneinfo} shows no zone with pages
+     */
     public static HostInfo read() {
         long min = Long.MAX_VALUE;
         long limit = 0;
@@ -81,13 +92,22 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
                 number(HUGE_1G + "nr_hugepages", 0), number(HUGE_1G + "free_hugepages", 0), selected(SHMEM_THP));
     }
 
-    /** Free hugepages of the given size in bytes (2 MiB or 1 GiB); 0 for other sizes. */
+    /**
+     * Free hugepages of the given size in bytes (2 MiB or 1 GiB); 0 for other sizes.
+     *
+     * @param pageSize the hugepage size in bytes, as {@link FrameKind#pageSize()}
+     * @return the free hugepages of that size, 0 for any other size
+     */
     public long freeHugepages(long pageSize) {
         return pageSize == FrameKind.HUGE_2M.pageSize() ? freeHugepages2m
                 : pageSize == FrameKind.HUGE_1G.pageSize() ? freeHugepages1g : 0;
     }
 
-    /** One sentence on pinning, for reports: can the kernel move this pool's 4 KiB frames? */
+    /**
+     * One sentence on pinning, for reports: can the kernel move this pool's 4 KiB frames?
+     *
+     * @return the sentence, with the fix when they can move
+     */
     public String pinningNote() {
         return compactUnevictable == 1
                 ? "vm.compact_unevictable_allowed=1: compaction may migrate mlocked 4 KiB frames"
@@ -107,7 +127,11 @@ public record HostInfo(long minPfn, long limitPfn, long memTotalBytes, boolean c
         }
     }
 
-    /** One sentence on shmem THP for reports. */
+    /**
+     * One sentence on shmem THP for reports.
+     *
+     * @return the sentence, with the fix when 4 KiB frames come scattered
+     */
     public String shmemThpNote() {
         return switch (shmemThp) {
             case "advise", "always", "within_size", "force" -> "shmem_enabled=" + shmemThp

@@ -2,8 +2,22 @@ package io.kmem.stats;
 
 /**
  * One slab cache's figures, as a line of /proc/slabinfo and SLUB's counters.
- * {@code activeObjs}: objects handed out; {@code numObjs}: objects in all its slabs;
- * {@code activeSlabs}: slabs with an object handed out or held by a thread.
+ *
+ * @param name           the cache's name ({@code kmalloc-64}, or the one given to {@code kmem_cache_create})
+ * @param objectSize     bytes of each object as asked for
+ * @param size           bytes from one object to the next (alignment and debug metadata included)
+ * @param objectsPerSlab objects in one slab
+ * @param pagesPerSlab   4 KiB pages in one slab (2^order)
+ * @param activeObjs     objects handed out
+ * @param numObjs        objects in all its slabs, free or not
+ * @param activeSlabs    slabs with an object handed out or held by a thread
+ * @param numSlabs       slabs the cache holds
+ * @param partialSlabs   slabs on the cache's partial list (some objects free)
+ * @param slowAllocs     allocations that took the slow path (no free object in the thread's slab)
+ * @param slowFrees      frees that took the slow path (an object of another thread's or a full slab)
+ * @param slabsAllocated slabs taken from the page allocator since creation
+ * @param slabsFreed     slabs given back to the page allocator since creation
+ * @param failures       allocations that returned NULL (out of memory or injected by failslab)
  */
 public record SlabCacheStats(String name, int objectSize, int size, int objectsPerSlab, int pagesPerSlab,
                              long activeObjs, long numObjs, long activeSlabs, long numSlabs, int partialSlabs,
