@@ -2,12 +2,14 @@
  * kmem: the Linux kernel's memory allocators for Java user-space drivers.
  *
  * <p>The module exports the public API ({@code io.kmem}, and the errors, GFP flags and zones,
- * debug knobs and report records it uses); the layers below it (bindings,
+ * debug knobs, and the report records and the pools' MXBean type); the layers below it (bindings,
  * system-call wrappers, the physical layer, the allocators) are internal.
  */
 module io.kmem {
-    requires java.logging;
     requires jdk.jfr;
+    // Optional: each pool registers its MXBean when the runtime has java.management (a full
+    // JDK does; a jlinked driver image may leave it out and lose only the MXBean).
+    requires static java.management;
     exports io.kmem;
     exports io.kmem.error;
     exports io.kmem.gfp;

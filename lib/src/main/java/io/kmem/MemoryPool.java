@@ -30,8 +30,8 @@ import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.HostInfo;
 import io.kmem.stats.KmemObjInfo;
+import io.kmem.stats.KmemPoolMXBean;
 import io.kmem.stats.LargeKmallocStats;
-import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
@@ -129,6 +129,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     private final ConcurrentHashMap<String, PciDev> pciDevs = new ConcurrentHashMap<>();
     /** The DMA API over this pool, made at its first use. */
     private volatile DmaDirect dma;
+    /** The pool's MXBean and JFR figures, from the end of the bring-up to the start of close. */
+    private final PoolTelemetry telemetry;
 
     private MemoryPool(Builder b) {
         long[] max = new long[FrameKind.values().length];
@@ -164,6 +166,12 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         ioremap.placeIn(vmalloc);
         this.bringUpNanos = System.nanoTime() - t0;
         this.bringUpFrames = phys.presentFrames();
+        try {
+            this.telemetry = PoolTelemetry.start(this);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /** A builder for a pool; by default 64 MiB of 4 KiB frames, physical addresses, no DMA mask. */
@@ -464,6 +472,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         return phys.host();
     }
 
+    /**
+     * The pool's figures as its platform MXBean shows them to JMX clients
+     * ({@code io.kmem:type=MemoryPool,name=<pool>}, registered while the pool is open when
+     * module {@code java.management} is in the runtime): the same view, in this process.
+     */
+    public KmemPoolMXBean mxBean() {
+        phys.ensureOpen("mxBean");
+        return telemetry;
+    }
+
+    /** The DMA layer when a DMA call has made it, else null (telemetry does not make it). */
+    DmaDirect dmaIfMade() {
+        return dma;
+    }
+
     /** The pool's name, as given to the builder. */
     public String name() {
         return phys.name();
@@ -530,6 +553,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public void close() {
         if (!phys.closed()) {
+            if (telemetry != null) {
+                telemetry.close();
+            }
             LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, dma, LEAKS_LISTED);
             if (!leaks.totals().isEmpty()) {
                 LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
