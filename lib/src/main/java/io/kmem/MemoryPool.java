@@ -1598,6 +1598,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          * @throws PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
          *         or without reserved hugepages when hugetlb frames were asked for
          * @throws KmemException when a system call fails
+         * @throws IllegalCallerException when the JVM denies kmem native access
+         *         ({@code --illegal-native-access=deny} without {@code --enable-native-access}),
+         *         saying which flag to add
          */
         public MemoryPool build() {
             if (maxSmallBytes >= 0 && maxSmallBytes < smallBytes) {
@@ -1607,8 +1610,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
                 throw new IllegalArgumentException("maxHugePages2m " + maxHuge2mBytes + " is below hugePages2m "
                         + huge2mBytes);
             }
-            return new MemoryPool(this);
+            try {
+                return new MemoryPool(this);
+            } catch (IllegalCallerException | ExceptionInInitializerError | NoClassDefFoundError e) {
+                if (!MemoryPool.class.getModule().isNativeAccessEnabled()) {
+                    throw new IllegalCallerException(NO_NATIVE_ACCESS, e);
+                }
+                throw e;
+            }
         }
+
+        private static final String NO_NATIVE_ACCESS = "kmem reaches the kernel through the FFM API and needs"
+                + " native access, which this JVM denies to it: start the JVM with"
+                + " --enable-native-access=io.kmem (kmem on the module path) or --enable-native-access=ALL-UNNAMED"
+                + " (on the class path), or give an executable jar the manifest line"
+                + " 'Enable-Native-Access: ALL-UNNAMED'";
 
         private static long checkMultiple(String what, long bytes, long unit) {
             if (bytes < 0 || bytes % unit != 0) {
