@@ -1,9 +1,11 @@
 /**
  * kmem: the Linux kernel's memory allocators for Java user-space drivers.
  *
- * <p>The module exports the public API ({@code io.kmem}, and the errors, GFP flags and zones,
- * debug knobs, and the report records and the pools' MXBean type); the layers below it (bindings,
- * system-call wrappers, the physical layer, the allocators) are internal.
+ * <p>The module exports the public API: {@code io.kmem} (MemoryPool, one contract per kernel
+ * header, the handles) and the errors, GFP flags and zones, debug knobs, report records and
+ * the pools' MXBean type ({@code io.kmem.stats.KmemPoolMXBean}) it uses. The layers below it
+ * live under {@code io.kmem.internal} (system-call wrappers, the physical layer, the
+ * allocators) and {@code io.kmem.bindings} (generated), and are not exported.
  */
 module io.kmem {
     requires jdk.jfr;

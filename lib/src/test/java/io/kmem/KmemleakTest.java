@@ -28,11 +28,9 @@ class KmemleakTest {
                 .orElseThrow(() -> new AssertionError(kind + " at 0x" + Long.toHexString(address) + " not in " + live));
     }
 
-    @Test
-    void everyFamilyIsListedOnDemandAndReportedAtClose() throws Exception {
-        Logger jul = Logger.getLogger("io.kmem.leak");
-        List<LogRecord> logged = new ArrayList<>();
-        Handler capture = new Handler() {
+    /** A handler that adds every record published to {@code logged}. */
+    private static Handler capture(List<LogRecord> logged) {
+        return new Handler() {
             @Override
             public void publish(LogRecord r) {
                 logged.add(r);
@@ -46,6 +44,13 @@ class KmemleakTest {
             public void close() {
             }
         };
+    }
+
+    @Test
+    void everyFamilyIsListedOnDemandAndReportedAtClose() throws Exception {
+        Logger jul = Logger.getLogger("io.kmem.leak");
+        List<LogRecord> logged = new ArrayList<>();
+        Handler capture = capture(logged);
         jul.addHandler(capture);
         Path dev = Files.createTempFile("kmem-leak", ".dev");
         try {
@@ -153,20 +158,7 @@ class KmemleakTest {
     void closeListsTheFirstHundredOfAFamilyThenCounts() {
         Logger jul = Logger.getLogger("io.kmem.leak");
         List<LogRecord> logged = new ArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                logged.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
+        Handler capture = capture(logged);
         jul.addHandler(capture);
         try {
             try (MemoryPool pool = MemoryPool.builder().name("many").smallPages(16 * MIB).build()) {

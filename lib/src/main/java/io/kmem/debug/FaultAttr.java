@@ -36,7 +36,11 @@ public final class FaultAttr {
     private long spaceLeft;
     private long failures;
 
-    /** @param name the kernel's name of this attribute set: "failslab" or "fail_page_alloc" */
+    /**
+     * A fault attribute set that injects nothing until configured.
+     *
+     * @param name the kernel's name of this attribute set: "failslab" or "fail_page_alloc"
+     */
     public FaultAttr(String name) {
         this.name = name;
     }
