@@ -476,6 +476,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
      * The pool's figures as its platform MXBean shows them to JMX clients
      * ({@code io.kmem:type=MemoryPool,name=<pool>}, registered while the pool is open when
      * module {@code java.management} is in the runtime): the same view, in this process.
+     *
+     * @return the pool's MXBean view
      */
     public KmemPoolMXBean mxBean() {
         phys.ensureOpen("mxBean");

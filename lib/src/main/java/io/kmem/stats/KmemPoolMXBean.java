@@ -24,57 +24,57 @@ public interface KmemPoolMXBean {
     /** The JMX domain and type every pool's name shares: {@value}. */
     String TYPE = "io.kmem:type=MemoryPool";
 
-    /** The pool's name, as given to its builder. */
+    /** {@return the pool's name, as given to its builder} */
     String getName();
 
-    /** True when the pool has physical addresses (PFNs from pagemap); false for an unprivileged pool. */
+    /** {@return true when the pool has physical addresses (PFNs from pagemap); false for an unprivileged pool} */
     boolean isPhysical();
 
-    /** Frames the pool holds now, in 4 KiB frames. */
+    /** {@return frames the pool holds now, in 4 KiB frames} */
     long getFrames();
 
-    /** Per-zone figures: free, cached, watermarks, managed, free blocks per order; no lock taken. */
+    /** {@return per-zone figures: free, cached, watermarks, managed, free blocks per order; no lock taken} */
     List<ZoneStats> getZones();
 
-    /** The page allocator's event counters (failures, growths, harvests, waits); no lock taken. */
+    /** {@return the page allocator's event counters (failures, growths, harvests, waits); no lock taken} */
     PageStats getPageStats();
 
-    /** Per-cache slab figures, oldest cache first; takes each cache's slow-path lock in turn. */
+    /** {@return per-cache slab figures, oldest cache first; takes each cache's slow-path lock in turn} */
     List<SlabCacheStats> getSlabCaches();
 
-    /** The slab layer's large kmalloc counters and its misuse count; no lock taken. */
+    /** {@return the slab layer's large kmalloc counters and its misuse count; no lock taken} */
     LargeKmallocStats getLargeKmalloc();
 
-    /** vmalloc's window and counters; takes the window's lock once. */
+    /** {@return vmalloc's window and counters; takes the window's lock once} */
     VmallocStats getVmalloc();
 
-    /** The DMA API's figures; takes the lock of the live coherent-buffer table once. */
+    /** {@return the DMA API's figures; takes the lock of the live coherent-buffer table once} */
     DmaStats getDma();
 
-    /** Misuses detected per allocator; no lock taken. */
+    /** {@return misuses detected per allocator; no lock taken} */
     MisuseStats getMisuses();
 
     /**
-     * Whether the pool's physical addresses stay put: the host's pinning setting and what it
-     * means for the pool's frames, as {@code kmem verify} prints it.
+     * {@return whether the pool's physical addresses stay put: the host's pinning setting and
+     * what it means for the pool's frames, as {@code kmem verify} prints it}
      */
     String getPinning();
 
-    /** {@code MemoryPool.meminfo()}: the /proc/meminfo-style summary. */
+    /** {@return the /proc/meminfo-style summary, as {@code MemoryPool.meminfo()}} */
     String getMeminfo();
 
-    /** {@code MemoryPool.buddyinfo()}: /proc/buddyinfo; takes each zone's lock in turn. */
+    /** {@return /proc/buddyinfo, as {@code MemoryPool.buddyinfo()}; takes each zone's lock in turn} */
     String getBuddyinfo();
 
-    /** {@code MemoryPool.zoneinfo()}: the /proc/zoneinfo-style view; takes each zone's lock in turn. */
+    /** {@return the /proc/zoneinfo-style view, as {@code MemoryPool.zoneinfo()}; takes each zone's lock in turn} */
     String getZoneinfo();
 
-    /** {@code MemoryPool.slabinfo()}: /proc/slabinfo 2.1; takes each cache's slow-path lock in turn. */
+    /** {@return /proc/slabinfo 2.1, as {@code MemoryPool.slabinfo()}; takes each cache's slow-path lock in turn} */
     String getSlabinfo();
 
-    /** {@code MemoryPool.vmallocinfo()}: /proc/vmallocinfo. */
+    /** {@return /proc/vmallocinfo, as {@code MemoryPool.vmallocinfo()}} */
     String getVmallocinfo();
 
-    /** {@code MemoryPool.iomem()}: /proc/iomem as the pool sees it, with its requests. */
+    /** {@return /proc/iomem as the pool sees it, with its requests, as {@code MemoryPool.iomem()}} */
     String getIomem();
 }

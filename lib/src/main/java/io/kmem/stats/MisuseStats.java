@@ -10,7 +10,7 @@ package io.kmem.stats;
  * @param vmalloc       vmalloc's ({@code vfree}, {@code vunmap})
  */
 public record MisuseStats(long pageAllocator, long slab, long vmalloc) {
-    /** All three added. */
+    /** {@return all three added} */
     public long total() {
         return pageAllocator + slab + vmalloc;
     }
