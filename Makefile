@@ -1,4 +1,4 @@
-# kmem build. Every target finds a JDK 22+ by itself: JAVA_HOME if it qualifies, else the
+# kmem build. Every target finds a JDK 25+ by itself: JAVA_HOME if it qualifies, else the
 # newest under /usr/lib/jvm. Root is expected (pagemap PFNs, mlock, hugepages).
 #
 # Only the targets whose help says "sets up the host" change it (tools/host-setup: maven and
@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 JDK := $(shell tools/find-jdk)
 ifeq ($(JDK),)
-$(error no JDK 22 or newer found (JAVA_HOME or /usr/lib/jvm/*); kmem needs the FFM API: install one, e.g. Temurin 25)
+$(error no JDK 25 or newer found (JAVA_HOME or /usr/lib/jvm/*); kmem is built for JDK 25 (class file 69): install one, e.g. Temurin 25)
 endif
 export JAVA_HOME := $(JDK)
 JAVA := $(JDK)/bin/java

@@ -30,8 +30,8 @@ import io.kmem.stats.FrameOwners;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.HostInfo;
 import io.kmem.stats.KmemObjInfo;
+import io.kmem.stats.KmemPoolMXBean;
 import io.kmem.stats.LargeKmallocStats;
-import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.SlabCacheStats;
@@ -134,6 +134,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     private final ConcurrentHashMap<String, PciDev> pciDevs = new ConcurrentHashMap<>();
     /** The DMA API over this pool, made at its first use. */
     private volatile DmaDirect dma;
+    /** The pool's MXBean and JFR figures, from the end of the bring-up to the start of close. */
+    private final PoolTelemetry telemetry;
 
     private MemoryPool(Builder b) {
         long[] max = new long[FrameKind.values().length];
@@ -169,6 +171,12 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         ioremap.placeIn(vmalloc);
         this.bringUpNanos = System.nanoTime() - t0;
         this.bringUpFrames = phys.presentFrames();
+        try {
+            this.telemetry = PoolTelemetry.start(this);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /**
@@ -519,6 +527,23 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     }
 
     /**
+     * The pool's figures as its platform MXBean shows them to JMX clients
+     * ({@code io.kmem:type=MemoryPool,name=<pool>}, registered while the pool is open when
+     * module {@code java.management} is in the runtime): the same view, in this process.
+     *
+     * @return the pool's MXBean view
+     */
+    public KmemPoolMXBean mxBean() {
+        phys.ensureOpen("mxBean");
+        return telemetry;
+    }
+
+    /** The DMA layer when a DMA call has made it, else null (telemetry does not make it). */
+    DmaDirect dmaIfMade() {
+        return dma;
+    }
+
+    /**
      * The pool's name, as given to the builder. Works after {@link #close()} too.
      *
      * @return the name ("kmem" unless the builder set one)
@@ -612,6 +637,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public void close() {
         if (!phys.closed()) {
+            if (telemetry != null) {
+                telemetry.close();
+            }
             LeakScan.Result leaks = LeakScan.scan(phys, slab, vmalloc, dma, LEAKS_LISTED);
             if (!leaks.totals().isEmpty()) {
                 LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
@@ -1749,6 +1777,9 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          * @throws PrivilegeException without CAP_SYS_ADMIN (unless unprivileged)
          *         or without reserved hugepages when hugetlb frames were asked for
          * @throws KmemException when a system call fails
+         * @throws IllegalCallerException when the JVM denies kmem native access
+         *         ({@code --illegal-native-access=deny} without {@code --enable-native-access}),
+         *         saying which flag to add
          */
         public MemoryPool build() {
             if (maxSmallBytes >= 0 && maxSmallBytes < smallBytes) {
@@ -1758,8 +1789,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
                 throw new IllegalArgumentException("maxHugePages2m " + maxHuge2mBytes + " is below hugePages2m "
                         + huge2mBytes);
             }
-            return new MemoryPool(this);
+            try {
+                return new MemoryPool(this);
+            } catch (IllegalCallerException | ExceptionInInitializerError | NoClassDefFoundError e) {
+                if (!MemoryPool.class.getModule().isNativeAccessEnabled()) {
+                    throw new IllegalCallerException(NO_NATIVE_ACCESS, e);
+                }
+                throw e;
+            }
         }
+
+        private static final String NO_NATIVE_ACCESS = "kmem reaches the kernel through the FFM API and needs"
+                + " native access, which this JVM denies to it: start the JVM with"
+                + " --enable-native-access=io.kmem (kmem on the module path) or --enable-native-access=ALL-UNNAMED"
+                + " (on the class path), or give an executable jar the manifest line"
+                + " 'Enable-Native-Access: ALL-UNNAMED'";
 
         private static long checkMultiple(String what, long bytes, long unit) {
             if (bytes < 0 || bytes % unit != 0) {

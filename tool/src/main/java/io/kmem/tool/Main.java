@@ -2,6 +2,7 @@ package io.kmem.tool;
 
 import io.kmem.MemoryPool;
 import io.kmem.stats.HostInfo;
+import io.kmem.stats.KmemPoolMXBean;
 import io.kmem.error.KmemException;
 import io.kmem.stats.FrameVerification;
 import java.io.PrintStream;
@@ -21,6 +22,8 @@ import java.util.Set;
  * <pre>
  *   kmem tour                  walk through the allocators with real addresses, checked against pagemap
  *   kmem info                  /proc-style reports of a pool, after a workload
+ *   kmem info --pid PID        the same reports of every pool of a running JVM
+ *   kmem top --pid PID         a running JVM's pools and slab caches, redrawn like top/slabtop
  *   kmem verify                re-read pagemap for every frame; non-zero exit if any moved
  *   kmem stress                random operations over every allocator on threads, then verify
  *   kmem map --out F.png|.svg  a picture of the pool's physical frames by owner
@@ -72,14 +75,35 @@ public final class Main {
                   Exit 1 if any address disagrees with pagemap or any check fails.
                 """ + POOL_OPTIONS));
         Map<String, Boolean> info = new HashMap<>(pool);
-        info.put("--workload", true);
-        c.put("info", new Command("info", "/proc-style reports of a pool, after a workload", info, 0, """
+        info.putAll(Map.of("--workload", true, "--pid", true, "--pool", true));
+        c.put("info", new Command("info", "/proc-style reports of a pool, or of a running JVM's pools", info, 0, """
                 kmem info [--mib N] [--huge-mib N] [--unprivileged] [--workload NAME]
+                kmem info --pid PID [--pool NAME]
                   Prints the pool's /proc/meminfo-style report (frames by source and zone, direct map runs,
                   metadata bytes per frame, bring-up speed, contiguity histogram, host facts), then
                   /proc/buddyinfo, a /proc/zoneinfo-style view (watermarks, per-thread page caches),
                   /proc/slabinfo (version 2.1), /proc/vmallocinfo and /proc/iomem, in the kernel's own formats.
+                  Without --pid, of a pool built here after a workload; with --pid, of every pool open in
+                  that JVM (a driver running on kmem), read through the JDK's attach API and JMX
+                  (MXBeans io.kmem:type=MemoryPool,name=...): run as the JVM's user or as root.
+                  --pid PID    the JVM whose pools to print (jps -l lists Java processes)
+                  --pool NAME  only the pool of that name
                 """ + POOL_OPTIONS + "\n" + Workloads.HELP));
+        c.put("top", new Command("top", "a running JVM's pools and slab caches, redrawn like top and slabtop",
+                Map.of("--pid", true, "--pool", true, "--delay", true, "--iterations", true, "--batch", false), 0,
+                """
+                kmem top --pid PID [--pool NAME] [--delay S] [--iterations N] [--batch]
+                  Watches the pools of a running JVM (through the JDK's attach API and JMX, as kmem info --pid):
+                  clears the screen and redraws every S seconds, like top and slabtop: per pool its frames
+                  (managed, free, cached in threads' page caches, used), the page allocator's failures,
+                  growths and waits, vmalloc areas and pages, DMA buffers and live streaming mappings, misuses
+                  detected, then slabtop's summary and its slab caches, largest first. Ctrl-C ends it.
+                  --pid PID       the JVM to watch (jps -l lists Java processes); required
+                  --pool NAME     only the pool of that name
+                  --delay S       seconds between frames (default 3)
+                  --iterations N  stop after N frames (default: run until interrupted)
+                  --batch         no screen clearing: frames one after another, for a file or a pipe
+                """));
         c.put("verify", new Command("verify", "re-read pagemap for every frame; exit 1 if any moved", pool, 0, """
                 kmem verify [--mib N] [--huge-mib N] [--unprivileged]
                   Builds a pool, re-reads /proc/self/pagemap for every frame and lists any frame whose PFN
@@ -174,7 +198,8 @@ public final class Main {
         try {
             return switch (name) {
                 case "tour" -> Tour.run(a.builder(), out);
-                case "info" -> info(a, out);
+                case "info" -> a.has("--pid") ? remoteInfo(a, out) : info(a, out);
+                case "top" -> top(a, out);
                 case "verify" -> verify(a, out);
                 case "stress" -> stress(a, out);
                 case "map" -> PoolMap.run(a, out, err);
@@ -183,6 +208,12 @@ public final class Main {
             };
         } catch (UsageException e) {
             return usage(cmd, e.getMessage(), err);
+        } catch (Remote.RemoteException e) {
+            err.println("kmem " + name + ": " + e.getMessage());
+            return e.status;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return FAILED;
         } catch (KmemException e) {
             err.println("kmem " + name + ": " + e.getMessage());
             return FAILED;
@@ -225,25 +256,71 @@ public final class Main {
     }
 
     private static int info(Args a, PrintStream out) {
+        if (a.has("--pool")) {
+            throw new UsageException("--pool names a pool of another JVM: give --pid too");
+        }
         String workload = Workloads.check(a.string("--workload", "none"));
         try (MemoryPool pool = a.builder().build()) {
             Workloads.Held held = Workloads.run(workload, pool);
             if (!workload.equals("none")) {
                 out.println("# workload '" + workload + "': " + held.summary() + "\n");
             }
-            out.print(pool.meminfo());
-            out.println("\n# /proc/buddyinfo: free blocks of order 0..10 per zone");
-            out.print(pool.buddyinfo());
-            out.println("\n# zoneinfo: free frames, watermarks, managed frames, per-thread page caches");
-            out.print(pool.zoneinfo());
-            out.println("\n# /proc/slabinfo");
-            out.print(pool.slabinfo());
-            out.println("\n# /proc/vmallocinfo (areas of the pool's vmalloc window; none until something is mapped)");
-            out.print(pool.vmallocinfo());
-            out.println("\n# /proc/iomem (the host's resource tree as the pool sees it, with the pool's requests)");
-            out.print(pool.iomem());
+            reports(pool.mxBean(), out);
         }
         return OK;
+    }
+
+    /** The /proc-style reports of one pool, here or in another JVM. */
+    private static void reports(KmemPoolMXBean pool, PrintStream out) {
+        out.print(pool.getMeminfo());
+        out.println("\n# /proc/buddyinfo: free blocks of order 0..10 per zone");
+        out.print(pool.getBuddyinfo());
+        out.println("\n# zoneinfo: free frames, watermarks, managed frames, per-thread page caches");
+        out.print(pool.getZoneinfo());
+        out.println("\n# /proc/slabinfo");
+        out.print(pool.getSlabinfo());
+        out.println("\n# /proc/vmallocinfo (areas of the pool's vmalloc window; none until something is mapped)");
+        out.print(pool.getVmallocinfo());
+        out.println("\n# /proc/iomem (the host's resource tree as the pool sees it, with the pool's requests)");
+        out.print(pool.getIomem());
+    }
+
+    private static long pid(Args a) {
+        if (!a.has("--pid")) {
+            throw new UsageException("--pid PID is required: the JVM whose pools to watch (jps -l lists them)");
+        }
+        return a.number("--pid", 0, 1, Long.MAX_VALUE);
+    }
+
+    private static int remoteInfo(Args a, PrintStream out) {
+        for (String o : List.of("--mib", "--huge-mib", "--unprivileged", "--workload")) {
+            if (a.has(o)) {
+                throw new UsageException(o + " shapes a pool built here; with --pid the pools are the JVM's own");
+            }
+        }
+        long pid = pid(a);
+        try (Remote remote = Remote.attach(pid)) {
+            List<Remote.Pool> pools = remote.pools(a.string("--pool", null));
+            for (Remote.Pool p : pools) {
+                out.println("# pool '" + p.name() + "' of JVM " + pid + " (" + remote.description() + ")\n");
+                try {
+                    reports(p.bean(), out);
+                } catch (RuntimeException e) {
+                    throw remote.gone(e);
+                }
+                out.println();
+            }
+        }
+        return OK;
+    }
+
+    private static int top(Args a, PrintStream out) throws InterruptedException {
+        long pid = pid(a);
+        long delay = a.number("--delay", 3, 1, 3600);
+        long iterations = a.number("--iterations", 0, 1, Long.MAX_VALUE);
+        try (Remote remote = Remote.attach(pid)) {
+            return Top.run(remote, a.string("--pool", null), delay * 1000, iterations, a.has("--batch"), pid, out);
+        }
     }
 
     private static int verify(Args a, PrintStream out) {

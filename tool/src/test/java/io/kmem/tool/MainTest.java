@@ -145,7 +145,9 @@ class MainTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child finished");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(1, p.exitValue(), out);
-        assertTrue(out.contains("CAP_SYS_ADMIN") && out.contains("Run as root") && out.contains("unprivileged"), out);
+        assertTrue(out.contains("CAP_SYS_ADMIN") && out.contains("Run the JVM as root") && out.contains("unprivileged"),
+                out);
+        assertTrue(!out.contains("make "), "the library speaks to a library user, not of this project's make: " + out);
 
         List<String> unpriv = new ArrayList<>(cmd);
         unpriv.add("--unprivileged");

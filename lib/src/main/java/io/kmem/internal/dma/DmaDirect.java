@@ -87,6 +87,8 @@ public final class DmaDirect {
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     private final LongAdder mapErrors = new LongAdder();
     private final LongAdder allocFailures = new LongAdder();
+    private final LongAdder streamingMaps = new LongAdder();
+    private final LongAdder streamingUnmaps = new LongAdder();
     private final List<String> reports = new ArrayList<>();
     /** The device of each live coherent allocation, by CPU address: a free by another device is refused. */
     private final Map<Long, DeviceImpl> coherentOwners = new ConcurrentHashMap<>();
@@ -375,6 +377,7 @@ public final class DmaDirect {
         synchronized (live) {
             mappers.add(dev);
         }
+        streamingMaps.increment();
         return dma;
     }
 
@@ -396,6 +399,7 @@ public final class DmaDirect {
             }
         }
         dev.remove(function, dma, size, dir, kind);
+        streamingUnmaps.increment();
         VarHandle.acquireFence();
     }
 
@@ -416,6 +420,23 @@ public final class DmaDirect {
     /** Maps refused because the buffer lay above the mask. */
     public long mapErrors() {
         return mapErrors.sum();
+    }
+
+    /** Streaming mappings made (dma_map_single, dma_map_page), ever. */
+    public long streamingMaps() {
+        return streamingMaps.sum();
+    }
+
+    /** Streaming mappings undone (dma_unmap_single, dma_unmap_page), ever. */
+    public long streamingUnmaps() {
+        return streamingUnmaps.sum();
+    }
+
+    /** Live coherent buffers (dma_pools' pages included); takes the lock of the live-buffer table. */
+    public int coherentCount() {
+        synchronized (live) {
+            return live.size();
+        }
     }
 
     /** dma_alloc_coherent calls that returned NULL. */

@@ -131,6 +131,7 @@ public final class BuddyAllocator implements AutoCloseable {
     private volatile boolean closed;
     private long freeEpoch;
 
+    private final LongAdder misuses = new LongAdder();
     private final LongAdder failures = new LongAdder();
     /** The kernel's {@code fail_page_alloc}: disarmed unless a test arms it. */
     private final FaultAttr failPageAlloc = new FaultAttr("fail_page_alloc");
@@ -896,7 +897,7 @@ public final class BuddyAllocator implements AutoCloseable {
             long i = phys.pfnToIdx(p);
             if (i < 0 || (memMap.info(i) & MemMap.STATE_MASK) != MemMap.PG_ALLOCATED) {
                 long at = addr + ((p - pfn) << PhysLayout.PAGE_SHIFT);
-                throw Trace.misuse(phys.name(), function, at, misuse(function, at, p, i, 0));
+                throw misused(phys.name(), function, at, misuse(function, at, p, i, 0));
             }
         }
         for (long p = pfn; p < pfn + pages; p++) {
@@ -954,7 +955,7 @@ public final class BuddyAllocator implements AutoCloseable {
         long info = idx >= 0 ? memMap.info(idx) : 0;
         if (idx < 0 || order < 0 || order > MAX_ORDER
                 || (info & MemMap.STATE_MASK) != (MemMap.PG_ALLOCATED | owner | (long) order << MemMap.ORDER_SHIFT)) {
-            throw Trace.misuse(phys.name(), function, addr, misuse(function, addr, pfn, idx, order));
+            throw misused(phys.name(), function, addr, misuse(function, addr, pfn, idx, order));
         }
         PageCache c = cache();
         if (c.drainRequested) {
@@ -1000,7 +1001,7 @@ public final class BuddyAllocator implements AutoCloseable {
         if (!(e instanceof DoubleFreeException)) {
             e = new DoubleFreeException(e.getMessage() + " (the block was freed by another thread at the same time)");
         }
-        return Trace.misuse(phys.name(), function, addr, e);
+        return misused(phys.name(), function, addr, e);
     }
 
     /** The specific error for a free that does not match an allocated block. */
@@ -1262,6 +1263,25 @@ public final class BuddyAllocator implements AutoCloseable {
         return out;
     }
 
+    /**
+     * {@link #zoneStats()} without the zone locks, for telemetry: each figure read once
+     * (opaquely), the set not from one instant. Takes only the lock of the list of per-thread
+     * caches (held while a thread's cache is added or reaped, never by an allocation).
+     */
+    public List<ZoneStats> zoneStatsUnlocked() {
+        long[] cached = new long[zones.length];
+        for (PageCache c : cachesSnapshot()) {
+            for (int s = 0; s < PageCache.SLOTS; s++) {
+                cached[s / PageCache.ORDERS] += (long) c.count[s] << (s % PageCache.ORDERS);
+            }
+        }
+        List<ZoneStats> out = new ArrayList<>(zones.length);
+        for (Zone z : zones) {
+            out.add(z.statsUnlocked(cached[z.type.ordinal()], phys.presentFrames(z.type)));
+        }
+        return out;
+    }
+
     public List<CacheStats> cacheStats() {
         List<CacheStats> out = new ArrayList<>();
         for (PageCache c : cachesSnapshot()) {
@@ -1276,6 +1296,16 @@ public final class BuddyAllocator implements AutoCloseable {
     }
 
     /** The event counters, now. */
+    /** Misuses detected and thrown (bad or double frees, wrong orders), ever. */
+    public long misuses() {
+        return misuses.sum();
+    }
+
+    private <E extends RuntimeException> E misused(String pool, String function, long addr, E e) {
+        misuses.increment();
+        return Trace.misuse(pool, function, addr, e);
+    }
+
     public PageStats stats() {
         return new PageStats(failures.sum(), slowAllocs.sum(), growths.sum(), grownFrames.sum(), harvests.sum(),
                 harvestHits.sum(), harvestTaken.sum(), harvestReturned.sum(), waits.sum(), waitNanos.sum(),

@@ -3,6 +3,9 @@ package io.kmem.internal.page;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.MemMap;
 import io.kmem.gfp.ZoneType;
+import io.kmem.stats.ZoneStats;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -44,6 +47,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #lock} guards every field and every record of a free block. Methods named
  * {@code ...Locked} expect it held. It is held for short, bounded work only (no system
  * call, no wait), so that {@code GFP_ATOMIC} callers never sleep on it for long.
+ * {@link #statsUnlocked} is the one reader that does without it: telemetry reads each
+ * counter once, opaquely, so that watching a pool never contends with allocating from it.
  */
 final class Zone {
     static final int MAX_ORDER = 10;
@@ -66,6 +71,30 @@ final class Zone {
     private long high;
     private long lowestPfn = Long.MAX_VALUE;
     private long highestPfn = -1;
+
+    private static final VarHandle FREE_FRAMES;
+    private static final VarHandle MANAGED;
+    private static final VarHandle MIN;
+    private static final VarHandle LOW;
+    private static final VarHandle HIGH;
+    private static final VarHandle LOWEST_PFN;
+    private static final VarHandle HIGHEST_PFN;
+    private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            FREE_FRAMES = l.findVarHandle(Zone.class, "freeFrames", long.class);
+            MANAGED = l.findVarHandle(Zone.class, "managed", long.class);
+            MIN = l.findVarHandle(Zone.class, "min", long.class);
+            LOW = l.findVarHandle(Zone.class, "low", long.class);
+            HIGH = l.findVarHandle(Zone.class, "high", long.class);
+            LOWEST_PFN = l.findVarHandle(Zone.class, "lowestPfn", long.class);
+            HIGHEST_PFN = l.findVarHandle(Zone.class, "highestPfn", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     Zone(ZoneType type, FramePool phys) {
         this.type = type;
@@ -296,6 +325,21 @@ final class Zone {
 
     long[] spanLocked() {
         return new long[] {lowestPfn, highestPfn};
+    }
+
+    /**
+     * The zone's figures without its lock: each counter read once, opaquely (whole, never
+     * torn, possibly a moment old), the set not taken at one instant. The writers pay
+     * nothing for it: they keep their plain stores under the lock.
+     */
+    ZoneStats statsUnlocked(long cached, long present) {
+        long[] free = new long[NR_ORDERS];
+        for (int o = 0; o < NR_ORDERS; o++) {
+            free[o] = (long) LONGS.getOpaque(nrFree, o);
+        }
+        return new ZoneStats(type, (long) FREE_FRAMES.getOpaque(this), cached, (long) MIN.getOpaque(this),
+                (long) LOW.getOpaque(this), (long) HIGH.getOpaque(this), (long) MANAGED.getOpaque(this), present,
+                (long) LOWEST_PFN.getOpaque(this), (long) HIGHEST_PFN.getOpaque(this), free);
     }
 
     /** Free blocks per order, as /proc/buddyinfo shows them. */

@@ -1202,7 +1202,7 @@ public final class FramePool implements AutoCloseable {
 
     static String noPfnMessage(String pool) {
         return "pool '" + pool + "': /proc/self/pagemap reports PFN 0 for pinned pages: reading physical frame"
-                + " numbers needs CAP_SYS_ADMIN. Run as root (sudo make run), or build the pool unprivileged"
+                + " numbers needs CAP_SYS_ADMIN. Run the JVM as root (sudo java ...), or build the pool unprivileged"
                 + " (MemoryPool.builder().unprivileged()): allocators work, but there are no physical addresses";
     }
 

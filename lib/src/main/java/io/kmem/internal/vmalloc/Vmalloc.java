@@ -107,6 +107,7 @@ public final class Vmalloc implements AutoCloseable {
     private final Ratelimit warnLimit = new Ratelimit(TimeUnit.SECONDS.toNanos(5), 10);
     private final RecentFrees recentFrees = new RecentFrees(RECENT_FREES);
 
+    private final LongAdder misuses = new LongAdder();
     private final LongAdder allocs = new LongAdder();
     private final LongAdder frees = new LongAdder();
     private final LongAdder failures = new LongAdder();
@@ -319,16 +320,16 @@ public final class Vmalloc implements AutoCloseable {
     private VmArea take(String function, long addr, int kind) {
         VmArea a = areas.at(addr);
         if (a != null && (a.flags & kind) == 0) {
-            throw Trace.misuse(phys.name(), function, addr, new BadAddressException(where(function, addr)
+            throw misused(phys.name(), function, addr, new BadAddressException(where(function, addr)
                     + "the area was made by " + madeBy(a) + ", not " + (kind == VmArea.VM_MAP ? "vmap" : "vmalloc")
                     + "; release it with " + releaseFor(a) + (kind == VmArea.VM_MAP && (a.flags & VmArea.VM_ALLOC) != 0
                             ? " (vunmap would leave its frames allocated)" : "")));
         }
         if (a == null) {
-            throw Trace.misuse(phys.name(), function, addr, notAnArea(function, addr));
+            throw misused(phys.name(), function, addr, notAnArea(function, addr));
         }
         if (!recentFrees.recordWhile(addr, 0, () -> areas.unpublish(addr, a))) {
-            throw Trace.misuse(phys.name(), function, addr, new DoubleFreeException(where(function, addr)
+            throw misused(phys.name(), function, addr, new DoubleFreeException(where(function, addr)
                     + "double free: the area was freed by another thread at the same time"));
         }
         return a;
@@ -610,6 +611,21 @@ public final class Vmalloc implements AutoCloseable {
     /** Busy areas of the window in address order (vmalloc, vmap, ioremap), a snapshot: for leak reports. */
     public List<VmArea> busyAreas() {
         return areas.areas();
+    }
+
+    /** Misuses detected and thrown (bad or double frees, wrong orders), ever. */
+    public long misuses() {
+        return misuses.sum();
+    }
+
+    private <E extends RuntimeException> E misused(String pool, String function, long addr, E e) {
+        misuses.increment();
+        return Trace.misuse(pool, function, addr, e);
+    }
+
+    /** Pages mapped into vmalloc areas now; no lock taken. */
+    public long pagesMapped() {
+        return pagesMapped.sum();
     }
 
     /** The window's figures and the counters, now. */
