@@ -233,6 +233,7 @@ public final class Main {
             if (!workload.equals("none")) {
                 out.println("# workload '" + workload + "': " + held.summary() + "\n");
             }
+            out.println("# pinning: " + pool.pinState().summary() + "\n");
             out.print(pool.meminfo());
             out.println("\n# /proc/buddyinfo: free blocks of order 0..10 per zone");
             out.print(pool.buddyinfo());
