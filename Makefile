@@ -40,7 +40,7 @@ test: deps hugepages
 	  $(if $(TEST),-Dtest=$(TEST) -Dsurefire.failIfNoSpecifiedTests=false)
 	@cp target/kmem-*.jar target/kmem.jar
 	@$(if $(TEST),echo "kmem: TEST=$(TEST) given; the slub_debug run and make vm-test not run",$(MAKE) --no-print-directory test-slub-debug)
-	@$(if $(TEST),true,tools/vm-test)
+	@$(if $(TEST),true,tools/vm-test && tools/vm-test pin)
 
 # The whole suite again with SLUB debugging on every cache (-Dkmem.slub_debug=FZPU), so that
 # the debug paths run under every test, and with kfree's two-level frame-to-slab table
@@ -56,7 +56,7 @@ test-slub-debug:
 # The proof on a device: a QEMU guest with the edu PCI device runs src/vmtest's driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
 vm-test: target/kmem.jar
-	@tools/vm-test
+	@tools/vm-test && tools/vm-test pin
 
 # JMH suite; figures printed and written under target/bench/.
 bench: deps hugepages

@@ -27,7 +27,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Notation</h2>
  * <ul>
- *   <li><b>frame</b>: 4 KiB of physical memory the pool holds, populated and mlocked.</li>
+ *   <li><b>frame</b>: 4 KiB of physical memory the pool holds, populated, mlocked and, in a
+ *       physical pool, pinned long-term ({@link LongTermPin}) so the kernel cannot migrate it.</li>
  *   <li><b>pfn</b>: its physical frame number, read from {@code /proc/self/pagemap}; in an
  *       unprivileged pool, the frame index stands in for it.</li>
  *   <li><b>idx</b>: its frame index, {@code source.firstIdx + memfd offset / 4 KiB}; the
@@ -56,14 +57,25 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ol>
  *   <li>Pick memfd ranges: punched holes first, then extend the memfd ({@code ftruncate}).</li>
  *   <li>Map them into the frame view (hugetlb reserves its pages here and fails cleanly when
- *       none are free) and {@code mlock} them: populated and pinned. 4 KiB frames are asked
+ *       none are free) and {@code mlock} them: populated and resident. 4 KiB frames are asked
  *       for in 2 MiB shmem folios where the host allows it (see {@link #adviseHugepage}).</li>
- *   <li>Read their PFNs from pagemap in bulk; PFN 0 means no CAP_SYS_ADMIN.</li>
+ *   <li>Pin them long-term (io_uring buffer registration, see {@link LongTermPin}); the kernel
+ *       may migrate them out of ZONE_MOVABLE or CMA while it pins. Where the pin is refused the
+ *       pool falls back to mlock only, once, with a warning ({@link #pinFrames}).</li>
+ *   <li>Read their PFNs from pagemap in bulk, after the pin; PFN 0 means no CAP_SYS_ADMIN.</li>
  *   <li>A DMA-mask pool holds back frames above its mask and keeps taking, within a bound,
- *       then gives the held-back frames back.</li>
+ *       then gives the held-back frames back, after pinning the frames it keeps anew.</li>
  *   <li>Write mem_map records and the PFN index; map each run into the direct map in one
  *       {@code mmap} call.</li>
  * </ol>
+ *
+ * <h2>Pins</h2>
+ * Each intake adds pins ({@code pins}: a {@link LongTermPin.Pin} and the frame-index ranges it
+ * covers). A release first replaces every pin that covers a released frame by a pin of the
+ * frames it keeps, then drops the old one, so a kept frame is never unpinned; close unpins
+ * everything. The kernel does not split a 2 MiB shmem folio while other frames of it are
+ * pinned: punching a frame out of such a folio zeroes it, and the memory may come back to the
+ * kernel only with the whole folio.
  *
  * <h2>Locking</h2>
  * One lock, {@code growthLock}, serialises growth, release and verify. Translations take no

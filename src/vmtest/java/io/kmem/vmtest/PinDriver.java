@@ -118,11 +118,16 @@ public final class PinDriver {
         }
         java.util.Collections.sort(dimm);
         check(dimm.size() >= 4, "the DIMM's memory blocks are offline after boot: %s", dimm);
-        for (int i = 0; i < dimm.size(); i++) {
+        // The first ZONE_NORMAL block of node 1 receives the kernel's per-node slab structures
+        // (unmovable): it is onlined alone and filled, so the pool's frames land in the next one.
+        setState(dimm.get(0), "online_kernel");
+        long filler = fillBlock(blockBytes);
+        for (int i = 1; i < dimm.size(); i++) {
             setState(dimm.get(i), i < dimm.size() / 2 ? "online_kernel" : "online_movable");
         }
-        say("DIMM memory blocks %s of node 1 onlined: lower half ZONE_NORMAL, upper half ZONE_MOVABLE (%s)", dimm,
-                zonesOf(dimm));
+        say("DIMM memory blocks %s of node 1 onlined: lower half ZONE_NORMAL, upper half ZONE_MOVABLE (%s);"
+                + " memory%d (the kernel's slab for node 1) filled first: %s", dimm, zonesOf(dimm), dimm.get(0),
+                byBlock(pfns(filler, (int) (blockBytes / PAGE)), blockBytes));
 
         // 1. The control region and the pool, both on node 1.
         long control = controlRegion();
@@ -446,6 +451,22 @@ public final class PinDriver {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** A memfd of one memory block's size bound to node 1, populated: run while node 1 has one ZONE_NORMAL block. */
+    private static long fillBlock(long blockBytes) {
+        try (Arena a = Arena.ofConfined()) {
+            long fd = Native.call("memfd_create", Native.SYS_MEMFD_CREATE, a.allocateFrom("filler").address(), 0);
+            Native.call("ftruncate", Native.SYS_FTRUNCATE, fd, blockBytes);
+            long addr = Native.call("mmap", Native.SYS_MMAP, 0, blockBytes, Native.PROT_READ | Native.PROT_WRITE,
+                    Native.MAP_SHARED, fd, 0);
+            Native.bindToNode(addr, blockBytes, NODE1);
+            Native.call("madvise", Native.SYS_MADVISE, addr, blockBytes, Native.MADV_NOHUGEPAGE);
+            for (long o = 0; o < blockBytes; o += PAGE) {
+                MemorySegment.ofAddress(addr + o).reinterpret(8).set(JAVA_LONG, 0, o);
+            }
+            return addr;
+        }
+    }
 
     /** 32 MiB of a plain memfd bound to node 1, populated and mlocked; outside kmem. */
     private static long controlRegion() {
