@@ -195,7 +195,7 @@ public final class PinDriver {
                     "the control region moved back to node 1 (%d changed)", back);
 
             // 3. Memory blocks offlined.
-            offline(pool, control, controlPfns2, poolAddrs, poolPfns0, blockBytes);
+            offline(pool, control, controlPfns2, poolAddrs, poolPfns0, filler, blockBytes);
 
             // 4. After: frames where they were, data intact, a device DMAs through them.
             FrameVerification v = pool.verify();
@@ -221,7 +221,8 @@ public final class PinDriver {
     // ------------------------------------------------------------------ offline
 
     private void offline(MemoryPool pool, long control, long[] controlPfns, long[] poolAddrs, long[] poolPfns,
-                         long blockBytes) throws Exception {
+                         long filler, long blockBytes) throws Exception {
+        int fillerPages = (int) (blockBytes / PAGE);
         Map<Long, Integer> ctlByBlock = new TreeMap<>();
         Map<Long, Integer> poolByBlock = new TreeMap<>();
         for (long pfn : controlPfns) {
@@ -261,6 +262,7 @@ public final class PinDriver {
             long block = e.getKey();
             attempts++;
             long[] ctlBefore = pfns(control, PAGES);
+            long[] fillerBefore = pfns(filler, fillerPages);
             Offline r = offlineBlock(block);
             if (!r.offlined() && !r.timedOut()) {
                 say("offline memory%d refused at once (%s); the kernel says:%n%s", block, r, dmesgTail());
@@ -271,9 +273,16 @@ public final class PinDriver {
             }
             int ctlMoved = changedIn(ctlBefore, pfns(control, PAGES), block, blockBytes);
             int poolMoved = changed(poolPfns, pagemapPfns(poolAddrs));
-            say("offline memory%d (%d pool test pages, %d control pages) under a %d s timeout: %s; pool pages"
-                    + " moved: %d, control pages of the block moved: %d", block, e.getValue(),
-                    ctlByBlock.getOrDefault(block, 0), OFFLINE_TIMEOUT_S, r, poolMoved, ctlMoved);
+            long[] fillerAfter = pfns(filler, fillerPages);
+            int fillerIn = byBlock(fillerBefore, blockBytes).getOrDefault(block, 0);
+            int fillerMoved = changedIn(fillerBefore, fillerAfter, block, blockBytes);
+            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages) under a %d s"
+                    + " timeout: %s; pool pages moved: %d, control pages of the block moved: %d, filler pages of the"
+                    + " block moved: %d", block, e.getValue(), ctlByBlock.getOrDefault(block, 0), fillerIn,
+                    OFFLINE_TIMEOUT_S, r, poolMoved, ctlMoved, fillerMoved);
+            if (fillerIn > 0) {
+                check(fillerMoved > 0, "the same offline attempt moved unpinned filler pages of memory%d", block);
+            }
             check(!r.offlined(), "memory%d with pinned pool frames stays online", block);
             check(poolMoved == 0, "no pool page moved while memory%d was being offlined (%d)", block, poolMoved);
             if (r.timedOut()) {
