@@ -266,8 +266,9 @@ public final class PinDriver {
             Offline r = offlineBlock(block);
             if (!r.offlined() && !r.timedOut()) {
                 say("offline memory%d refused at once (%s); the kernel says:%n%s", block, r, dmesgTail());
-                // Pages still in a CPU's LRU batch look unmovable to isolation: compaction drains
-                // the batches (and is one more force that would migrate an unpinned page).
+                // Refused at once: isolation found a page the kernel cannot move at all (the dump
+                // names it; seen: a slab page of node 1). Compaction, one more force that would
+                // migrate an unpinned page, then one more attempt.
                 Files.writeString(Path.of("/proc/sys/vm/compact_memory"), "1");
                 r = offlineBlock(block);
             }
