@@ -17,5 +17,8 @@
 #include <sched.h>          /* sched_getcpu */
 #include <linux/falloc.h>   /* FALLOC_FL_* */
 #include <linux/memfd.h>    /* MFD_HUGE_* */
+#include <sys/syscall.h>    /* syscall, SYS_io_uring_setup, SYS_io_uring_register */
+#include <sys/uio.h>        /* struct iovec */
+#include <linux/io_uring.h> /* struct io_uring_params, IORING_REGISTER_BUFFERS, IORING_UNREGISTER_BUFFERS */
 
 #endif /* KMEM_H */

@@ -88,6 +88,13 @@ int main(void) {
     CONSTANT(EINVAL);
     CONSTANT(ENOSPC);
     CONSTANT(ENOSYS);
+    CONSTANT(EFAULT);
+    CONSTANT(EOPNOTSUPP);
+
+    CONSTANT(SYS_io_uring_setup);
+    CONSTANT(SYS_io_uring_register);
+    CONSTANT(IORING_REGISTER_BUFFERS);
+    CONSTANT(IORING_UNREGISTER_BUFFERS);
 
     SIZEOF(bool, _Bool);
     SIZEOF(char, char);
@@ -102,5 +109,43 @@ int main(void) {
     STRUCT(rlimit);
     FIELD(rlimit, rlim_cur);
     FIELD(rlimit, rlim_max);
+
+    STRUCT(iovec);
+    FIELD(iovec, iov_base);
+    FIELD(iovec, iov_len);
+
+    STRUCT(io_sqring_offsets);
+    FIELD(io_sqring_offsets, head);
+    FIELD(io_sqring_offsets, tail);
+    FIELD(io_sqring_offsets, ring_mask);
+    FIELD(io_sqring_offsets, ring_entries);
+    FIELD(io_sqring_offsets, flags);
+    FIELD(io_sqring_offsets, dropped);
+    FIELD(io_sqring_offsets, array);
+    FIELD(io_sqring_offsets, resv1);
+    FIELD(io_sqring_offsets, resv2);
+
+    STRUCT(io_cqring_offsets);
+    FIELD(io_cqring_offsets, head);
+    FIELD(io_cqring_offsets, tail);
+    FIELD(io_cqring_offsets, ring_mask);
+    FIELD(io_cqring_offsets, ring_entries);
+    FIELD(io_cqring_offsets, overflow);
+    FIELD(io_cqring_offsets, cqes);
+    FIELD(io_cqring_offsets, flags);
+    FIELD(io_cqring_offsets, resv1);
+    FIELD(io_cqring_offsets, resv2);
+
+    STRUCT(io_uring_params);
+    FIELD(io_uring_params, sq_entries);
+    FIELD(io_uring_params, cq_entries);
+    FIELD(io_uring_params, flags);
+    FIELD(io_uring_params, sq_thread_cpu);
+    FIELD(io_uring_params, sq_thread_idle);
+    FIELD(io_uring_params, features);
+    FIELD(io_uring_params, wq_fd);
+    FIELD(io_uring_params, resv);
+    FIELD(io_uring_params, sq_off);
+    FIELD(io_uring_params, cq_off);
     return 0;
 }

@@ -374,6 +374,15 @@ public class Libc extends Libc$shared {
     public static int EACCES() {
         return EACCES;
     }
+    private static final int EFAULT = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * #define EFAULT 14
+     * }
+     */
+    public static int EFAULT() {
+        return EFAULT;
+    }
     private static final int EBUSY = (int)16L;
     /**
      * {@snippet lang=c :
@@ -418,6 +427,15 @@ public class Libc extends Libc$shared {
      */
     public static int ENOSYS() {
         return ENOSYS;
+    }
+    private static final int EOPNOTSUPP = (int)95L;
+    /**
+     * {@snippet lang=c :
+     * #define EOPNOTSUPP 95
+     * }
+     */
+    public static int EOPNOTSUPP() {
+        return EOPNOTSUPP;
     }
 
     private static class memfd_create {
@@ -1582,6 +1600,78 @@ public class Libc extends Libc$shared {
         }
     }
 
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
+     * extern long syscall(long __sysno, ...)
+     * }
+     */
+    public static class syscall {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                Libc.C_LONG,
+                Libc.C_LONG
+            );
+        private static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("syscall");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private syscall(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern long syscall(long __sysno, ...)
+         * }
+         */
+        public static syscall makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new syscall(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public long apply(long __sysno, Object... x1) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("syscall", __sysno, x1);
+                }
+                return (long) spreader.invokeExact(__sysno, x1);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
+
     private static class getrlimit {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Libc.C_INT,
@@ -1820,6 +1910,24 @@ public class Libc extends Libc$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int IORING_REGISTER_BUFFERS = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_REGISTER_BUFFERS = 0
+     * }
+     */
+    public static int IORING_REGISTER_BUFFERS() {
+        return IORING_REGISTER_BUFFERS;
+    }
+    private static final int IORING_UNREGISTER_BUFFERS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_UNREGISTER_BUFFERS = 1
+     * }
+     */
+    public static int IORING_UNREGISTER_BUFFERS() {
+        return IORING_UNREGISTER_BUFFERS;
+    }
     private static final int MFD_CLOEXEC = (int)1L;
     /**
      * {@snippet lang=c :
@@ -1900,6 +2008,24 @@ public class Libc extends Libc$shared {
      */
     public static int MFD_HUGE_1GB() {
         return MFD_HUGE_1GB;
+    }
+    private static final int SYS_io_uring_register = (int)427L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_io_uring_register 427
+     * }
+     */
+    public static int SYS_io_uring_register() {
+        return SYS_io_uring_register;
+    }
+    private static final int SYS_io_uring_setup = (int)425L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_io_uring_setup 425
+     * }
+     */
+    public static int SYS_io_uring_setup() {
+        return SYS_io_uring_setup;
     }
 }
 

@@ -34,6 +34,7 @@ import io.kmem.stats.KmemPoolMXBean;
 import io.kmem.stats.LargeKmallocStats;
 import io.kmem.stats.LiveAllocation;
 import io.kmem.stats.PageStats;
+import io.kmem.stats.PinState;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
 import io.kmem.stats.ZoneStats;
@@ -142,7 +143,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         max[FrameKind.SMALL_4K.ordinal()] = b.maxSmallBytes >= 0 ? b.maxSmallBytes : Math.max(b.smallBytes, 0);
         max[FrameKind.HUGE_2M.ordinal()] = b.maxHuge2mBytes >= 0 ? b.maxHuge2mBytes : b.huge2mBytes;
         max[FrameKind.HUGE_1G.ordinal()] = b.huge1gBytes;
-        this.phys = FramePool.create(new FramePool.Config(b.name, max, b.dmaMask, b.unprivileged));
+        this.phys = FramePool.create(new FramePool.Config(b.name, max, b.dmaMask, b.unprivileged,
+                b.requireLongTermPin, b.pinRefusal));
         this.memMap = phys.memMap();
         this.buddy = new BuddyAllocator(phys, b.allocWait.toNanos());
         long t0 = System.nanoTime();
@@ -478,6 +480,17 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     public FrameVerification verify() {
         phys.ensureOpen("verify");
         return phys.verify();
+    }
+
+    /**
+     * How the pool's frames are held in place: pinned long-term (the kernel cannot migrate
+     * them, their physical addresses stay valid) or mlocked only, and why.
+     *
+     * @return the pinning state, with the pinned bytes and the reason for a fallback
+     */
+    public PinState pinState() {
+        phys.ensureOpen("pinState");
+        return phys.pinState();
     }
 
     // Reports and facts
@@ -1204,6 +1217,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public void pci_set_master(PciDev dev) {
         phys.ensureOpen("pci_set_master");
+        phys.warnIfMovable("pci_set_master");
         pci(dev, "pci_set_master").setCommand("pci_set_master", PciDevImpl.PCI_COMMAND_MASTER, true);
     }
 
@@ -1409,6 +1423,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public DmaBuffer dma_alloc_coherent(Device dev, long size, int gfp) {
         phys.ensureOpen("dma_alloc_coherent");
+        phys.warnIfMovable("dma_alloc_coherent");
         long cpu = dma().allocCoherent(dev(dev, "dma_alloc_coherent"), size, gfp);
         return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size);
     }
@@ -1431,6 +1446,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public long dma_map_single(Device dev, long cpuAddr, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_single");
+        phys.warnIfMovable("dma_map_single");
         return dma().mapSingle(dev(dev, "dma_map_single"), cpuAddr, size, dir(dir, "dma_map_single"));
     }
 
@@ -1444,6 +1460,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public long dma_map_page(Device dev, long page, long offset, long size, DmaDirection dir) {
         phys.ensureOpen("dma_map_page");
+        phys.warnIfMovable("dma_map_page");
         return dma().mapPage(dev(dev, "dma_map_page"), pageToPhys("dma_map_page", page), offset, size,
                 dir(dir, "dma_map_page"));
     }
@@ -1631,6 +1648,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         private Duration allocWait = Duration.ofSeconds(1);
         private String slubDebug = System.getProperty("kmem.slub_debug");
         private long vmallocWindow = Vmalloc.DEFAULT_WINDOW;
+        private boolean requireLongTermPin;
+        private String pinRefusal = System.getProperty("kmem.pin.refuse");
 
         private Builder() {
         }
@@ -1766,6 +1785,27 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          */
         public Builder unprivileged() {
             this.unprivileged = true;
+            return this;
+        }
+
+        /**
+         * Fails {@link #build} (and growth) with a clear error when the frames cannot be pinned
+         * long-term, instead of falling back to {@code mlock} only with a warning. Without the
+         * pin the kernel may migrate a frame (compaction, NUMA balancing, memory offlining,
+         * {@code move_pages}) and a device would DMA to a stale physical address.
+         */
+        public Builder requireLongTermPin() {
+            this.requireLongTermPin = true;
+            return this;
+        }
+
+        /**
+         * Fails every long-term pin with {@code errnoName} as the kernel would (EPERM: io_uring
+         * forbidden; ENOSYS, ENOMEM, EFAULT, EOPNOTSUPP): for tests of the fallback. Default:
+         * the {@code kmem.pin.refuse} system property, else none.
+         */
+        Builder pinRefusal(String errnoName) {
+            this.pinRefusal = errnoName;
             return this;
         }
 

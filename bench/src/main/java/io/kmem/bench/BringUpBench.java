@@ -17,8 +17,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Bring-up of a 1 GiB pool of 4 KiB frames (memfd fallocated, mapped, mlocked, PFNs read
- * from pagemap, mem_map written, direct map built), against the cheapest way to get 1 GiB of
+ * Bring-up of a 1 GiB pool of 4 KiB frames (memfd fallocated, mapped, mlocked, pinned
+ * long-term, PFNs read from pagemap, mem_map written, direct map built), the same without the
+ * pin, and the cheapest way to get 1 GiB of
  * pinned memory without physical addresses: anonymous mmap(MAP_POPULATE|MAP_LOCKED).
  */
 @State(Scope.Thread)
@@ -36,6 +37,22 @@ public class BringUpBench {
     @Benchmark
     public long kmemPool1GiB() {
         pool = MemoryPool.builder().name("bench").smallPages(GIB).build();
+        return pool.frames();
+    }
+
+    /**
+     * The same pool without the long-term pin (mlock only: every pin refused as by a kernel
+     * without io_uring, through {@code kmem.pin.refuse}); the difference to
+     * {@link #kmemPool1GiB} is the pin's own cost.
+     */
+    @Benchmark
+    public long kmemPool1GiBMlockOnly() {
+        System.setProperty("kmem.pin.refuse", "ENOSYS");
+        try {
+            pool = MemoryPool.builder().name("bench").smallPages(GIB).build();
+        } finally {
+            System.clearProperty("kmem.pin.refuse");
+        }
         return pool.frames();
     }
 

@@ -265,6 +265,7 @@ public final class Main {
             if (!workload.equals("none")) {
                 out.println("# workload '" + workload + "': " + held.summary() + "\n");
             }
+            out.println("# pinning: " + pool.pinState().summary() + "\n");
             reports(pool.mxBean(), out);
         }
         return OK;

@@ -33,11 +33,13 @@ final class Tour {
     static int run(MemoryPool.Builder builder, PrintStream out) {
         out.println("== kmem tour ==");
         out.println("Building the pool: memfd frames are mapped and mlocked (4 KiB frames in 2 MiB shmem folios where");
-        out.println("the host allows), their PFNs read from /proc/self/pagemap, and each run of consecutive PFNs");
+        out.println("the host allows), pinned long-term (io_uring buffer registration: the kernel cannot migrate");
+        out.println("them), their PFNs read from /proc/self/pagemap, and each run of consecutive PFNs");
         out.println("mapped into the direct map at directBase + (pfn - basePfn) * 4 KiB.\n");
         try (MemoryPool pool = builder.build()) {
-            out.printf(Locale.ROOT, "pool '%s': %d frames (%d MiB) in %.1f ms%n%n", pool.name(), pool.frames(),
+            out.printf(Locale.ROOT, "pool '%s': %d frames (%d MiB) in %.1f ms%n", pool.name(), pool.frames(),
                     pool.frames() >> 8, pool.bringUpNanos() / 1e6);
+            out.printf(Locale.ROOT, "pinning: %s%n%n", pool.pinState().summary());
             out.println("-- The direct map: virt_to_phys is arithmetic, and pagemap agrees --");
             long[] pfns = samplePfns(pool);
             int mismatches = 0;

@@ -35,6 +35,7 @@ class TourTest {
         assertTrue(r.out().contains("the device's bytes at 0x10 are 78 56 34 12 (little-endian); readl gives"
                 + " 0x12345678"), r.toString());
         assertTrue(r.out().contains("a second, overlapping request: ResourceBusyException:"), r.toString());
+        assertTrue(r.out().contains("\npinning: long-term pin ("), r.toString());
         assertTrue(r.out().lines().anyMatch(l -> l.matches("  [0-9a-f]+-[0-9a-f]+ : kmem-tour")),
                 "the request in the iomem excerpt: " + r);
         // DMA: a 32-bit mask refuses a buffer above 4 GiB (every frame on hosts that give user
@@ -61,6 +62,8 @@ class TourTest {
         assertTrue(r.out().contains("skipped: DMA needs physical addresses, and this pool has none (--unprivileged);"),
                 r.toString());
         assertTrue(r.out().contains("has no physical addresses (built unprivileged)"), r.toString());
+        assertTrue(r.out().contains("\npinning: mlock only (0 kB pinned long-term): an unprivileged pool has no"
+                + " physical addresses to keep in place"), r.toString());
     }
 
     /**

@@ -11,6 +11,7 @@ import io.kmem.stats.FrameVerification;
 import io.kmem.stats.HostInfo;
 import io.kmem.stats.MovedFrame;
 import io.kmem.internal.sys.Sys;
+import io.kmem.stats.PinState;
 import io.kmem.error.SyscallException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -26,7 +27,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Notation</h2>
  * <ul>
- *   <li><b>frame</b>: 4 KiB of physical memory the pool holds, populated and mlocked.</li>
+ *   <li><b>frame</b>: 4 KiB of physical memory the pool holds, populated, mlocked and, in a
+ *       physical pool, pinned long-term ({@link LongTermPin}) so the kernel cannot migrate it.</li>
  *   <li><b>pfn</b>: its physical frame number, read from {@code /proc/self/pagemap}; in an
  *       unprivileged pool, the frame index stands in for it.</li>
  *   <li><b>idx</b>: its frame index, {@code source.firstIdx + memfd offset / 4 KiB}; the
@@ -55,14 +57,25 @@ import java.util.concurrent.locks.ReentrantLock;
  * <ol>
  *   <li>Pick memfd ranges: punched holes first, then extend the memfd ({@code ftruncate}).</li>
  *   <li>Map them into the frame view (hugetlb reserves its pages here and fails cleanly when
- *       none are free) and {@code mlock} them: populated and pinned. 4 KiB frames are asked
+ *       none are free) and {@code mlock} them: populated and resident. 4 KiB frames are asked
  *       for in 2 MiB shmem folios where the host allows it (see {@link #adviseHugepage}).</li>
- *   <li>Read their PFNs from pagemap in bulk; PFN 0 means no CAP_SYS_ADMIN.</li>
+ *   <li>Pin them long-term (io_uring buffer registration, see {@link LongTermPin}); the kernel
+ *       may migrate them out of ZONE_MOVABLE or CMA while it pins. Where the pin is refused the
+ *       pool falls back to mlock only, once, with a warning ({@link #pinFrames}).</li>
+ *   <li>Read their PFNs from pagemap in bulk, after the pin; PFN 0 means no CAP_SYS_ADMIN.</li>
  *   <li>A DMA-mask pool holds back frames above its mask and keeps taking, within a bound,
- *       then gives the held-back frames back.</li>
+ *       then gives the held-back frames back, after pinning the frames it keeps anew.</li>
  *   <li>Write mem_map records and the PFN index; map each run into the direct map in one
  *       {@code mmap} call.</li>
  * </ol>
+ *
+ * <h2>Pins</h2>
+ * Each intake adds pins ({@code pins}: a {@link LongTermPin.Pin} and the frame-index ranges it
+ * covers). A release first replaces every pin that covers a released frame by a pin of the
+ * frames it keeps, then drops the old one, so a kept frame is never unpinned; close unpins
+ * everything. The kernel does not split a 2 MiB shmem folio while other frames of it are
+ * pinned: punching a frame out of such a folio zeroes it, and the memory may come back to the
+ * kernel only with the whole folio.
  *
  * <h2>Locking</h2>
  * One lock, {@code growthLock}, serialises growth, release and verify. Translations take no
@@ -85,13 +98,23 @@ public final class FramePool implements AutoCloseable {
      * @param maxBytes     per frame kind, the most the pool may ever hold (virtual reservations)
      * @param dmaMask      highest physical address a frame may end at; -1 for none
      * @param unprivileged frame index as PFN, no physical addresses
+     * @param requireLongTermPin  fail instead of falling back to mlock only when the long-term
+     *                     pin is unavailable
+     * @param pinRefusal   null; or an errno name every long-term pin fails with, as the kernel
+     *                     would (tests of the fallback, see {@link LongTermPin})
      */
-    public record Config(String name, long[] maxBytes, long dmaMask, boolean unprivileged) {
+    public record Config(String name, long[] maxBytes, long dmaMask, boolean unprivileged,
+                         boolean requireLongTermPin, String pinRefusal) {
         public Config {
             if (maxBytes.length != FrameKind.values().length) {
                 throw new IllegalArgumentException("maxBytes needs one entry per FrameKind");
             }
             maxBytes = maxBytes.clone();
+        }
+
+        /** A pool that pins long-term where it can and falls back to mlock only. */
+        public Config(String name, long[] maxBytes, long dmaMask, boolean unprivileged) {
+            this(name, maxBytes, dmaMask, unprivileged, false, null);
         }
     }
 
@@ -126,6 +149,16 @@ public final class FramePool implements AutoCloseable {
     private final MemMap memMap;
     private final PfnIndex pfnIndex;
     private final ReentrantLock growthLock = new ReentrantLock();
+    /** Long-term pins of a physical pool; null in an unprivileged pool (nothing to keep in place). */
+    private final LongTermPin longTermPin;
+    private final boolean requireLongTermPin;
+    /** The pins held, each with the frames it covers; see {@link #pinFrames}. */
+    private final List<Held> pins = new ArrayList<>();
+    /** Null while every frame is pinned long-term; else why frames are only mlocked. */
+    private volatile String mlockOnlyReason;
+    private volatile long pinnedFrames;
+    private volatile int pinRings;
+    private final java.util.concurrent.atomic.AtomicBoolean movableWarned = new java.util.concurrent.atomic.AtomicBoolean();
 
     private final long[] presentByZone = new long[ZoneType.values().length];
     private final long[] presentByKind = new long[FrameKind.values().length];
@@ -140,6 +173,15 @@ public final class FramePool implements AutoCloseable {
         this.host = host;
         this.physical = !config.unprivileged();
         this.dmaMask = config.dmaMask();
+        this.requireLongTermPin = config.requireLongTermPin();
+        this.longTermPin = physical ? new LongTermPin(config.pinRefusal()) : null;
+        if (!physical) {
+            this.mlockOnlyReason = "an unprivileged pool has no physical addresses to keep in place";
+        }
+        if (!physical && requireLongTermPin) {
+            throw new IllegalArgumentException("pool '" + name + "': requireLongTermPin needs a physical pool;"
+                    + " an unprivileged pool has no physical addresses to pin");
+        }
         if (!physical && dmaMask >= 0) {
             throw new IllegalArgumentException("pool '" + name + "': a DMA mask needs physical addresses;"
                     + " an unprivileged pool has none");
@@ -245,6 +287,7 @@ public final class FramePool implements AutoCloseable {
             }
             List<long[]> accepted = new ArrayList<>();
             List<long[]> held = new ArrayList<>();
+            List<Held> newPins = new ArrayList<>();
             long got = 0;
             long taken = 0;
             long limit = dmaMask >= 0 ? wanted * MASK_HARVEST_FACTOR : wanted;
@@ -252,11 +295,21 @@ public final class FramePool implements AutoCloseable {
                 while (got < wanted && taken < limit) {
                     long want = Math.min(wanted - got, limit - taken);
                     long[] range = nextRange(src, want);
-                    long[] pfns = populate(src, range[0], range[1]);
+                    long[] pfns = populate(src, range[0], range[1], newPins);
                     taken += pfns.length;
                     got += admit(src, range[0], pfns, accepted, held);
                 }
+                if (!held.isEmpty() && !newPins.isEmpty()) {
+                    // Frames above the mask go back: pin what stays first, then drop the
+                    // pins that covered everything taken, so no kept frame is ever unpinned.
+                    Held kept = got > 0 ? pinFrames(src, stretches(accepted)) : null;
+                    unpinAll(newPins);
+                    if (kept != null) {
+                        newPins.add(kept);
+                    }
+                }
             } catch (RuntimeException e) {
+                unpinAll(newPins);
                 for (long[] a : accepted) {
                     unadmit(src, a);
                 }
@@ -273,6 +326,7 @@ public final class FramePool implements AutoCloseable {
                 heldBack += h[1];
             }
             if (got < wanted) {
+                unpinAll(newPins);
                 for (long[] a : accepted) {
                     unadmit(src, a);
                 }
@@ -292,6 +346,7 @@ public final class FramePool implements AutoCloseable {
                 }
             }
             Arrays.sort(pfns);
+            pins.addAll(newPins);
             long nanos = System.nanoTime() - start;
             totalIntakeNanos += nanos;
             totalIntakeFrames += got;
@@ -350,6 +405,7 @@ public final class FramePool implements AutoCloseable {
                 }
                 i = j;
             }
+            unpinForRelease(idxs);
             i = 0;
             while (i < idxs.length) {
                 FrameSource src = sourceOf(idxs[i]);
@@ -496,7 +552,7 @@ public final class FramePool implements AutoCloseable {
      * purpose: two threads faulting at once interleave the kernel's per-cpu page batches
      * and cut the pool's physically contiguous runs to a third (measured on 1 GiB).
      */
-    private long[] populate(FrameSource src, long offset, long frames) {
+    private long[] populate(FrameSource src, long offset, long frames, List<Held> newPins) {
         long bytes = frames << PhysLayout.PAGE_SHIFT;
         long view = frameViewBase + (src.firstIdx << PhysLayout.PAGE_SHIFT) + offset;
         try {
@@ -520,27 +576,46 @@ public final class FramePool implements AutoCloseable {
             if (!src.kind.hugetlb()) {
                 adviseHugepage(view, bytes, Libc.MADV_NOHUGEPAGE());
             }
+            Held pin = pinFrames(src, new long[] {src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT), frames});
+            if (pin != null) {
+                newPins.add(pin);
+            }
         } catch (RuntimeException e) {
             discard(src, offset, frames);
             throw e;
         }
         long[] entries = new long[(int) frames];
+        try {
+            readPfns(src, offset, frames, view, entries);
+        } catch (RuntimeException e) {
+            if (!newPins.isEmpty() && newPins.getLast().covers(src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT))) {
+                unpin(newPins.removeLast());
+            }
+            discard(src, offset, frames);
+            throw e;
+        }
+        return entries;
+    }
+
+    /**
+     * Reads the PFNs of a populated, pinned range into {@code entries} (the frame index in an
+     * unprivileged pool). Throws if a frame is missing or its PFN unusable; the caller drops
+     * the range.
+     */
+    private void readPfns(FrameSource src, long offset, long frames, long view, long[] entries) {
         pagemap.read(view, (int) frames, entries, 0);
         for (int i = 0; i < entries.length; i++) {
             long e = entries[i];
             if (!Pagemap.present(e)) {
-                discard(src, offset, frames);
                 throw new KmemException("grow: frame at memfd offset 0x" + Long.toHexString(offset + ((long) i << 12))
                         + " is not present after mlock; pagemap entry 0x" + Long.toHexString(e));
             }
             if (physical) {
                 long pfn = Pagemap.pfn(e);
                 if (pfn == 0) {
-                    discard(src, offset, frames);
                     throw new PrivilegeException(noPfnMessage(name));
                 }
                 if (pfn < basePfn || pfn >= limitPfn) {
-                    discard(src, offset, frames);
                     throw new KmemException("grow: pfn 0x" + Long.toHexString(pfn) + " lies outside the host's zones"
                             + " [0x" + Long.toHexString(basePfn) + ", 0x" + Long.toHexString(limitPfn)
                             + ") read from " + HostInfo.ZONEINFO + " (memory hot-added since the pool was built?)");
@@ -550,7 +625,6 @@ public final class FramePool implements AutoCloseable {
                 entries[i] = src.firstIdx + (offset >>> PhysLayout.PAGE_SHIFT) + i;
             }
         }
-        return entries;
     }
 
     /**
@@ -713,6 +787,185 @@ public final class FramePool implements AutoCloseable {
         }
         directMapRuns += maps;
         return maps;
+    }
+
+    // ---------------------------------------------------------------- long-term pins
+
+    /** One long-term pin and the frames it covers: {first idx, frames, ...}, all of one source. */
+    private record Held(LongTermPin.Pin pin, long[] idxRanges) {
+        boolean covers(long idx) {
+            for (int i = 0; i < idxRanges.length; i += 2) {
+                if (idx >= idxRanges[i] && idx < idxRanges[i] + idxRanges[i + 1]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        long frames() {
+            long n = 0;
+            for (int i = 1; i < idxRanges.length; i += 2) {
+                n += idxRanges[i];
+            }
+            return n;
+        }
+    }
+
+    /**
+     * Pins frames long-term through their frame-view mappings (see {@link LongTermPin}).
+     * Returns null when the pool is mlock only: unprivileged, or the kernel refused an earlier
+     * or this pin; the first refusal is logged once as a warning with its reason and fix, and
+     * the pool stays mlock only.
+     *
+     * @throws KmemException when the kernel refuses and the pool requires the long-term pin
+     */
+    private Held pinFrames(FrameSource src, long[] idxRanges) {
+        if (longTermPin == null || mlockOnlyReason != null) {
+            return null;
+        }
+        long[] ranges = new long[idxRanges.length];
+        for (int i = 0; i < idxRanges.length; i += 2) {
+            ranges[i] = frameViewAddress(idxRanges[i]);
+            ranges[i + 1] = idxRanges[i + 1] << PhysLayout.PAGE_SHIFT;
+        }
+        try {
+            LongTermPin.Pin pin = longTermPin.pin(ranges);
+            Held held = new Held(pin, idxRanges);
+            pinnedFrames += held.frames();
+            pinRings += pin.rings();
+            return held;
+        } catch (SyscallException e) {
+            String reason = LongTermPin.refusal(e, src.kind.hugetlb());
+            if (requireLongTermPin) {
+                throw new KmemException("grow: pool '" + name + "' requires a long-term pin (requireLongTermPin) and"
+                        + " cannot have one: " + reason, e);
+            }
+            mlockOnlyReason = reason;
+            System.getLogger("io.kmem").log(System.Logger.Level.WARNING, "pool '" + name + "': frames are mlocked"
+                    + " only, not pinned long-term: " + reason + ". The kernel may still migrate them (compaction,"
+                    + " NUMA balancing, memory offlining, move_pages), and a device would then DMA to memory that"
+                    + " is no longer the pool's; verify() sees it only afterwards. Build the pool with"
+                    + " requireLongTermPin() to make this an error");
+            return null;
+        }
+    }
+
+    private void unpin(Held held) {
+        longTermPin.unpin(held.pin());
+        pinnedFrames -= held.frames();
+        pinRings -= held.pin().rings();
+    }
+
+    private void unpinAll(List<Held> held) {
+        RuntimeException first = null;
+        for (Held h : held) {
+            try {
+                unpin(h);
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        held.clear();
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    /** {first idx, frames, ...} of accepted stretches ({idx, pfn, ...} with consecutive idx). */
+    private static long[] stretches(List<long[]> accepted) {
+        long[] out = new long[2 * accepted.size()];
+        for (int i = 0; i < accepted.size(); i++) {
+            out[2 * i] = accepted.get(i)[0];
+            out[2 * i + 1] = accepted.get(i).length / 2;
+        }
+        return out;
+    }
+
+    /**
+     * Before frames go back to the kernel: every pin that covers one of {@code idxs} (sorted)
+     * is replaced by a pin of the frames it keeps, taken before the old one is dropped, so
+     * that no kept frame is unpinned even for a moment.
+     */
+    private void unpinForRelease(long[] idxs) {
+        for (int k = 0; k < pins.size(); k++) {
+            Held h = pins.get(k);
+            long[] rest = subtract(h.idxRanges(), idxs);
+            if (rest == h.idxRanges()) {
+                continue;
+            }
+            Held replacement = rest.length == 0 ? null : pinFrames(sourceOf(rest[0]), rest);
+            unpin(h);
+            if (replacement != null) {
+                pins.set(k, replacement);
+            } else {
+                pins.remove(k--);
+            }
+        }
+    }
+
+    /** {@code ranges} ({first, count, ...}) without the sorted {@code idxs}; the same array if none falls in. */
+    private static long[] subtract(long[] ranges, long[] idxs) {
+        long[] out = null;
+        int n = 0;
+        for (int r = 0; r < ranges.length; r += 2) {
+            long lo = ranges[r];
+            long hi = lo + ranges[r + 1];
+            int i = lowerBound(idxs, lo);
+            if (out == null && (i == idxs.length || idxs[i] >= hi)) {
+                continue;
+            }
+            if (out == null) {
+                out = new long[ranges.length + 2 * idxs.length];
+                System.arraycopy(ranges, 0, out, 0, r);
+                n = r;
+            }
+            long from = lo;
+            for (; i < idxs.length && idxs[i] < hi; i++) {
+                if (idxs[i] > from) {
+                    out[n++] = from;
+                    out[n++] = idxs[i] - from;
+                }
+                from = idxs[i] + 1;
+            }
+            if (from < hi) {
+                out[n++] = from;
+                out[n++] = hi - from;
+            }
+        }
+        return out == null ? ranges : Arrays.copyOf(out, n);
+    }
+
+    private static int lowerBound(long[] sorted, long key) {
+        int lo = 0;
+        int hi = sorted.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] < key) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
+    }
+
+    /** How the pool's frames are held in place now. */
+    public PinState pinState() {
+        return new PinState(mlockOnlyReason == null, mlockOnlyReason, pinnedFrames << PhysLayout.PAGE_SHIFT, pinRings);
+    }
+
+    /**
+     * Warns once per pool, naming {@code function}, when a physical pool's frames are
+     * mlocked only: the addresses a device is given can move. For the DMA API and
+     * {@code pci_set_master}.
+     */
+    public void warnIfMovable(String function) {
+        String reason = mlockOnlyReason;
+        if (physical && reason != null && movableWarned.compareAndSet(false, true)) {
+            System.getLogger("io.kmem").log(System.Logger.Level.WARNING, function + ": pool '" + name
+                    + "' is mlock only (" + reason + "): the physical addresses a device is given can change under"
+                    + " it when the kernel migrates a frame");
+        }
     }
 
     // ---------------------------------------------------------------- other mappings of frames
@@ -1124,6 +1377,14 @@ public final class FramePool implements AutoCloseable {
                 return;
             }
             closed = true;
+            if (longTermPin != null) {
+                try {
+                    unpinAll(pins);
+                } catch (RuntimeException e) {
+                    System.getLogger("io.kmem").log(System.Logger.Level.WARNING, "close: pool '" + name + "': unpinning"
+                            + " failed; the pins go when the rings' descriptors close: " + e.getMessage());
+                }
+            }
             arena.close();
             pagemap.close();
             for (FrameSource s : sources) {

@@ -50,6 +50,13 @@ public final class PhysReport {
                         + (pool.maxFrames(k) * 4) + " kB");
             }
         }
+        io.kmem.stats.PinState pin = pool.pinState();
+        sb.append(String.format(Locale.ROOT, "%-16s %s%n", "Pinning:", pin.longTerm() ? "long-term" : "mlock only"));
+        sb.append("  # ").append(pin.longTerm()
+                ? "FOLL_LONGTERM pins (io_uring buffer registration): the kernel cannot migrate the frames"
+                : pin.reason()).append('\n');
+        line(sb, "PinnedLongTerm", pin.pinnedBytes() >> 10, "kB", "held by " + pin.rings() + " io_uring ring"
+                + (pin.rings() == 1 ? "" : "s") + " (IORING_REGISTER_BUFFERS), kept open for the pool's life");
         for (ZoneType z : ZoneType.values()) {
             line(sb, "Zone" + z.procName(), kb(pool.presentFrames(z)),
                     pool.physical() ? "PFN < " + limitText(z) + " (pagemap PFN of each frame)"
@@ -81,7 +88,7 @@ public final class PhysReport {
         sb.append(String.format(Locale.ROOT, "%-16s %d frames in %.1f ms = %.0f frames/s (%.2f GiB/s)%n",
                 "BringUp:", bringUpFrames, ms, bringUpFrames * 1e9 / Math.max(1, bringUpNanos),
                 bringUpFrames * 4096.0 / (1L << 30) * 1e9 / Math.max(1, bringUpNanos)));
-        sb.append("  # System.nanoTime around memfd mmap, mlock, pagemap pread, mem_map and direct map\n");
+        sb.append("  # System.nanoTime around memfd mmap, mlock, long-term pin, pagemap pread, mem_map and direct map\n");
         sb.append("\n# Physically contiguous runs (consecutive PFNs), by length in 4 KiB frames\n");
         long[] hist = pool.contiguityHistogram();
         long max = 1;

@@ -4,6 +4,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 import io.kmem.bindings.Libc;
 import io.kmem.error.SyscallException;
+import io.kmem.bindings.io_uring_params;
 import io.kmem.bindings.rlimit;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -137,6 +138,17 @@ public final class Sys {
     /** {@code (state) -> int cpu} */
     private static final MethodHandle SCHED_GETCPU =
             capturing(Libc.sched_getcpu$address(), Libc.sched_getcpu$descriptor());
+    /**
+     * {@code (state, long SYS_io_uring_setup, long entries, MemorySegment params) -> long}: the
+     * variadic {@code syscall(2)}; every variadic argument is passed as a {@code long} or a
+     * pointer, as the kernel reads whole registers.
+     */
+    private static final MethodHandle SYSCALL_IO_URING_SETUP = capturing(Libc.syscall.address(),
+            Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(1));
+    /** {@code (state, long SYS_io_uring_register, long fd, long opcode, MemorySegment arg, long nr) -> long} */
+    private static final MethodHandle SYSCALL_IO_URING_REGISTER = capturing(Libc.syscall.address(),
+            Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG).descriptor(),
+            Linker.Option.firstVariadicArg(1));
     /** {@code () -> int pid} */
     private static final MethodHandle GETPID =
             LINKER.downcallHandle(Libc.getpid$address(), Libc.getpid$descriptor());
@@ -639,6 +651,79 @@ public final class Sys {
     public static long pwrite(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pwrite", buf, count);
         return transfer(PWRITE, "pwrite", null, fd, buf, count, offset);
+    }
+
+    // ---------------------------------------------------------------- io_uring
+
+    /**
+     * {@code io_uring_setup(2)} through {@code syscall(2)}: a ring of {@code entries} entries.
+     * kmem uses rings only to register buffers (the long-term pin), never to submit I/O.
+     *
+     * @param params a zeroed {@code struct io_uring_params} the kernel fills in
+     * @return the ring's file descriptor (close-on-exec)
+     * @throws SyscallException if the call fails: ENOSYS (no io_uring in this kernel), EPERM
+     *                          (io_uring disabled by {@code kernel.io_uring_disabled} or
+     *                          blocked by a seccomp profile), ENOMEM, EMFILE
+     */
+    public static int ioUringSetup(int entries, MemorySegment params) {
+        checkBuffer("io_uring_setup", params, io_uring_params.sizeof());
+        MemorySegment state = CALL_STATE.get();
+        long result;
+        try {
+            result = (long) SYSCALL_IO_URING_SETUP.invokeExact(state, (long) Libc.SYS_io_uring_setup(),
+                    (long) entries, params);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result < 0) {
+            int errno = errno(state);
+            throw failure("io_uring_setup", "entries=" + entries, errno, ioUringHint(errno));
+        }
+        return (int) result;
+    }
+
+    /**
+     * {@code io_uring_register(2)} through {@code syscall(2)}.
+     *
+     * @param opcode {@code IORING_REGISTER_BUFFERS} ({@code arg}: {@code nrArgs} struct iovec),
+     *               {@code IORING_UNREGISTER_BUFFERS} ({@code arg} NULL, {@code nrArgs} 0), ...
+     * @return the call's non-negative result
+     * @throws SyscallException if the call fails; for buffer registration: ENOMEM (the user's
+     *                          RLIMIT_MEMLOCK, or hugetlb pages in ZONE_MOVABLE), EFAULT (pages
+     *                          that cannot be pinned), EOPNOTSUPP (file-backed memory other than
+     *                          shmem and hugetlbfs), EBUSY (buffers already registered), EINVAL
+     *                          (an iovec above 1 GiB, more than 16384 of them)
+     */
+    public static int ioUringRegister(int fd, int opcode, MemorySegment arg, int nrArgs) {
+        MemorySegment state = CALL_STATE.get();
+        long result;
+        while (true) {
+            try {
+                result = (long) SYSCALL_IO_URING_REGISTER.invokeExact(state, (long) Libc.SYS_io_uring_register(),
+                        (long) fd, (long) opcode, arg, (long) nrArgs);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (result >= 0) {
+                return (int) result;
+            }
+            int errno = errno(state);
+            if (errno != EINTR) {
+                throw failure("io_uring_register", "fd=" + fd + ", opcode=" + opcode + ", nr_args=" + nrArgs, errno,
+                        null);
+            }
+        }
+    }
+
+    private static String ioUringHint(int errno) {
+        if (errno == EPERM) {
+            return "io_uring is disabled for this process: sysctl kernel.io_uring_disabled=0 (or add the user to"
+                    + " kernel.io_uring_group), or allow io_uring_setup in the container's seccomp profile";
+        }
+        if (errno == Libc.ENOSYS()) {
+            return "this kernel has no io_uring (built without CONFIG_IO_URING, or older than 5.1)";
+        }
+        return null;
     }
 
     // ---------------------------------------------------------------- process and system

@@ -1,0 +1,235 @@
+package io.kmem.internal.phys;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.kmem.error.KmemException;
+import io.kmem.error.SyscallException;
+import io.kmem.gfp.FrameKind;
+import io.kmem.stats.PinState;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The long-term pin on this host: what the pool says it pinned is what the kernel holds
+ * registered, read back from {@code /proc/self/fdinfo} of the process's io_uring rings (the
+ * kernel lists each registered buffer as {@code N: 0xADDR/LEN}). That the pin keeps pages
+ * from migrating is proven in the guest ({@code tools/vm-test pin}), where migration can be
+ * forced.
+ */
+class LongTermPinTest {
+    private static final long MIB = 1L << 20;
+    private static final Pattern BUFFER = Pattern.compile("^\\s*\\d+: 0x([0-9a-f]+)/(\\d+)$");
+
+    private static FramePool pool(long smallMax, long dmaMask, boolean require, String refuse) {
+        long[] max = new long[FrameKind.values().length];
+        max[FrameKind.SMALL_4K.ordinal()] = smallMax;
+        return FramePool.create(new FramePool.Config("pin", max, dmaMask, false, require, refuse));
+    }
+
+    /** Every buffer registered with an io_uring ring of this process: {address, length} pairs. */
+    static List<long[]> registeredBuffers() throws IOException {
+        List<long[]> out = new ArrayList<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(fd).toString();
+                } catch (IOException gone) {
+                    continue;
+                }
+                if (!target.equals("anon_inode:[io_uring]")) {
+                    continue;
+                }
+                for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo").resolve(fd.getFileName()))) {
+                    Matcher m = BUFFER.matcher(line);
+                    if (m.matches()) {
+                        out.add(new long[] {Long.parseUnsignedLong(m.group(1), 16), Long.parseLong(m.group(2))});
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Frames (by frame-view address) inside some registered buffer of this process. */
+    private static boolean registered(List<long[]> buffers, long addr) {
+        for (long[] b : buffers) {
+            if (addr >= b[0] && addr < b[0] + b[1]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static long registeredBytesIn(List<long[]> buffers, long from, long to) {
+        long n = 0;
+        for (long[] b : buffers) {
+            n += Math.max(0, Math.min(to, b[0] + b[1]) - Math.max(from, b[0]));
+        }
+        return n;
+    }
+
+    @Test
+    void everyFrameOfAPhysicalPoolIsRegisteredWithIoUringAndThePoolSaysSo() throws IOException {
+        try (FramePool p = pool(64 * MIB, -1, false, null)) {
+            p.grow(FrameKind.SMALL_4K, 4096);
+            p.grow(FrameKind.SMALL_4K, 1024);
+            PinState pin = p.pinState();
+            assertTrue(pin.longTerm(), "this host (root, io_uring allowed) pins long-term: " + pin);
+            assertNull(pin.reason());
+            assertEquals(5120 * 4096L, pin.pinnedBytes());
+            assertTrue(pin.rings() >= 1, pin.toString());
+            List<long[]> buffers = registeredBuffers();
+            long first = p.firstIdx(FrameKind.SMALL_4K);
+            long from = p.frameViewAddress(first);
+            assertEquals(5120 * 4096L, registeredBytesIn(buffers, from, p.frameViewAddress(first + 5120)),
+                    "fdinfo of the rings lists the pool's frame view, every byte once: " + describe(buffers));
+            for (long idx = first; idx < first + 5120; idx++) {
+                assertTrue(registered(buffers, p.frameViewAddress(idx)), "frame " + idx + " registered");
+            }
+            assertTrue(pin.summary().startsWith("long-term pin (20480 kB"), pin.summary());
+        }
+    }
+
+    @Test
+    void releasedFramesAreUnpinnedAndTheFramesKeptStayPinned() throws IOException {
+        try (FramePool p = pool(16 * MIB, -1, false, null)) {
+            p.grow(FrameKind.SMALL_4K, 2048);
+            long first = p.firstIdx(FrameKind.SMALL_4K);
+            long[] give = new long[100];
+            for (int i = 0; i < give.length; i++) {
+                give[i] = MemMap.pfn(p.memMap().info(first + 700 + 3 * i));
+            }
+            p.release(give);
+            assertEquals((2048 - 100) * 4096L, p.pinState().pinnedBytes());
+            List<long[]> buffers = registeredBuffers();
+            for (long idx = first; idx < first + 2048; idx++) {
+                boolean released = idx >= first + 700 && idx < first + 1000 && (idx - first - 700) % 3 == 0;
+                assertEquals(!released, registered(buffers, p.frameViewAddress(idx)),
+                        "frame " + idx + (released ? " released: unpinned" : " kept: pinned"));
+            }
+            assertEquals((2048 - 100) * 4096L, registeredBytesIn(buffers, p.frameViewAddress(first),
+                    p.frameViewAddress(first + 2048)));
+            p.grow(FrameKind.SMALL_4K, 100);
+            assertEquals(2048 * 4096L, p.pinState().pinnedBytes(), "the holes, refilled, are pinned again");
+            assertEquals(2048 * 4096L, registeredBytesIn(registeredBuffers(), p.frameViewAddress(first),
+                    p.frameViewAddress(first + 2048)));
+            assertTrue(p.verify().moved().isEmpty());
+        }
+    }
+
+    @Test
+    void closingThePoolUnregistersAndClosesItsRings() throws IOException {
+        int before = registeredBuffers().size();
+        FramePool p = pool(16 * MIB, -1, false, null);
+        p.grow(FrameKind.SMALL_4K, 1024);
+        assertTrue(registeredBuffers().size() > before);
+        p.close();
+        assertEquals(before, registeredBuffers().size());
+    }
+
+    @Test
+    void aDmaMaskPoolPinsOnlyTheFramesItKeeps() throws IOException {
+        // A mask at the median PFN of a sample intake: the masked pool takes frames from
+        // either side of it and holds back those above, which must not stay pinned.
+        long mask;
+        try (FramePool sample = pool(16 * MIB, -1, false, null)) {
+            long[] pfns = sample.grow(FrameKind.SMALL_4K, 1024).pfns();
+            mask = (pfns[pfns.length / 2] << 12) - 1;
+        }
+        try (FramePool p = pool(64 * MIB, mask, false, null)) {
+            FramePool.Intake in = p.grow(FrameKind.SMALL_4K, 256);
+            assertTrue(in.heldBack() > 0, "the mask 0x" + Long.toHexString(mask) + " held frames back");
+            assertEquals(p.presentFrames() * 4096, p.pinState().pinnedBytes());
+            long first = p.firstIdx(FrameKind.SMALL_4K);
+            long end = first + p.maxFrames(FrameKind.SMALL_4K);
+            assertEquals(p.presentFrames() * 4096, registeredBytesIn(registeredBuffers(), p.frameViewAddress(first),
+                    p.frameViewAddress(end)), "held-back frames are not left pinned");
+        }
+    }
+
+    @Test
+    void whenIoUringIsForbiddenThePoolFallsBackToMlockAndSaysWhy() throws IOException {
+        int before = registeredBuffers().size();
+        try (FramePool p = pool(16 * MIB, -1, false, "EPERM")) {
+            p.grow(FrameKind.SMALL_4K, 1024);
+            p.grow(FrameKind.SMALL_4K, 1024);
+            PinState pin = p.pinState();
+            assertFalse(pin.longTerm());
+            assertEquals(0, pin.pinnedBytes());
+            assertEquals(0, pin.rings());
+            assertTrue(pin.reason().contains("io_uring is forbidden (io_uring_setup EPERM)")
+                    && pin.reason().contains("kernel.io_uring_disabled=0")
+                    && pin.reason().contains("seccomp"), pin.reason());
+            assertTrue(pin.summary().startsWith("mlock only (0 kB pinned long-term): io_uring is forbidden"),
+                    pin.summary());
+            assertEquals(2048, p.presentFrames(), "the pool still works, mlocked");
+            assertEquals(before, registeredBuffers().size());
+        }
+    }
+
+    @Test
+    void requireLongTermPinTurnsTheRefusalIntoAnErrorAndLeavesThePoolEmpty() throws IOException {
+        int before = registeredBuffers().size();
+        try (FramePool p = pool(16 * MIB, -1, true, "EPERM")) {
+            KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.SMALL_4K, 1024));
+            assertTrue(e.getMessage().startsWith("grow: pool 'pin' requires a long-term pin (requireLongTermPin)"
+                    + " and cannot have one: io_uring is forbidden"), e.getMessage());
+            assertTrue(e.getMessage().contains("kernel.io_uring_disabled=0"), e.getMessage());
+            assertEquals(0, p.presentFrames());
+            assertEquals(before, registeredBuffers().size());
+            assertTrue(p.pinState().longTerm(), "nothing held, nothing unpinned: " + p.pinState());
+        }
+    }
+
+    @Test
+    void anUnprivilegedPoolIsNotPinnedAndCannotRequireIt() {
+        long[] max = new long[FrameKind.values().length];
+        max[FrameKind.SMALL_4K.ordinal()] = 8 * MIB;
+        try (FramePool p = FramePool.create(new FramePool.Config("u", max, -1, true))) {
+            p.grow(FrameKind.SMALL_4K, 256);
+            assertFalse(p.pinState().longTerm());
+            assertTrue(p.pinState().reason().contains("unprivileged"), p.pinState().reason());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FramePool.create(new FramePool.Config("u", max, -1, true, true, null)));
+        assertTrue(e.getMessage().contains("requireLongTermPin needs a physical pool"), e.getMessage());
+    }
+
+    @Test
+    void everyRefusalNamesItsCauseAndItsFix() {
+        assertTrue(refusal("ENOMEM", false).contains("RLIMIT_MEMLOCK is exhausted")
+                && refusal("ENOMEM", false).contains("locked_vm, shared by every process of this uid")
+                && refusal("ENOMEM", false).contains("ulimit -l unlimited"), refusal("ENOMEM", false));
+        assertTrue(refusal("ENOMEM", true).contains("ZONE_MOVABLE"), refusal("ENOMEM", true));
+        assertTrue(refusal("EFAULT", true).contains("ZONE_MOVABLE"), refusal("EFAULT", true));
+        assertTrue(refusal("ENOSYS", false).contains("this kernel has no io_uring"), refusal("ENOSYS", false));
+        assertTrue(refusal("EOPNOTSUPP", false).contains("shmem and hugetlbfs"), refusal("EOPNOTSUPP", false));
+    }
+
+    private static String refusal(String errno, boolean hugetlb) {
+        SyscallException e = assertThrows(SyscallException.class,
+                () -> new LongTermPin(errno).pin(new long[] {0x10000, 4096}));
+        return LongTermPin.refusal(e, hugetlb);
+    }
+
+    private static String describe(List<long[]> buffers) {
+        StringBuilder sb = new StringBuilder();
+        for (long[] b : buffers) {
+            sb.append(Arrays.toString(new String[] {Long.toHexString(b[0]), Long.toString(b[1])}));
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,667 @@
+package io.kmem.vmtest;
+
+import static io.kmem.DmaApi.DMA_BIT_MASK;
+import static io.kmem.DmaApi.DMA_MAPPING_ERROR;
+import static io.kmem.gfp.Gfp.GFP_KERNEL;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import io.kmem.Device;
+import io.kmem.DmaDirection;
+import io.kmem.IoMem;
+import io.kmem.MemoryPool;
+import io.kmem.PciDev;
+import io.kmem.error.KmemException;
+import io.kmem.stats.FrameVerification;
+import io.kmem.stats.PinState;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The long-term pin proven by force, run as root in the guest of {@code tools/vm-test pin}
+ * (two NUMA nodes of 1 GiB each, CPUs on node 0, memory blocks that can be offlined, edu with
+ * a 32-bit DMA mask). The kernel is made to migrate memory two ways, and a control region
+ * shows that it really does:
+ *
+ * <ol>
+ *   <li><b>Setup.</b> A control region outside kmem (a plain memfd, 32 MiB, populated and
+ *       mlocked, bound to node 1 by {@code mbind}) and a kmem pool built with
+ *       {@code requireLongTermPin()} whose memfd is bound to node 1 the same way before it
+ *       grows by 32 MiB (so both sit in node 1's offlinable memory blocks, and no page table
+ *       does: page tables follow the task's policy, node 0). Both filled with a pattern.</li>
+ *   <li><b>move_pages.</b> Another process (this class, {@code move}) calls
+ *       {@code move_pages(pid, ..., node 0, MPOL_MF_MOVE_ALL)} on every control page and every
+ *       pool page: every control PFN changes, no pool PFN does. It moves the control back to
+ *       node 1: every control PFN changes again.</li>
+ *   <li><b>Offline.</b> Blocks of node 1 with control pages and no pool frame are offlined
+ *       (their control pages move; the block is onlined again after); blocks with pool frames
+ *       are offlined under a 20 s timeout: the kernel keeps retrying the pinned frames until
+ *       the signal, the block stays online, the pool's frames stay, control pages in the same
+ *       block move.</li>
+ *   <li><b>After.</b> {@code verify()} finds every frame at its PFN, the pattern is intact, and
+ *       the edu device DMAs between pool buffers through their physical addresses
+ *       byte-exact.</li>
+ *   <li><b>Fallback.</b> A process with io_uring forbidden by a seccomp filter (as container
+ *       profiles do; this 6.1 kernel has no {@code kernel.io_uring_disabled}) builds a pool:
+ *       it warns, reports mlock only with the reason, {@code requireLongTermPin()} fails with
+ *       the reason, and {@code move_pages} does move that pool's frames ({@code verify()}
+ *       reports them).</li>
+ * </ol>
+ * Output lines start with {@code kmem-vmtest:}; the last is PASS or FAIL, as for
+ * {@link EduDriver}.
+ */
+public final class PinDriver {
+    private static final long PAGE = 4096;
+    private static final long MIB = 1 << 20;
+    private static final int PAGES = 8192;
+    private static final int NODE0 = 0;
+    private static final int NODE1 = 1;
+    private static final int OFFLINE_TIMEOUT_S = 20;
+    /** The pin scenario's edu is started with {@code dma_mask=0xffffffffffffffff}: the DIMM lies above 4 GiB. */
+    private static final long EDU_MASK = DMA_BIT_MASK(64);
+
+    private final long t0 = System.nanoTime();
+    private int checks;
+
+    public static void main(String[] args) {
+        PinDriver d = new PinDriver();
+        try {
+            if (args.length > 0 && args[0].equals("move")) {
+                move(args);
+                return;
+            }
+            if (args.length > 0 && args[0].equals("fallback")) {
+                d.fallback();
+                say("fallback: OK, %d checks", d.checks);
+                System.exit(0);
+            }
+            d.run();
+            say("PASS: %d checks, %d ms in the driver", d.checks, (System.nanoTime() - d.t0) / 1_000_000);
+            System.exit(0);
+        } catch (Throwable t) {
+            say("FAIL: %s", t);
+            t.printStackTrace(System.out);
+            System.out.flush();
+            System.exit(1);
+        }
+    }
+
+    private void run() throws Exception {
+        long blockBytes = Long.parseLong(Files.readString(Path.of("/sys/devices/system/memory/block_size_bytes"))
+                .strip(), 16);
+        say("start: %s, Java %s, pid %d; nodes %s, memory blocks of %d MiB", Files.readString(Path.of(
+                "/proc/version")).strip().split(" \\(")[0], Runtime.version(), ProcessHandle.current().pid(),
+                Files.readString(Path.of("/sys/devices/system/node/has_memory")).strip(), blockBytes >> 20);
+        check(Files.exists(Path.of("/sys/devices/system/node/node1")), "the guest has a NUMA node 1");
+        // The DIMM's memory blocks are offline after boot (memhp_default_state=offline), so no
+        // kernel allocation has landed in them: the lower half goes online as ZONE_NORMAL, the
+        // upper half as ZONE_MOVABLE, both in node 1.
+        List<Long> dimm = new ArrayList<>();
+        try (var blocks = Files.list(Path.of("/sys/devices/system/memory"))) {
+            for (Path b : blocks.filter(p -> p.getFileName().toString().matches("memory\\d+")).toList()) {
+                if (Files.readString(b.resolve("state")).strip().equals("offline")) {
+                    dimm.add(Long.parseLong(b.getFileName().toString().substring(6)));
+                }
+            }
+        }
+        java.util.Collections.sort(dimm);
+        check(dimm.size() >= 4, "the DIMM's memory blocks are offline after boot: %s", dimm);
+        // The first ZONE_NORMAL block of node 1 receives the kernel's per-node slab structures
+        // (unmovable): it is onlined alone and filled, so the pool's frames land in the next one.
+        setState(dimm.get(0), "online_kernel");
+        long filler = fillBlock(blockBytes);
+        for (int i = 1; i < dimm.size(); i++) {
+            setState(dimm.get(i), i < dimm.size() / 2 ? "online_kernel" : "online_movable");
+        }
+        say("DIMM memory blocks %s of node 1 onlined: lower half ZONE_NORMAL, upper half ZONE_MOVABLE (%s);"
+                + " memory%d (the kernel's slab for node 1) filled first: %s", dimm, zonesOf(dimm), dimm.get(0),
+                byBlock(pfns(filler, (int) (blockBytes / PAGE)), blockBytes));
+
+        // 1. The control region and the pool, both on node 1.
+        long control = controlRegion();
+        long[] controlPfns0 = pfns(control, PAGES);
+        check(countOnNode(controlPfns0, blockBytes, NODE1) == PAGES, "the control region's %d pages are on node 1",
+                PAGES);
+        try (MemoryPool pool = MemoryPool.builder().name("pin").smallPages(4 * MIB).maxSmallPages(68 * MIB)
+                .requireLongTermPin().build()) {
+            PinState pin = pool.pinState();
+            check(pin.longTerm(), "the pool is pinned long-term: %s", pin.summary());
+            bindPoolMemfd("pin", 68 * MIB, NODE1);
+            // Blocks from the pool's first 4 MiB (node 0) are put aside; the rest grew on node 1.
+            long[] blocks = new long[PAGES / 512];
+            List<Long> aside = new ArrayList<>();
+            for (int i = 0; i < blocks.length; ) {
+                long b = pool.__get_free_pages(GFP_KERNEL, 9);
+                check(b != 0, "__get_free_pages(GFP_KERNEL, 9) #%d grows the pool", i + aside.size());
+                if (countOnNode(new long[] {pool.virt_to_phys(b) / PAGE}, blockBytes, NODE1) == 1) {
+                    blocks[i++] = b;
+                } else {
+                    aside.add(b);
+                }
+            }
+            for (long b : aside) {
+                pool.free_pages(b, 9);
+            }
+            long[] poolAddrs = new long[PAGES];
+            for (int i = 0; i < PAGES; i++) {
+                poolAddrs[i] = blocks[i / 512] + (i % 512) * PAGE;
+                fill(poolAddrs[i], i);
+            }
+            long[] poolPfns0 = new long[PAGES];
+            for (int i = 0; i < PAGES; i++) {
+                poolPfns0[i] = pool.virt_to_phys(poolAddrs[i]) / PAGE;
+                check(pagemapPfn(poolAddrs[i]) == poolPfns0[i], "pool page %d: pagemap agrees with virt_to_phys", i);
+            }
+            check(countOnNode(poolPfns0, blockBytes, NODE1) == PAGES, "the pool's %d test pages are on node 1 (%d)",
+                    PAGES, countOnNode(poolPfns0, blockBytes, NODE1));
+            say("where the pages are: control by block %s; pool test pages by block %s (registration migrated them"
+                    + " out of ZONE_MOVABLE before kmem read their PFNs)", byBlock(controlPfns0, blockBytes),
+                    byBlock(poolPfns0, blockBytes));
+            pin = pool.pinState();
+            check(pin.longTerm() && pin.pinnedBytes() >= 36 * MIB, "pinned: %s", pin.summary());
+            say("setup: control region 32 MiB at 0x%x, pool '%s' %s; pool meminfo says:%n%s", control, "pin",
+                    pin.summary(), grepMeminfo(pool.meminfo()));
+
+            // 2. move_pages from another process.
+            Path ctlFile = addresses("control", control, PAGES);
+            Path poolFile = addresses("pool", poolAddrs);
+            child("move", Long.toString(ProcessHandle.current().pid()), Integer.toString(NODE0), ctlFile.toString(),
+                    poolFile.toString());
+            long[] controlPfns1 = pfns(control, PAGES);
+            int ctlMoved = changed(controlPfns0, controlPfns1);
+            int poolMoved = changed(poolPfns0, pagemapPfns(poolAddrs));
+            say("move_pages to node 0 (MPOL_MF_MOVE_ALL, from pid of another process): control %d of %d PFNs"
+                    + " changed (%d now on node 0), pool %d of %d", ctlMoved, PAGES,
+                    countOnNode(controlPfns1, blockBytes, NODE0), poolMoved, PAGES);
+            check(ctlMoved == PAGES, "move_pages moved every control page: %d of %d", ctlMoved, PAGES);
+            check(poolMoved == 0, "move_pages moved no pool page: %d of %d", poolMoved, PAGES);
+            child("move", Long.toString(ProcessHandle.current().pid()), Integer.toString(NODE1), ctlFile.toString());
+            long[] controlPfns2 = pfns(control, PAGES);
+            int back = changed(controlPfns1, controlPfns2);
+            say("move_pages of the control back to node 1: %d of %d PFNs changed", back, PAGES);
+            check(back == PAGES && countOnNode(controlPfns2, blockBytes, NODE1) == PAGES,
+                    "the control region moved back to node 1 (%d changed)", back);
+
+            // 3. Memory blocks offlined.
+            offline(pool, control, controlPfns2, poolAddrs, poolPfns0, filler, blockBytes);
+
+            // 4. After: frames where they were, data intact, a device DMAs through them.
+            FrameVerification v = pool.verify();
+            check(v.moved().isEmpty(), "verify(): every one of %d frames at its PFN; moved: %s", v.framesChecked(),
+                    v.moved());
+            for (int i = 0; i < PAGES; i++) {
+                checkFill(poolAddrs[i], i);
+            }
+            say("after: verify() checked %d frames, none moved; the pattern of %d pool pages is intact", v.framesChecked(),
+                    PAGES);
+            dmaRoundTrip(pool, poolAddrs);
+            for (long b : blocks) {
+                pool.free_pages(b, 9);
+            }
+        }
+
+        // 5. The fallback, in a process that may not use io_uring.
+        String out = child("fallback");
+        check(out.contains("frames are mlocked only, not pinned long-term: io_uring is forbidden"),
+                "the fallback pool's warning names the reason");
+    }
+
+    // ------------------------------------------------------------------ offline
+
+    private void offline(MemoryPool pool, long control, long[] controlPfns, long[] poolAddrs, long[] poolPfns,
+                         long filler, long blockBytes) throws Exception {
+        int fillerPages = (int) (blockBytes / PAGE);
+        Map<Long, Integer> ctlByBlock = new TreeMap<>();
+        Map<Long, Integer> poolByBlock = new TreeMap<>();
+        for (long pfn : controlPfns) {
+            ctlByBlock.merge(pfn * PAGE / blockBytes, 1, Integer::sum);
+        }
+        for (long pfn : poolPfns) {
+            poolByBlock.merge(pfn * PAGE / blockBytes, 1, Integer::sum);
+        }
+        say("offline: control pages by memory block %s, pool test pages by block %s", ctlByBlock, poolByBlock);
+        int controlOfflined = 0;
+        int controlMovedByOffline = 0;
+        for (long block : ctlByBlock.keySet()) {
+            if (poolByBlock.containsKey(block) || controlOfflined > 0) {
+                continue;
+            }
+            long[] before = pfns(control, PAGES);
+            Offline r = offlineBlock(block);
+            long[] after = pfns(control, PAGES);
+            int moved = changedIn(before, after, block, blockBytes);
+            say("offline memory%d (control only, %d control pages): %s; %d control pages moved", block,
+                    ctlByBlock.get(block), r, moved);
+            if (r.offlined()) {
+                controlOfflined++;
+                controlMovedByOffline += moved;
+                check(moved == ctlByBlock.get(block), "offlining memory%d moved all its %d control pages (%d)", block,
+                        ctlByBlock.get(block), moved);
+                setState(block, "online_movable");
+            }
+        }
+        check(controlOfflined > 0, "a memory block holding control pages and no pool frame was offlined");
+        int attempts = 0;
+        int retried = 0;
+        for (Map.Entry<Long, Integer> e : poolByBlock.entrySet()) {
+            if (attempts == 2) {
+                break;
+            }
+            long block = e.getKey();
+            attempts++;
+            long[] ctlBefore = pfns(control, PAGES);
+            long[] fillerBefore = pfns(filler, fillerPages);
+            Offline r = offlineBlock(block);
+            if (!r.offlined() && !r.timedOut()) {
+                say("offline memory%d refused at once (%s); the kernel says:%n%s", block, r, dmesgTail());
+                // Refused at once: isolation found a page the kernel cannot move at all (the dump
+                // names it; seen: a slab page of node 1). Compaction, one more force that would
+                // migrate an unpinned page, then one more attempt.
+                Files.writeString(Path.of("/proc/sys/vm/compact_memory"), "1");
+                r = offlineBlock(block);
+            }
+            int ctlMoved = changedIn(ctlBefore, pfns(control, PAGES), block, blockBytes);
+            int poolMoved = changed(poolPfns, pagemapPfns(poolAddrs));
+            long[] fillerAfter = pfns(filler, fillerPages);
+            int fillerIn = byBlock(fillerBefore, blockBytes).getOrDefault(block, 0);
+            int fillerMoved = changedIn(fillerBefore, fillerAfter, block, blockBytes);
+            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages) under a %d s"
+                    + " timeout: %s; pool pages moved: %d, control pages of the block moved: %d, filler pages of the"
+                    + " block moved: %d", block, e.getValue(), ctlByBlock.getOrDefault(block, 0), fillerIn,
+                    OFFLINE_TIMEOUT_S, r, poolMoved, ctlMoved, fillerMoved);
+            if (fillerIn > 0) {
+                check(fillerMoved > 0, "the same offline attempt moved unpinned filler pages of memory%d", block);
+            }
+            check(!r.offlined(), "memory%d with pinned pool frames stays online", block);
+            check(poolMoved == 0, "no pool page moved while memory%d was being offlined (%d)", block, poolMoved);
+            if (r.timedOut()) {
+                retried++;
+            }
+        }
+        check(retried > 0, "the kernel kept retrying the offline of a block with pinned frames until the timeout"
+                + " (a block that fails at once has unmovable pages of its own and proves nothing)");
+        say("offline: %d control pages moved by offlining; %d of %d blocks with pool frames kept retrying until"
+                + " the %d s timeout and stayed online", controlMovedByOffline, retried, attempts, OFFLINE_TIMEOUT_S);
+    }
+
+    private record Offline(boolean offlined, boolean timedOut, long millis, String state, String output) {
+        @Override
+        public String toString() {
+            return (offlined ? "offlined" : timedOut ? "still retrying after the timeout (killed)" : "refused")
+                    + " in " + millis + " ms, state " + state + (output.isBlank() ? "" : ", '" + output.strip() + "'");
+        }
+    }
+
+    private static Offline offlineBlock(long block) throws Exception {
+        String state = "/sys/devices/system/memory/memory" + block + "/state";
+        long t = System.nanoTime();
+        Process p = new ProcessBuilder("timeout", Integer.toString(OFFLINE_TIMEOUT_S), "sh", "-c",
+                "echo offline > " + state).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        p.waitFor(OFFLINE_TIMEOUT_S + 30, TimeUnit.SECONDS);
+        long ms = (System.nanoTime() - t) / 1_000_000;
+        String now = Files.readString(Path.of(state)).strip();
+        return new Offline(now.equals("offline"), p.exitValue() == 143 || ms >= OFFLINE_TIMEOUT_S * 1000L - 500, ms,
+                now, out);
+    }
+
+    private static void onlineBlock(long block) throws IOException {
+        Files.writeString(Path.of("/sys/devices/system/memory/memory" + block + "/state"), "online");
+    }
+
+    private static String dmesgTail() throws Exception {
+        Process p = new ProcessBuilder("dmesg").redirectErrorStream(true).start();
+        String[] lines = new String(p.getInputStream().readAllBytes()).split("\n");
+        p.waitFor();
+        StringBuilder sb = new StringBuilder();
+        for (int i = Math.max(0, lines.length - 12); i < lines.length; i++) {
+            sb.append("kmem-vmtest:     | ").append(lines[i]).append('\n');
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    private static void setState(long block, String state) throws IOException {
+        Files.writeString(Path.of("/sys/devices/system/memory/memory" + block + "/state"), state);
+    }
+
+    /** Each block's zone as sysfs names it ({@code valid_zones} of an online block is its zone). */
+    private static String zonesOf(List<Long> blocks) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (long b : blocks) {
+            sb.append(sb.isEmpty() ? "" : ", ").append("memory").append(b).append(": ").append(Files.readString(
+                    Path.of("/sys/devices/system/memory/memory" + b + "/valid_zones")).strip());
+        }
+        return sb.toString();
+    }
+
+    // ------------------------------------------------------------------ DMA
+
+    private void dmaRoundTrip(MemoryPool pool, long[] poolAddrs) throws Exception {
+        PciDev pdev = pool.pci_get_device(Edu.VENDOR, Edu.DEVICE, null);
+        check(pdev != null, "the edu device is there");
+        pool.pci_enable_device(pdev);
+        pool.pci_set_master(pdev);
+        Device dev = pdev.dev();
+        check(pool.dma_set_mask_and_coherent(dev, EDU_MASK) == 0, "dma_set_mask_and_coherent(64 bits)");
+        IoMem regs = pool.pci_iomap(pdev, 0, 0);
+        Edu edu = new Edu(regs, EDU_MASK);
+        int n = Edu.MAX_TRANSFER;
+        int rounds = 0;
+        for (int i = 0; i + 512 < PAGES; i += 1031) {
+            long src = poolAddrs[i];
+            long dst = poolAddrs[i + 512];
+            MemorySegment s = MemorySegment.ofAddress(src).reinterpret(PAGE);
+            MemorySegment d = MemorySegment.ofAddress(dst).reinterpret(PAGE);
+            byte[] want = s.asSlice(0, n).toArray(JAVA_BYTE);
+            d.fill((byte) 0);
+            long sd = pool.dma_map_single(dev, src, n, DmaDirection.DMA_TO_DEVICE);
+            long dd = pool.dma_map_single(dev, dst, n, DmaDirection.DMA_FROM_DEVICE);
+            check(sd != DMA_MAPPING_ERROR && dd != DMA_MAPPING_ERROR, "dma_map_single of pool pages %d and %d", i,
+                    i + 512);
+            check(sd == pagemapPfn(src) * PAGE && dd == pagemapPfn(dst) * PAGE,
+                    "the DMA addresses are the pages' PFNs in pagemap now");
+            edu.dmaToDevice(sd, 0, n);
+            edu.dmaToRam(0, dd, n);
+            pool.dma_unmap_single(dev, sd, n, DmaDirection.DMA_TO_DEVICE);
+            pool.dma_unmap_single(dev, dd, n, DmaDirection.DMA_FROM_DEVICE);
+            check(java.util.Arrays.equals(want, d.asSlice(0, n).toArray(JAVA_BYTE)),
+                    "edu DMA pool page %d -> device -> pool page %d is byte-exact", i, i + 512);
+            fill(dst, i + 512);
+            rounds++;
+        }
+        pool.pci_iounmap(pdev, regs);
+        say("edu DMA after the migration attempts: %d round trips of %d bytes through the pool's physical addresses,"
+                + " byte-exact", rounds, n);
+    }
+
+    // ------------------------------------------------------------------ fallback (child process)
+
+    private void fallback() throws Exception {
+        Native.forbidIoUring();
+        check(Native.callOrErrno(Native.SYS_IO_URING_SETUP, 1, 0) == -Native.EPERM,
+                "io_uring_setup is forbidden in this process (EPERM)");
+        try (MemoryPool pool = MemoryPool.builder().name("fallback").smallPages(8 * MIB).build()) {
+            PinState pin = pool.pinState();
+            say("fallback: pool built with io_uring forbidden: %s", pin.summary());
+            check(!pin.longTerm() && pin.pinnedBytes() == 0, "the pool reports mlock only");
+            check(pin.reason().startsWith("io_uring is forbidden (io_uring_setup EPERM)"), "reason: %s", pin.reason());
+            check(pool.meminfo().contains("Pinning:         mlock only"), "meminfo says mlock only");
+            long block = pool.__get_free_pages(GFP_KERNEL, 9);
+            long[] addrs = new long[512];
+            for (int i = 0; i < 512; i++) {
+                addrs[i] = block + i * PAGE;
+                fill(addrs[i], i);
+            }
+            long[] before = pagemapPfns(addrs);
+            int to = countOnNode(before, Long.parseLong(Files.readString(Path.of(
+                    "/sys/devices/system/memory/block_size_bytes")).strip(), 16), NODE0) > 0 ? NODE1 : NODE0;
+            long r = movePages(0, addrs, to);
+            FrameVerification v = pool.verify();
+            int moved = changed(before, pagemapPfns(addrs));
+            say("fallback: move_pages of an mlock-only pool's 512 pages to node %d = %d: %d PFNs changed; verify()"
+                    + " reports %d moved frames", to, r, moved, v.moved().size());
+            check(moved > 0 && v.moved().size() >= moved, "an mlock-only pool's frames do move, and verify() sees it");
+            for (int i = 0; i < 512; i++) {
+                checkFill(addrs[i], i);
+            }
+        }
+        try {
+            MemoryPool.builder().name("required").smallPages(8 * MIB).requireLongTermPin().build().close();
+            check(false, "requireLongTermPin() fails when io_uring is forbidden");
+        } catch (KmemException e) {
+            say("fallback: requireLongTermPin(): %s", e.getMessage());
+            check(e.getMessage().contains("requires a long-term pin") && e.getMessage().contains("seccomp"),
+                    "the error names the refusal and the fix");
+        }
+    }
+
+    // ------------------------------------------------------------------ move_pages (child process)
+
+    private static void move(String[] args) throws IOException {
+        long pid = Long.parseLong(args[1]);
+        int node = Integer.parseInt(args[2]);
+        for (int f = 3; f < args.length; f++) {
+            List<String> lines = Files.readAllLines(Path.of(args[f]));
+            long[] addrs = new long[lines.size()];
+            for (int i = 0; i < addrs.length; i++) {
+                addrs[i] = Long.parseUnsignedLong(lines.get(i), 16);
+            }
+            long r = movePages(pid, addrs, node);
+            say("move: move_pages(%d, %d pages of %s, node %d, MPOL_MF_MOVE_ALL) = %d", pid, addrs.length,
+                    args[f], node, r);
+        }
+        System.exit(0);
+    }
+
+    /** {@code move_pages} of {@code addrs} to {@code node}; the kernel's result (pages not moved, or -errno). */
+    private static long movePages(long pid, long[] addrs, int node) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment pages = a.allocate(JAVA_LONG, addrs.length);
+            MemorySegment nodes = a.allocate(java.lang.foreign.ValueLayout.JAVA_INT, addrs.length);
+            MemorySegment status = a.allocate(java.lang.foreign.ValueLayout.JAVA_INT, addrs.length);
+            for (int i = 0; i < addrs.length; i++) {
+                pages.setAtIndex(JAVA_LONG, i, addrs[i]);
+                nodes.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i, node);
+            }
+            return Native.callOrErrno(Native.SYS_MOVE_PAGES, pid, addrs.length, pages.address(), nodes.address(),
+                    status.address(), Native.MPOL_MF_MOVE_ALL);
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** A memfd of one memory block's size bound to node 1, populated: run while node 1 has one ZONE_NORMAL block. */
+    private static long fillBlock(long blockBytes) {
+        try (Arena a = Arena.ofConfined()) {
+            long fd = Native.call("memfd_create", Native.SYS_MEMFD_CREATE, a.allocateFrom("filler").address(), 0);
+            Native.call("ftruncate", Native.SYS_FTRUNCATE, fd, blockBytes);
+            long addr = Native.call("mmap", Native.SYS_MMAP, 0, blockBytes, Native.PROT_READ | Native.PROT_WRITE,
+                    Native.MAP_SHARED, fd, 0);
+            Native.bindToNode(addr, blockBytes, NODE1);
+            Native.call("madvise", Native.SYS_MADVISE, addr, blockBytes, Native.MADV_NOHUGEPAGE);
+            for (long o = 0; o < blockBytes; o += PAGE) {
+                MemorySegment.ofAddress(addr + o).reinterpret(8).set(JAVA_LONG, 0, o);
+            }
+            return addr;
+        }
+    }
+
+    /** 32 MiB of a plain memfd bound to node 1, populated and mlocked; outside kmem. */
+    private static long controlRegion() {
+        try (Arena a = Arena.ofConfined()) {
+            long fd = Native.call("memfd_create", Native.SYS_MEMFD_CREATE, a.allocateFrom("control").address(), 0);
+            long bytes = PAGES * PAGE;
+            Native.call("ftruncate", Native.SYS_FTRUNCATE, fd, bytes);
+            long addr = Native.call("mmap", Native.SYS_MMAP, 0, bytes, Native.PROT_READ | Native.PROT_WRITE,
+                    Native.MAP_SHARED, fd, 0);
+            Native.bindToNode(addr, bytes, NODE1);
+            Native.call("madvise", Native.SYS_MADVISE, addr, bytes, Native.MADV_NOHUGEPAGE);
+            for (int i = 0; i < PAGES; i++) {
+                fill(addr + i * PAGE, -1 - i);
+            }
+            Native.call("mlock", Native.SYS_MLOCK, addr, bytes);
+            return addr;
+        }
+    }
+
+    /**
+     * Binds the pool's memfd (found by its name in /proc/self/fd) to {@code node}: a shmem
+     * file's NUMA policy lives in its inode, so the pages the pool brings in next come from
+     * that node, while page tables follow the task's policy.
+     */
+    private static void bindPoolMemfd(String pool, long bytes, int node) throws IOException {
+        long fd = -1;
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path p : fds.toList()) {
+                try {
+                    if (Files.readSymbolicLink(p).toString().contains("memfd:kmem:" + pool + ":small_4k")) {
+                        fd = Long.parseLong(p.getFileName().toString());
+                    }
+                } catch (IOException gone) {
+                    // a descriptor closed while listing
+                }
+            }
+        }
+        check0(fd >= 0, "the pool's memfd is in /proc/self/fd");
+        long addr = Native.call("mmap", Native.SYS_MMAP, 0, bytes, Native.PROT_READ, Native.MAP_SHARED, fd, 0);
+        Native.bindToNode(addr, bytes, node);
+        Native.call("munmap", Native.SYS_MUNMAP, addr, bytes);
+    }
+
+    private static void fill(long addr, long seed) {
+        MemorySegment s = MemorySegment.ofAddress(addr).reinterpret(PAGE);
+        for (long o = 0; o < PAGE; o += 8) {
+            s.set(JAVA_LONG, o, seed * 0x9E3779B97F4A7C15L + o);
+        }
+    }
+
+    private static void checkFill(long addr, long seed) {
+        MemorySegment s = MemorySegment.ofAddress(addr).reinterpret(PAGE);
+        for (long o = 0; o < PAGE; o += 8) {
+            if (s.get(JAVA_LONG, o) != seed * 0x9E3779B97F4A7C15L + o) {
+                throw new AssertionError(String.format("page at 0x%x lost its pattern at +%d", addr, o));
+            }
+        }
+    }
+
+    private static long pagemapPfn(long addr) throws IOException {
+        return pagemapPfns(new long[] {addr})[0];
+    }
+
+    private static long[] pfns(long addr, int pages) throws IOException {
+        long[] a = new long[pages];
+        for (int i = 0; i < pages; i++) {
+            a[i] = addr + i * PAGE;
+        }
+        return pagemapPfns(a);
+    }
+
+    private static long[] pagemapPfns(long[] addrs) throws IOException {
+        long[] out = new long[addrs.length];
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel ch = FileChannel.open(Path.of("/proc/self/pagemap"), StandardOpenOption.READ)) {
+            for (int i = 0; i < addrs.length; i++) {
+                b.clear();
+                ch.read(b, addrs[i] / PAGE * 8);
+                long e = b.getLong(0);
+                out[i] = e < 0 ? e & ((1L << 55) - 1) : -1;
+            }
+        }
+        return out;
+    }
+
+    private static int countOnNode(long[] pfns, long blockBytes, int node) {
+        int n = 0;
+        for (long pfn : pfns) {
+            if (pfn >= 0 && Files.exists(Path.of("/sys/devices/system/memory/memory" + pfn * PAGE / blockBytes
+                    + "/node" + node))) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static Map<Long, Integer> byBlock(long[] pfns, long blockBytes) {
+        Map<Long, Integer> m = new TreeMap<>();
+        for (long pfn : pfns) {
+            m.merge(pfn * PAGE / blockBytes, 1, Integer::sum);
+        }
+        return m;
+    }
+
+    private static int changed(long[] a, long[] b) {
+        int n = 0;
+        for (int i = 0; i < a.length; i++) {
+            n += a[i] != b[i] ? 1 : 0;
+        }
+        return n;
+    }
+
+    private static int changedIn(long[] a, long[] b, long block, long blockBytes) {
+        int n = 0;
+        for (int i = 0; i < a.length; i++) {
+            n += a[i] * PAGE / blockBytes == block && a[i] != b[i] ? 1 : 0;
+        }
+        return n;
+    }
+
+    private static Path addresses(String name, long base, int pages) throws IOException {
+        long[] a = new long[pages];
+        for (int i = 0; i < pages; i++) {
+            a[i] = base + i * PAGE;
+        }
+        return addresses(name, a);
+    }
+
+    private static Path addresses(String name, long[] addrs) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        for (long a : addrs) {
+            sb.append(Long.toHexString(a)).append('\n');
+        }
+        Path p = Path.of("/tmp/" + name + ".addrs");
+        Files.writeString(p, sb);
+        return p;
+    }
+
+    /** Runs this class in another JVM with {@code args}; echoes and returns its output; fails on a non-zero exit. */
+    private String child(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse(
+                "/opt/jdk/bin/java"), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xmx64m",
+                "--enable-native-access=io.kmem,io.kmem.vmtest", "-m", "io.kmem.vmtest/io.kmem.vmtest.PinDriver"));
+        cmd.addAll(List.of(args));
+        long t = System.nanoTime();
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int rc = p.waitFor();
+        for (String line : out.split("\n")) {
+            if (!line.isBlank()) {
+                System.out.println(line.startsWith("kmem-vmtest:") ? "kmem-vmtest:   [" + args[0] + "] "
+                        + line.substring(13) : "kmem-vmtest:   [" + args[0] + "] " + line);
+            }
+        }
+        check(rc == 0, "child '%s' exited %d after %d ms", args[0], rc, (System.nanoTime() - t) / 1_000_000);
+        return out;
+    }
+
+    private static String grepMeminfo(String meminfo) {
+        StringBuilder sb = new StringBuilder();
+        String[] lines = meminfo.split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].startsWith("Pinning:") || lines[i].startsWith("PinnedLongTerm:")) {
+                sb.append("kmem-vmtest:     ").append(lines[i]).append('\n');
+                if (i + 1 < lines.length) {
+                    sb.append("kmem-vmtest:     ").append(lines[i + 1]).append('\n');
+                }
+            }
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    private void check(boolean ok, String what, Object... args) {
+        checks++;
+        check0(ok, what, args);
+    }
+
+    private static void check0(boolean ok, String what, Object... args) {
+        if (!ok) {
+            throw new AssertionError(String.format(what, args));
+        }
+    }
+
+    private static void say(String format, Object... args) {
+        System.out.println("kmem-vmtest: " + String.format(format, args));
+        System.out.flush();
+    }
+}
