@@ -1793,6 +1793,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          * long-term, instead of falling back to {@code mlock} only with a warning. Without the
          * pin the kernel may migrate a frame (compaction, NUMA balancing, memory offlining,
          * {@code move_pages}) and a device would DMA to a stale physical address.
+         *
+         * @return this builder
          */
         public Builder requireLongTermPin() {
             this.requireLongTermPin = true;

@@ -13,7 +13,12 @@ package io.kmem.stats;
  */
 public record PinState(boolean longTerm, String reason, long pinnedBytes, int rings) {
 
-    /** One line: "long-term (N kB pinned by io_uring)" or "mlock only: reason". */
+    /**
+     * The state in one line, for reports and the tool.
+     *
+     * @return "long-term pin (N kB pinned by io_uring buffer registration, R rings)" or
+     *         "mlock only (N kB pinned long-term): reason"
+     */
     public String summary() {
         return longTerm
                 ? "long-term pin (" + (pinnedBytes >> 10) + " kB pinned by io_uring buffer registration, " + rings
