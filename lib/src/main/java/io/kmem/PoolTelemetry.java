@@ -144,7 +144,8 @@ final class PoolTelemetry implements KmemPoolMXBean, PoolUsage.Source {
     @Override
     public String getPinning() {
         open("Pinning");
-        return (pool.physical() ? "physical addresses (PFNs read from pagemap after the pin); "
+        return pool.pinState().summary() + "; " + (pool.physical()
+                ? "physical addresses (PFNs read from pagemap after the pin); "
                 : "unprivileged: no physical addresses; ") + pool.phys.host().pinningNote();
     }
 

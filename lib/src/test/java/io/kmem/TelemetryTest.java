@@ -67,6 +67,8 @@ class TelemetryTest {
             assertTrue(free <= managed - 8, "the order-3 block is not free: " + free);
             assertTrue(((String) SERVER.getAttribute(name, "Slabinfo")).contains("telemetry_obj"));
             assertTrue(((String) SERVER.getAttribute(name, "Meminfo")).contains("MemTotal"));
+            String pinning = (String) SERVER.getAttribute(name, "Pinning");
+            assertTrue(pinning.startsWith(pool.pinState().summary()), pinning);
 
             pool.free_pages(page, 3);
             try {

@@ -55,8 +55,9 @@ public interface KmemPoolMXBean {
     MisuseStats getMisuses();
 
     /**
-     * {@return whether the pool's physical addresses stay put: the host's pinning setting and
-     * what it means for the pool's frames, as {@code kmem verify} prints it}
+     * {@return whether the pool's physical addresses stay put: how its frames are pinned
+     * (long-term by io_uring buffer registration, with the kB pinned, or mlock only and why),
+     * then the host's setting and what it means for the pool's frames}
      */
     String getPinning();
 
