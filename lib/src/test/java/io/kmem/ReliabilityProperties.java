@@ -1,5 +1,7 @@
 package io.kmem;
 
+import static io.kmem.PropertySupport.require;
+import static io.kmem.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.GFP_NOWAIT;
@@ -7,7 +9,6 @@ import static io.kmem.gfp.Gfp.__GFP_NORETRY;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 import static io.kmem.gfp.Gfp.__GFP_ZERO;
 
-import io.kmem.internal.slub.KmemCacheImpl;
 import io.kmem.stats.SlabCacheStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -88,11 +89,7 @@ public class ReliabilityProperties {
         chain.withInvariant(CONSISTENT, Model::checkConsistent)
                 .withInvariant(COUNTS, Model::checkCounts)
                 .withInvariant(INTACT, Model::checkSample);
-        try {
-            chain.run().finish();
-        } finally {
-            chain.finalState().ifPresent(Model::close);
-        }
+        runAndClose(chain, Model::finish);
     }
 
     @AfterContainer
@@ -137,7 +134,7 @@ public class ReliabilityProperties {
     record Area(long addr, int pages, boolean vmap, long tag, List<Obj> lent) {
     }
 
-    public static final class Model {
+    public static final class Model implements AutoCloseable {
         final MemoryPool pool = MemoryPool.builder().name("reliability").smallPages(32 * MIB)
                 .maxSmallPages(512 * MIB).build();
         final KmemCache[] caches = {
@@ -166,11 +163,6 @@ public class ReliabilityProperties {
         long costlyFailures;
         long nextTag = 1;
 
-        static void check(boolean ok, String label, String what) {
-            if (!ok) {
-                throw new AssertionError("[" + label + "] " + what);
-            }
-        }
 
         private void count() {
             CALLS[0]++;
@@ -203,14 +195,14 @@ public class ReliabilityProperties {
                 long p = zero ? pool.kzalloc(size, gfp) : pool.kmalloc(size, gfp);
                 count();
                 if (p == 0) {
-                    check((gfp & GFP_KERNEL) != GFP_KERNEL || size > PAGE << COSTLY_ORDER, NOT_NULL, "kmalloc(" + size
+                    require(NOT_NULL, (gfp & GFP_KERNEL) != GFP_KERNEL || size > PAGE << COSTLY_ORDER, "kmalloc(" + size
                             + ", GFP_KERNEL) returned NULL");
                     continue;
                 }
                 long extent = pool.ksize(p);
-                check(extent >= size, ALIGNED, "ksize " + extent + " < " + size);
+                require(ALIGNED, extent >= size, "ksize " + extent + " < " + size);
                 if (Long.bitCount(size) == 1 && size <= 8192) {
-                    check(p % size == 0, ALIGNED, "kmalloc(" + size + ") at 0x" + Long.toHexString(p));
+                    require(ALIGNED, p % size == 0, "kmalloc(" + size + ") at 0x" + Long.toHexString(p));
                 }
                 liveBytes += extent;
                 adopt(new Obj(p, extent, Kind.KMALLOC, -1, -1, nextTag++, 0), zero, r.nextInt(8) == 0);
@@ -225,10 +217,11 @@ public class ReliabilityProperties {
                 long p = zero ? pool.kmem_cache_zalloc(caches[c], gfp) : pool.kmem_cache_alloc(caches[c], gfp);
                 count();
                 if (p == 0) {
-                    check(gfp != GFP_KERNEL, NOT_NULL, "kmem_cache_alloc(" + caches[c] + ", GFP_KERNEL) returned NULL");
+                    require(NOT_NULL, gfp != GFP_KERNEL, "kmem_cache_alloc(" + caches[c]
+                            + ", GFP_KERNEL) returned NULL");
                     continue;
                 }
-                check(p % cacheAlign[c] == 0, ALIGNED, caches[c] + " object at 0x" + Long.toHexString(p));
+                require(ALIGNED, p % cacheAlign[c] == 0, caches[c] + " object at 0x" + Long.toHexString(p));
                 cacheLive[c]++;
                 liveBytes += cacheSize[c];
                 adopt(new Obj(p, cacheSize[c], Kind.CACHE, -1, c, nextTag++, 0), zero, false);
@@ -246,13 +239,14 @@ public class ReliabilityProperties {
                 long p = pool.__get_free_pages(gfp, order);
                 count();
                 if (p == 0) {
-                    check((gfp & GFP_KERNEL) != GFP_KERNEL || order > COSTLY_ORDER, NOT_NULL,
+                    require(NOT_NULL, (gfp & GFP_KERNEL) != GFP_KERNEL || order > COSTLY_ORDER,
                             "__get_free_pages(GFP_KERNEL, " + order + ") returned NULL");
                     costlyFailures++;
                     continue;
                 }
                 long pfn = pool.virt_to_pfn(p);
-                check(pfn % (1L << order) == 0, ALIGNED, "order-" + order + " block at pfn 0x" + Long.toHexString(pfn));
+                require(ALIGNED, pfn % (1L << order) == 0, "order-" + order + " block at pfn 0x"
+                        + Long.toHexString(pfn));
                 livePages += 1L << order;
                 adopt(new Obj(p, (long) PAGE << order, Kind.PAGES, order, -1, nextTag++, 0), zero, r.nextInt(8) == 0);
             }
@@ -273,12 +267,12 @@ public class ReliabilityProperties {
                     long p = zero ? pool.dma_pool_zalloc(dmaPools[c], GFP_KERNEL, handle)
                             : pool.dma_pool_alloc(dmaPools[c], GFP_KERNEL, handle);
                     count();
-                    check(p != 0, NOT_NULL, "dma_pool_alloc(" + dmaPools[c] + ") returned NULL");
-                    check(handle[0] == pool.virt_to_phys(p), PHYSICAL, "dma_pool block 0x" + Long.toHexString(p)
+                    require(NOT_NULL, p != 0, "dma_pool_alloc(" + dmaPools[c] + ") returned NULL");
+                    require(PHYSICAL, handle[0] == pool.virt_to_phys(p), "dma_pool block 0x" + Long.toHexString(p)
                             + ": DMA address 0x" + Long.toHexString(handle[0]) + ", virt_to_phys 0x"
                             + Long.toHexString(pool.virt_to_phys(p)));
                     long bytes = dmaPoolSize[c];
-                    check(p / 4096 == (p + bytes - 1) / 4096, ALIGNED, "dma_pool block 0x" + Long.toHexString(p)
+                    require(ALIGNED, p / 4096 == (p + bytes - 1) / 4096, "dma_pool block 0x" + Long.toHexString(p)
                             + " of " + bytes + " bytes crosses a 4 KiB boundary");
                     dmaPoolLive[c]++;
                     liveBytes += bytes;
@@ -287,8 +281,8 @@ public class ReliabilityProperties {
                     long size = 1 + r.nextInt(3 * PAGE);
                     DmaBuffer b = pool.dma_alloc_coherent(dev, size, GFP_KERNEL);
                     count();
-                    check(b != null, NOT_NULL, "dma_alloc_coherent(" + size + ") returned NULL");
-                    check(b.dmaHandle() == pool.virt_to_phys(b.cpuAddr()), PHYSICAL, "coherent buffer " + b);
+                    require(NOT_NULL, b != null, "dma_alloc_coherent(" + size + ") returned NULL");
+                    require(PHYSICAL, b.dmaHandle() == pool.virt_to_phys(b.cpuAddr()), "coherent buffer " + b);
                     long bytes = (size + PAGE - 1) & -PAGE;
                     livePages += bytes / PAGE;
                     adopt(new Obj(b.cpuAddr(), bytes, Kind.COHERENT, -1, -1, nextTag++, b.dmaHandle()), true, true);
@@ -296,10 +290,10 @@ public class ReliabilityProperties {
                     long size = 1 + r.nextInt(2000);
                     long k = pool.kmalloc(size, GFP_KERNEL);
                     count();
-                    check(k != 0, NOT_NULL, "kmalloc(" + size + ") for dma_map_single returned NULL");
+                    require(NOT_NULL, k != 0, "kmalloc(" + size + ") for dma_map_single returned NULL");
                     long dma = pool.dma_map_single(dev, k, size, DmaDirection.DMA_TO_DEVICE);
                     count();
-                    check(!pool.dma_mapping_error(dev, dma) && dma == pool.virt_to_phys(k), PHYSICAL,
+                    require(PHYSICAL, !pool.dma_mapping_error(dev, dma) && dma == pool.virt_to_phys(k),
                             "dma_map_single of kmalloc 0x" + Long.toHexString(k) + " gave 0x" + Long.toHexString(dma));
                     pool.dma_unmap_single(dev, dma, size, DmaDirection.DMA_TO_DEVICE);
                     pool.kfree(k);
@@ -314,7 +308,7 @@ public class ReliabilityProperties {
                 boolean zero = r.nextBoolean();
                 long p = zero ? pool.vzalloc(size) : pool.vmalloc(size);
                 count();
-                check(p != 0, NOT_NULL, "vmalloc(" + size + ") returned NULL");
+                require(NOT_NULL, p != 0, "vmalloc(" + size + ") returned NULL");
                 int pages = (int) ((size + PAGE - 1) / PAGE);
                 Area a = new Area(p, pages, false, nextTag++, List.of());
                 newArea(a, zero);
@@ -330,7 +324,7 @@ public class ReliabilityProperties {
                 for (int k = 0; k < pages; k++) {
                     long page = pool.alloc_page(GFP_KERNEL);
                     count();
-                    check(page != 0, NOT_NULL, "alloc_page(GFP_KERNEL) for vmap returned NULL");
+                    require(NOT_NULL, page != 0, "alloc_page(GFP_KERNEL) for vmap returned NULL");
                     handles[k] = page;
                     Obj o = new Obj(pool.page_address(page), PAGE, Kind.VMAP_PAGE, 0, -1, 0, 0);
                     insertDirect(o);
@@ -338,10 +332,10 @@ public class ReliabilityProperties {
                 }
                 long p = pool.vmap(handles, pages);
                 count();
-                check(p != 0, NOT_NULL, "vmap of " + pages + " pages returned NULL");
+                require(NOT_NULL, p != 0, "vmap of " + pages + " pages returned NULL");
                 for (int k = 0; k < pages; k++) {
-                    check(pool.vmalloc_to_page(p + (long) k * PAGE) == handles[k], PHYSICAL, "vmalloc_to_page of page "
-                            + k + " of the vmap at 0x" + Long.toHexString(p));
+                    require(PHYSICAL, pool.vmalloc_to_page(p + (long) k * PAGE) == handles[k],
+                            "vmalloc_to_page of page " + k + " of the vmap at 0x" + Long.toHexString(p));
                 }
                 newArea(new Area(p, pages, true, nextTag++, lent), false);
                 livePages += pages;
@@ -394,9 +388,9 @@ public class ReliabilityProperties {
         private void insertDirect(Obj o) {
             Map.Entry<Long, Obj> below = direct.floorEntry(o.addr);
             Map.Entry<Long, Obj> above = direct.ceilingEntry(o.addr);
-            check(below == null || below.getValue().end() <= o.addr, NO_OVERLAP, o + " overlaps " + (below == null
+            require(NO_OVERLAP, below == null || below.getValue().end() <= o.addr, o + " overlaps " + (below == null
                     ? "" : below.getValue()));
-            check(above == null || o.end() <= above.getKey(), NO_OVERLAP, o + " overlaps " + (above == null ? ""
+            require(NO_OVERLAP, above == null || o.end() <= above.getKey(), o + " overlaps " + (above == null ? ""
                     : above.getValue()));
             direct.put(o.addr, o);
         }
@@ -406,13 +400,13 @@ public class ReliabilityProperties {
             MemorySegment s = pool.segment(o.addr, o.bytes);
             if (zero) {
                 for (long w = 0; w + 8 <= o.bytes; w += Math.max(8, o.bytes / 64 & -8)) {
-                    check(s.get(ValueLayout.JAVA_LONG_UNALIGNED, w) == 0, ZEROED, o + " word " + w);
+                    require(ZEROED, s.get(ValueLayout.JAVA_LONG_UNALIGNED, w) == 0, o + " word " + w);
                 }
             }
             if (physical) {
                 long pfn = pool.virt_to_pfn(o.addr);
                 for (long a = o.addr & -PAGE, k = 0; a < o.end(); a += PAGE, k++) {
-                    check(pool.pagemapPfn(a) == pfn + k, PHYSICAL, o + ": page " + k + " at pfn 0x"
+                    require(PHYSICAL, pool.pagemapPfn(a) == pfn + k, o + ": page " + k + " at pfn 0x"
                             + Long.toHexString(pool.pagemapPfn(a)) + ", expected 0x" + Long.toHexString(pfn + k));
                 }
             }
@@ -447,7 +441,7 @@ public class ReliabilityProperties {
 
         private void verify(Obj o) {
             String bad = unstamped(pool.segment(o.addr, o.bytes), o.bytes, o.tag);
-            check(bad == null, INTACT, o + ": " + bad);
+            require(INTACT, bad == null, o + ": " + bad);
         }
 
         private void free(Obj o, int ageIndex) {
@@ -487,20 +481,20 @@ public class ReliabilityProperties {
 
         private void newArea(Area a, boolean zero) {
             Map.Entry<Long, Area> below = areas.floorEntry(a.addr);
-            check(below == null || below.getKey() + (below.getValue().pages + 1L) * PAGE <= a.addr, NO_OVERLAP,
+            require(NO_OVERLAP, below == null || below.getKey() + (below.getValue().pages + 1L) * PAGE <= a.addr,
                     "area 0x" + Long.toHexString(a.addr) + " overlaps the area or guard page of 0x"
                             + (below == null ? "" : Long.toHexString(below.getKey())));
             Map.Entry<Long, Area> above = areas.ceilingEntry(a.addr);
-            check(above == null || a.addr + (a.pages + 1L) * PAGE <= above.getKey(), NO_OVERLAP, "area 0x"
+            require(NO_OVERLAP, above == null || a.addr + (a.pages + 1L) * PAGE <= above.getKey(), "area 0x"
                     + Long.toHexString(a.addr) + " and its guard page overlap the area at 0x"
                     + (above == null ? "" : Long.toHexString(above.getKey())));
             MemorySegment s = pool.segment(a.addr, (long) a.pages * PAGE);
             for (int k = 0; k < a.pages; k += Math.max(1, a.pages / 8)) {
                 long va = a.addr + (long) k * PAGE;
-                check(pool.vmalloc_to_pfn(va) == pool.pagemapPfn(va), PHYSICAL, "page " + k + " of area 0x"
+                require(PHYSICAL, pool.vmalloc_to_pfn(va) == pool.pagemapPfn(va), "page " + k + " of area 0x"
                         + Long.toHexString(a.addr));
                 if (zero) {
-                    check(s.get(ValueLayout.JAVA_LONG, (long) k * PAGE) == 0, ZEROED, "vzalloc page " + k);
+                    require(ZEROED, s.get(ValueLayout.JAVA_LONG, (long) k * PAGE) == 0, "vzalloc page " + k);
                 }
             }
             stamp(s, (long) a.pages * PAGE, a.tag);
@@ -509,7 +503,7 @@ public class ReliabilityProperties {
 
         private void release(Area a) {
             String bad = unstamped(pool.segment(a.addr, (long) a.pages * PAGE), (long) a.pages * PAGE, a.tag);
-            check(bad == null, INTACT, "area 0x" + Long.toHexString(a.addr) + " of " + a.pages + " pages: " + bad);
+            require(INTACT, bad == null, "area 0x" + Long.toHexString(a.addr) + " of " + a.pages + " pages: " + bad);
             areas.remove(a.addr);
             livePages -= a.pages;
             if (a.vmap) {
@@ -530,25 +524,26 @@ public class ReliabilityProperties {
 
         void checkConsistent() {
             List<String> buddy = pool.checkPageAllocator();
-            check(buddy.isEmpty(), CONSISTENT, "checkPageAllocator: " + buddy);
+            require(CONSISTENT, buddy.isEmpty(), "checkPageAllocator: " + buddy);
             List<String> slabs = pool.validateSlabs();
-            check(slabs.isEmpty(), CONSISTENT, "validateSlabs: " + slabs);
+            require(CONSISTENT, slabs.isEmpty(), "validateSlabs: " + slabs);
             List<String> reports = pool.takeSlabReports();
-            check(reports.isEmpty(), CONSISTENT, "SLUB reports: " + reports);
+            require(CONSISTENT, reports.isEmpty(), "SLUB reports: " + reports);
             List<String> vm = pool.checkVmalloc();
-            check(vm.isEmpty(), CONSISTENT, "checkVmalloc: " + vm);
+            require(CONSISTENT, vm.isEmpty(), "checkVmalloc: " + vm);
         }
 
         void checkCounts() {
             for (int c = 0; c < dmaPools.length; c++) {
-                check(dmaPools[c].active() == dmaPoolLive[c], COUNTS, dmaPools[c] + ": " + dmaPools[c].active()
+                require(COUNTS, dmaPools[c].active() == dmaPoolLive[c], dmaPools[c] + ": " + dmaPools[c].active()
                         + " active blocks, the model holds " + dmaPoolLive[c]);
             }
             for (int c = 0; c < caches.length; c++) {
                 String name = caches[c].name();
                 long active = pool.slabStats().stream().filter(s -> s.name().equals(name)).mapToLong(
                         SlabCacheStats::activeObjs).sum();
-                check(active == cacheLive[c], COUNTS, name + ": " + active + " active, the model holds " + cacheLive[c]);
+                require(COUNTS, active == cacheLive[c], name + ": " + active + " active, the model holds "
+                        + cacheLive[c]);
             }
         }
 
@@ -566,25 +561,26 @@ public class ReliabilityProperties {
             while (!byAge.isEmpty()) {
                 free(byAge.getLast(), byAge.size() - 1);
             }
-            check(direct.isEmpty(), AT_REST, direct.size() + " objects left in the model");
+            require(AT_REST, direct.isEmpty(), direct.size() + " objects left in the model");
             checkConsistent();
             checkCounts();
             for (DmaPool d : dmaPools) {
-                check(d.active() == 0, AT_REST, d + " still has active blocks");
+                require(AT_REST, d.active() == 0, d + " still has active blocks");
                 pool.dma_pool_destroy(d);
             }
-            check(dev.liveMappings() == 0, AT_REST, dev.liveMappings() + " streaming DMA mappings left");
+            require(AT_REST, dev.liveMappings() == 0, dev.liveMappings() + " streaming DMA mappings left");
             FrameAccounting at = FrameAccounting.of(pool);
-            check(at.activeObjs() == 0 && at.unaccounted() == 0, AT_REST, at.toString());
-            check(pool.vmallocinfo().isEmpty(), AT_REST, pool.vmallocinfo());
+            require(AT_REST, at.activeObjs() == 0 && at.unaccounted() == 0, at.toString());
+            require(AT_REST, pool.vmallocinfo().isEmpty(), pool.vmallocinfo());
             for (KmemCache c : caches) {
                 pool.kmem_cache_destroy(c);
             }
 
-            check(pool.takeSlabReports().isEmpty(), AT_REST, "kmem_cache_destroy reported leaks");
+            require(AT_REST, pool.takeSlabReports().isEmpty(), "kmem_cache_destroy reported leaks");
         }
 
-        void close() {
+        @Override
+        public void close() {
             pool.close();
         }
 
