@@ -1,7 +1,7 @@
 package io.kmem.internal.dma;
 
-import static io.kmem.PropertySupport.require;
-import static io.kmem.PropertySupport.runAndClose;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 

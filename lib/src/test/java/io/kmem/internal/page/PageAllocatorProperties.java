@@ -1,9 +1,9 @@
 package io.kmem.internal.page;
 
-import static io.kmem.PropertySupport.firstFew;
-import static io.kmem.PropertySupport.pattern;
-import static io.kmem.PropertySupport.require;
-import static io.kmem.PropertySupport.runAndClose;
+import static io.kmem.testing.PropertySupport.firstFew;
+import static io.kmem.testing.PropertySupport.pattern;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.GFP_NOWAIT;
@@ -32,8 +32,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import io.kmem.PropertySupport.Recent;
-import io.kmem.PropertySupport.Tallies;
+import io.kmem.testing.PropertySupport.Recent;
+import io.kmem.testing.PropertySupport.Tallies;
 import net.jqwik.api.AfterFailureMode;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;

@@ -1,7 +1,7 @@
 package io.kmem.internal.vmalloc;
 
-import static io.kmem.PropertySupport.require;
-import static io.kmem.PropertySupport.runAndClose;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 
 import io.kmem.MemoryPool;

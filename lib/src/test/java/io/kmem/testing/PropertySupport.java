@@ -1,4 +1,4 @@
-package io.kmem;
+package io.kmem.testing;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -13,6 +13,10 @@ import net.jqwik.api.state.ActionChain;
  * What the {@code *Properties} classes share: the labelled check, the pattern written into
  * what a model holds, the per-property tally, the last calls a model remembers for its
  * message, and running a chain then closing its pool whatever happened.
+ *
+ * <p>Its package is the one test package with no main package to mirror: it is not in
+ * module {@code io.kmem}, so that the tool's tests, compiled against that module, see it on
+ * the class path (the library's test jar); {@code ReliabilityProperties} there uses it.
  *
  * <p>A labelled check throws an {@link AssertionError} whose message starts with the label
  * in brackets ({@code [no two live objects overlap] ...}): jqwik prints it with the
