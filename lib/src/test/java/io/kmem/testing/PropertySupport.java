@@ -6,8 +6,12 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.function.ObjIntConsumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.state.Action;
 import net.jqwik.api.state.ActionChain;
+import net.jqwik.api.state.Transformer;
 
 /**
  * What the {@code *Properties} classes share: the labelled check, the pattern written into
@@ -64,7 +68,10 @@ public final class PropertySupport {
         return x * 0xBF58476D1CE4E5B9L | 1;
     }
 
-    /** Writes the pattern of {@code tag} over {@code len} bytes: word i is pattern(tag, i), a partial last word its low bytes. */
+    /**
+     * Writes the pattern of {@code tag} over {@code len} bytes: word i is pattern(tag, i), a
+     * partial last word its low bytes.
+     */
     public static void writePattern(MemorySegment seg, long tag, long len) {
         long words = len >>> 3;
         for (long w = 0; w < words; w++) {
@@ -95,7 +102,22 @@ public final class PropertySupport {
         return -1;
     }
 
-    // ================================================================== running a chain
+    // ================================================================== actions and chains
+
+    /** An action that a chain takes only in a state where {@code when} holds (a free needs something live). */
+    public static <M> Action.Independent<M> actionWhen(Predicate<M> when, Arbitrary<Transformer<M>> transformers) {
+        return new Action.Independent<>() {
+            @Override
+            public boolean precondition(M m) {
+                return when.test(m);
+            }
+
+            @Override
+            public Arbitrary<Transformer<M>> transformer() {
+                return transformers;
+            }
+        };
+    }
 
     /**
      * Runs {@code chain}, then {@code finish} on its final state; whatever happened, hands the

@@ -1,5 +1,6 @@
 package io.kmem.internal.dma;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
 import static io.kmem.testing.PropertySupport.require;
 import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
@@ -90,18 +91,9 @@ class DmaPoolProperties {
     }
 
     private static Action.Independent<Model> free() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.integers().between(0, 999).map(k -> Transformer.mutate("dma_pool_free(#" + k + ")",
-                        m -> m.free(k)));
-            }
-        };
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Arbitraries.integers().between(0, 999).map(k -> Transformer.mutate("dma_pool_free(#" + k + ")",
+                        m -> m.free(k))));
     }
 
     /** A live block: where it is, and the tag written into it. */

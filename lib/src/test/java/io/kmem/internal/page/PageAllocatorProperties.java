@@ -1,5 +1,6 @@
 package io.kmem.internal.page;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
 import static io.kmem.testing.PropertySupport.firstFew;
 import static io.kmem.testing.PropertySupport.pattern;
 import static io.kmem.testing.PropertySupport.require;
@@ -271,22 +272,13 @@ class PageAllocatorProperties {
      * thread, or on a short-lived thread whose page cache keeps the block until it is reaped.
      */
     private static Action.Independent<Model> free(boolean elsewhere) {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(0, 999), Arbitraries.of(false, true))
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(0, 999), Arbitraries.of(false, true))
                         .as((k, other) -> {
                             String call = "free(#" + k + (other ? ", other form" : "") + ")"
                                     + (elsewhere ? " on another thread" : "");
                             return Transformer.mutate(call, m -> m.maybeElsewhere(elsewhere, () -> m.free(k, other)));
-                        });
-            }
-        };
+                        }));
     }
 
     // ================================================================== model

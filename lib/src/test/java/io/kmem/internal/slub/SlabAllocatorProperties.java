@@ -1,5 +1,6 @@
 package io.kmem.internal.slub;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
 import static io.kmem.testing.PropertySupport.firstFew;
 import static io.kmem.testing.PropertySupport.pattern;
 import static io.kmem.testing.PropertySupport.patternMismatch;
@@ -246,55 +247,28 @@ class SlabAllocatorProperties {
 
     /** Frees the live object at position {@code k} (modulo their number): kfree, or kmem_cache_free for cache objects unless {@code viaKfree}. */
     private static Action.Independent<Model> free() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(0, 9999), Arbitraries.of(false, true))
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(0, 9999), Arbitraries.of(false, true))
                         .as((k, viaKfree) -> Transformer.mutate("free(#" + k + (viaKfree ? ", kfree" : "") + ")",
-                                m -> m.free(m.byAge.get(k % m.byAge.size()), viaKfree)));
-            }
-        };
+                                m -> m.free(m.byAge.get(k % m.byAge.size()), viaKfree))));
     }
 
     private static Action.Independent<Model> cacheFree() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return m.byAge.stream().anyMatch(o -> o.cacheIndex() >= 0);
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.integers().between(0, 9999).map(k -> Transformer.mutate(
-                        "kmem_cache_free(#" + k + ")", m -> {
+        return actionWhen((Model m) -> m.byAge.stream().anyMatch(o -> o.cacheIndex() >= 0),
+                Arbitraries.integers().between(0, 9999).map(k -> Transformer.mutate("kmem_cache_free(#" + k + ")",
+                        m -> {
                             List<Obj> objs = m.cacheObjects(-1);
                             m.free(objs.get(k % objs.size()), false);
-                        }));
-            }
-        };
+                        })));
     }
 
     /** kmem_cache_free_bulk of up to n objects of one cache, or (null cache) kfree of kmalloc objects. */
     private static Action.Independent<Model> bulkFree() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(-1, SPECS.size() - 1),
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(-1, SPECS.size() - 1),
                         Arbitraries.integers().between(1, 30)).as((ci, n) -> Transformer.mutate(
                         "kmem_cache_free_bulk(" + (ci < 0 ? "NULL" : SPECS.get(ci).name()) + ", up to " + n + ")",
-                        m -> m.bulkFree(ci, n)));
-            }
-        };
+                        m -> m.bulkFree(ci, n))));
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.kmem.internal.vmalloc;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
 import static io.kmem.testing.PropertySupport.require;
 import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
@@ -115,18 +116,9 @@ class VmallocProperties {
 
     /** 64 MiB or 256 MiB, when no such area is live. */
     private static Action.Independent<Model> big() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.bigLive();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.of(64 * MIB, 256 * MIB).map(size ->
-                        Transformer.mutate("vmalloc(" + (size >> 20) + " MiB)", m -> m.alloc(size, Kind.VMALLOC)));
-            }
-        };
+        return actionWhen((Model m) -> !m.bigLive(),
+                Arbitraries.of(64 * MIB, 256 * MIB).map(size -> Transformer.mutate("vmalloc(" + (size >> 20)
+                        + " MiB)", m -> m.alloc(size, Kind.VMALLOC))));
     }
 
     /** vmap of 1..24 pages allocated for it, of orders 0..2, in a shuffled order. */
