@@ -72,6 +72,14 @@ import java.util.function.Supplier;
  * lane, all lanes at once, then the checks below on a quiet pool. Allocating bursts stop at
  * the live budget ({@link Config#budgetBytes}, {@link Config#maxObjects}).
  *
+ * <h2>Threads</h2>
+ * A lane's list and counters are touched only by its own thread during a round, and by the
+ * caller between rounds (each round ends when every lane's burst has, a happens-before
+ * edge). The direct map and the window are concurrent maps: an object is put in before its
+ * neighbours are checked and taken out before it is freed, so of two overlapping objects
+ * the later check sees the other. Hand-overs go through the receiver's concurrent inbox. No
+ * lock is taken.
+ *
  * <h2>Labelled checks</h2>
  * A failed check throws an {@link AssertionError} whose message starts with its label in
  * brackets.
@@ -119,7 +127,7 @@ final class Harness implements AutoCloseable {
     private static final int SAMPLES = 256;
 
     /**
-     * @param seed        seeds the lanes of {@link #round}
+     * @param seed        seeds the bursts of {@link #round}
      * @param threads     lanes, each on a thread of its own when more than one
      * @param budgetBytes allocating bursts stop when live objects cover this many bytes
      * @param maxObjects  ... or when this many objects are live
@@ -298,12 +306,13 @@ final class Harness implements AutoCloseable {
     }
 
     /**
-     * One round: every lane a burst of a family and a length drawn from {@code seed}, on its
-     * own thread when there are several; then {@link #checkConsistent}, {@link #checkCounts}
-     * and {@link #checkSample} on the quiet pool. The first failure of a lane is rethrown.
+     * One round: every lane a burst of a family and a length drawn from the seed and the
+     * round's number, on its own thread when there are several; then
+     * {@link #checkConsistent}, {@link #checkCounts} and {@link #checkSample} on the quiet
+     * pool. The first failure of a lane is rethrown.
      */
-    void round(long seed) {
-        long r = seed ^ rounds++ * 0x9E3779B97F4A7C15L;
+    void round() {
+        long r = cfg.seed() ^ rounds++ * 0x9E3779B97F4A7C15L;
         if (lanes.length == 1) {
             lanes[0].randomBurst(new Random(r));
         } else {
@@ -675,7 +684,7 @@ final class Harness implements AutoCloseable {
         /**
          * dma_pool blocks (aligned, never across the 4 KiB boundary, DMA address = physical),
          * coherent buffers, and streaming mappings of kmalloc objects (mapped, checked,
-         * unmapped at once).
+         * unmapped at once). None on an unprivileged pool: DMA needs physical addresses.
          */
         void dmaBurst(int n) {
             long[] handle = new long[1];

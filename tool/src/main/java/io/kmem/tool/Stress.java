@@ -78,7 +78,7 @@ final class Stress {
                 }
             }
             try {
-                h.round(cfg.seed());
+                h.round();
             } catch (RuntimeException | AssertionError e) {
                 faults.add((e instanceof AssertionError ? "" : "unexpected " + e.getClass().getSimpleName() + ": ")
                         + e.getMessage());

@@ -64,7 +64,7 @@ class ReliabilityProperties {
         for (Burst b : Burst.values()) {
             chains = chains.withAction(b.weight, burst(b));
         }
-        return chains.withMaxTransformations(100);
+        return chains.withMaxTransformations(115);
     }
 
     static Harness harness() {
