@@ -34,7 +34,7 @@ help:
 	@echo "  test-slub-debug    the Surefire pass with slub_debug on every cache, alone"
 	@echo "  vm-test            the QEMU guest test on $(LIB_JAR) (apt-get installs qemu, busybox, cpio when missing)"
 	@echo "  bench [BENCH=RE]   set up the host, build the bench module (-Pbench) and run the JMH suite"
-	@echo "  soak [SECONDS=60] [SEED=S]  set up the host, run the reliability model for SECONDS"
+	@echo "  soak [SECONDS=60] [SEED=S]  set up the host, run the reliability harness (kmem stress --strict) for SECONDS"
 	@echo "  host-setup         sets up the host: maven/gcc (apt-get), $(HUGEPAGES) hugepages, shmem THP on advise"
 	@echo "  bindings           regenerate bindings/ with jextract (JEXTRACT=... or JEXTRACT_SRC=...)"
 	@echo "  clean              mvn clean"
@@ -83,13 +83,13 @@ bench: host-setup
 	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp bench/target/classes:$$(cat bench/target/bench-classpath.txt) \
 	  io.kmem.bench.BenchMain $(BENCH)
 
-# The reliability model of ReliabilityProperties for SECONDS (default 60), fresh random bursts;
-# SEED=S replays a run. Exits non-zero on the first failure, naming the round's seed.
+# The harness of ReliabilityProperties and kmem stress (tool/.../Harness.java) for SECONDS
+# (default 60): `kmem stress --strict` on the tool's threads, no call limit; SEED=S seeds the
+# bursts. Exits non-zero on a fault, after the final verification.
 SECONDS ?= 60
-soak: host-setup
-	@$(MVN) -DskipTests test-compile -pl lib
-	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp lib/target/test-classes:lib/target/classes:$$(cat lib/target/test-classpath.txt) \
-	  io.kmem.Soak $(SECONDS) $(SEED)
+soak: host-setup jar
+	@$(JAVA) --enable-native-access=io.kmem -p $(LIB_JAR):$(TOOL_JAR) -m io.kmem.tool/io.kmem.tool.Main \
+	  stress --strict --seconds $(SECONDS) --ops 9223372036854775807 $(if $(SEED),--seed $(SEED))
 
 # Regenerate bindings/ from native/ with jextract: JEXTRACT=/path/to/bin/jextract, a jextract on
 # PATH, or one built from JEXTRACT_SRC=<jextract source dir or git archive tarball> by

@@ -110,26 +110,32 @@ public final class Main {
                   changed since it was pinned (the kernel migrated it). Exit 1 if any did.
                 """ + POOL_OPTIONS));
         Map<String, Boolean> stress = new HashMap<>(pool);
-        stress.putAll(Map.of("--threads", true, "--ops", true, "--seconds", true, "--seed", true, "--inject", true));
+        stress.putAll(Map.of("--threads", true, "--ops", true, "--seconds", true, "--seed", true, "--inject", true,
+                "--strict", false));
         c.put("stress", new Command("stress", "random operations over every allocator on threads, then verify",
                 stress, 0, """
-                kmem stress [--threads N] [--ops M] [--seconds S] [--seed X] [--mib N] [--huge-mib N]
+                kmem stress [--threads N] [--ops M] [--seconds S] [--seed X] [--strict] [--mib N] [--huge-mib N]
                             [--unprivileged]
-                  N threads (default 4) do random allocations and frees over every allocator of one pool until
-                  M operations in all (default 2000000) or S seconds (default 10), whichever comes first:
-                  __get_free_pages, alloc_pages and alloc_pages_exact of orders 0..10 under GFP_KERNEL,
+                  N threads (default 4) do random bursts of allocations and frees over every allocator of one
+                  pool until M operations in all (default 2000000) or S seconds (default 10), whichever comes
+                  first: __get_free_pages, alloc_pages and alloc_pages_exact of orders 0..10 under GFP_KERNEL,
                   GFP_ATOMIC, GFP_NOWAIT, __GFP_ZERO and __GFP_NORETRY; kmalloc of 1 byte to 1 MiB, kzalloc,
                   krealloc; kmem_cache_alloc/zalloc on three caches (one with red zones and poisoning);
-                  vmalloc, vzalloc, vmalloc_user; vmap of 1 to 16 pages; kvmalloc and kvzalloc. A quarter of
-                  the frees hand the object to another thread, which verifies and frees it. Every object
-                  carries a pattern of its own, checked before it is freed; zeroed allocations are checked
-                  for zeros, alignments and ksize are checked. A progress bar on a terminal (a line a second
-                  otherwise): ops/s, live objects, frames in use, elapsed time.
+                  vmalloc, vzalloc, vmalloc_user; vmap of 1 to 16 pages; kvmalloc and kvzalloc; dma_pool
+                  blocks, coherent buffers and streaming mappings. A quarter of the frees hand the object to
+                  another thread, which verifies and frees it. Every object carries a pattern of its own,
+                  checked before it is freed; no two live objects may overlap; zeroed allocations are checked
+                  for zeros, alignments and ksize are checked, one object in eight against pagemap. After
+                  each round of bursts the allocators' own checks run and the caches' counters must equal
+                  the model's. A progress bar on a terminal (a line a second otherwise): ops/s, live objects,
+                  frames in use, elapsed time.
                   At the end: every live object's contents, pagemap against the allocator's PFNs for a sample
                   (page by page), then everything is freed and the counters must balance
                   (checkPageAllocator, validateSlabs, checkVmalloc, no SLUB report, free frames == managed).
                   Prints PASS, or FAIL with each fault described, and exits 1 on any fault.
                   --seed X          seeds each thread's choice of operations (default: from the clock)
+                  --strict          a GFP_KERNEL NULL up to order 3 is a fault; the pool may grow to 8 times
+                                    its size (make soak runs this)
                   --inject corrupt  (testing the tester) flip one byte of a live object halfway through
                   --inject leak     (testing the tester) allocate two objects halfway through, never freed
                 """ + POOL_OPTIONS));
@@ -346,9 +352,10 @@ public final class Main {
             throw new UsageException("--inject expects 'corrupt' or 'leak', got '" + inject + "'");
         }
         long small = a.mib() > 0 ? a.mib() << 20 : 64L << 20;
-        MemoryPool.Builder b = a.builder().maxSmallPages(2 * small).allocWait(Duration.ofMillis(100));
+        boolean strict = a.has("--strict");
+        MemoryPool.Builder b = a.builder().maxSmallPages((strict ? 8 : 2) * small).allocWait(Duration.ofMillis(100));
         boolean tty = out == System.out && System.console() != null && System.console().isTerminal();
-        return Stress.run(b, new Stress.Config(threads, ops, seconds * 1000, seed, inject, tty), out);
+        return Stress.run(b, new Stress.Config(threads, ops, seconds * 1000, seed, inject, tty, strict), out);
     }
 
     /**

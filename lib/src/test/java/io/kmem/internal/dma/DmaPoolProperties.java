@@ -1,5 +1,8 @@
 package io.kmem.internal.dma;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.__GFP_NOWARN;
 
@@ -7,6 +10,7 @@ import io.kmem.Device;
 import io.kmem.DmaPool;
 import io.kmem.GfpApi;
 import io.kmem.MemoryPool;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,11 +65,7 @@ class DmaPoolProperties {
         chain.withInvariant(NO_OVERLAP, Model::checkNoOverlap)
                 .withInvariant(ACTIVE, Model::checkActive)
                 .withInvariant(TAGS, Model::checkTags);
-        try {
-            chain.run().freeAll();
-        } finally {
-            chain.finalState().ifPresent(Model::close);
-        }
+        runAndClose(chain, Model::freeAll);
     }
 
     @Provide
@@ -91,18 +91,9 @@ class DmaPoolProperties {
     }
 
     private static Action.Independent<Model> free() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.integers().between(0, 999).map(k -> Transformer.mutate("dma_pool_free(#" + k + ")",
-                        m -> m.free(k)));
-            }
-        };
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Arbitraries.integers().between(0, 999).map(k -> Transformer.mutate("dma_pool_free(#" + k + ")",
+                        m -> m.free(k))));
     }
 
     /** A live block: where it is, and the tag written into it. */
@@ -139,17 +130,18 @@ class DmaPoolProperties {
             long dma = handle[0];
             long size = dmaPool.size();
             long align = Math.max(1, params.align);
-            check(dma % align == 0 && v % align == 0, ALIGNED, "block 0x%x/0x%x, align %d", v, dma, align);
+            require(ALIGNED, dma % align == 0 && v % align == 0, "block 0x%x/0x%x, align %d", v, dma, align);
             // The boundary asked for, or with none the pool page (a power-of-two block of the buddy).
             long b = params.boundary != 0 ? params.boundary : 4096L << GfpApi.get_order(dmaPool.allocation());
-            check(dma / b == (dma + size - 1) / b, BOUNDARY, "block 0x%x + %d crosses a multiple of %d", dma, size, b);
-            check(pool.virt_to_phys(v) == dma, DMA_IS_PHYS, "vaddr 0x%x is at 0x%x, handle 0x%x", v,
+            require(BOUNDARY, dma / b == (dma + size - 1) / b, "block 0x%x + %d crosses a multiple of %d", dma, size,
+                    b);
+            require(DMA_IS_PHYS, pool.virt_to_phys(v) == dma, "vaddr 0x%x is at 0x%x, handle 0x%x", v,
                     pool.virt_to_phys(v), dma);
-            check(Long.compareUnsigned(dma + size - 1, mask) <= 0, IN_MASK, "block 0x%x + %d, mask 0x%x", dma, size,
+            require(IN_MASK, Long.compareUnsigned(dma + size - 1, mask) <= 0, "block 0x%x + %d, mask 0x%x", dma, size,
                     mask);
             if (zero) {
-                check(pool.segment(v, size).mismatch(java.lang.foreign.MemorySegment.ofArray(new byte[(int) size])) == -1,
-                        ZEROED, "block 0x%x", v);
+                require(ZEROED, pool.segment(v, size).mismatch(MemorySegment.ofArray(new byte[(int) size])) == -1,
+                        "block 0x%x", v);
             }
             long tag = nextTag++;
             pool.segment(v, 8).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, tag);
@@ -170,35 +162,30 @@ class DmaPoolProperties {
                 free(0);
             }
             pool.dma_pool_destroy(dmaPool);
-            check(pool.takeDmaReports().isEmpty(), ACTIVE, "destroy of an idle pool reported something");
+            require(ACTIVE, pool.takeDmaReports().isEmpty(), "destroy of an idle pool reported something");
         }
 
         void checkNoOverlap() {
             long end = Long.MIN_VALUE;
             for (Map.Entry<Long, Block> e : live.entrySet()) {
-                check(e.getKey() > end, NO_OVERLAP, "block at 0x%x starts before 0x%x", e.getKey(), end);
+                require(NO_OVERLAP, e.getKey() > end, "block at 0x%x starts before 0x%x", e.getKey(), end);
                 end = e.getKey() + dmaPool.size() - 1;
             }
         }
 
         void checkActive() {
-            check(dmaPool.active() == live.size(), ACTIVE, "pool says %d, model %d", dmaPool.active(), live.size());
+            require(ACTIVE, dmaPool.active() == live.size(), "pool says %d, model %d", dmaPool.active(), live.size());
         }
 
         void checkTags() {
             for (Block b : live.values()) {
                 long head = pool.segment(b.vaddr, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
                 long tail = pool.segment(b.vaddr + dmaPool.size() - 8, 8).get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
-                check(head == b.tag && tail == ~b.tag, TAGS, "block 0x%x holds %x/%x, expected %x", b.vaddr, head, tail,
-                        b.tag);
+                require(TAGS, head == b.tag && tail == ~b.tag, "block 0x%x holds %x/%x, expected %x", b.vaddr, head,
+                        tail, b.tag);
             }
         }
 
-        private static void check(boolean ok, String label, String format, Object... args) {
-            if (!ok) {
-                throw new AssertionError("[" + label + "] " + String.format(format, args));
-            }
-        }
 
         @Override
         public void close() {

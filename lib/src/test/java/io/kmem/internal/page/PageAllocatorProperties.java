@@ -1,5 +1,10 @@
 package io.kmem.internal.page;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
+import static io.kmem.testing.PropertySupport.firstFew;
+import static io.kmem.testing.PropertySupport.pattern;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.GFP_NOWAIT;
@@ -23,13 +28,13 @@ import io.kmem.gfp.ZoneType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.Supplier;
+import io.kmem.testing.PropertySupport.Recent;
+import io.kmem.testing.PropertySupport.Tallies;
 import net.jqwik.api.AfterFailureMode;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -174,13 +179,7 @@ class PageAllocatorProperties {
                 .withInvariant(RESERVE, Model::checkReserve)
                 .withInvariant(BUDDY_LISTS, Model::checkBuddyLists)
                 .withInvariant(PATTERN, Model::checkAllPatterns);
-        try {
-            Model m = chain.run();
-            m.freeEverything();
-        } finally {
-            chain.finalState().ifPresent(m -> m.tally.steps += chain.transformations().size());
-            chain.finalState().ifPresent(Model::close);
-        }
+        runAndClose(chain, Model::freeEverything, (m, steps) -> m.tally.steps += steps);
     }
 
     // ================================================================== actions
@@ -273,22 +272,13 @@ class PageAllocatorProperties {
      * thread, or on a short-lived thread whose page cache keeps the block until it is reaped.
      */
     private static Action.Independent<Model> free(boolean elsewhere) {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(0, 999), Arbitraries.of(false, true))
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(0, 999), Arbitraries.of(false, true))
                         .as((k, other) -> {
                             String call = "free(#" + k + (other ? ", other form" : "") + ")"
                                     + (elsewhere ? " on another thread" : "");
                             return Transformer.mutate(call, m -> m.maybeElsewhere(elsewhere, () -> m.free(k, other)));
-                        });
-            }
-        };
+                        }));
     }
 
     // ================================================================== model
@@ -320,9 +310,9 @@ class PageAllocatorProperties {
         final TreeMap<Long, Block> live = new TreeMap<>();
         /** Live blocks in allocation order: {@code free(k)} picks from here, deterministically. */
         final List<Block> byAge = new ArrayList<>();
-        private final ArrayDeque<String> recent = new ArrayDeque<>();
+        private final Recent recent = new Recent();
         /** The property's tally for its tries; a throwaway one for shrinking runs (other threads). */
-        final Tally tally = Thread.currentThread() == propertyThread ? TALLY : new Tally();
+        final Tally tally = TALLIES.forThisThread();
         /** True while an action runs on another thread: this thread's cache may hold frames. */
         private boolean elsewhere;
         long used;
@@ -418,7 +408,7 @@ class PageAllocatorProperties {
             }
             forget(b);
             tally.frees++;
-            note("freed " + b);
+            recent.note("freed " + b);
         }
 
         /** Runs {@code action} here, or on a new platform thread and waits for it to end. */
@@ -518,7 +508,7 @@ class PageAllocatorProperties {
             live.put(b.pfn(), b);
             byAge.add(b);
             used += b.pages();
-            note("got " + b + " from " + call);
+            recent.note("got " + b + " from " + call);
         }
 
         /**
@@ -551,7 +541,7 @@ class PageAllocatorProperties {
          */
         private void explainNull(String call, int gfp, int order) {
             tally.nulls++;
-            note(call + " = NULL");
+            recent.note(call + " = NULL");
             if (order > MAX_ORDER) {
                 tally.nullsAboveMaxOrder++;
                 return;
@@ -703,12 +693,6 @@ class PageAllocatorProperties {
             used -= b.pages();
         }
 
-        private void note(String s) {
-            if (recent.size() == 8) {
-                recent.removeFirst();
-            }
-            recent.addLast(s);
-        }
 
         @Override
         public void close() {
@@ -724,7 +708,7 @@ class PageAllocatorProperties {
         @Override
         public String toString() {
             return "Model[pool " + config.name() + ", " + live.size() + " live blocks, " + used + " frames used; last: "
-                    + String.join("; ", recent) + "]";
+                    + recent + "]";
         }
     }
 
@@ -828,30 +812,12 @@ class PageAllocatorProperties {
         return Gfp.mayBlock(gfp) ? half : half - half / 4;
     }
 
-    static long pattern(long tag, long word) {
-        long x = tag * 0x9E3779B97F4A7C15L + word;
-        x ^= x >>> 31;
-        return x * 0xBF58476D1CE4E5B9L | 1;
-    }
 
-    static String firstFew(List<String> problems) {
-        return problems.size() <= 4 ? problems.toString()
-                : problems.subList(0, 4) + " and " + (problems.size() - 4) + " more";
-    }
 
-    static void require(String label, boolean ok, Supplier<String> message) {
-        if (!ok) {
-            throw new AssertionError("[" + label + "] " + message.get());
-        }
-    }
 
     // ================================================================== tally
 
-    /**
-     * What one property's tries did, printed after it: proof that the chains reach every path.
-     * Shrinking is not counted: jqwik runs it on another thread and, once its time bound has
-     * passed, lets it finish in the background.
-     */
+    /** What one property's tries did, printed after it (see {@link Tallies}). */
     static final class Tally {
         long pools;
         long allocs;
@@ -871,18 +837,16 @@ class PageAllocatorProperties {
         final long[] served = new long[MAX_ORDER + 1];
     }
 
-    private static volatile Tally TALLY = new Tally();
-    private static volatile Thread propertyThread;
+    private static final Tallies<Tally> TALLIES = new Tallies<>(Tally::new);
 
     @BeforeProperty
     void resetTally() {
-        TALLY = new Tally();
-        propertyThread = Thread.currentThread();
+        TALLIES.reset();
     }
 
     @AfterProperty
     void printTally() {
-        Tally t = TALLY;
+        Tally t = TALLIES.current();
         if (t.pools == 0) {
             return;
         }

@@ -1,5 +1,12 @@
 package io.kmem.internal.slub;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
+import static io.kmem.testing.PropertySupport.firstFew;
+import static io.kmem.testing.PropertySupport.pattern;
+import static io.kmem.testing.PropertySupport.patternMismatch;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
+import static io.kmem.testing.PropertySupport.writePattern;
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static io.kmem.gfp.Gfp.GFP_NOWAIT;
@@ -16,7 +23,6 @@ import io.kmem.stats.ZoneStats;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -25,7 +31,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
+import io.kmem.testing.PropertySupport.Recent;
+import io.kmem.testing.PropertySupport.Tallies;
 import net.jqwik.api.AfterFailureMode;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -151,13 +158,7 @@ class SlabAllocatorProperties {
                 .withInvariant(PATTERN, Model::checkPatternEnds)
                 .withInvariant(COUNTS, Model::checkCounts)
                 .withInvariant(VALIDATE, Model::checkValidate);
-        try {
-            Model m = chain.run();
-            m.finish();
-        } finally {
-            chain.finalState().ifPresent(m -> m.tally.steps += chain.transformations().size());
-            chain.finalState().ifPresent(Model::close);
-        }
+        runAndClose(chain, Model::finish, (m, steps) -> m.tally.steps += steps);
     }
 
     @Provide
@@ -246,55 +247,28 @@ class SlabAllocatorProperties {
 
     /** Frees the live object at position {@code k} (modulo their number): kfree, or kmem_cache_free for cache objects unless {@code viaKfree}. */
     private static Action.Independent<Model> free() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(0, 9999), Arbitraries.of(false, true))
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(0, 9999), Arbitraries.of(false, true))
                         .as((k, viaKfree) -> Transformer.mutate("free(#" + k + (viaKfree ? ", kfree" : "") + ")",
-                                m -> m.free(m.byAge.get(k % m.byAge.size()), viaKfree)));
-            }
-        };
+                                m -> m.free(m.byAge.get(k % m.byAge.size()), viaKfree))));
     }
 
     private static Action.Independent<Model> cacheFree() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return m.byAge.stream().anyMatch(o -> o.cacheIndex() >= 0);
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.integers().between(0, 9999).map(k -> Transformer.mutate(
-                        "kmem_cache_free(#" + k + ")", m -> {
+        return actionWhen((Model m) -> m.byAge.stream().anyMatch(o -> o.cacheIndex() >= 0),
+                Arbitraries.integers().between(0, 9999).map(k -> Transformer.mutate("kmem_cache_free(#" + k + ")",
+                        m -> {
                             List<Obj> objs = m.cacheObjects(-1);
                             m.free(objs.get(k % objs.size()), false);
-                        }));
-            }
-        };
+                        })));
     }
 
     /** kmem_cache_free_bulk of up to n objects of one cache, or (null cache) kfree of kmalloc objects. */
     private static Action.Independent<Model> bulkFree() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.live.isEmpty();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Combinators.combine(Arbitraries.integers().between(-1, SPECS.size() - 1),
+        return actionWhen((Model m) -> !m.live.isEmpty(),
+                Combinators.combine(Arbitraries.integers().between(-1, SPECS.size() - 1),
                         Arbitraries.integers().between(1, 30)).as((ci, n) -> Transformer.mutate(
                         "kmem_cache_free_bulk(" + (ci < 0 ? "NULL" : SPECS.get(ci).name()) + ", up to " + n + ")",
-                        m -> m.bulkFree(ci, n)));
-            }
-        };
+                        m -> m.bulkFree(ci, n))));
     }
 
     /**
@@ -351,10 +325,10 @@ class SlabAllocatorProperties {
          * {@code slabsFreed} then.
          */
         final Map<Long, long[]> ctorFreed = new HashMap<>();
-        private final ArrayDeque<String> recent = new ArrayDeque<>();
+        private final Recent recent = new Recent();
         /** The last figures of the caches {@link #finish()} destroyed, for the tally. */
         private final List<SlabCacheStats> destroyed = new ArrayList<>();
-        final Tally tally = Thread.currentThread() == propertyThread ? TALLY : new Tally();
+        final Tally tally = TALLIES.forThisThread();
         private long nextTag = 1;
 
         Model() {
@@ -527,12 +501,12 @@ class SlabAllocatorProperties {
                 byAge.add(n);
                 // As in SLUB, the bytes past the new size are no longer the caller's (debug caches
                 // red-zone them): the first newSize are kept; ksize gives the whole object back.
-                long bad = mismatch(pool.segment(p, newSize), o.tag(), newSize);
+                long bad = patternMismatch(pool.segment(p, newSize), o.tag(), newSize);
                 require(REALLOC, bad < 0, () -> call + " in place: byte " + bad + " of the " + newSize
                         + " kept differs from the old contents");
                 require(RIGHT_CACHE, pool.ksize(p) == o.extent(), () -> "ksize after " + call + " is not "
                         + o.extent());
-                write(o.seg(), o.tag(), o.extent());
+                writePattern(o.seg(), o.tag(), o.extent());
                 checkPattern(n, "after " + call + " in place");
                 tally.reallocsInPlace++;
                 return;
@@ -546,7 +520,7 @@ class SlabAllocatorProperties {
                     + o.extent());
             long kept = Math.min(o.size(), newSize);
             MemorySegment seg = pool.segment(p, kept);
-            long bad = mismatch(seg, o.tag(), kept);
+            long bad = patternMismatch(seg, o.tag(), kept);
             require(REALLOC, bad < 0, () -> call + " = 0x" + Long.toHexString(p) + ": byte " + bad + " of the "
                     + kept + " kept differs from the old contents");
             forget(o);
@@ -652,10 +626,10 @@ class SlabAllocatorProperties {
                             + Integer.toHexString(v & 0xff));
                 }
             }
-            write(o.seg(), o.tag(), o.extent());
+            writePattern(o.seg(), o.tag(), o.extent());
             live.put(o.addr(), o);
             byAge.add(o);
-            note("got " + o);
+            recent.note("got " + o);
         }
 
         /**
@@ -675,7 +649,7 @@ class SlabAllocatorProperties {
                 return;
             }
             boolean slabKept = stats(o.cache()).slabsFreed() == freed[1];
-            long bad = mismatch(o.seg(), freed[0], o.extent());
+            long bad = patternMismatch(o.seg(), freed[0], o.extent());
             if (bad >= 0 && constructed && !slabKept) {
                 tally.constructed++;
                 return;
@@ -825,7 +799,7 @@ class SlabAllocatorProperties {
         }
 
         private void checkPattern(Obj o, String when) {
-            long bad = mismatch(o.seg(), o.tag(), o.extent());
+            long bad = patternMismatch(o.seg(), o.tag(), o.extent());
             require(PATTERN, bad < 0, () -> "live " + o + " " + when + ": byte " + bad + " of " + o.extent()
                     + " differs from the pattern written at allocation");
         }
@@ -843,7 +817,7 @@ class SlabAllocatorProperties {
                 ctorFreed.put(o.addr(), new long[]{o.tag(), stats(o.cache()).slabsFreed()});
             }
             tally.frees++;
-            note("freed " + o);
+            recent.note("freed " + o);
         }
 
         List<Obj> cacheObjects(int ci) {
@@ -884,12 +858,6 @@ class SlabAllocatorProperties {
             tally.nulls++;
         }
 
-        private void note(String s) {
-            if (recent.size() == 8) {
-                recent.removeFirst();
-            }
-            recent.addLast(s);
-        }
 
         @Override
         public void close() {
@@ -906,7 +874,7 @@ class SlabAllocatorProperties {
 
         @Override
         public String toString() {
-            return "Model[" + live.size() + " live objects; last: " + String.join("; ", recent) + "]";
+            return "Model[" + live.size() + " live objects; last: " + recent + "]";
         }
     }
 
@@ -933,60 +901,14 @@ class SlabAllocatorProperties {
         return Long.highestOneBit(size - 1) << 1;
     }
 
-    static long pattern(long tag, long word) {
-        long x = tag * 0x9E3779B97F4A7C15L + word;
-        x ^= x >>> 31;
-        return x * 0xBF58476D1CE4E5B9L | 1;
-    }
 
-    /** Writes the pattern of {@code tag} over {@code len} bytes: word i is pattern(tag, i), a partial last word its low bytes. */
-    static void write(MemorySegment seg, long tag, long len) {
-        long words = len >>> 3;
-        for (long w = 0; w < words; w++) {
-            seg.set(ValueLayout.JAVA_LONG_UNALIGNED, w << 3, pattern(tag, w));
-        }
-        long last = pattern(tag, words);
-        for (long b = words << 3; b < len; b++) {
-            seg.set(ValueLayout.JAVA_BYTE, b, (byte) (last >>> ((b & 7) << 3)));
-        }
-    }
 
-    /** The first byte of {@code len} that differs from the pattern of {@code tag}, or -1. */
-    static long mismatch(MemorySegment seg, long tag, long len) {
-        long words = len >>> 3;
-        for (long w = 0; w < words; w++) {
-            long got = seg.get(ValueLayout.JAVA_LONG_UNALIGNED, w << 3);
-            long want = pattern(tag, w);
-            if (got != want) {
-                return (w << 3) + Long.numberOfTrailingZeros(got ^ want) / 8;
-            }
-        }
-        long last = pattern(tag, words);
-        for (long b = words << 3; b < len; b++) {
-            if (seg.get(ValueLayout.JAVA_BYTE, b) != (byte) (last >>> ((b & 7) << 3))) {
-                return b;
-            }
-        }
-        return -1;
-    }
 
-    static String firstFew(List<String> problems) {
-        return problems.size() <= 2 ? problems.toString()
-                : problems.subList(0, 2) + " and " + (problems.size() - 2) + " more";
-    }
 
-    static void require(String label, boolean ok, Supplier<String> message) {
-        if (!ok) {
-            throw new AssertionError("[" + label + "] " + message.get());
-        }
-    }
 
     // ================================================================== tally
 
-    /**
-     * What the property's tries did, printed after it: proof that the chains reach every path
-     * (shrinking runs, on jqwik's own thread, are not counted).
-     */
+    /** What the property's tries did, printed after it (see {@link Tallies}). */
     static final class Tally {
         long pools;
         long steps;
@@ -1013,18 +935,16 @@ class SlabAllocatorProperties {
         final Map<String, Long> perClass = new TreeMap<>();
     }
 
-    private static volatile Tally TALLY = new Tally();
-    private static volatile Thread propertyThread;
+    private static final Tallies<Tally> TALLIES = new Tallies<>(Tally::new);
 
     @BeforeProperty
     void resetTally() {
-        TALLY = new Tally();
-        propertyThread = Thread.currentThread();
+        TALLIES.reset();
     }
 
     @AfterProperty
     void printTally() {
-        Tally t = TALLY;
+        Tally t = TALLIES.current();
         if (t.pools == 0) {
             return;
         }

@@ -1,5 +1,8 @@
 package io.kmem.internal.vmalloc;
 
+import static io.kmem.testing.PropertySupport.actionWhen;
+import static io.kmem.testing.PropertySupport.require;
+import static io.kmem.testing.PropertySupport.runAndClose;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 
 import io.kmem.MemoryPool;
@@ -77,11 +80,7 @@ class VmallocProperties {
                 .withInvariant(GUARD, Model::checkGuards)
                 .withInvariant(PATTERN, Model::checkSampled)
                 .withInvariant(CONSISTENT, Model::checkConsistent);
-        try {
-            chain.run().finish();
-        } finally {
-            chain.finalState().ifPresent(Model::close);
-        }
+        runAndClose(chain, Model::finish);
     }
 
     @Provide
@@ -117,18 +116,9 @@ class VmallocProperties {
 
     /** 64 MiB or 256 MiB, when no such area is live. */
     private static Action.Independent<Model> big() {
-        return new Action.Independent<>() {
-            @Override
-            public boolean precondition(Model m) {
-                return !m.bigLive();
-            }
-
-            @Override
-            public Arbitrary<Transformer<Model>> transformer() {
-                return Arbitraries.of(64 * MIB, 256 * MIB).map(size ->
-                        Transformer.mutate("vmalloc(" + (size >> 20) + " MiB)", m -> m.alloc(size, Kind.VMALLOC)));
-            }
-        };
+        return actionWhen((Model m) -> !m.bigLive(),
+                Arbitraries.of(64 * MIB, 256 * MIB).map(size -> Transformer.mutate("vmalloc(" + (size >> 20)
+                        + " MiB)", m -> m.alloc(size, Kind.VMALLOC))));
     }
 
     /** vmap of 1..24 pages allocated for it, of orders 0..2, in a shuffled order. */
@@ -145,18 +135,13 @@ class VmallocProperties {
         }
     }
 
-    static final class Model {
+    static final class Model implements AutoCloseable {
         final MemoryPool pool = MemoryPool.builder().name("vmalloc-props").smallPages(64 * MIB)
                 .maxSmallPages(640 * MIB).build();
         final TreeMap<Long, Area> live = new TreeMap<>();
         private long nextTag = 1;
         private int picks;
 
-        static void check(boolean ok, String label, String what) {
-            if (!ok) {
-                throw new AssertionError("[" + label + "] " + what);
-            }
-        }
 
         long count(Kind kind) {
             return live.values().stream().filter(a -> a.kind == kind).count();
@@ -175,9 +160,9 @@ class VmallocProperties {
         void alloc(long size, Kind kind) {
             long p = kind == Kind.VZALLOC ? pool.vzalloc(size) : pool.vmalloc(size);
             int pages = (int) ((size + PAGE - 1) / PAGE);
-            check(p != 0, NOT_NULL, (kind == Kind.VZALLOC ? "vzalloc(" : "vmalloc(") + size + ") returned NULL; "
+            require(NOT_NULL, p != 0, (kind == Kind.VZALLOC ? "vzalloc(" : "vmalloc(") + size + ") returned NULL; "
                     + pool.meminfo());
-            check(p % PAGE == 0, NOT_NULL, "0x" + Long.toHexString(p) + " is not page-aligned");
+            require(NOT_NULL, p % PAGE == 0, "0x" + Long.toHexString(p) + " is not page-aligned");
             adopt(new Area(p, pages, kind, nextTag++, null, null, null));
         }
 
@@ -187,7 +172,7 @@ class VmallocProperties {
             for (int b = 0; b < blocks.length; b++) {
                 int o = orders.get(b);
                 long page = pool.alloc_pages(GFP_KERNEL, o);
-                check(page != 0, NOT_NULL, "alloc_pages(GFP_KERNEL, " + o + ") for vmap returned NULL");
+                require(NOT_NULL, page != 0, "alloc_pages(GFP_KERNEL, " + o + ") for vmap returned NULL");
                 blocks[b] = page;
                 long pfn = pool.page_to_pfn(page);
                 for (int i = 0; i < 1 << o; i++) {
@@ -201,9 +186,9 @@ class VmallocProperties {
                 h[i / 2] = t;
             }
             long p = pool.vmap(h, h.length);
-            check(p != 0, NOT_NULL, "vmap of " + h.length + " pages returned NULL");
+            require(NOT_NULL, p != 0, "vmap of " + h.length + " pages returned NULL");
             for (int i = 0; i < h.length; i++) {
-                check(pool.vmalloc_to_page(p + (long) i * PAGE) == h[i], PAGEMAP, "vmalloc_to_page of page " + i
+                require(PAGEMAP, pool.vmalloc_to_page(p + (long) i * PAGE) == h[i], "vmalloc_to_page of page " + i
                         + " of the vmap at 0x" + Long.toHexString(p) + " is not the page given");
             }
             adopt(new Area(p, h.length, Kind.VMAP, nextTag++, h, blocks, orders));
@@ -212,19 +197,19 @@ class VmallocProperties {
         /** Checks a new area page by page, then writes its tag into every page. */
         private void adopt(Area a) {
             Map.Entry<Long, Area> below = live.floorEntry(a.addr);
-            check(below == null || below.getValue().end() + PAGE <= a.addr, NO_OVERLAP, "new area 0x"
+            require(NO_OVERLAP, below == null || below.getValue().end() + PAGE <= a.addr, "new area 0x"
                     + Long.toHexString(a.addr) + " overlaps the area or guard page of 0x"
                     + (below == null ? "" : Long.toHexString(below.getKey())));
             MemorySegment seg = pool.segment(a.addr, (long) a.pages * PAGE);
             for (int i = 0; i < a.pages; i++) {
                 long off = (long) i * PAGE;
                 long pfn = pool.vmalloc_to_pfn(a.addr + off);
-                check(pfn == pool.pagemapPfn(a.addr + off), PAGEMAP, "page " + i + " of 0x" + Long.toHexString(a.addr)
+                require(PAGEMAP, pfn == pool.pagemapPfn(a.addr + off), "page " + i + " of 0x" + Long.toHexString(a.addr)
                         + ": vmalloc_to_pfn 0x" + Long.toHexString(pfn) + ", pagemap 0x"
                         + Long.toHexString(pool.pagemapPfn(a.addr + off)));
                 if (a.kind == Kind.VZALLOC) {
                     for (long w = 0; w < PAGE; w += 8) {
-                        check(seg.get(ValueLayout.JAVA_LONG, off + w) == 0, ZEROED, "vzalloc 0x"
+                        require(ZEROED, seg.get(ValueLayout.JAVA_LONG, off + w) == 0, "vzalloc 0x"
                                 + Long.toHexString(a.addr) + " byte " + (off + w) + " is not zero");
                     }
                 }
@@ -232,7 +217,7 @@ class VmallocProperties {
                 seg.set(ValueLayout.JAVA_LONG, off + PAGE - 8, ~word(a, i));
                 if (i % 61 == 0 || i == a.pages - 1) {
                     MemorySegment direct = pool.segment(pool.phys_to_virt(pfn << 12), PAGE);
-                    check(direct.get(ValueLayout.JAVA_LONG, 0) == word(a, i), DIRECT_MAP, "page " + i + " of 0x"
+                    require(DIRECT_MAP, direct.get(ValueLayout.JAVA_LONG, 0) == word(a, i), "page " + i + " of 0x"
                             + Long.toHexString(a.addr) + " (pfn 0x" + Long.toHexString(pfn) + ")");
                 }
             }
@@ -255,7 +240,7 @@ class VmallocProperties {
             gone(a);
             for (int i = 0; i < a.pages; i++) {
                 MemorySegment page = pool.segment(pool.page_address(a.handles[i]), PAGE);
-                check(page.get(ValueLayout.JAVA_LONG, 0) == word(a, i), PATTERN, "page " + i + " of the vmap at 0x"
+                require(PATTERN, page.get(ValueLayout.JAVA_LONG, 0) == word(a, i), "page " + i + " of the vmap at 0x"
                         + Long.toHexString(a.addr) + " lost its contents at vunmap");
             }
             for (int b = 0; b < a.blocks.length; b++) {
@@ -266,7 +251,7 @@ class VmallocProperties {
         private void gone(Area a) {
             live.remove(a.addr);
             for (int i = 0; i < a.pages; i += Math.max(1, a.pages / 16)) {
-                check(pool.pagemapPfn(a.addr + (long) i * PAGE) == -1, GUARD, "page " + i + " of the freed area 0x"
+                require(GUARD, pool.pagemapPfn(a.addr + (long) i * PAGE) == -1, "page " + i + " of the freed area 0x"
                         + Long.toHexString(a.addr) + " is still present");
             }
         }
@@ -308,17 +293,17 @@ class VmallocProperties {
                 long first = seg.get(ValueLayout.JAVA_LONG, off);
                 long last = seg.get(ValueLayout.JAVA_LONG, off + PAGE - 8);
                 if (first != word(a, i) || last != ~word(a, i)) {
-                    check(false, PATTERN, "page " + i + " of 0x" + Long.toHexString(a.addr) + " (" + a.kind + ", "
+                    require(PATTERN, false, "page " + i + " of 0x" + Long.toHexString(a.addr) + " (" + a.kind + ", "
                             + a.pages + " pages, pfn 0x" + Long.toHexString(pool.vmalloc_to_pfn(a.addr + off))
                             + ", pagemap 0x" + Long.toHexString(pool.pagemapPfn(a.addr + off)) + ", page handle 0x"
                             + Long.toHexString(pool.vmalloc_to_page(a.addr + off)) + "): first word 0x"
                             + Long.toHexString(first) + ", last 0x" + Long.toHexString(last) + ", expected 0x"
                             + Long.toHexString(word(a, i)) + whose(first));
                 }
-                check(pool.vmalloc_to_pfn(a.addr + off) == pool.pagemapPfn(a.addr + off), PAGEMAP, "page " + i
-                        + " of 0x" + Long.toHexString(a.addr) + " (" + a.kind + ", " + a.pages + " pages): vmalloc_to_pfn 0x"
-                        + Long.toHexString(pool.vmalloc_to_pfn(a.addr + off)) + ", pagemap 0x"
-                        + Long.toHexString(pool.pagemapPfn(a.addr + off)) + "; " + pool.pageStats());
+                require(PAGEMAP, pool.vmalloc_to_pfn(a.addr + off) == pool.pagemapPfn(a.addr + off), "page " + i
+                        + " of 0x" + Long.toHexString(a.addr) + " (" + a.kind + ", " + a.pages
+                        + " pages): vmalloc_to_pfn 0x" + Long.toHexString(pool.vmalloc_to_pfn(a.addr + off))
+                        + ", pagemap 0x" + Long.toHexString(pool.pagemapPfn(a.addr + off)) + "; " + pool.pageStats());
             }
         }
 
@@ -345,10 +330,10 @@ class VmallocProperties {
             long end = 0;
             for (Area a : live.values()) {
                 VmStruct vm = pool.find_vm_area(a.addr);
-                check(vm != null && vm.addr() == a.addr && vm.size() == (long) (a.pages + 1) * PAGE, NO_OVERLAP,
+                require(NO_OVERLAP, vm != null && vm.addr() == a.addr && vm.size() == (long) (a.pages + 1) * PAGE,
                         "find_vm_area(0x" + Long.toHexString(a.addr) + ") = " + vm + ", expected " + (a.pages + 1)
                                 + " pages with the guard");
-                check(a.addr >= end, NO_OVERLAP, "area 0x" + Long.toHexString(a.addr) + " starts inside the one"
+                require(NO_OVERLAP, a.addr >= end, "area 0x" + Long.toHexString(a.addr) + " starts inside the one"
                         + " before it or its guard page (which ends at 0x" + Long.toHexString(end) + ")");
                 end = a.end() + PAGE;
             }
@@ -356,25 +341,25 @@ class VmallocProperties {
 
         void checkGuards() {
             for (Area a : live.values()) {
-                check(pool.pagemapPfn(a.end()) == -1, GUARD, "the page after 0x" + Long.toHexString(a.addr)
+                require(GUARD, pool.pagemapPfn(a.end()) == -1, "the page after 0x" + Long.toHexString(a.addr)
                         + " is present");
-                check(pool.vmalloc_to_page(a.end()) == 0, GUARD, "vmalloc_to_page of the guard page after 0x"
+                require(GUARD, pool.vmalloc_to_page(a.end()) == 0, "vmalloc_to_page of the guard page after 0x"
                         + Long.toHexString(a.addr) + " is not NULL");
             }
         }
 
         void checkConsistent() {
             List<String> errors = pool.checkVmalloc();
-            check(errors.isEmpty(), CONSISTENT, errors.toString());
+            require(CONSISTENT, errors.isEmpty(), errors.toString());
             String[] lines = pool.vmallocinfo().lines().toArray(String[]::new);
-            check(lines.length == live.size(), CONSISTENT, lines.length + " lines in vmallocinfo for " + live.size()
+            require(CONSISTENT, lines.length == live.size(), lines.length + " lines in vmallocinfo for " + live.size()
                     + " areas");
             int i = 0;
             for (Area a : live.values()) {
                 String l = lines[i++];
-                check(Long.parseUnsignedLong(l.substring(2, 18), 16) == a.addr
+                require(CONSISTENT, Long.parseUnsignedLong(l.substring(2, 18), 16) == a.addr
                         && l.endsWith(" pages=" + a.pages + (a.kind == Kind.VMAP ? " vmap" : " vmalloc")),
-                        CONSISTENT, "vmallocinfo line '" + l + "' for the " + a.kind + " of " + a.pages + " pages at 0x"
+                        "vmallocinfo line '" + l + "' for the " + a.kind + " of " + a.pages + " pages at 0x"
                                 + Long.toHexString(a.addr));
             }
         }
@@ -382,22 +367,23 @@ class VmallocProperties {
         void finish() {
             checkSampled();
             freeEverything();
-            check(pool.vmallocinfo().isEmpty(), AT_REST, pool.vmallocinfo());
-            check(pool.checkVmalloc().isEmpty(), AT_REST, pool.checkVmalloc().toString());
+            require(AT_REST, pool.vmallocinfo().isEmpty(), pool.vmallocinfo());
+            require(AT_REST, pool.checkVmalloc().isEmpty(), pool.checkVmalloc().toString());
             VmallocStats st = pool.vmallocStats();
-            check(st.usedBytes() == 0 && st.largestFreeBytes() == st.windowBytes() && st.pagesMapped() == 0, AT_REST,
+            require(AT_REST, st.usedBytes() == 0 && st.largestFreeBytes() == st.windowBytes() && st.pagesMapped() == 0,
                     st.toString());
-            check(pool.checkPageAllocator().isEmpty(), AT_REST, pool.checkPageAllocator().toString());
+            require(AT_REST, pool.checkPageAllocator().isEmpty(), pool.checkPageAllocator().toString());
             long free = 0;
             long managed = 0;
             for (var z : pool.zoneStats()) {
                 free += z.free() + z.cached();
                 managed += z.managed();
             }
-            check(free == managed, AT_REST, free + " frames free of " + managed);
+            require(AT_REST, free == managed, free + " frames free of " + managed);
         }
 
-        void close() {
+        @Override
+        public void close() {
             pool.close();
         }
 
