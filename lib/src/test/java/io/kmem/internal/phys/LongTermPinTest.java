@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.kmem.error.KmemException;
 import io.kmem.error.SyscallException;
 import io.kmem.gfp.FrameKind;
+import io.kmem.stats.HostInfo;
 import io.kmem.stats.PinState;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -142,22 +143,41 @@ class LongTermPinTest {
 
     @Test
     void aDmaMaskPoolPinsOnlyTheFramesItKeeps() throws IOException {
-        // A mask at the median PFN of a sample intake: the masked pool takes frames from
-        // either side of it and holds back those above, which must not stay pinned.
-        long mask;
-        try (FramePool sample = pool(16 * MIB, -1, false, null)) {
-            long[] pfns = sample.grow(FrameKind.SMALL_4K, 1024).pfns();
-            mask = (pfns[pfns.length / 2] << 12) - 1;
+        // Hugetlb frames, a fixed set (as FramePoolTest's mask test): a probe takes every free
+        // hugepage, the mask sits after three quarters of them by PFN. The masked pool keeps
+        // the quarter below it; asked for one hugepage more, it must take and hold back every
+        // hugepage above the mask before it fails. Neither intake leaves a held-back frame pinned.
+        FramePoolTest.requireHugepages(64);
+        long free = HostInfo.read().freeHugepages2m();
+        long[] probe;
+        try (FramePool p = hugePool(free, -1)) {
+            probe = p.grow(FrameKind.HUGE_2M, free * 512).pfns();
         }
-        try (FramePool p = pool(64 * MIB, mask, false, null)) {
-            FramePool.Intake in = p.grow(FrameKind.SMALL_4K, 256);
-            assertTrue(in.heldBack() > 0, "the mask 0x" + Long.toHexString(mask) + " held frames back");
-            assertEquals(p.presentFrames() * 4096, p.pinState().pinnedBytes());
-            long first = p.firstIdx(FrameKind.SMALL_4K);
-            long end = first + p.maxFrames(FrameKind.SMALL_4K);
-            assertEquals(p.presentFrames() * 4096, registeredBytesIn(registeredBuffers(), p.frameViewAddress(first),
-                    p.frameViewAddress(end)), "held-back frames are not left pinned");
+        int below = (int) (free * 3 / 4);
+        long mask = ((probe[below * 512 - 1] + 1) << 12) - 1;
+        try (FramePool p = hugePool(free, mask)) {
+            p.grow(FrameKind.HUGE_2M, below * 512L);
+            assertPinsExactlyThePresentFrames(p, FrameKind.HUGE_2M);
+            KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.HUGE_2M, 512));
+            assertTrue(e.getMessage().contains("below the mask"), e.getMessage());
+            assertEquals(below * 512L, p.presentFrames());
+            assertPinsExactlyThePresentFrames(p, FrameKind.HUGE_2M);
         }
+        assertEquals(free, HostInfo.read().freeHugepages2m(), "every hugepage is free again after close");
+    }
+
+    private static FramePool hugePool(long hugepages, long dmaMask) {
+        long[] max = new long[FrameKind.values().length];
+        max[FrameKind.HUGE_2M.ordinal()] = hugepages * 2 * MIB;
+        return FramePool.create(new FramePool.Config("pin", max, dmaMask, false, false, null));
+    }
+
+    private static void assertPinsExactlyThePresentFrames(FramePool p, FrameKind kind) throws IOException {
+        assertEquals(p.presentFrames() * 4096, p.pinState().pinnedBytes());
+        long first = p.firstIdx(kind);
+        long end = first + p.maxFrames(kind);
+        assertEquals(p.presentFrames() * 4096, registeredBytesIn(registeredBuffers(), p.frameViewAddress(first),
+                p.frameViewAddress(end)), "held-back frames are not left pinned");
     }
 
     @Test
