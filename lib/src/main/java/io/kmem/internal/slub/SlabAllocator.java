@@ -468,8 +468,9 @@ public final class SlabAllocator {
 
     /**
      * The error for a free of an address that is neither a slab object nor a large kmalloc.
-     * Called holding {@link #discards}, so that a slab on its way back to the buddy is seen
-     * either whole or with its frames free, never in between.
+     * The frees call it holding {@link #discards}, so that a slab on its way back to the buddy
+     * is seen either whole or with its frames free, never in between; ksize, which changes
+     * nothing, calls it without.
      */
     private KmemException notSlab(String call, long addr) {
         String where = call + " on pool '" + phys.name() + "': ";
