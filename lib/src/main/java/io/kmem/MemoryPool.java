@@ -56,7 +56,9 @@ import java.util.function.Consumer;
  * {@link SlabApi} ({@code slab.h}: kmalloc, kmem_cache, kvmalloc), {@link VmallocApi}
  * ({@code vmalloc.h}), {@link IoApi} ({@code io.h}: ioremap, resources, address
  * translation, barriers), {@link DmaApi} ({@code dma-mapping.h} and {@code dmapool.h}) and
- * {@link PciApi} ({@code pci.h}). This class is the glue: it builds the layers below
+ * {@link PciApi} ({@code pci.h}), {@link ScatterlistApi} ({@code scatterlist.h}) and
+ * {@link RwOnceApi} ({@code rwonce.h} and the acquire/release half of {@code barrier.h}:
+ * ring accessors on pool memory). This class is the glue: it builds the layers below
  * (frames, the buddy allocator, slabs, vmalloc, ioremap, DMA) and implements every contract
  * over them; what it adds itself are the pool's life cycle (growth, release, verify,
  * close) and its reports.
