@@ -559,11 +559,12 @@ public final class EduDriver {
         for (Scatterlist sg : sgt.for_each_sg(n)) {
             segs.append(String.format(" 0x%x+%d", pool.sg_dma_address(sg), pool.sg_dma_len(sg)));
         }
-        pool.dma_unmap_sg(dev, sgt, sgt.orig_nents(), DMA_BIDIRECTIONAL);
+        int entries = sgt.orig_nents();
+        pool.dma_unmap_sg(dev, sgt, entries, DMA_BIDIRECTIONAL);
         pool.sg_free_table(sgt);
         check(dev.liveMappings() == 0, "dma_unmap_sg left no mapping on %s", dev);
         say("ok sg: vmalloc area va 0x%x, %d bytes: %d entries, dma_map_sg -> %d segments [%s ], %d edu transfers,"
-                + " byte-exact both ways", from, size, sgt.orig_nents(), n, segs.toString().strip(), transfers);
+                + " byte-exact both ways", from, size, entries, n, segs.toString().strip(), transfers);
         pool.vfree(area);
         pool.dma_free_coherent(dev, other);
     }

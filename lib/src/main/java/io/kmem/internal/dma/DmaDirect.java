@@ -64,6 +64,14 @@ import java.util.concurrent.atomic.LongAdder;
  * it through swiotlb; kmem has none). Every map is recorded on the device, so unmap and sync
  * are checked against it ({@link DeviceImpl}).
  *
+ * <h2>Scatter-gather ({@code dma_map_sg})</h2>
+ * Every entry of an {@link SgTableImpl} is mapped through the private {@code mapPage}, the
+ * path of {@code dma_map_page}, and recorded on the device as an sg mapping; then entries whose
+ * DMA addresses follow each other merge into one segment up to the device's
+ * {@code max_seg_size} (iommu-dma's {@code __finalise_sg}; Linux's dma-direct does not merge at
+ * map time). An entry refused by the mask unmaps the ones before it and the map returns 0.
+ * Unmap goes through the one unmap path too, after the table-level checks of DMA-API debugging.
+ *
  * <h2>Ownership fences</h2>
  * Handing a buffer to the device ({@code dma_map_*}, {@code dma_sync_*_for_device}) is a
  * release fence: the CPU's earlier writes to the buffer are not moved after it (the doorbell

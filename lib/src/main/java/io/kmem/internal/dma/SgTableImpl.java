@@ -2,6 +2,7 @@ package io.kmem.internal.dma;
 
 import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
+import io.kmem.internal.phys.PhysLayout;
 import java.util.Locale;
 
 /**
@@ -121,7 +122,7 @@ public final class SgTableImpl {
     }
 
     long entryPhys(int i) {
-        return pfn[i] << 12;
+        return pfn[i] << PhysLayout.PAGE_SHIFT;
     }
 
     long[] entryDma() {
