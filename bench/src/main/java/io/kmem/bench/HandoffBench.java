@@ -65,11 +65,11 @@ public class HandoffBench {
     @Group("pc")
     @GroupThreads(1)
     public void consumer(Control control) {
-        while (!a.consume(ring)) {
+        for (int spins = 0; !a.consume(ring); spins++) {
             if (control.stopMeasurement) {
                 return;
             }
-            Thread.onSpinWait();
+            Peers.Alloc.backoff(spins);
         }
     }
 }

@@ -105,13 +105,22 @@ final class Peers {
         }
 
         static boolean offer(SpscRing ring, long addr, Object obj, Control control) {
-            while (!ring.offer(addr, obj)) {
+            for (int spins = 0; !ring.offer(addr, obj); spins++) {
                 if (control.stopMeasurement) {
                     return false;
                 }
-                Thread.onSpinWait();
+                backoff(spins);
             }
             return true;
+        }
+
+        /** Spins a little, then yields: on 2 shared cores a pure spin can starve the other side. */
+        static void backoff(int spins) {
+            if (spins < 64) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
         }
 
         static Alloc of(String name, int capacity) {

@@ -130,6 +130,8 @@ public final class BuddyAllocator implements AutoCloseable {
     private volatile int slowFrees;
     private volatile boolean closed;
     private long freeEpoch;
+    /** Gives back memory that caches above keep (the slab allocator's empty slabs); null for none. */
+    private volatile java.util.function.LongSupplier reclaimer;
 
     private final LongAdder misuses = new LongAdder();
     private final LongAdder failures = new LongAdder();
@@ -157,6 +159,15 @@ public final class BuddyAllocator implements AutoCloseable {
             zones[t.ordinal()] = new Zone(t, phys);
         }
         sizeCaches();
+    }
+
+    /**
+     * Sets what the slow path calls when the low watermark refuses an allocation, before it
+     * dips below it (the kernel's shrinkers): a supplier that gives memory back to this
+     * allocator and returns how many frames. It must not allocate from this allocator.
+     */
+    public void setReclaimer(java.util.function.LongSupplier reclaimer) {
+        this.reclaimer = reclaimer;
     }
 
     // ================================================================== allocation
@@ -216,6 +227,10 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         int[] zonelist = zonelist(gfp);
         long idx = fromFreelists(c, gfp, order, zonelist, Mark.LOW);
+        java.util.function.LongSupplier r = reclaimer;
+        if (idx < 0 && r != null && r.getAsLong() > 0) {
+            idx = fromFreelists(c, gfp, order, zonelist, Mark.LOW);
+        }
         if (idx < 0) {
             idx = fromFreelists(c, gfp, order, zonelist, Mark.MIN);
         }

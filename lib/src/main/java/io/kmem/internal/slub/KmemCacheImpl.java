@@ -74,6 +74,14 @@ public final class KmemCacheImpl {
     static final int MAX_SLAB_ORDER = 3;
     static final int CACHE_LINE = 64;
     private static final int THREAD_SLOTS = 256;
+    /** Objects a thread's sheaf holds ({@link CpuSlab}): one lock round per this many frees. */
+    static final int SHEAF_SIZE = 32;
+    /**
+     * A cache keeps its empty slabs (instead of giving them back to the buddy) while its
+     * partial slabs hold at most 1 / this of the pool's frames; the page allocator takes them
+     * back under memory pressure ({@link SlabAllocator#reclaim}).
+     */
+    static final int RETAIN_DIVISOR = 4;
     private static final int FAST_GFP = Gfp.VALID_MASK & ~(__GFP_DMA | __GFP_DMA32);
     /**
      * The fast paths read and write free pointers at absolute addresses through this
@@ -280,7 +288,9 @@ public final class KmemCacheImpl {
     }
 
     private long allocSlow(String function, CpuSlab c, int gfp, int requested) {
-        ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
+        if (destroyed || orphaned || sa.phys.closed()) {
+            ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
+        }
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             Gfp.check(function + "(" + name + ")", gfp);
         }
@@ -302,6 +312,20 @@ public final class KmemCacheImpl {
         }
         if (c.flushRequested) {
             flush(c);
+        }
+        int n = c.sheafCount - 1;
+        if (n >= 0) {
+            // An object this thread freed into another slab: claimed and counted in its slab
+            // already, so taking it back needs no lock.
+            long obj = c.sheafObjs[n];
+            Slab s = c.sheafSlabs[n];
+            c.sheafSlabs[n] = null;
+            c.sheafCount = n;
+            s.setState(s.indexOf(obj), Slab.ALLOCATED);
+            if ((gfp & __GFP_ZERO) != 0) {
+                zero(obj);
+            }
+            return obj;
         }
         long obj = 0;
         Slab fresh = null;
@@ -426,7 +450,7 @@ public final class KmemCacheImpl {
             s.freelist = head;
         }
         s.inuse -= n;
-        if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial) {
+        if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial && !retainLocked()) {
             slabs.remove(s);
             return s;
         }
@@ -434,6 +458,15 @@ public final class KmemCacheImpl {
             addPartialLocked(s);
         }
         return null;
+    }
+
+    /**
+     * Whether an empty slab stays in the cache: while the partial slabs hold at most
+     * 1/{@value #RETAIN_DIVISOR} of the pool's frames. A kept slab is reused without going
+     * through the buddy and being carved again (mimalloc keeps its pages the same way).
+     */
+    private boolean retainLocked() {
+        return ((long) (nrPartial + 1) << order) * RETAIN_DIVISOR <= sa.phys.presentFrames();
     }
 
     private void addPartialLocked(Slab s) {
@@ -571,32 +604,77 @@ public final class KmemCacheImpl {
         if (c.flushRequested) {
             flush(c);
         }
-        Slab discard = null;
+        if (!s.claimFree(i)) {
+            throw sa.misuse(function, addr,
+                    new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                    + " of its slab is already free (freed by another thread meanwhile)"), null);
+        }
+        int n = c.sheafCount;
+        if (n == SHEAF_SIZE) {
+            flushSheaf(c);
+            n = 0;
+        }
+        c.sheafObjs[n] = addr;
+        c.sheafSlabs[n] = s;
+        c.sheafCount = n + 1;
+    }
+
+    /** The owner gives its full (or any) sheaf back to the objects' slabs: one lock round. */
+    private void flushSheaf(CpuSlab c) {
+        int k;
         lock.lock();
         try {
-            if (!s.claimFree(i)) {
-                throw sa.misuse(function, addr,
-                        new DoubleFreeException(where(function, addr, s) + "double free: object " + i
-                        + " of its slab is already free (freed by another thread meanwhile)"), null);
-            }
+            k = flushSheafLocked(c, true);
+        } finally {
+            lock.unlock();
+        }
+        discardSheaf(c, k);
+    }
+
+    /**
+     * Puts every object of {@code c}'s sheaf on its slab's list. With {@code mayDiscard},
+     * slabs that became empty beyond what the cache keeps leave the cache and are stored in
+     * {@code c.sheafSlabs[0..k)}, k returned, for {@link #discardSheaf} after unlocking.
+     */
+    private int flushSheafLocked(CpuSlab c, boolean mayDiscard) {
+        int n = c.sheafCount;
+        long[] objs = c.sheafObjs;
+        Slab[] slabsOf = c.sheafSlabs;
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            long addr = objs[j];
+            Slab s = slabsOf[j];
+            slabsOf[j] = null;
             freeSlow++;
             dm.set(WORD, addr - dbase + offset, s.freelist);
             s.freelist = addr;
             s.inuse--;
             if (s.frozen == null) {
-                discard = putBackLocked(s);
+                Slab d = putBackLocked(s, mayDiscard);
+                if (d != null) {
+                    slabsOf[k++] = d;
+                }
             }
-        } finally {
-            lock.unlock();
         }
-        if (discard != null) {
-            sa.discardSlab(discard);
+        c.sheafCount = 0;
+        return k;
+    }
+
+    private void discardSheaf(CpuSlab c, int k) {
+        for (int j = 0; j < k; j++) {
+            Slab d = c.sheafSlabs[j];
+            c.sheafSlabs[j] = null;
+            sa.discardSlab(d);
         }
     }
 
     /** After a free into an unfrozen slab: full becomes partial; empty may go back to the buddy. */
     private Slab putBackLocked(Slab s) {
-        if (s.inuse == 0 && nrPartial > minPartial) {
+        return putBackLocked(s, true);
+    }
+
+    private Slab putBackLocked(Slab s, boolean mayDiscard) {
+        if (mayDiscard && s.inuse == 0 && nrPartial > minPartial && !retainLocked()) {
             removePartialLocked(s);
             slabs.remove(s);
             return s;
@@ -717,12 +795,15 @@ public final class KmemCacheImpl {
     private void flush(CpuSlab c) {
         c.flushRequested = false;
         Slab discard;
+        int k;
         lock.lock();
         try {
+            k = flushSheafLocked(c, true);
             discard = unfreezeLocked(c, true);
         } finally {
             lock.unlock();
         }
+        discardSheaf(c, k);
         if (discard != null) {
             sa.discardSlab(discard);
         }
@@ -733,6 +814,7 @@ public final class KmemCacheImpl {
         for (int k = allCpus.size() - 1; k >= 0; k--) {
             CpuSlab c = allCpus.get(k);
             if (!c.owner.isAlive()) {
+                flushSheafLocked(c, false);
                 unfreezeLocked(c, false);
                 allCpus.remove(k);
             }
@@ -751,8 +833,9 @@ public final class KmemCacheImpl {
             reapDeadLocked();
             for (CpuSlab c : allCpus) {
                 if (c.owner == me || force) {
+                    flushSheafLocked(c, false);
                     unfreezeLocked(c, false);
-                } else if (c.slab != null) {
+                } else if (c.slab != null || c.sheafCount > 0) {
                     c.flushRequested = true;
                 }
             }
@@ -780,6 +863,38 @@ public final class KmemCacheImpl {
             }
         } finally {
             lock.unlock();
+        }
+        for (Slab s : empty) {
+            sa.discardSlab(s);
+        }
+        return (long) empty.size() << order;
+    }
+
+    /**
+     * Memory pressure: the empty slabs the cache keeps go back to the buddy (no flush of
+     * per-thread slabs; see {@link #shrink} for that). Returns how many frames.
+     */
+    long reclaimEmpty() {
+        List<Slab> empty = null;
+        lock.lock();
+        try {
+            for (Slab s = partialHead; s != null; ) {
+                Slab n = s.next;
+                if (s.inuse == 0) {
+                    removePartialLocked(s);
+                    slabs.remove(s);
+                    if (empty == null) {
+                        empty = new ArrayList<>();
+                    }
+                    empty.add(s);
+                }
+                s = n;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (empty == null) {
+            return 0;
         }
         for (Slab s : empty) {
             sa.discardSlab(s);
