@@ -142,7 +142,7 @@ final class Peers {
         final long[] slots;
 
         Kmem(int capacity) {
-            this(MemoryPool.builder().name("bench-workload").smallPages(256L << 20).build(), capacity);
+            this(MemoryPool.builder().name("bench-workload").smallPages(512L << 20).build(), capacity);
         }
 
         Kmem(MemoryPool pool, int capacity) {
