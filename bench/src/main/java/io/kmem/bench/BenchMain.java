@@ -19,6 +19,7 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.results.format.ResultFormatType;
 
 /**
@@ -92,10 +93,13 @@ public final class BenchMain {
         Files.createDirectories(dir);
         String include = args.length > 0 ? args[0] : "io.kmem.bench.*";
         String loadBefore = loadAverage();
-        // One fork each (the annotations ask for up to 3): the whole suite stays under about
-        // 10 minutes on 2 cores. -Dkmem.bench.forks=N asks for more.
+        // One fork each, 2 warm-up and 3 measured iterations of 0.5 s (the annotations ask for
+        // more): the whole suite, about 70 benchmark runs, stays under about 10 minutes on 2
+        // cores. -Dkmem.bench.forks=N and -Dkmem.bench.iterationMs=T ask for more.
+        TimeValue iteration = TimeValue.milliseconds(Integer.getInteger("kmem.bench.iterationMs", 500));
         Options opts = new OptionsBuilder().include(include).addProfiler(GCProfiler.class)
                 .forks(Integer.getInteger("kmem.bench.forks", 1))
+                .warmupIterations(2).warmupTime(iteration).measurementIterations(3).measurementTime(iteration)
                 .resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh.json").toString()).build();
         Collection<RunResult> results = new Runner(opts).run();
         Map<String, double[]> score = new HashMap<>();

@@ -327,9 +327,18 @@ public final class KmemCacheImpl {
             }
             return obj;
         }
+        Slab cur = c.slab;
+        if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
+            // Objects other threads gave back to the current slab: taken whole, no lock.
+            long w = (long) Slab.REMOTE.getAndSet(cur, Slab.FROZEN);
+            if (w != Slab.FROZEN && w != 0) {
+                c.freelist = w & ~Slab.FROZEN;
+                return popChecked(function, c, gfp, requested);
+            }
+        }
         long obj = 0;
         Slab fresh = null;
-        lock.lock();
+        lockSpinning();
         try {
             allocSlow++;
             obj = refillLocked(c);
@@ -358,6 +367,12 @@ public final class KmemCacheImpl {
                 sa.discardSlab(discard);
             }
         }
+        return popChecked(function, c, gfp, requested);
+    }
+
+    /** Pops the head of {@code c}'s list after checking it (a corrupt head is reported and dropped). */
+    private long popChecked(String function, CpuSlab c, int gfp, int requested) {
+        long obj = c.freelist;
         Slab s = c.slab;
         int i = s.indexOf(obj);
         if (i < 0 || s.state(i) != Slab.FREE) {
@@ -407,6 +422,7 @@ public final class KmemCacheImpl {
     }
 
     private void freezeLocked(CpuSlab c, Slab s) {
+        s.remote = Slab.FROZEN;
         s.frozen = c;
         c.slab = s;
         c.freelist = s.freelist;
@@ -428,6 +444,8 @@ public final class KmemCacheImpl {
         c.slab = null;
         c.freelist = 0;
         s.frozen = null;
+        long remote = (long) Slab.REMOTE.getAndSet(s, 0L) & ~Slab.FROZEN;
+        s.inuse -= chainLocked(s, remote);
         int n = 0;
         long tail = 0;
         for (long o = head; o != 0; ) {
@@ -467,6 +485,35 @@ public final class KmemCacheImpl {
      */
     private boolean retainLocked() {
         return ((long) (nrPartial + 1) << order) * RETAIN_DIVISOR <= sa.phys.presentFrames();
+    }
+
+    /**
+     * Puts a list of {@code s}'s free objects (its remote list, taken) onto its freelist;
+     * returns how many. A corrupt link ends the list there (reported; the rest leaks).
+     */
+    private int chainLocked(Slab s, long head) {
+        int n = 0;
+        long tail = 0;
+        for (long o = head; o != 0; ) {
+            int i = s.indexOf(o);
+            if (i < 0 || s.state(i) != Slab.FREE || n >= objects) {
+                sa.report(SlubDebug.freelistCorrupt(this, s, o));
+                if (tail == 0) {
+                    head = 0;
+                } else {
+                    dm.set(WORD, tail - dbase + offset, 0L);
+                }
+                break;
+            }
+            n++;
+            tail = o;
+            o = dm.get(WORD, o - dbase + offset);
+        }
+        if (tail != 0) {
+            dm.set(WORD, tail - dbase + offset, s.freelist);
+            s.freelist = head;
+        }
+        return n;
     }
 
     private void addPartialLocked(Slab s) {
@@ -621,14 +668,61 @@ public final class KmemCacheImpl {
 
     /** The owner gives its full (or any) sheaf back to the objects' slabs: one lock round. */
     private void flushSheaf(CpuSlab c) {
+        if (pushRemote(c) == 0) {
+            return;
+        }
         int k;
-        lock.lock();
+        lockSpinning();
         try {
             k = flushSheafLocked(c, true);
         } finally {
             lock.unlock();
         }
         discardSheaf(c, k);
+    }
+
+    /**
+     * Gives the sheaf's objects of frozen slabs back onto their remote lists, without the
+     * lock, runs of one slab in one compare-and-set; keeps the others in the sheaf. Returns
+     * how many are left.
+     */
+    private int pushRemote(CpuSlab c) {
+        int n = c.sheafCount;
+        long[] objs = c.sheafObjs;
+        Slab[] slabsOf = c.sheafSlabs;
+        int left = 0;
+        for (int j = 0; j < n; ) {
+            Slab s = slabsOf[j];
+            int end = j + 1;
+            while (end < n && slabsOf[end] == s) {
+                end++;
+            }
+            for (int q = j; q < end - 1; q++) {
+                ALL.set(WORD, objs[q] + offset, objs[q + 1]);
+            }
+            long last = objs[end - 1];
+            boolean pushed = false;
+            for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
+                ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
+                if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
+                    pushed = true;
+                    break;
+                }
+            }
+            if (!pushed) {
+                for (int q = j; q < end; q++) {
+                    objs[left] = objs[q];
+                    slabsOf[left++] = s;
+                }
+            }
+            for (int q = pushed ? j : Math.max(j, left); q < end; q++) {
+                slabsOf[q] = null;
+            }
+            j = end;
+        }
+        c.sheafCount = left;
+        Reference.reachabilityFence(this);
+        return left;
     }
 
     /**
@@ -666,6 +760,22 @@ public final class KmemCacheImpl {
             c.sheafSlabs[j] = null;
             sa.discardSlab(d);
         }
+    }
+
+    /**
+     * Takes {@link #lock} for the refill and the sheaf flush: tries a while before queueing,
+     * since its holders keep it for short list work, and a thread that queues is parked and
+     * woken by the scheduler (microseconds), as a producer and a consumer on one cache would
+     * be all the time.
+     */
+    private void lockSpinning() {
+        for (int i = 0; i < 64; i++) {
+            if (lock.tryLock()) {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+        lock.lock();
     }
 
     /** After a free into an unfrozen slab: full becomes partial; empty may go back to the buddy. */
