@@ -33,9 +33,11 @@ import java.util.function.Consumer;
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, under {@link #lock}: take the objects other threads freed into the current
- *     slab meanwhile; or unfreeze the current slab and freeze the first partial slab; or
- *     (lock dropped) take a new slab from the buddy, run the constructor on each object, and
+ * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into other
+ *     slabs), or take the current slab's remote list whole (objects other threads gave back).
+ * <li>Otherwise, under {@link #lock}: take the objects freed into the current slab's list
+ *     meanwhile; or unfreeze the current slab and freeze the first partial slab; or (lock
+ *     dropped) take a new slab from the buddy, run the constructor on each object, and
  *     freeze it.
  * </ol>
  * <h2>Free</h2>
@@ -44,9 +46,15 @@ import java.util.function.Consumer;
  *     the offset find the object's state byte ({@link Slab#state}), which says whether an
  *     allocated object starts there. A free to the calling thread's current slab (the slab's
  *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
- * <li>Any other free takes {@link #lock}: onto the slab's own list; a full slab becomes
- *     partial; an empty one goes back to the buddy once the cache keeps {@link #minPartial}
- *     partial slabs.
+ * <li>Any other free claims the object (compare-and-set of its state byte) and pushes it
+ *     onto the thread's sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). A full sheaf
+ *     goes back: objects of frozen slabs onto their remote lists ({@link Slab#remote}, one
+ *     compare-and-set per run of one slab, no lock); the rest under {@link #lock}, in one
+ *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
+ *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
+ *     (reused without the buddy), else goes back to the buddy once the cache keeps
+ *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
+ *     under memory pressure ({@link #reclaimEmpty}).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
  * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
@@ -54,8 +62,9 @@ import java.util.function.Consumer;
  *
  * <h2>Locks</h2>
  * {@link #lock} (the kernel's {@code list_lock}) guards the partial list, the slab set and
- * every {@link Slab} field but {@code state}; taken with no other slab lock held. The buddy's
- * locks are taken only with it released (new slabs, discarded slabs).
+ * every {@link Slab} field but {@code state} and {@code remote}; taken with no other slab
+ * lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
+ * reclaim).
  */
 public final class KmemCacheImpl {
     public static final int SLAB_CONSISTENCY_CHECKS = 0x0000_0100;
