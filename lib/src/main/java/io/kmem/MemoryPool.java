@@ -168,6 +168,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             throw e;
         }
         this.slab = new SlabAllocator(phys, buddy, b.slubDebug);
+        buddy.setReclaimer(slab::reclaim);
         try {
             this.vmalloc = new Vmalloc(phys, buddy, b.vmallocWindow);
         } catch (RuntimeException e) {

@@ -19,6 +19,7 @@ import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
 import org.openjdk.jmh.runner.options.Options;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.results.format.ResultFormatType;
 
 /**
@@ -91,7 +92,14 @@ public final class BenchMain {
         Path dir = Path.of("target/bench");
         Files.createDirectories(dir);
         String include = args.length > 0 ? args[0] : "io.kmem.bench.*";
+        String loadBefore = loadAverage();
+        // One fork each, 2 warm-up and 3 measured iterations of 0.5 s (the annotations ask for
+        // more): the whole suite, about 70 benchmark runs, stays under about 10 minutes on 2
+        // cores. -Dkmem.bench.forks=N and -Dkmem.bench.iterationMs=T ask for more.
+        TimeValue iteration = TimeValue.milliseconds(Integer.getInteger("kmem.bench.iterationMs", 500));
         Options opts = new OptionsBuilder().include(include).addProfiler(GCProfiler.class)
+                .forks(Integer.getInteger("kmem.bench.forks", 1))
+                .warmupIterations(2).warmupTime(iteration).measurementIterations(3).measurementTime(iteration)
                 .resultFormat(ResultFormatType.JSON).result(dir.resolve("jmh.json").toString()).build();
         Collection<RunResult> results = new Runner(opts).run();
         Map<String, double[]> score = new HashMap<>();
@@ -99,7 +107,11 @@ public final class BenchMain {
         for (RunResult r : results) {
             String label = r.getParams().getBenchmark();
             label = label.substring(label.lastIndexOf('.', label.lastIndexOf('.') - 1) + 1);
-            score.put(label, new double[] {r.getPrimaryResult().getScore(), r.getPrimaryResult().getScoreError()});
+            for (String key : r.getParams().getParamsKeys()) {
+                label += "/" + r.getParams().getParam(key);
+            }
+            Result<?> primary = r.getSecondaryResults().getOrDefault("producer", r.getPrimaryResult());
+            score.put(label, new double[] {primary.getScore(), primary.getScoreError()});
             Result<?> alloc = r.getSecondaryResults().get("gc.alloc.rate.norm");
             if (alloc != null) {
                 allocs.put(label, alloc.getScore());
@@ -109,6 +121,7 @@ public final class BenchMain {
         HostInfo host = HostInfo.read();
         lines.add(String.format(Locale.ROOT, "kmem benchmarks, %s, %d cores, %d GiB RAM, %s", LocalDate.now(),
                 Runtime.getRuntime().availableProcessors(), host.memTotalBytes() >> 30, cpuModel()));
+        lines.add("load average (1, 5, 15 min) at the start: " + loadBefore + "; at the end: " + loadAverage());
         lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", "figure", "kmem", "peer", "target",
                 "ratio", "alloc B/op", "verdict"));
         for (Check c : CHECKS) {
@@ -159,6 +172,12 @@ public final class BenchMain {
             lines.add("    vs: " + c.one() + "; ratio = time per op on " + c.many() + " / on " + c.one()
                     + " (1: no slow-down from the other thread)");
         }
+        lines.addAll(Workloads.table(score, allocs));
+        if (include.equals("io.kmem.bench.*") || "Fragmentation".matches(".*(" + include + ").*")
+                || include.contains("Workload") || include.contains("Batch")) {
+            lines.add("");
+            lines.addAll(Fragmentation.report());
+        }
         lines.addAll(metadataFigures());
         String text = String.join("\n", lines) + "\n";
         System.out.print("\n" + text);
@@ -197,6 +216,15 @@ public final class BenchMain {
             return "";
         }
         return String.format(Locale.ROOT, b < 100 ? "%.3f" : "%.0f", b);
+    }
+
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + ", " + f[1] + ", " + f[2];
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     private static String cpuModel() {

@@ -14,7 +14,8 @@ package io.kmem.stats;
  * @param numSlabs       slabs the cache holds
  * @param partialSlabs   slabs on the cache's partial list (some objects free)
  * @param slowAllocs     allocations that took the slow path (no free object in the thread's slab)
- * @param slowFrees      frees that took the slow path (an object of another thread's or a full slab)
+ * @param slowFrees      frees put back on their slab under the cache's lock (objects of a slab other than the
+ *                       thread's current one; a thread's sheaf puts back 32 at a time)
  * @param slabsAllocated slabs taken from the page allocator since creation
  * @param slabsFreed     slabs given back to the page allocator since creation
  * @param failures       allocations that returned NULL (out of memory or injected by failslab)

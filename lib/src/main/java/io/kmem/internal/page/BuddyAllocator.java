@@ -69,7 +69,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * compare-and-set of that record (to {@code PG_PCP}, or to no state under the zone lock on
  * the way to the buddy), so that of two frees of one block racing on two threads exactly one
  * wins and the other throws {@link DoubleFreeException}. Orders 0..3 go to the caller's cache
- * (a full cache drains a batch, its oldest blocks, into the buddy); larger orders, and every
+ * (a full cache drains a batch, its oldest blocks, into the buddy, unless the thread is giving
+ * back a burst it took from the buddy: then its high doubles, up to 1/{@value #HIGH_MAX_DIVISOR}
+ * of the pool per order, and comes back to the base when the cache drains for memory or for
+ * another thread); larger orders, and every
  * free while a thread waits for memory, go to the buddy at once, which coalesces
  * ({@link Zone#freeBlockLocked}).
  *
@@ -92,6 +95,8 @@ public final class BuddyAllocator implements AutoCloseable {
     public static final int HARVEST_FACTOR = 16;
     /** Per-thread cache capacity per zone and order, in 4 KiB frames, at most. */
     static final int PCP_HIGH_MAX_FRAMES = 256;
+    /** A cache's high may grow to 1/this of the pool's frames per order (the kernel's pcp high_max). */
+    static final int HIGH_MAX_DIVISOR = 32;
     /** Slots of the thread-id table in front of the caches' {@code ThreadLocal}. */
     private static final int THREAD_SLOTS = 256;
 
@@ -113,6 +118,8 @@ public final class BuddyAllocator implements AutoCloseable {
     private final long allocWaitNanos;
     private final int[] pcpHigh = new int[PageCache.ORDERS];
     private final int[] pcpBatch = new int[PageCache.ORDERS];
+    /** How far a cache's high may grow, per order ({@link PageCache#high}): at least the base. */
+    private final int[] pcpHighMax = new int[PageCache.ORDERS];
     private final ThreadLocal<PageCache> caches = ThreadLocal.withInitial(this::newCache);
     private final PageCache[] bySlot = new PageCache[THREAD_SLOTS];
     private final ReentrantLock cachesLock = new ReentrantLock();
@@ -130,6 +137,8 @@ public final class BuddyAllocator implements AutoCloseable {
     private volatile int slowFrees;
     private volatile boolean closed;
     private long freeEpoch;
+    /** Gives back memory that caches above keep (the slab allocator's empty slabs); null for none. */
+    private volatile java.util.function.LongSupplier reclaimer;
 
     private final LongAdder misuses = new LongAdder();
     private final LongAdder failures = new LongAdder();
@@ -157,6 +166,15 @@ public final class BuddyAllocator implements AutoCloseable {
             zones[t.ordinal()] = new Zone(t, phys);
         }
         sizeCaches();
+    }
+
+    /**
+     * Sets what the slow path calls when the low watermark refuses an allocation, before it
+     * dips below it (the kernel's shrinkers): a supplier that gives memory back to this
+     * allocator and returns how many frames. It must not allocate from this allocator.
+     */
+    public void setReclaimer(java.util.function.LongSupplier reclaimer) {
+        this.reclaimer = reclaimer;
     }
 
     // ================================================================== allocation
@@ -216,6 +234,10 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         int[] zonelist = zonelist(gfp);
         long idx = fromFreelists(c, gfp, order, zonelist, Mark.LOW);
+        java.util.function.LongSupplier r = reclaimer;
+        if (idx < 0 && r != null && r.getAsLong() > 0) {
+            idx = fromFreelists(c, gfp, order, zonelist, Mark.LOW);
+        }
         if (idx < 0) {
             idx = fromFreelists(c, gfp, order, zonelist, Mark.MIN);
         }
@@ -434,6 +456,7 @@ public final class BuddyAllocator implements AutoCloseable {
         }
         if (got > 0) {
             c.refills++;
+            c.refilled[s] = true;
         }
         return got > 0;
     }
@@ -929,7 +952,7 @@ public final class BuddyAllocator implements AutoCloseable {
                 int s = PageCache.slot(MemMap.zone(info), order);
                 int n = c.count[s];
                 int[] st = c.stacks[s];
-                if (st != null && n < pcpHigh[order] && !c.drainRequested
+                if (st != null && n < c.high[s] && !c.drainRequested
                         && memMap.casInfo(idx, info, info ^ PCP_TO_ALLOCATED)) {
                     st[n] = (int) idx;
                     c.count[s] = n + 1;
@@ -964,7 +987,17 @@ public final class BuddyAllocator implements AutoCloseable {
         if (order <= PageCache.MAX_ORDER && slowFrees == 0) {
             int s = PageCache.slot(MemMap.zone(info), order);
             int[] st = stack(c, s, order);
-            if (c.count[s] >= pcpHigh[order]) {
+            int high = Math.max(c.high[s], pcpHigh[order]);
+            if (c.count[s] >= high && c.refilled[s] && high < pcpHighMax[order]) {
+                // The owner gives back a burst it took from the buddy: hold more instead of
+                // draining what it will take again.
+                high = Math.min(2 * high, pcpHighMax[order]);
+                if (st.length <= high) {
+                    st = c.stacks[s] = Arrays.copyOf(st, high + 1);
+                }
+            }
+            c.high[s] = high;
+            if (c.count[s] >= high) {
                 drainOldest(c, s, order, pcpBatch[order]);
             }
             if (!memMap.casInfo(idx, info, (info & ~owner) ^ PCP_TO_ALLOCATED)) {
@@ -1122,6 +1155,9 @@ public final class BuddyAllocator implements AutoCloseable {
 
     private PageCache newCache() {
         PageCache c = new PageCache(Thread.currentThread());
+        for (int s = 0; s < PageCache.SLOTS; s++) {
+            c.high[s] = pcpHigh[s % PageCache.ORDERS];
+        }
         cachesLock.lock();
         try {
             allCaches.add(c);
@@ -1134,6 +1170,9 @@ public final class BuddyAllocator implements AutoCloseable {
     /** Moves every block of {@code c} into the buddy. Caller is the owner, or the owner is gone. */
     private void drainCache(PageCache c) {
         c.drainRequested = false;
+        for (int s = 0; s < PageCache.SLOTS; s++) {
+            c.high[s] = pcpHigh[s % PageCache.ORDERS];
+        }
         for (int s = 0; s < PageCache.SLOTS; s++) {
             if (c.count[s] > 0) {
                 drainOldest(c, s, s % PageCache.ORDERS, c.count[s]);
@@ -1159,6 +1198,7 @@ public final class BuddyAllocator implements AutoCloseable {
         System.arraycopy(st, n, st, 0, c.count[s] - n);
         c.count[s] -= n;
         c.drains++;
+        c.refilled[s] = false;
         wakeWaiters();
     }
 
@@ -1214,7 +1254,11 @@ public final class BuddyAllocator implements AutoCloseable {
         requestDrains();
     }
 
-    /** Recomputes the caches' high and batch from the pool's size: at most 1 MiB per order. */
+    /**
+     * Recomputes the caches' high and batch from the pool's size: a base high of at most
+     * 1 MiB per order, which bursts may raise to 1/{@value #HIGH_MAX_DIVISOR} of the pool
+     * per order ({@link PageCache#high}).
+     */
     private void sizeCaches() {
         long managed = 0;
         for (Zone z : zones) {
@@ -1230,6 +1274,7 @@ public final class BuddyAllocator implements AutoCloseable {
             int high = (int) Math.max(1, budget >> o);
             pcpHigh[o] = high;
             pcpBatch[o] = Math.max(1, high / 4);
+            pcpHighMax[o] = (int) Math.max(high, Math.min(managed / HIGH_MAX_DIVISOR, 1 << 16) >> o);
         }
     }
 
@@ -1289,7 +1334,11 @@ public final class BuddyAllocator implements AutoCloseable {
             for (int s = 0; s < PageCache.SLOTS; s++) {
                 count[s % PageCache.ORDERS] += c.count[s];
             }
-            out.add(new CacheStats(c.owner.getName(), c.owner.isAlive(), c.frames(), count, pcpHigh.clone(),
+            int[] high = new int[PageCache.ORDERS];
+            for (int o = 0; o < PageCache.ORDERS; o++) {
+                high[o] = Math.max(pcpHigh[o], c.high[PageCache.slot(NORMAL, o)]);
+            }
+            out.add(new CacheStats(c.owner.getName(), c.owner.isAlive(), c.frames(), count, high,
                     pcpBatch.clone(), c.allocs, c.frees, c.refills, c.drains));
         }
         return out;

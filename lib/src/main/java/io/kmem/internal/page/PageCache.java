@@ -25,6 +25,15 @@ final class PageCache {
     final Thread owner;
     final int[][] stacks = new int[SLOTS][];
     final int[] count = new int[SLOTS];
+    /**
+     * Per slot, how many blocks a free may leave in the stack before it drains: the
+     * allocator's base high, raised (doubled, up to its high_max) while the owner frees back
+     * blocks it took from the buddy in bursts, and back to the base when the cache drains for
+     * another thread or for memory (the kernel's pcp high auto-tuning).
+     */
+    final int[] high = new int[SLOTS];
+    /** Per slot: the stack was refilled from the buddy since it last drained. */
+    final boolean[] refilled = new boolean[SLOTS];
     /** Set by another thread that needs the frames back; the owner drains and clears it. */
     volatile boolean drainRequested;
 

@@ -2,10 +2,11 @@ package io.kmem.internal.slub;
 
 /**
  * One thread's current slab in one cache (the kernel's {@code struct kmem_cache_cpu}): the
- * slab it allocates from and its private list of that slab's free objects. Only the owner
- * touches {@link #slab} and {@link #freelist}, with plain accesses, except once the owner
- * has ended ({@link Thread#isAlive()} false gives the happens-before) or when the cache is
- * destroyed or the pool closed. Another thread that needs the objects back sets
+ * slab it allocates from, its private list of that slab's free objects, and its sheaf, an
+ * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves). Only the
+ * owner touches {@link #slab}, {@link #freelist} and the sheaf, with plain accesses, except
+ * once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or when
+ * the cache is destroyed or the pool closed. Another thread that needs the objects back sets
  * {@link #flushRequested}; the owner flushes at its next slow path.
  */
 final class CpuSlab extends CpuSlabFields {
@@ -36,6 +37,15 @@ abstract class CpuSlabFields extends CpuSlabPad {
     volatile boolean flushRequested;
     /** The owner is running the cache's constructor over a new slab (a re-entry is refused). */
     boolean constructing;
+    /**
+     * The sheaf: objects freed by the owner into slabs other than its current one, each
+     * claimed (its state byte FREE) but still counted in its slab's {@code inuse}, and the
+     * slab of each. kfree pushes, the allocation slow path pops without the lock; a full
+     * sheaf goes back to its slabs in one pass under the cache lock.
+     */
+    final long[] sheafObjs = new long[KmemCacheImpl.SHEAF_SIZE];
+    final Slab[] sheafSlabs = new Slab[KmemCacheImpl.SHEAF_SIZE];
+    int sheafCount;
 
     CpuSlabFields(Thread owner) {
         this.owner = owner;

@@ -33,9 +33,11 @@ import java.util.function.Consumer;
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, under {@link #lock}: take the objects other threads freed into the current
- *     slab meanwhile; or unfreeze the current slab and freeze the first partial slab; or
- *     (lock dropped) take a new slab from the buddy, run the constructor on each object, and
+ * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into other
+ *     slabs), or take the current slab's remote list whole (objects other threads gave back).
+ * <li>Otherwise, under {@link #lock}: take the objects freed into the current slab's list
+ *     meanwhile; or unfreeze the current slab and freeze the first partial slab; or (lock
+ *     dropped) take a new slab from the buddy, run the constructor on each object, and
  *     freeze it.
  * </ol>
  * <h2>Free</h2>
@@ -44,9 +46,15 @@ import java.util.function.Consumer;
  *     the offset find the object's state byte ({@link Slab#state}), which says whether an
  *     allocated object starts there. A free to the calling thread's current slab (the slab's
  *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
- * <li>Any other free takes {@link #lock}: onto the slab's own list; a full slab becomes
- *     partial; an empty one goes back to the buddy once the cache keeps {@link #minPartial}
- *     partial slabs.
+ * <li>Any other free claims the object (compare-and-set of its state byte) and pushes it
+ *     onto the thread's sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). A full sheaf
+ *     goes back: objects of frozen slabs onto their remote lists ({@link Slab#remote}, one
+ *     compare-and-set per run of one slab, no lock); the rest under {@link #lock}, in one
+ *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
+ *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
+ *     (reused without the buddy), else goes back to the buddy once the cache keeps
+ *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
+ *     under memory pressure ({@link #reclaimEmpty}).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
  * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
@@ -54,8 +62,9 @@ import java.util.function.Consumer;
  *
  * <h2>Locks</h2>
  * {@link #lock} (the kernel's {@code list_lock}) guards the partial list, the slab set and
- * every {@link Slab} field but {@code state}; taken with no other slab lock held. The buddy's
- * locks are taken only with it released (new slabs, discarded slabs).
+ * every {@link Slab} field but {@code state} and {@code remote}; taken with no other slab
+ * lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
+ * reclaim).
  */
 public final class KmemCacheImpl {
     public static final int SLAB_CONSISTENCY_CHECKS = 0x0000_0100;
@@ -74,6 +83,14 @@ public final class KmemCacheImpl {
     static final int MAX_SLAB_ORDER = 3;
     static final int CACHE_LINE = 64;
     private static final int THREAD_SLOTS = 256;
+    /** Objects a thread's sheaf holds ({@link CpuSlab}): one lock round per this many frees. */
+    static final int SHEAF_SIZE = 32;
+    /**
+     * A cache keeps its empty slabs (instead of giving them back to the buddy) while its
+     * partial slabs hold at most 1 / this of the pool's frames; the page allocator takes them
+     * back under memory pressure ({@link SlabAllocator#reclaim}).
+     */
+    static final int RETAIN_DIVISOR = 4;
     private static final int FAST_GFP = Gfp.VALID_MASK & ~(__GFP_DMA | __GFP_DMA32);
     /**
      * The fast paths read and write free pointers at absolute addresses through this
@@ -280,7 +297,9 @@ public final class KmemCacheImpl {
     }
 
     private long allocSlow(String function, CpuSlab c, int gfp, int requested) {
-        ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
+        if (destroyed || orphaned || sa.phys.closed()) {
+            ensureUsable(function + "(" + (name.contains("kmalloc-") ? String.valueOf(objectSize) : name) + ")");
+        }
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             Gfp.check(function + "(" + name + ")", gfp);
         }
@@ -303,9 +322,32 @@ public final class KmemCacheImpl {
         if (c.flushRequested) {
             flush(c);
         }
+        int n = c.sheafCount - 1;
+        if (n >= 0) {
+            // An object this thread freed into another slab: claimed and counted in its slab
+            // already, so taking it back needs no lock.
+            long obj = c.sheafObjs[n];
+            Slab s = c.sheafSlabs[n];
+            c.sheafSlabs[n] = null;
+            c.sheafCount = n;
+            s.setState(s.indexOf(obj), Slab.ALLOCATED);
+            if ((gfp & __GFP_ZERO) != 0) {
+                zero(obj);
+            }
+            return obj;
+        }
+        Slab cur = c.slab;
+        if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
+            // Objects other threads gave back to the current slab: taken whole, no lock.
+            long w = (long) Slab.REMOTE.getAndSet(cur, Slab.FROZEN);
+            if (w != Slab.FROZEN && w != 0) {
+                c.freelist = w & ~Slab.FROZEN;
+                return popChecked(function, c, gfp, requested);
+            }
+        }
         long obj = 0;
         Slab fresh = null;
-        lock.lock();
+        lockSpinning();
         try {
             allocSlow++;
             obj = refillLocked(c);
@@ -334,6 +376,12 @@ public final class KmemCacheImpl {
                 sa.discardSlab(discard);
             }
         }
+        return popChecked(function, c, gfp, requested);
+    }
+
+    /** Pops the head of {@code c}'s list after checking it (a corrupt head is reported and dropped). */
+    private long popChecked(String function, CpuSlab c, int gfp, int requested) {
+        long obj = c.freelist;
         Slab s = c.slab;
         int i = s.indexOf(obj);
         if (i < 0 || s.state(i) != Slab.FREE) {
@@ -383,6 +431,7 @@ public final class KmemCacheImpl {
     }
 
     private void freezeLocked(CpuSlab c, Slab s) {
+        s.remote = Slab.FROZEN;
         s.frozen = c;
         c.slab = s;
         c.freelist = s.freelist;
@@ -404,6 +453,8 @@ public final class KmemCacheImpl {
         c.slab = null;
         c.freelist = 0;
         s.frozen = null;
+        long remote = (long) Slab.REMOTE.getAndSet(s, 0L) & ~Slab.FROZEN;
+        s.inuse -= chainLocked(s, remote);
         int n = 0;
         long tail = 0;
         for (long o = head; o != 0; ) {
@@ -426,7 +477,7 @@ public final class KmemCacheImpl {
             s.freelist = head;
         }
         s.inuse -= n;
-        if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial) {
+        if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial && !retainLocked()) {
             slabs.remove(s);
             return s;
         }
@@ -434,6 +485,44 @@ public final class KmemCacheImpl {
             addPartialLocked(s);
         }
         return null;
+    }
+
+    /**
+     * Whether an empty slab stays in the cache: while the partial slabs hold at most
+     * 1/{@value #RETAIN_DIVISOR} of the pool's frames. A kept slab is reused without going
+     * through the buddy and being carved again (mimalloc keeps its pages the same way).
+     */
+    private boolean retainLocked() {
+        return ((long) (nrPartial + 1) << order) * RETAIN_DIVISOR <= sa.phys.presentFrames();
+    }
+
+    /**
+     * Puts a list of {@code s}'s free objects (its remote list, taken) onto its freelist;
+     * returns how many. A corrupt link ends the list there (reported; the rest leaks).
+     */
+    private int chainLocked(Slab s, long head) {
+        int n = 0;
+        long tail = 0;
+        for (long o = head; o != 0; ) {
+            int i = s.indexOf(o);
+            if (i < 0 || s.state(i) != Slab.FREE || n >= objects) {
+                sa.report(SlubDebug.freelistCorrupt(this, s, o));
+                if (tail == 0) {
+                    head = 0;
+                } else {
+                    dm.set(WORD, tail - dbase + offset, 0L);
+                }
+                break;
+            }
+            n++;
+            tail = o;
+            o = dm.get(WORD, o - dbase + offset);
+        }
+        if (tail != 0) {
+            dm.set(WORD, tail - dbase + offset, s.freelist);
+            s.freelist = head;
+        }
+        return n;
     }
 
     private void addPartialLocked(Slab s) {
@@ -571,32 +660,140 @@ public final class KmemCacheImpl {
         if (c.flushRequested) {
             flush(c);
         }
-        Slab discard = null;
-        lock.lock();
+        if (!s.claimFree(i)) {
+            throw sa.misuse(function, addr,
+                    new DoubleFreeException(where(function, addr, s) + "double free: object " + i
+                    + " of its slab is already free (freed by another thread meanwhile)"), null);
+        }
+        int n = c.sheafCount;
+        if (n == SHEAF_SIZE) {
+            flushSheaf(c);
+            n = 0;
+        }
+        c.sheafObjs[n] = addr;
+        c.sheafSlabs[n] = s;
+        c.sheafCount = n + 1;
+    }
+
+    /** The owner gives its full (or any) sheaf back to the objects' slabs: one lock round. */
+    private void flushSheaf(CpuSlab c) {
+        if (pushRemote(c) == 0) {
+            return;
+        }
+        int k;
+        lockSpinning();
         try {
-            if (!s.claimFree(i)) {
-                throw sa.misuse(function, addr,
-                        new DoubleFreeException(where(function, addr, s) + "double free: object " + i
-                        + " of its slab is already free (freed by another thread meanwhile)"), null);
+            k = flushSheafLocked(c, true);
+        } finally {
+            lock.unlock();
+        }
+        discardSheaf(c, k);
+    }
+
+    /**
+     * Gives the sheaf's objects of frozen slabs back onto their remote lists, without the
+     * lock, runs of one slab in one compare-and-set; keeps the others in the sheaf. Returns
+     * how many are left.
+     */
+    private int pushRemote(CpuSlab c) {
+        int n = c.sheafCount;
+        long[] objs = c.sheafObjs;
+        Slab[] slabsOf = c.sheafSlabs;
+        int left = 0;
+        for (int j = 0; j < n; ) {
+            Slab s = slabsOf[j];
+            int end = j + 1;
+            while (end < n && slabsOf[end] == s) {
+                end++;
             }
+            for (int q = j; q < end - 1; q++) {
+                ALL.set(WORD, objs[q] + offset, objs[q + 1]);
+            }
+            long last = objs[end - 1];
+            boolean pushed = false;
+            for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
+                ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
+                if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
+                    pushed = true;
+                    break;
+                }
+            }
+            if (!pushed) {
+                for (int q = j; q < end; q++) {
+                    objs[left] = objs[q];
+                    slabsOf[left++] = s;
+                }
+            }
+            for (int q = pushed ? j : Math.max(j, left); q < end; q++) {
+                slabsOf[q] = null;
+            }
+            j = end;
+        }
+        c.sheafCount = left;
+        Reference.reachabilityFence(this);
+        return left;
+    }
+
+    /**
+     * Puts every object of {@code c}'s sheaf on its slab's list. With {@code mayDiscard},
+     * slabs that became empty beyond what the cache keeps leave the cache and are stored in
+     * {@code c.sheafSlabs[0..k)}, k returned, for {@link #discardSheaf} after unlocking.
+     */
+    private int flushSheafLocked(CpuSlab c, boolean mayDiscard) {
+        int n = c.sheafCount;
+        long[] objs = c.sheafObjs;
+        Slab[] slabsOf = c.sheafSlabs;
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            long addr = objs[j];
+            Slab s = slabsOf[j];
+            slabsOf[j] = null;
             freeSlow++;
             dm.set(WORD, addr - dbase + offset, s.freelist);
             s.freelist = addr;
             s.inuse--;
             if (s.frozen == null) {
-                discard = putBackLocked(s);
+                Slab d = putBackLocked(s, mayDiscard);
+                if (d != null) {
+                    slabsOf[k++] = d;
+                }
             }
-        } finally {
-            lock.unlock();
         }
-        if (discard != null) {
-            sa.discardSlab(discard);
+        c.sheafCount = 0;
+        return k;
+    }
+
+    private void discardSheaf(CpuSlab c, int k) {
+        for (int j = 0; j < k; j++) {
+            Slab d = c.sheafSlabs[j];
+            c.sheafSlabs[j] = null;
+            sa.discardSlab(d);
         }
+    }
+
+    /**
+     * Takes {@link #lock} for the refill and the sheaf flush: tries a while before queueing,
+     * since its holders keep it for short list work, and a thread that queues is parked and
+     * woken by the scheduler (microseconds), as a producer and a consumer on one cache would
+     * be all the time.
+     */
+    private void lockSpinning() {
+        for (int i = 0; i < 64; i++) {
+            if (lock.tryLock()) {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+        lock.lock();
     }
 
     /** After a free into an unfrozen slab: full becomes partial; empty may go back to the buddy. */
     private Slab putBackLocked(Slab s) {
-        if (s.inuse == 0 && nrPartial > minPartial) {
+        return putBackLocked(s, true);
+    }
+
+    private Slab putBackLocked(Slab s, boolean mayDiscard) {
+        if (mayDiscard && s.inuse == 0 && nrPartial > minPartial && !retainLocked()) {
             removePartialLocked(s);
             slabs.remove(s);
             return s;
@@ -717,12 +914,15 @@ public final class KmemCacheImpl {
     private void flush(CpuSlab c) {
         c.flushRequested = false;
         Slab discard;
+        int k;
         lock.lock();
         try {
+            k = flushSheafLocked(c, true);
             discard = unfreezeLocked(c, true);
         } finally {
             lock.unlock();
         }
+        discardSheaf(c, k);
         if (discard != null) {
             sa.discardSlab(discard);
         }
@@ -733,6 +933,7 @@ public final class KmemCacheImpl {
         for (int k = allCpus.size() - 1; k >= 0; k--) {
             CpuSlab c = allCpus.get(k);
             if (!c.owner.isAlive()) {
+                flushSheafLocked(c, false);
                 unfreezeLocked(c, false);
                 allCpus.remove(k);
             }
@@ -751,8 +952,9 @@ public final class KmemCacheImpl {
             reapDeadLocked();
             for (CpuSlab c : allCpus) {
                 if (c.owner == me || force) {
+                    flushSheafLocked(c, false);
                     unfreezeLocked(c, false);
-                } else if (c.slab != null) {
+                } else if (c.slab != null || c.sheafCount > 0) {
                     c.flushRequested = true;
                 }
             }
@@ -780,6 +982,38 @@ public final class KmemCacheImpl {
             }
         } finally {
             lock.unlock();
+        }
+        for (Slab s : empty) {
+            sa.discardSlab(s);
+        }
+        return (long) empty.size() << order;
+    }
+
+    /**
+     * Memory pressure: the empty slabs the cache keeps go back to the buddy (no flush of
+     * per-thread slabs; see {@link #shrink} for that). Returns how many frames.
+     */
+    long reclaimEmpty() {
+        List<Slab> empty = null;
+        lock.lock();
+        try {
+            for (Slab s = partialHead; s != null; ) {
+                Slab n = s.next;
+                if (s.inuse == 0) {
+                    removePartialLocked(s);
+                    slabs.remove(s);
+                    if (empty == null) {
+                        empty = new ArrayList<>();
+                    }
+                    empty.add(s);
+                }
+                s = n;
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (empty == null) {
+            return 0;
         }
         for (Slab s : empty) {
             sa.discardSlab(s);

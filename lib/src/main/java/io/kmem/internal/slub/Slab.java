@@ -15,18 +15,18 @@ import java.lang.invoke.VarHandle;
  *  at offset KmemCacheImpl.offset (0 ends the list)
  * </pre>
  *
- * State, all but {@link #state} guarded by the cache's lock:
+ * State, all but {@link #state} and {@link #remote} guarded by the cache's lock:
  * <ul>
  * <li><b>frozen</b>: a thread's current slab ({@link #frozen} names its {@link CpuSlab}). That
- *     thread allocates from its private list without the lock; frees from other threads go to
- *     {@link #freelist} under the lock.
+ *     thread allocates from its private list without the lock; other threads' sheaves give
+ *     objects back onto {@link #remote} without it (or onto {@link #freelist} under it).
  * <li><b>partial</b>: some objects free; on the cache's partial list.
  * <li><b>full</b>: no object free; on no list (found again through the frame when freed).
  * <li><b>empty</b>: every object free; kept on the partial list while the cache has fewer
  *     than {@link KmemCacheImpl#minPartial} partial slabs, otherwise given back to the buddy.
  * </ul>
  * {@link #inuse} counts objects not on {@link #freelist}: objects handed out, plus those on
- * the owner thread's private list while frozen.
+ * the owner thread's private list and on {@link #remote} while frozen, and in threads' sheaves.
  */
 final class Slab {
     /** A granule of {@link #state} where no object starts. */
@@ -34,6 +34,16 @@ final class Slab {
     static final byte FREE = 1;
     static final byte ALLOCATED = 2;
     private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(byte[].class);
+    static final long FROZEN = 1;
+    static final VarHandle REMOTE;
+
+    static {
+        try {
+            REMOTE = MethodHandles.lookup().findVarHandle(Slab.class, "remote", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     final KmemCacheImpl cache;
     /** Direct-map address of the first frame. */
@@ -64,6 +74,16 @@ final class Slab {
      */
     final int[] requested;
 
+    /**
+     * Objects other threads gave back to this slab while it is frozen, without the lock
+     * (mimalloc's thread-free list): the head of a list linked like {@link #freelist}, or-ed
+     * with {@link #FROZEN}. The word is {@link #FROZEN} alone while the slab is frozen with
+     * nothing given back, 0 while it is not frozen (then frees take the cache lock). Pushed
+     * by compare-and-set only while the bit is set; taken whole by the owner
+     * ({@code getAndSet(FROZEN)}); cleared under the lock when the slab is unfrozen, so that a
+     * push either lands before the unfreeze, which collects it, or sees the bit gone.
+     */
+    volatile long remote;
     long freelist;
     int inuse;
     /**

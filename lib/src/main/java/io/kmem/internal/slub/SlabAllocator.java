@@ -822,6 +822,19 @@ public final class SlabAllocator {
         }
     }
 
+    /**
+     * The page allocator's reclaim under memory pressure (the kernel's slab shrinkers): the
+     * empty slabs every cache keeps go back to the buddy. Returns how many frames. Takes each
+     * cache's lock in turn, holding no other.
+     */
+    public long reclaim() {
+        long frames = 0;
+        for (KmemCacheImpl c : caches()) {
+            frames += c.reclaimEmpty();
+        }
+        return frames;
+    }
+
     /** {@code kmem_cache_shrink} of every cache; frames given back to the buddy. */
     public long shrinkAll() {
         long frames = 0;

@@ -27,8 +27,9 @@ import java.lang.invoke.VarHandle;
  *       plain numbers and no {@link MemorySegment} escapes a call. Buffers the kernel
  *       reads or writes ({@code pread}, {@code mincore}) are {@link MemorySegment}s, checked
  *       against the count before the call, so the kernel can never write past them.</li>
- *   <li><b>Handles.</b> Each call goes through a downcall handle built once, in a static
- *       final, from the generated {@code Libc.foo$address()} and {@code Libc.foo$descriptor()}
+ *   <li><b>Handles.</b> Each call goes through a downcall handle built once, on the call's
+ *       first use (a static final of its own holder class, so that a process links only the
+ *       calls it makes: linking generates classes and costs start-up time), from the generated {@code Libc.foo$address()} and {@code Libc.foo$descriptor()}
  *       (for the variadic {@code open}, {@code fcntl} and {@code mremap}: the generated invoker's
  *       address and descriptor, with {@link Linker.Option#firstVariadicArg}) and
  *       {@link Linker.Option#captureCallState captureCallState("errno")}. Address arguments
@@ -85,79 +86,129 @@ public final class Sys {
     // indices passed to addressAsLong count it.
 
     /** {@code (state, long addr, long len, int prot, int flags, int fd, long off) -> long addr} */
-    private static final MethodHandle MMAP = addressAsLong(
-            capturing(Libc.mmap$address(), Libc.mmap$descriptor()), true, 1);
+    private static final class Mmap {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.mmap$address(), Libc.mmap$descriptor()), true, 1);
+    }
     /** {@code (state, long addr, long len) -> int} */
-    private static final MethodHandle MUNMAP = addressAsLong(
-            capturing(Libc.munmap$address(), Libc.munmap$descriptor()), false, 1);
+    private static final class Munmap {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.munmap$address(), Libc.munmap$descriptor()), false, 1);
+    }
     /** {@code (state, long old, long oldLen, long newLen, int flags, long newAddr) -> long addr} */
-    private static final MethodHandle MREMAP = addressAsLong(
-            capturing(Libc.mremap.address(), Libc.mremap.makeInvoker(Libc.C_POINTER).descriptor(),
-                    Linker.Option.firstVariadicArg(4)), true, 1, 5);
+    private static final class Mremap {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.mremap.address(), Libc.mremap.makeInvoker(Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(4)), true, 1, 5);
+    }
     /** {@code (state, long addr, long len, int prot) -> int} */
-    private static final MethodHandle MPROTECT = addressAsLong(
-            capturing(Libc.mprotect$address(), Libc.mprotect$descriptor()), false, 1);
+    private static final class Mprotect {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.mprotect$address(), Libc.mprotect$descriptor()), false, 1);
+    }
     /** {@code (state, long addr, long len) -> int} */
-    private static final MethodHandle MLOCK = addressAsLong(
-            capturing(Libc.mlock$address(), Libc.mlock$descriptor()), false, 1);
+    private static final class Mlock {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.mlock$address(), Libc.mlock$descriptor()), false, 1);
+    }
     /** {@code (state, long addr, long len) -> int} */
-    private static final MethodHandle MUNLOCK = addressAsLong(
-            capturing(Libc.munlock$address(), Libc.munlock$descriptor()), false, 1);
+    private static final class Munlock {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.munlock$address(), Libc.munlock$descriptor()), false, 1);
+    }
     /** {@code (state, long addr, long len, int advice) -> int} */
-    private static final MethodHandle MADVISE = addressAsLong(
-            capturing(Libc.madvise$address(), Libc.madvise$descriptor()), false, 1);
+    private static final class Madvise {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.madvise$address(), Libc.madvise$descriptor()), false, 1);
+    }
     /** {@code (state, long addr, long len, MemorySegment vec) -> int} */
-    private static final MethodHandle MINCORE = addressAsLong(
-            capturing(Libc.mincore$address(), Libc.mincore$descriptor()), false, 1);
+    private static final class Mincore {
+        static final MethodHandle H =
+                addressAsLong(capturing(Libc.mincore$address(), Libc.mincore$descriptor()), false, 1);
+    }
     /** {@code (state, MemorySegment name, int flags) -> int fd} */
-    private static final MethodHandle MEMFD_CREATE =
-            capturing(Libc.memfd_create$address(), Libc.memfd_create$descriptor());
+    private static final class MemfdCreate {
+        static final MethodHandle H =
+                capturing(Libc.memfd_create$address(), Libc.memfd_create$descriptor());
+    }
     /** {@code (state, int fd, long len) -> int} */
-    private static final MethodHandle FTRUNCATE =
-            capturing(Libc.ftruncate$address(), Libc.ftruncate$descriptor());
+    private static final class Ftruncate {
+        static final MethodHandle H =
+                capturing(Libc.ftruncate$address(), Libc.ftruncate$descriptor());
+    }
     /** {@code (state, int fd, int mode, long off, long len) -> int} */
-    private static final MethodHandle FALLOCATE =
-            capturing(Libc.fallocate$address(), Libc.fallocate$descriptor());
+    private static final class Fallocate {
+        static final MethodHandle H =
+                capturing(Libc.fallocate$address(), Libc.fallocate$descriptor());
+    }
     /** {@code (state, int fd, int cmd, int arg) -> int} */
-    private static final MethodHandle FCNTL = capturing(Libc.fcntl.address(),
-            Libc.fcntl.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+    private static final class Fcntl {
+        static final MethodHandle H =
+                capturing(Libc.fcntl.address(), Libc.fcntl.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+    }
     /** {@code (state, MemorySegment path, int flags, int mode) -> int fd} */
-    private static final MethodHandle OPEN = capturing(Libc.open.address(),
-            Libc.open.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+    private static final class Open {
+        static final MethodHandle H =
+                capturing(Libc.open.address(), Libc.open.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+    }
     /** {@code (state, int fd) -> int} */
-    private static final MethodHandle CLOSE = capturing(Libc.close$address(), Libc.close$descriptor());
+    private static final class Close {
+        static final MethodHandle H =
+                capturing(Libc.close$address(), Libc.close$descriptor());
+    }
     /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
-    private static final MethodHandle PREAD = capturing(Libc.pread$address(), Libc.pread$descriptor());
+    private static final class Pread {
+        static final MethodHandle H =
+                capturing(Libc.pread$address(), Libc.pread$descriptor());
+    }
     /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
-    private static final MethodHandle PWRITE = capturing(Libc.pwrite$address(), Libc.pwrite$descriptor());
+    private static final class Pwrite {
+        static final MethodHandle H =
+                capturing(Libc.pwrite$address(), Libc.pwrite$descriptor());
+    }
     /** {@code (state, int name) -> long} */
-    private static final MethodHandle SYSCONF = capturing(Libc.sysconf$address(), Libc.sysconf$descriptor());
+    private static final class Sysconf {
+        static final MethodHandle H =
+                capturing(Libc.sysconf$address(), Libc.sysconf$descriptor());
+    }
     /** {@code (state, int resource, MemorySegment rlimit) -> int} */
-    private static final MethodHandle GETRLIMIT =
-            capturing(Libc.getrlimit$address(), Libc.getrlimit$descriptor());
+    private static final class Getrlimit {
+        static final MethodHandle H =
+                capturing(Libc.getrlimit$address(), Libc.getrlimit$descriptor());
+    }
     /** {@code (state) -> int cpu} */
-    private static final MethodHandle SCHED_GETCPU =
-            capturing(Libc.sched_getcpu$address(), Libc.sched_getcpu$descriptor());
+    private static final class SchedGetcpu {
+        static final MethodHandle H =
+                capturing(Libc.sched_getcpu$address(), Libc.sched_getcpu$descriptor());
+    }
     /**
      * {@code (state, long SYS_io_uring_setup, long entries, MemorySegment params) -> long}: the
      * variadic {@code syscall(2)}; every variadic argument is passed as a {@code long} or a
      * pointer, as the kernel reads whole registers.
      */
-    private static final MethodHandle SYSCALL_IO_URING_SETUP = capturing(Libc.syscall.address(),
-            Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(1));
+    private static final class SyscallIoUringSetup {
+        static final MethodHandle H =
+                capturing(Libc.syscall.address(), Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(1));
+    }
     /** {@code (state, long SYS_io_uring_register, long fd, long opcode, MemorySegment arg, long nr) -> long} */
-    private static final MethodHandle SYSCALL_IO_URING_REGISTER = capturing(Libc.syscall.address(),
-            Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG).descriptor(),
-            Linker.Option.firstVariadicArg(1));
+    private static final class SyscallIoUringRegister {
+        static final MethodHandle H =
+                capturing(Libc.syscall.address(), Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG).descriptor(), Linker.Option.firstVariadicArg(1));
+    }
     /** {@code () -> int pid} */
-    private static final MethodHandle GETPID =
-            LINKER.downcallHandle(Libc.getpid$address(), Libc.getpid$descriptor());
+    private static final class Getpid {
+        static final MethodHandle H =
+                LINKER.downcallHandle(Libc.getpid$address(), Libc.getpid$descriptor());
+    }
     /** {@code (int errno) -> MemorySegment string} */
-    private static final MethodHandle STRERROR =
-            LINKER.downcallHandle(Libc.strerror$address(), Libc.strerror$descriptor());
+    private static final class Strerror {
+        static final MethodHandle H =
+                LINKER.downcallHandle(Libc.strerror$address(), Libc.strerror$descriptor());
+    }
     /** {@code (int errno) -> MemorySegment string or NULL} */
-    private static final MethodHandle STRERRORNAME_NP =
-            LINKER.downcallHandle(Libc.strerrorname_np$address(), Libc.strerrorname_np$descriptor());
+    private static final class StrerrornameNp {
+        static final MethodHandle H =
+                LINKER.downcallHandle(Libc.strerrorname_np$address(), Libc.strerrorname_np$descriptor());
+    }
 
     /** {@code (void *) -1}, what mmap and mremap return on failure. */
     private static final long MAP_FAILED = Libc.MAP_FAILED().address();
@@ -203,7 +254,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long result;
         try {
-            result = (long) MMAP.invokeExact(state, addr, length, prot, flags, fd, offset);
+            result = (long) Mmap.H.invokeExact(state, addr, length, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -223,7 +274,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MUNMAP.invokeExact(state, addr, length);
+            result = (int) Munmap.H.invokeExact(state, addr, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -245,7 +296,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long result;
         try {
-            result = (long) MREMAP.invokeExact(state, oldAddress, oldLength, newLength, flags, newAddress);
+            result = (long) Mremap.H.invokeExact(state, oldAddress, oldLength, newLength, flags, newAddress);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -270,7 +321,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MPROTECT.invokeExact(state, addr, length, prot);
+            result = (int) Mprotect.H.invokeExact(state, addr, length, prot);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -290,7 +341,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MLOCK.invokeExact(state, addr, length);
+            result = (int) Mlock.H.invokeExact(state, addr, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -309,7 +360,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MUNLOCK.invokeExact(state, addr, length);
+            result = (int) Munlock.H.invokeExact(state, addr, length);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -327,7 +378,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MADVISE.invokeExact(state, addr, length, advice);
+            result = (int) Madvise.H.invokeExact(state, addr, length, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -362,7 +413,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) MINCORE.invokeExact(state, addr, length, vec);
+            result = (int) Mincore.H.invokeExact(state, addr, length, vec);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -414,7 +465,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int fd;
         try (Arena arena = Arena.ofConfined()) {
-            fd = (int) MEMFD_CREATE.invokeExact(state, arena.allocateFrom(name), flags);
+            fd = (int) MemfdCreate.H.invokeExact(state, arena.allocateFrom(name), flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -438,7 +489,7 @@ public final class Sys {
         int errno;
         do {
             try {
-                result = (int) FTRUNCATE.invokeExact(state, fd, length);
+                result = (int) Ftruncate.H.invokeExact(state, fd, length);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -464,7 +515,7 @@ public final class Sys {
         int errno;
         do {
             try {
-                result = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+                result = (int) Fallocate.H.invokeExact(state, fd, mode, offset, length);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -494,7 +545,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) FCNTL.invokeExact(state, fd, cmd, arg);
+            result = (int) Fcntl.H.invokeExact(state, fd, cmd, arg);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -523,7 +574,7 @@ public final class Sys {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cPath = arena.allocateFrom(path);
             do {
-                fd = (int) OPEN.invokeExact(state, cPath, flags, 0);
+                fd = (int) Open.H.invokeExact(state, cPath, flags, 0);
                 errno = fd >= 0 ? 0 : errno(state);
             } while (errno == EINTR);
         } catch (Throwable t) {
@@ -548,7 +599,7 @@ public final class Sys {
         checkBuffer("pread", buf, count);
         int fd = open(path, Libc.O_RDONLY() | Libc.O_CLOEXEC());
         try {
-            return transfer(PREAD, "pread", path, fd, buf, count, offset);
+            return transfer(Pread.H, "pread", path, fd, buf, count, offset);
         } finally {
             close(fd);
         }
@@ -567,7 +618,7 @@ public final class Sys {
         checkBuffer("pwrite", buf, count);
         int fd = open(path, Libc.O_WRONLY() | Libc.O_CLOEXEC());
         try {
-            long n = transfer(PWRITE, "pwrite", path, fd, buf, count, offset);
+            long n = transfer(Pwrite.H, "pwrite", path, fd, buf, count, offset);
             if (n != count) {
                 throw new SyscallException("pwrite", 0, "", "pwrite(path=\"" + path + "\", count=" + count + ", off="
                         + offset + "): wrote " + n + " bytes; the file takes no more there");
@@ -613,7 +664,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         try {
-            result = (int) CLOSE.invokeExact(state, fd);
+            result = (int) Close.H.invokeExact(state, fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -636,7 +687,7 @@ public final class Sys {
      */
     public static long pread(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pread", buf, count);
-        return transfer(PREAD, "pread", null, fd, buf, count, offset);
+        return transfer(Pread.H, "pread", null, fd, buf, count, offset);
     }
 
     /**
@@ -650,7 +701,7 @@ public final class Sys {
      */
     public static long pwrite(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pwrite", buf, count);
-        return transfer(PWRITE, "pwrite", null, fd, buf, count, offset);
+        return transfer(Pwrite.H, "pwrite", null, fd, buf, count, offset);
     }
 
     // ---------------------------------------------------------------- io_uring
@@ -670,7 +721,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long result;
         try {
-            result = (long) SYSCALL_IO_URING_SETUP.invokeExact(state, (long) Libc.SYS_io_uring_setup(),
+            result = (long) SyscallIoUringSetup.H.invokeExact(state, (long) Libc.SYS_io_uring_setup(),
                     (long) entries, params);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -699,7 +750,7 @@ public final class Sys {
         long result;
         while (true) {
             try {
-                result = (long) SYSCALL_IO_URING_REGISTER.invokeExact(state, (long) Libc.SYS_io_uring_register(),
+                result = (long) SyscallIoUringRegister.H.invokeExact(state, (long) Libc.SYS_io_uring_register(),
                         (long) fd, (long) opcode, arg, (long) nrArgs);
             } catch (Throwable t) {
                 throw rethrow(t);
@@ -738,7 +789,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long result;
         try {
-            result = (long) SYSCONF.invokeExact(state, name);
+            result = (long) Sysconf.H.invokeExact(state, name);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -764,7 +815,7 @@ public final class Sys {
         long soft;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment limits = rlimit.allocate(arena);
-            result = (int) GETRLIMIT.invokeExact(state, Libc.RLIMIT_MEMLOCK(), limits);
+            result = (int) Getrlimit.H.invokeExact(state, Libc.RLIMIT_MEMLOCK(), limits);
             soft = rlimit.rlim_cur(limits);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -779,7 +830,7 @@ public final class Sys {
     /** {@return the process id, {@code getpid(2)}}; cannot fail. */
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) Getpid.H.invokeExact();
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -795,7 +846,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int cpu;
         try {
-            cpu = (int) SCHED_GETCPU.invokeExact(state);
+            cpu = (int) SchedGetcpu.H.invokeExact(state);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -817,7 +868,7 @@ public final class Sys {
     public static String strerror(int errno) {
         MemorySegment message;
         try {
-            message = (MemorySegment) STRERROR.invokeExact(errno);
+            message = (MemorySegment) Strerror.H.invokeExact(errno);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -831,7 +882,7 @@ public final class Sys {
     public static String errnoName(int errno) {
         MemorySegment name;
         try {
-            name = (MemorySegment) STRERRORNAME_NP.invokeExact(errno);
+            name = (MemorySegment) StrerrornameNp.H.invokeExact(errno);
         } catch (Throwable t) {
             throw rethrow(t);
         }

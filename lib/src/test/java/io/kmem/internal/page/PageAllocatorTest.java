@@ -653,4 +653,39 @@ class PageAllocatorTest {
         }
         pool.free_pages(a, order);
     }
+
+    static long cached(MemoryPool pool) {
+        long c = 0;
+        for (ZoneStats z : pool.zoneStats()) {
+            c += z.cached();
+        }
+        return c;
+    }
+
+    /**
+     * A thread that gives back a burst of pages it took from the buddy keeps them in its
+     * cache beyond the base high (64 frames for a 64 MiB pool), up to 1/32 of the pool
+     * (512 frames); drain_all_pages gives them back and the base high again.
+     */
+    @Test
+    void aCacheHoldsABurstItGivesBack() {
+        try (MemoryPool pool = pool(64)) {
+            long[] p = new long[400];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.__get_free_page(GFP_KERNEL);
+                assertNotEquals(0, p[i]);
+            }
+            for (long a : p) {
+                pool.free_page(a);
+            }
+            assertTrue(cached(pool) >= p.length, "the burst stayed in the thread's cache: " + cached(pool)
+                    + " frames cached\n" + pool.zoneinfo());
+            pool.drain_all_pages();
+            assertEquals(0, cached(pool));
+            for (int i = 0; i < 100; i++) {
+                pool.free_page(pool.__get_free_page(GFP_KERNEL));
+            }
+            assertTrue(cached(pool) <= 64, "back to the base high: " + cached(pool));
+        }
+    }
 }

@@ -499,4 +499,130 @@ class SlabAllocatorTest {
             assertTrue(reports.stream().anyMatch(r -> r.contains("Redzone overwritten")), String.join("\n", reports));
         }
     }
+
+    static io.kmem.stats.SlabCacheStats stats(MemoryPool pool, String cache) {
+        return pool.slabStats().stream().filter(st -> st.name().equals(cache)).findFirst().orElseThrow();
+    }
+
+    /**
+     * Frees into slabs other than the thread's current one go to its sheaf: no lock per free,
+     * one lock round per 32, and the next allocations take them back first (last freed, first
+     * handed out). A double free of an object in the sheaf is still caught.
+     */
+    @Test
+    void freesIntoOtherSlabsGoThroughTheSheaf() {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-256").objectsPerSlab();
+            long[] p = new long[4 * per];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+            }
+            long before = stats(pool, "kmalloc-256").slowFrees();
+            for (int i = 0; i < 31; i++) {
+                pool.kfree(p[i]);
+            }
+            assertEquals(before, stats(pool, "kmalloc-256").slowFrees(), "31 frees into other slabs took no lock");
+            DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
+            assertTrue(e.getMessage().contains("already free"), e.getMessage());
+            pool.kfree(p[31]);
+            pool.kfree(p[32]);
+            assertEquals(before + 32, stats(pool, "kmalloc-256").slowFrees(), "the full sheaf went back in one round");
+            assertEquals(p[32], pool.kmalloc(256, GFP_KERNEL), "the sheaf's object first");
+            for (int i = 33; i < p.length; i++) {
+                pool.kfree(p[i]);
+            }
+            pool.kfree(p[32]);
+            assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
+            assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
+        }
+    }
+
+    /**
+     * An emptied slab stays in its cache (up to a quarter of the pool) and is reused without
+     * going through the buddy again; under memory pressure the page allocator takes it back.
+     */
+    @Test
+    void emptySlabsAreKeptThenReclaimedUnderPressure() {
+        try (MemoryPool pool = plainPool()) {
+            long pagesFresh = countAtomicPages(pool);
+            long[] p = new long[1000];
+            for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < p.length; i++) {
+                    p[i] = pool.kmalloc(4096, GFP_KERNEL);
+                }
+                for (long a : p) {
+                    pool.kfree(a);
+                }
+            }
+            io.kmem.stats.SlabCacheStats st = stats(pool, "kmalloc-4k");
+            assertEquals(0, st.slabsFreed(), "no slab went back to the buddy: " + st);
+            assertEquals(st.slabsAllocated(), st.numSlabs(), "the second round reused the first round's slabs: " + st);
+            assertTrue(st.numSlabs() * st.pagesPerSlab() >= 1000, st.toString());
+            long pages = countAtomicPages(pool);
+            assertTrue(pages >= pagesFresh - 64, "pages to be had after the frees: " + pages + ", on the fresh pool "
+                    + pagesFresh + " (the kept slabs were reclaimed)");
+            assertTrue(stats(pool, "kmalloc-4k").slabsFreed() > 0, "reclaimed");
+        }
+    }
+
+    /** Order-0 pages with GFP_ATOMIC until NULL, then all freed again: how many could be had. */
+    static long countAtomicPages(MemoryPool pool) {
+        List<Long> got = new ArrayList<>();
+        for (long a; (a = pool.__get_free_page(GFP_ATOMIC | __GFP_NOWARN)) != 0; ) {
+            got.add(a);
+        }
+        for (long a : got) {
+            pool.free_page(a);
+        }
+        pool.drain_all_pages();
+        return got.size();
+    }
+
+    /**
+     * Objects another thread frees into a thread's current slab go back without the cache
+     * lock: the freeing thread's full sheaf pushes them onto the slab's remote list, and the
+     * owner takes that list whole when its private list runs out.
+     */
+    @Test
+    void freesIntoAnotherThreadsCurrentSlabTakeNoLock() throws Exception {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-8").objectsPerSlab();
+            long[] p = new long[100];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(8, GFP_KERNEL);
+            }
+            io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-8");
+            Thread t = new Thread(() -> {
+                for (int i = 0; i < 64; i++) {
+                    pool.kfree(p[i]);
+                }
+            });
+            t.start();
+            t.join();
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-8").slowFrees(),
+                    "the other thread's 33rd free pushed its sheaf onto the slab's remote list, no lock");
+            java.util.Set<Long> freed = new java.util.HashSet<>();
+            for (int i = 0; i < 32; i++) {
+                freed.add(p[i]);
+            }
+            long[] q = new long[per - p.length];
+            for (int i = 0; i < q.length; i++) {
+                q[i] = pool.kmalloc(8, GFP_KERNEL);
+                assertFalse(freed.contains(q[i]), "the private list first");
+            }
+            long r = pool.kmalloc(8, GFP_KERNEL);
+            assertTrue(freed.contains(r), "then the remote list: 0x" + Long.toHexString(r));
+            assertEquals(before.slowAllocs(), stats(pool, "kmalloc-8").slowAllocs(), "taken without the lock");
+            pool.kfree(r);
+            for (long a : q) {
+                pool.kfree(a);
+            }
+            for (int i = 64; i < p.length; i++) {
+                pool.kfree(p[i]);
+            }
+            pool.flushSlabs();
+            assertTrue(pool.validateSlabs().isEmpty());
+            assertEquals(0, stats(pool, "kmalloc-8").activeObjs());
+        }
+    }
 }
