@@ -7,6 +7,8 @@ import io.kmem.error.PrivilegeException;
 import io.kmem.error.ResourceBusyException;
 import io.kmem.error.SyscallException;
 import java.lang.invoke.VarHandle;
+import java.util.function.LongPredicate;
+import java.util.function.LongUnaryOperator;
 import java.nio.file.Path;
 
 /**
@@ -189,6 +191,52 @@ public interface IoApi {
      * @throws DoubleFreeException when that region was released already
      */
     void release_region(long start, long n);
+
+    /** {@code ETIMEDOUT} (110 on Linux): the poll helpers return its negation when the condition never held. */
+    int ETIMEDOUT = 110;
+
+    /**
+     * {@code readx_poll_timeout}: reads {@code op(addr)} until {@code cond} holds of the value or
+     * {@code timeout_us} microseconds have passed, sleeping {@code sleep_us} between reads.
+     * Returns 0 or -ETIMEDOUT (-110); the last value read goes to {@code val[0]} (C's
+     * {@code val} argument: Java has no out-parameters, and an array the caller keeps lets a
+     * poll loop allocate nothing, as {@code dma_pool_alloc}'s {@code handle} does). After the
+     * deadline the value is read and tested once more, so a timeout is reported only when the
+     * condition was false at a read made after the deadline. For registers use
+     * {@link IoMem#readl_poll_timeout} and its siblings; this form takes any read, e.g. a status
+     * word in coherent memory: {@code readx_poll_timeout(a -> buf.smp_load_acquire_u32(a), 0, v, x -> x != 0, 10, 1000)}.
+     *
+     * @param op         the read, given {@code addr}
+     * @param addr       what {@code op} is given
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param sleep_us   microseconds to sleep between reads (0: spin); may sleep, so not from atomic context
+     * @param timeout_us microseconds before -ETIMEDOUT (0: poll until {@code cond} holds)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws IllegalArgumentException for a negative sleep or timeout
+     */
+    static int readx_poll_timeout(LongUnaryOperator op, long addr, long[] val, LongPredicate cond, long sleep_us,
+            long timeout_us) {
+        return Iopoll.poll("readx_poll_timeout", op, addr, val, cond, sleep_us, timeout_us, false);
+    }
+
+    /**
+     * {@code readx_poll_timeout_atomic}: {@link #readx_poll_timeout} that never sleeps: it spins
+     * {@code delay_us} between reads ({@code udelay}), for atomic context (an interrupt handler).
+     *
+     * @param op         the read, given {@code addr}
+     * @param addr       what {@code op} is given
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param delay_us   microseconds to spin between reads (0: none)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: poll until {@code cond} holds)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws IllegalArgumentException for a negative delay or timeout
+     */
+    static int readx_poll_timeout_atomic(LongUnaryOperator op, long addr, long[] val, LongPredicate cond,
+            long delay_us, long timeout_us) {
+        return Iopoll.poll("readx_poll_timeout_atomic", op, addr, val, cond, delay_us, timeout_us, true);
+    }
 
     /** {@code mb}: a full fence; loads and stores on neither side cross it. */
     static void mb() {

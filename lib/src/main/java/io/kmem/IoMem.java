@@ -7,6 +7,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.util.function.IntPredicate;
+import java.util.function.LongPredicate;
 
 /**
  * A mapping of device memory that {@link MemoryPool#ioremap} (or {@code pci_iomap},
@@ -37,6 +39,10 @@ import java.nio.ByteOrder;
  *                             ordered against ordinary memory (as the kernel's _relaxed)
  *   ioread8/16/32, iowrite8/16/32   readb/w/l and writeb/w/l (memory BARs)
  *   ioread16be/32be, iowrite16be/32be   the same, big-endian
+ *   lo_hi_writeq, hi_lo_writeq, lo_hi_readq, hi_lo_readq
+ *                             a 64-bit register as two readl/writel, in the order named
+ *   read{b,w,l,q}_poll_timeout(_atomic)   read until a condition holds or a timeout passes:
+ *                             0 or -ETIMEDOUT, the last value in val[0] ({@code <linux/iopoll.h>})
  *   memcpy_fromio, memcpy_toio, memset_io   bulk copies, no ordering of their own: follow a
  *                             memcpy_toio with a writel, precede a memcpy_fromio with a readl
  * </pre>
@@ -557,6 +563,240 @@ public final class IoMem {
         } catch (IllegalStateException e) {
             throw gone("iowrite32be", offset, e);
         }
+    }
+
+    // ------------------------------------------------------------------ 64-bit registers as two 32-bit halves
+
+    /**
+     * {@code lo_hi_writeq}: writes a 64-bit register as two {@link #writel}s, the low half at
+     * {@code offset} first, then the high half at {@code offset + 4}: for a device on a bus
+     * (or behind a bridge) that takes no 64-bit access, or whose register latches on the
+     * write of its high half. The pair is not atomic: the device may see one half new and
+     * the other old between them.
+     *
+     * @param value  the 64-bit value
+     * @param offset bytes from the mapping's start, a multiple of 4, with 8 bytes inside the mapping
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap};
+     *         checked before either half is written
+     */
+    public void lo_hi_writeq(long value, long offset) {
+        checkPair("lo_hi_writeq", offset);
+        writel((int) value, offset);
+        writel((int) (value >>> 32), offset + 4);
+    }
+
+    /**
+     * {@code hi_lo_writeq}: as {@link #lo_hi_writeq}, the high half first, then the low half:
+     * for a register that latches on the write of its low half.
+     *
+     * @param value  the 64-bit value
+     * @param offset bytes from the mapping's start, a multiple of 4, with 8 bytes inside the mapping
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap};
+     *         checked before either half is written
+     */
+    public void hi_lo_writeq(long value, long offset) {
+        checkPair("hi_lo_writeq", offset);
+        writel((int) (value >>> 32), offset + 4);
+        writel((int) value, offset);
+    }
+
+    /**
+     * {@code lo_hi_readq}: reads a 64-bit register as two {@link #readl}s, the low half at
+     * {@code offset} first (a device that latches the high half on that read returns a
+     * consistent pair), then the high half at {@code offset + 4}.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4, with 8 bytes inside the mapping
+     * @return the high half's 32 bits above the low half's
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
+    public long lo_hi_readq(long offset) {
+        checkPair("lo_hi_readq", offset);
+        long lo = readl(offset) & 0xffffffffL;
+        long hi = readl(offset + 4) & 0xffffffffL;
+        return hi << 32 | lo;
+    }
+
+    /**
+     * {@code hi_lo_readq}: as {@link #lo_hi_readq}, the high half first.
+     *
+     * @param offset bytes from the mapping's start, a multiple of 4, with 8 bytes inside the mapping
+     * @return the high half's 32 bits above the low half's
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     */
+    public long hi_lo_readq(long offset) {
+        checkPair("hi_lo_readq", offset);
+        long hi = readl(offset + 4) & 0xffffffffL;
+        long lo = readl(offset) & 0xffffffffL;
+        return hi << 32 | lo;
+    }
+
+    private void checkPair(String function, long offset) {
+        check(function, offset, 4);
+        if (offset > limit - 8) {
+            throw outside(function, offset, 8);
+        }
+    }
+
+    // ------------------------------------------------------------------ polling (linux/iopoll.h)
+
+    /**
+     * {@code readb_poll_timeout}: {@link #readb} at {@code offset} until {@code cond} holds of
+     * the value or {@code timeout_us} microseconds have passed, sleeping {@code sleep_us}
+     * between reads; the kernel's contract, as {@link IoApi#readx_poll_timeout} describes it.
+     *
+     * @param offset     bytes from the mapping's start
+     * @param val        receives the last value read (0 to 255) in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param sleep_us   microseconds to sleep between reads (0: spin)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative sleep or timeout
+     */
+    public int readb_poll_timeout(long offset, int[] val, IntPredicate cond, long sleep_us, long timeout_us) {
+        return poll32("readb_poll_timeout", 1, offset, val, cond, sleep_us, timeout_us, false);
+    }
+
+    /**
+     * {@code readw_poll_timeout}: as {@link #readb_poll_timeout}, with {@link #readw}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 2
+     * @param val        receives the last value read (0 to 65535) in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param sleep_us   microseconds to sleep between reads (0: spin)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative sleep or timeout
+     */
+    public int readw_poll_timeout(long offset, int[] val, IntPredicate cond, long sleep_us, long timeout_us) {
+        return poll32("readw_poll_timeout", 2, offset, val, cond, sleep_us, timeout_us, false);
+    }
+
+    /**
+     * {@code readl_poll_timeout}: as {@link #readb_poll_timeout}, with {@link #readl}:
+     * {@code regs.readl_poll_timeout(STATUS, v, s -> (s & DONE) != 0, 10, 10_000)}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 4
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param sleep_us   microseconds to sleep between reads (0: spin)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative sleep or timeout
+     */
+    public int readl_poll_timeout(long offset, int[] val, IntPredicate cond, long sleep_us, long timeout_us) {
+        return poll32("readl_poll_timeout", 4, offset, val, cond, sleep_us, timeout_us, false);
+    }
+
+    /**
+     * {@code readq_poll_timeout}: as {@link #readb_poll_timeout}, with {@link #readq}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 8
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param sleep_us   microseconds to sleep between reads (0: spin)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative sleep or timeout
+     */
+    public int readq_poll_timeout(long offset, long[] val, LongPredicate cond, long sleep_us, long timeout_us) {
+        return poll64("readq_poll_timeout", offset, val, cond, sleep_us, timeout_us, false);
+    }
+
+    /**
+     * {@code readb_poll_timeout_atomic}: {@link #readb_poll_timeout} that spins {@code delay_us}
+     * between reads instead of sleeping, for atomic context.
+     *
+     * @param offset     bytes from the mapping's start
+     * @param val        receives the last value read (0 to 255) in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param delay_us   microseconds to spin between reads (0: none)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative delay or timeout
+     */
+    public int readb_poll_timeout_atomic(long offset, int[] val, IntPredicate cond, long delay_us, long timeout_us) {
+        return poll32("readb_poll_timeout_atomic", 1, offset, val, cond, delay_us, timeout_us, true);
+    }
+
+    /**
+     * {@code readw_poll_timeout_atomic}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 2
+     * @param val        receives the last value read (0 to 65535) in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param delay_us   microseconds to spin between reads (0: none)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative delay or timeout
+     */
+    public int readw_poll_timeout_atomic(long offset, int[] val, IntPredicate cond, long delay_us, long timeout_us) {
+        return poll32("readw_poll_timeout_atomic", 2, offset, val, cond, delay_us, timeout_us, true);
+    }
+
+    /**
+     * {@code readl_poll_timeout_atomic}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 4
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param delay_us   microseconds to spin between reads (0: none)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative delay or timeout
+     */
+    public int readl_poll_timeout_atomic(long offset, int[] val, IntPredicate cond, long delay_us, long timeout_us) {
+        return poll32("readl_poll_timeout_atomic", 4, offset, val, cond, delay_us, timeout_us, true);
+    }
+
+    /**
+     * {@code readq_poll_timeout_atomic}.
+     *
+     * @param offset     bytes from the mapping's start, a multiple of 8
+     * @param val        receives the last value read in element 0, or null
+     * @param cond       the condition on the value that ends the poll
+     * @param delay_us   microseconds to spin between reads (0: none)
+     * @param timeout_us microseconds before -ETIMEDOUT (0: none)
+     * @return 0 when {@code cond} held, -ETIMEDOUT (-110) when it did not by the deadline
+     * @throws BadAddressException for an offset outside the mapping or unaligned, or after {@code iounmap}
+     * @throws IllegalArgumentException for a negative delay or timeout
+     */
+    public int readq_poll_timeout_atomic(long offset, long[] val, LongPredicate cond, long delay_us, long timeout_us) {
+        return poll64("readq_poll_timeout_atomic", offset, val, cond, delay_us, timeout_us, true);
+    }
+
+    private int poll32(String function, int bytes, long offset, int[] val, IntPredicate cond, long sleepUs,
+            long timeoutUs, boolean atomic) {
+        check(function, offset, bytes);
+        if (cond == null) {
+            throw new NullPointerException(function + ": cond is null");
+        }
+        Iopoll.check(function, sleepUs, timeoutUs, atomic);
+        long[] last = new long[1];
+        int rc = Iopoll.poll(function, o -> switch (bytes) {
+            case 1 -> readb(o);
+            case 2 -> readw(o);
+            default -> readl(o);
+        }, offset, last, v -> cond.test((int) v), sleepUs, timeoutUs, atomic);
+        if (val != null && val.length > 0) {
+            val[0] = (int) last[0];
+        }
+        return rc;
+    }
+
+    private int poll64(String function, long offset, long[] val, LongPredicate cond, long sleepUs, long timeoutUs,
+            boolean atomic) {
+        check(function, offset, 8);
+        if (cond == null) {
+            throw new NullPointerException(function + ": cond is null");
+        }
+        return Iopoll.poll(function, this::readq, offset, val, cond, sleepUs, timeoutUs, atomic);
     }
 
     // ------------------------------------------------------------------ bulk

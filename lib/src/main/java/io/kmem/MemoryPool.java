@@ -1308,6 +1308,80 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         iounmap("pci_iounmap", io);
     }
 
+    @Override
+    public PciDev pci_get_class(int cls, PciDev from) {
+        phys.ensureOpen("pci_get_class");
+        if ((cls & ~0xffffff) != 0) {
+            throw new IllegalArgumentException("pci_get_class(0x" + Integer.toHexString(cls) + "): expected a 24-bit"
+                    + " class code (class, subclass, programming interface)");
+        }
+        boolean past = from == null;
+        for (PciDevImpl d : PciDevImpl.scan(ioremap.sysRoot())) {
+            if (!past) {
+                past = d.name().equals(from.name());
+                continue;
+            }
+            if (d.classCode() == cls) {
+                return pciDevs.computeIfAbsent(d.name(), n -> new PciDev(d));
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public int pci_find_capability(PciDev dev, int cap) {
+        phys.ensureOpen("pci_find_capability");
+        PciDevImpl d = pci(dev, "pci_find_capability");
+        checkCapId("pci_find_capability", d, cap, 0xff);
+        return d.findCapability("pci_find_capability", cap);
+    }
+
+    @Override
+    public int pci_find_next_capability(PciDev dev, int pos, int cap) {
+        phys.ensureOpen("pci_find_next_capability");
+        PciDevImpl d = pci(dev, "pci_find_next_capability");
+        checkCapId("pci_find_next_capability", d, cap, 0xff);
+        if (pos < 0x40 || pos > 0xfc) {
+            throw new IllegalArgumentException("pci_find_next_capability(" + d.name() + ", 0x" + Integer.toHexString(pos)
+                    + "): expected the offset of a capability, 0x40 to 0xfc");
+        }
+        return d.findNextCapability("pci_find_next_capability", pos, cap);
+    }
+
+    @Override
+    public int pci_find_ext_capability(PciDev dev, int cap) {
+        phys.ensureOpen("pci_find_ext_capability");
+        PciDevImpl d = pci(dev, "pci_find_ext_capability");
+        checkCapId("pci_find_ext_capability", d, cap, 0xffff);
+        return d.findNextExtCapability("pci_find_ext_capability", 0, cap);
+    }
+
+    @Override
+    public int pci_find_next_ext_capability(PciDev dev, int start, int cap) {
+        phys.ensureOpen("pci_find_next_ext_capability");
+        PciDevImpl d = pci(dev, "pci_find_next_ext_capability");
+        checkCapId("pci_find_next_ext_capability", d, cap, 0xffff);
+        if (start != 0 && (start < 0x100 || start > 0xffc)) {
+            throw new IllegalArgumentException("pci_find_next_ext_capability(" + d.name() + ", 0x"
+                    + Integer.toHexString(start) + "): expected 0 or the offset of an extended capability, 0x100 to"
+                    + " 0xffc");
+        }
+        return d.findNextExtCapability("pci_find_next_ext_capability", start, cap);
+    }
+
+    private static void checkCapId(String function, PciDevImpl d, int cap, int max) {
+        if (cap < 0 || cap > max) {
+            throw new IllegalArgumentException(function + "(" + d.name() + ", cap 0x" + Integer.toHexString(cap)
+                    + "): expected a capability id from 0 to 0x" + Integer.toHexString(max));
+        }
+    }
+
+    @Override
+    public void pci_intx(PciDev dev, boolean enable) {
+        phys.ensureOpen("pci_intx");
+        pci(dev, "pci_intx").setCommand("pci_intx", PciDevImpl.PCI_COMMAND_INTX_DISABLE, !enable);
+    }
+
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
         phys.ensureOpen(function);
         PciDevImpl d = pci(dev, function);

@@ -20,6 +20,203 @@ public interface PciApi {
     /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
     int PCI_ANY_ID = -1;
 
+    // Configuration space offsets
+    /** {@code PCI_VENDOR_ID}: 16 bits: the vendor id. */
+    int PCI_VENDOR_ID = 0x00;
+    /** {@code PCI_DEVICE_ID}: 16 bits: the device id. */
+    int PCI_DEVICE_ID = 0x02;
+    /** {@code PCI_COMMAND}: 16 bits: the command register ({@code PCI_COMMAND_*}). */
+    int PCI_COMMAND = 0x04;
+    /** {@code PCI_STATUS}: 16 bits: the status register ({@code PCI_STATUS_*}). */
+    int PCI_STATUS = 0x06;
+    /** {@code PCI_CLASS_REVISION}: 32 bits: class code (high 24) and revision (low 8). */
+    int PCI_CLASS_REVISION = 0x08;
+    /** {@code PCI_HEADER_TYPE}: 8 bits: header layout (0 normal, 1 bridge, 2 CardBus), bit 7 multi-function. */
+    int PCI_HEADER_TYPE = 0x0e;
+    /** {@code PCI_CAPABILITY_LIST}: 8 bits: offset of the first capability (when {@link #PCI_STATUS_CAP_LIST}). */
+    int PCI_CAPABILITY_LIST = 0x34;
+    /** {@code PCI_INTERRUPT_LINE}: 8 bits: the interrupt line. */
+    int PCI_INTERRUPT_LINE = 0x3c;
+    /** {@code PCI_INTERRUPT_PIN}: 8 bits: the INTx pin, 1 to 4 for INTA to INTD, 0 none. */
+    int PCI_INTERRUPT_PIN = 0x3d;
+    /** {@code PCI_CAP_LIST_ID}: within a capability: its id byte ({@code PCI_CAP_ID_*}). */
+    int PCI_CAP_LIST_ID = 0x00;
+    /** {@code PCI_CAP_LIST_NEXT}: within a capability: the offset of the next one (0: the last). */
+    int PCI_CAP_LIST_NEXT = 0x01;
+    /** {@code PCI_CFG_SPACE_SIZE}: bytes of conventional configuration space. */
+    int PCI_CFG_SPACE_SIZE = 0x100;
+    /** {@code PCI_CFG_SPACE_EXP_SIZE}: bytes of PCI Express configuration space (extended capabilities from 0x100). */
+    int PCI_CFG_SPACE_EXP_SIZE = 0x1000;
+
+    // PCI_COMMAND bits
+    /** {@code PCI_COMMAND_IO}: respond to I/O space accesses. */
+    int PCI_COMMAND_IO = 0x01;
+    /** {@code PCI_COMMAND_MEMORY}: respond to memory space accesses. */
+    int PCI_COMMAND_MEMORY = 0x02;
+    /** {@code PCI_COMMAND_MASTER}: bus mastering: the device may DMA. */
+    int PCI_COMMAND_MASTER = 0x04;
+    /** {@code PCI_COMMAND_SPECIAL}: respond to special cycles. */
+    int PCI_COMMAND_SPECIAL = 0x08;
+    /** {@code PCI_COMMAND_INVALIDATE}: use memory write and invalidate. */
+    int PCI_COMMAND_INVALIDATE = 0x10;
+    /** {@code PCI_COMMAND_VGA_PALETTE}: snoop VGA palette writes. */
+    int PCI_COMMAND_VGA_PALETTE = 0x20;
+    /** {@code PCI_COMMAND_PARITY}: respond to parity errors. */
+    int PCI_COMMAND_PARITY = 0x40;
+    /** {@code PCI_COMMAND_WAIT}: address/data stepping. */
+    int PCI_COMMAND_WAIT = 0x80;
+    /** {@code PCI_COMMAND_SERR}: enable SERR#. */
+    int PCI_COMMAND_SERR = 0x100;
+    /** {@code PCI_COMMAND_FAST_BACK}: back-to-back writes. */
+    int PCI_COMMAND_FAST_BACK = 0x200;
+    /** {@code PCI_COMMAND_INTX_DISABLE}: the device does not assert INTx ({@link #pci_intx}). */
+    int PCI_COMMAND_INTX_DISABLE = 0x400;
+
+    // PCI_STATUS bits
+    /** {@code PCI_STATUS_IMM_READY}: immediate readiness. */
+    int PCI_STATUS_IMM_READY = 0x01;
+    /** {@code PCI_STATUS_INTERRUPT}: an INTx interrupt is pending. */
+    int PCI_STATUS_INTERRUPT = 0x08;
+    /** {@code PCI_STATUS_CAP_LIST}: the function has a capability list at {@link #PCI_CAPABILITY_LIST}. */
+    int PCI_STATUS_CAP_LIST = 0x10;
+    /** {@code PCI_STATUS_66MHZ}: 66 MHz capable. */
+    int PCI_STATUS_66MHZ = 0x20;
+    /** {@code PCI_STATUS_UDF}: user-definable features (obsolete). */
+    int PCI_STATUS_UDF = 0x40;
+    /** {@code PCI_STATUS_FAST_BACK}: fast back-to-back capable. */
+    int PCI_STATUS_FAST_BACK = 0x80;
+    /** {@code PCI_STATUS_PARITY}: master data parity error. */
+    int PCI_STATUS_PARITY = 0x100;
+    /** {@code PCI_STATUS_DEVSEL_MASK}: DEVSEL timing. */
+    int PCI_STATUS_DEVSEL_MASK = 0x600;
+    /** {@code PCI_STATUS_DEVSEL_FAST}: DEVSEL timing: fast. */
+    int PCI_STATUS_DEVSEL_FAST = 0x00;
+    /** {@code PCI_STATUS_DEVSEL_MEDIUM}: DEVSEL timing: medium. */
+    int PCI_STATUS_DEVSEL_MEDIUM = 0x200;
+    /** {@code PCI_STATUS_DEVSEL_SLOW}: DEVSEL timing: slow. */
+    int PCI_STATUS_DEVSEL_SLOW = 0x400;
+    /** {@code PCI_STATUS_SIG_TARGET_ABORT}: signalled a target abort. */
+    int PCI_STATUS_SIG_TARGET_ABORT = 0x800;
+    /** {@code PCI_STATUS_REC_TARGET_ABORT}: received a target abort. */
+    int PCI_STATUS_REC_TARGET_ABORT = 0x1000;
+    /** {@code PCI_STATUS_REC_MASTER_ABORT}: received a master abort. */
+    int PCI_STATUS_REC_MASTER_ABORT = 0x2000;
+    /** {@code PCI_STATUS_SIG_SYSTEM_ERROR}: signalled SERR#. */
+    int PCI_STATUS_SIG_SYSTEM_ERROR = 0x4000;
+    /** {@code PCI_STATUS_DETECTED_PARITY}: detected a parity error. */
+    int PCI_STATUS_DETECTED_PARITY = 0x8000;
+
+    // Capability ids
+    /** {@code PCI_CAP_ID_PM}: power management. */
+    int PCI_CAP_ID_PM = 0x01;
+    /** {@code PCI_CAP_ID_AGP}: AGP. */
+    int PCI_CAP_ID_AGP = 0x02;
+    /** {@code PCI_CAP_ID_VPD}: vital product data. */
+    int PCI_CAP_ID_VPD = 0x03;
+    /** {@code PCI_CAP_ID_SLOTID}: slot identification. */
+    int PCI_CAP_ID_SLOTID = 0x04;
+    /** {@code PCI_CAP_ID_MSI}: message signalled interrupts. */
+    int PCI_CAP_ID_MSI = 0x05;
+    /** {@code PCI_CAP_ID_CHSWP}: CompactPCI hot swap. */
+    int PCI_CAP_ID_CHSWP = 0x06;
+    /** {@code PCI_CAP_ID_PCIX}: PCI-X. */
+    int PCI_CAP_ID_PCIX = 0x07;
+    /** {@code PCI_CAP_ID_HT}: HyperTransport. */
+    int PCI_CAP_ID_HT = 0x08;
+    /** {@code PCI_CAP_ID_VNDR}: vendor-specific (virtio's structures). */
+    int PCI_CAP_ID_VNDR = 0x09;
+    /** {@code PCI_CAP_ID_DBG}: debug port. */
+    int PCI_CAP_ID_DBG = 0x0a;
+    /** {@code PCI_CAP_ID_CCRC}: CompactPCI central resource control. */
+    int PCI_CAP_ID_CCRC = 0x0b;
+    /** {@code PCI_CAP_ID_SHPC}: PCI standard hot-plug controller. */
+    int PCI_CAP_ID_SHPC = 0x0c;
+    /** {@code PCI_CAP_ID_SSVID}: bridge subsystem vendor/device id. */
+    int PCI_CAP_ID_SSVID = 0x0d;
+    /** {@code PCI_CAP_ID_AGP3}: AGP target PCI-PCI bridge. */
+    int PCI_CAP_ID_AGP3 = 0x0e;
+    /** {@code PCI_CAP_ID_SECDEV}: secure device. */
+    int PCI_CAP_ID_SECDEV = 0x0f;
+    /** {@code PCI_CAP_ID_EXP}: PCI Express. */
+    int PCI_CAP_ID_EXP = 0x10;
+    /** {@code PCI_CAP_ID_MSIX}: MSI-X. */
+    int PCI_CAP_ID_MSIX = 0x11;
+    /** {@code PCI_CAP_ID_SATA}: SATA data/index configuration. */
+    int PCI_CAP_ID_SATA = 0x12;
+    /** {@code PCI_CAP_ID_AF}: PCI advanced features. */
+    int PCI_CAP_ID_AF = 0x13;
+    /** {@code PCI_CAP_ID_EA}: enhanced allocation. */
+    int PCI_CAP_ID_EA = 0x14;
+
+    // Extended capability ids
+    /** {@code PCI_EXT_CAP_ID_ERR}: advanced error reporting. */
+    int PCI_EXT_CAP_ID_ERR = 0x01;
+    /** {@code PCI_EXT_CAP_ID_VC}: virtual channel. */
+    int PCI_EXT_CAP_ID_VC = 0x02;
+    /** {@code PCI_EXT_CAP_ID_DSN}: device serial number. */
+    int PCI_EXT_CAP_ID_DSN = 0x03;
+    /** {@code PCI_EXT_CAP_ID_PWR}: power budgeting. */
+    int PCI_EXT_CAP_ID_PWR = 0x04;
+    /** {@code PCI_EXT_CAP_ID_RCLD}: root complex link declaration. */
+    int PCI_EXT_CAP_ID_RCLD = 0x05;
+    /** {@code PCI_EXT_CAP_ID_RCILC}: root complex internal link control. */
+    int PCI_EXT_CAP_ID_RCILC = 0x06;
+    /** {@code PCI_EXT_CAP_ID_RCEC}: root complex event collector. */
+    int PCI_EXT_CAP_ID_RCEC = 0x07;
+    /** {@code PCI_EXT_CAP_ID_MFVC}: multi-function VC. */
+    int PCI_EXT_CAP_ID_MFVC = 0x08;
+    /** {@code PCI_EXT_CAP_ID_VC9}: virtual channel (second id). */
+    int PCI_EXT_CAP_ID_VC9 = 0x09;
+    /** {@code PCI_EXT_CAP_ID_RCRB}: root complex register block. */
+    int PCI_EXT_CAP_ID_RCRB = 0x0a;
+    /** {@code PCI_EXT_CAP_ID_VNDR}: vendor-specific. */
+    int PCI_EXT_CAP_ID_VNDR = 0x0b;
+    /** {@code PCI_EXT_CAP_ID_CAC}: config access correlation (obsolete). */
+    int PCI_EXT_CAP_ID_CAC = 0x0c;
+    /** {@code PCI_EXT_CAP_ID_ACS}: access control services. */
+    int PCI_EXT_CAP_ID_ACS = 0x0d;
+    /** {@code PCI_EXT_CAP_ID_ARI}: alternate routing id. */
+    int PCI_EXT_CAP_ID_ARI = 0x0e;
+    /** {@code PCI_EXT_CAP_ID_ATS}: address translation services. */
+    int PCI_EXT_CAP_ID_ATS = 0x0f;
+    /** {@code PCI_EXT_CAP_ID_SRIOV}: single root I/O virtualization. */
+    int PCI_EXT_CAP_ID_SRIOV = 0x10;
+    /** {@code PCI_EXT_CAP_ID_MRIOV}: multi root I/O virtualization. */
+    int PCI_EXT_CAP_ID_MRIOV = 0x11;
+    /** {@code PCI_EXT_CAP_ID_MCAST}: multicast. */
+    int PCI_EXT_CAP_ID_MCAST = 0x12;
+    /** {@code PCI_EXT_CAP_ID_PRI}: page request interface. */
+    int PCI_EXT_CAP_ID_PRI = 0x13;
+    /** {@code PCI_EXT_CAP_ID_AMD_XXX}: reserved for AMD. */
+    int PCI_EXT_CAP_ID_AMD_XXX = 0x14;
+    /** {@code PCI_EXT_CAP_ID_REBAR}: resizable BAR. */
+    int PCI_EXT_CAP_ID_REBAR = 0x15;
+    /** {@code PCI_EXT_CAP_ID_DPA}: dynamic power allocation. */
+    int PCI_EXT_CAP_ID_DPA = 0x16;
+    /** {@code PCI_EXT_CAP_ID_TPH}: TPH requester. */
+    int PCI_EXT_CAP_ID_TPH = 0x17;
+    /** {@code PCI_EXT_CAP_ID_LTR}: latency tolerance reporting. */
+    int PCI_EXT_CAP_ID_LTR = 0x18;
+    /** {@code PCI_EXT_CAP_ID_SECPCI}: secondary PCI Express. */
+    int PCI_EXT_CAP_ID_SECPCI = 0x19;
+    /** {@code PCI_EXT_CAP_ID_PMUX}: protocol multiplexing. */
+    int PCI_EXT_CAP_ID_PMUX = 0x1a;
+    /** {@code PCI_EXT_CAP_ID_PASID}: process address space id. */
+    int PCI_EXT_CAP_ID_PASID = 0x1b;
+    /** {@code PCI_EXT_CAP_ID_DPC}: downstream port containment. */
+    int PCI_EXT_CAP_ID_DPC = 0x1d;
+    /** {@code PCI_EXT_CAP_ID_L1SS}: L1 PM substates. */
+    int PCI_EXT_CAP_ID_L1SS = 0x1e;
+    /** {@code PCI_EXT_CAP_ID_PTM}: precision time measurement. */
+    int PCI_EXT_CAP_ID_PTM = 0x1f;
+    /** {@code PCI_EXT_CAP_ID_DVSEC}: designated vendor-specific. */
+    int PCI_EXT_CAP_ID_DVSEC = 0x23;
+    /** {@code PCI_EXT_CAP_ID_DLF}: data link feature. */
+    int PCI_EXT_CAP_ID_DLF = 0x25;
+    /** {@code PCI_EXT_CAP_ID_PL_16GT}: physical layer 16 GT/s. */
+    int PCI_EXT_CAP_ID_PL_16GT = 0x26;
+
+
     /**
      * {@code pci_get_device}: the next PCI function after {@code from} (null: the first) with
      * this vendor and device id ({@link #PCI_ANY_ID} matches any), in address order, or null.
@@ -224,4 +421,81 @@ public interface PciApi {
      * @throws IllegalArgumentException when it belongs to another pool
      */
     void pci_iounmap(PciDev dev, IoMem io);
+
+    /**
+     * {@code pci_get_class}: the next PCI function after {@code from} (null: the first) whose
+     * 24-bit class code (class, subclass, programming interface) is {@code cls}, in address
+     * order, or null. As the kernel's, it matches the whole code: {@code 0x020000} is an
+     * Ethernet controller, {@code 0x010802} an NVMe controller.
+     *
+     * @param cls  the 24-bit class code, 0 to 0xffffff
+     * @param from the function to search after, or null to search from the first
+     * @return the next function of that class, or null when there is none
+     * @throws IllegalArgumentException for a class code outside 24 bits
+     */
+    PciDev pci_get_class(int cls, PciDev from);
+
+    /**
+     * {@code pci_find_capability}: the configuration-space offset of the function's capability
+     * {@code cap} ({@code PCI_CAP_ID_*}), or 0 when it has none (or no capability list:
+     * {@link #PCI_STATUS_CAP_LIST} clear). Walks the list through {@code pci_read_config_*},
+     * as the kernel does: pointers below 0x40 or an id of 0xff end it, at most 48 steps.
+     *
+     * @param dev the PCI function
+     * @param cap the capability id, e.g. {@link #PCI_CAP_ID_MSI}, 0 to 255
+     * @return the capability's offset (0x40 to 0xfc), or 0
+     * @throws IllegalArgumentException for an id outside 0 to 255
+     * @throws KmemException when sysfs shows less configuration space than the list needs (past 64 bytes needs root)
+     */
+    int pci_find_capability(PciDev dev, int cap);
+
+    /**
+     * {@code pci_find_next_capability}: the next capability {@code cap} after the one at
+     * {@code pos}: for the vendor capabilities a virtio device has several of.
+     *
+     * @param dev the PCI function
+     * @param pos the offset of a capability ({@link #pci_find_capability}'s result)
+     * @param cap the capability id, 0 to 255
+     * @return the next such capability's offset, or 0
+     * @throws IllegalArgumentException for an id outside 0 to 255 or a position outside 0x40 to 0xfc
+     * @throws KmemException when sysfs shows less configuration space than the list needs
+     */
+    int pci_find_next_capability(PciDev dev, int pos, int cap);
+
+    /**
+     * {@code pci_find_ext_capability}: the offset (0x100 or more) of the extended capability
+     * {@code cap} ({@code PCI_EXT_CAP_ID_*}), or 0: also for a function whose configuration
+     * space is 256 bytes (not PCI Express).
+     *
+     * @param dev the PCI function
+     * @param cap the extended capability id, 0 to 0xffff
+     * @return the capability's offset, or 0
+     * @throws IllegalArgumentException for an id outside 0 to 0xffff
+     * @throws KmemException when sysfs shows less configuration space than the list needs
+     */
+    int pci_find_ext_capability(PciDev dev, int cap);
+
+    /**
+     * {@code pci_find_next_ext_capability}: the next extended capability {@code cap} after the
+     * one at {@code start} (0: from the first).
+     *
+     * @param dev   the PCI function
+     * @param start 0, or the offset of an extended capability, 0x100 to 0xffc
+     * @param cap   the extended capability id, 0 to 0xffff
+     * @return the next such capability's offset, or 0
+     * @throws IllegalArgumentException for an id outside 0 to 0xffff or a start outside 0x100 to 0xffc
+     * @throws KmemException when sysfs shows less configuration space than the list needs
+     */
+    int pci_find_next_ext_capability(PciDev dev, int start, int cap);
+
+    /**
+     * {@code pci_intx}: enables ({@code enable}) or disables the function's INTx interrupt by
+     * clearing or setting {@link #PCI_COMMAND_INTX_DISABLE}; writes the command register only
+     * when it changes.
+     *
+     * @param dev    the PCI function
+     * @param enable true to let the function assert INTx
+     * @throws SyscallException when {@code config} does not take the write (not root)
+     */
+    void pci_intx(PciDev dev, boolean enable);
 }

@@ -48,6 +48,8 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
     public static final int PCI_COMMAND_MEMORY = 0x2;
     /** {@code PCI_COMMAND_MASTER}: the device may master the bus (DMA). */
     public static final int PCI_COMMAND_MASTER = 0x4;
+    /** {@code PCI_COMMAND_INTX_DISABLE}: the device does not assert INTx. */
+    public static final int PCI_COMMAND_INTX_DISABLE = 0x400;
     /** Resource flag: I/O ports. */
     public static final long IORESOURCE_IO = 0x100;
     /** Resource flag: memory. */
@@ -258,6 +260,99 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
             MemorySegment b = a.allocate(4);
             b.set(LE32, 0, value);
             Sys.pwriteFile(dir.resolve("config").toString(), b, size, where);
+        }
+    }
+
+    /** {@code PCI_STATUS}, {@code PCI_STATUS_CAP_LIST}, {@code PCI_HEADER_TYPE}, the capability pointers. */
+    private static final int PCI_STATUS = 0x06;
+    private static final int PCI_STATUS_CAP_LIST = 0x10;
+    private static final int PCI_HEADER_TYPE = 0x0e;
+    private static final int PCI_CAPABILITY_LIST = 0x34;
+    private static final int PCI_CB_CAPABILITY_LIST = 0x14;
+    private static final int PCI_CFG_SPACE_SIZE = 256;
+    private static final int PCI_CFG_SPACE_EXP_SIZE = 4096;
+    /** {@code PCI_FIND_CAP_TTL}: at most 48 capabilities in 192 bytes, so a looping list ends. */
+    private static final int PCI_FIND_CAP_TTL = 48;
+
+    /**
+     * {@code pci_find_next_capability}: the offset of the next capability {@code cap} in the
+     * list after the capability at {@code pos} (for {@code pos} the list pointer itself, 0x34 or
+     * 0x14, the first), or 0. Walks as {@code __pci_find_next_cap_ttl} does: pointers below
+     * 0x40 end the list, an id of 0xff (no device) ends it, at most 48 steps.
+     */
+    public int findNextCapability(String function, int pos, int cap) {
+        int next = readConfig(function, pos + 1, 1);
+        return walkCapabilities(function, next, cap);
+    }
+
+    /** {@code pci_find_capability}: the offset of capability {@code cap}, or 0 (also when the status says there is no list). */
+    public int findCapability(String function, int cap) {
+        if ((readConfig(function, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST) == 0) {
+            return 0;
+        }
+        int type = readConfig(function, PCI_HEADER_TYPE, 1) & 0x7f;
+        int start = switch (type) {
+            case 0, 1 -> PCI_CAPABILITY_LIST;
+            case 2 -> PCI_CB_CAPABILITY_LIST;
+            default -> 0;
+        };
+        return start == 0 ? 0 : walkCapabilities(function, readConfig(function, start, 1), cap);
+    }
+
+    private int walkCapabilities(String function, int pos, int cap) {
+        for (int ttl = PCI_FIND_CAP_TTL; ttl > 0; ttl--) {
+            if (pos < 0x40) {
+                break;
+            }
+            pos &= ~3;
+            int ent = readConfig(function, pos, 2);
+            int id = ent & 0xff;
+            if (id == 0xff) {
+                break;
+            }
+            if (id == cap) {
+                return pos;
+            }
+            pos = ent >>> 8;
+        }
+        return 0;
+    }
+
+    /**
+     * {@code pci_find_next_ext_capability}: the offset of the next extended capability
+     * {@code cap} after {@code start} (0: from the first, at 0x100), or 0. Extended
+     * capabilities exist only in a 4 KiB configuration space (PCI Express); a header of 0
+     * means none; at most (4096 - 256) / 8 steps.
+     */
+    public int findNextExtCapability(String function, int start, int cap) {
+        if (cfgSize() <= PCI_CFG_SPACE_SIZE) {
+            return 0;
+        }
+        int pos = start != 0 ? start : PCI_CFG_SPACE_SIZE;
+        int header = readConfig(function, pos, 4);
+        if (header == 0) {
+            return 0;
+        }
+        for (int ttl = (PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8; ttl > 0; ttl--) {
+            if ((header & 0xffff) == cap && pos != start) {
+                return pos;
+            }
+            pos = (header >>> 20) & 0xffc;
+            if (pos < PCI_CFG_SPACE_SIZE) {
+                break;
+            }
+            header = readConfig(function, pos, 4);
+        }
+        return 0;
+    }
+
+    /** {@code dev->cfg_size}: 4096 for PCI Express, else 256, as the size of {@code config} says. */
+    public int cfgSize() {
+        try {
+            return Files.size(dir.resolve("config")) >= PCI_CFG_SPACE_EXP_SIZE ? PCI_CFG_SPACE_EXP_SIZE
+                    : PCI_CFG_SPACE_SIZE;
+        } catch (IOException e) {
+            throw new KmemException("cannot stat " + dir.resolve("config") + ": " + e.getMessage(), e);
         }
     }
 
