@@ -74,7 +74,7 @@ test-slub-debug:
 # The proof on a device: a QEMU guest with the edu PCI device runs vmtest/'s driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
 vm-test: jar
-	@tools/vm-test && tools/vm-test pin
+	@tools/vm-test && tools/vm-test pin && tools/vm-test nic
 
 # JMH suite; figures printed and written under target/bench/.
 bench: host-setup

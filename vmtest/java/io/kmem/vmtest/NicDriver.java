@@ -255,8 +255,11 @@ public final class NicDriver {
         checks++;
     }
 
+    private static final long START = System.nanoTime();
+
     private static void say(String format, Object... args) {
-        System.out.println("kmem-vmtest: " + String.format(format, args));
+        System.out.println(String.format("kmem-vmtest: [%6d ms] ", (System.nanoTime() - START) / 1_000_000)
+                + String.format(format, args));
         System.out.flush();
     }
 }

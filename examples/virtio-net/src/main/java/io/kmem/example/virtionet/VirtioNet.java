@@ -277,10 +277,13 @@ public final class VirtioNet implements AutoCloseable {
         return q;
     }
 
-    /** A 64-bit register of the common configuration, written as two 32-bit halves, low first. */
+    /**
+     * A 64-bit register of the common configuration: the specification lets the device take
+     * it as two 32-bit writes, low half first ({@code lo_hi_writeq}), which every transport
+     * accepts.
+     */
     private void writeq(long offset, long value) {
-        vp.common.writel((int) value, offset);
-        vp.common.writel((int) (value >>> 32), offset + 4);
+        vp.common.lo_hi_writeq(value, offset);
     }
 
     /** Every receive descriptor gets a buffer from the rx cache, mapped once for the device to write. */

@@ -2,6 +2,7 @@ package io.kmem.example.virtionet;
 
 import io.kmem.IoMem;
 import io.kmem.MemoryPool;
+import io.kmem.PciApi;
 import io.kmem.PciDev;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,8 +26,6 @@ import java.util.List;
  * </pre>
  */
 final class VirtioPci implements AutoCloseable {
-    /** {@code PCI_CAP_ID_VNDR}: the capability ID of virtio's structures. */
-    static final int PCI_CAP_ID_VNDR = 0x09;
     static final int VIRTIO_PCI_CAP_COMMON_CFG = 1;
     static final int VIRTIO_PCI_CAP_NOTIFY_CFG = 2;
     static final int VIRTIO_PCI_CAP_ISR_CFG = 3;
@@ -82,8 +81,8 @@ final class VirtioPci implements AutoCloseable {
         IoMem notify = null;
         int multiplier = 0;
         try {
-            for (int pos = Compat.pci_find_capability(pool, pdev, PCI_CAP_ID_VNDR); pos != 0;
-                    pos = Compat.pci_find_next_capability(pool, pdev, pos, PCI_CAP_ID_VNDR)) {
+            for (int pos = pool.pci_find_capability(pdev, PciApi.PCI_CAP_ID_VNDR); pos != 0;
+                    pos = pool.pci_find_next_capability(pdev, pos, PciApi.PCI_CAP_ID_VNDR)) {
                 // struct virtio_pci_cap: vndr, next, len, cfg_type, bar, id, pad[2], offset, length
                 int type = pool.pci_read_config_byte(pdev, pos + 3);
                 int bar = pool.pci_read_config_byte(pdev, pos + 4);
@@ -172,11 +171,10 @@ final class VirtioPci implements AutoCloseable {
      */
     void reset() {
         common.writeb(0, DEVICE_STATUS);
-        long[] last = new long[1];
-        int rc = Compat.readb_poll_timeout(common, DEVICE_STATUS, last, v -> v == 0, 10, 1_000_000);
-        if (rc != 0) {
-            throw new IllegalStateException(pdev.name() + ": device_status still 0x" + Long.toHexString(last[0])
-                    + " one second after a reset");
+        int[] last = new int[1];
+        if (common.readb_poll_timeout(DEVICE_STATUS, last, v -> v == 0, 10, 1_000_000) != 0) {
+            throw new IllegalStateException(pdev.name() + ": device_status still 0x" + Integer.toHexString(last[0])
+                    + " one second after a reset (-ETIMEDOUT)");
         }
     }
 
