@@ -2,6 +2,8 @@ package io.kmem.internal.vfio;
 
 import io.kmem.bindings.Libc;
 import io.kmem.bindings.vfio_device_info;
+import io.kmem.bindings.vfio_irq_info;
+import io.kmem.bindings.vfio_irq_set;
 import io.kmem.bindings.vfio_region_info;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.KmemException;
@@ -29,7 +31,7 @@ import java.util.Locale;
  *
  * <p>Thread safety: every method may be called from any thread.
  */
-public final class VfioDevice implements ConfigSpace, AutoCloseable {
+public final class VfioDevice implements ConfigSpace, VfioIrqs.Device, AutoCloseable {
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One region: {@code VFIO_DEVICE_GET_REGION_INFO}. */
@@ -100,8 +102,39 @@ public final class VfioDevice implements ConfigSpace, AutoCloseable {
         }
     }
 
+    @Override
     public String bdf() {
         return bdf;
+    }
+
+    @Override
+    public int irqCount(int index) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment info = a.allocate(vfio_irq_info.layout());
+            vfio_irq_info.argsz(info, (int) vfio_irq_info.sizeof());
+            vfio_irq_info.index(info, index);
+            Sys.ioctl(fd(), Libc.VFIO_DEVICE_GET_IRQ_INFO(), "VFIO_DEVICE_GET_IRQ_INFO", info);
+            return (vfio_irq_info.flags(info) & Libc.VFIO_IRQ_INFO_EVENTFD()) == 0 ? 0 : vfio_irq_info.count(info);
+        }
+    }
+
+    @Override
+    public void setIrqs(int flags, int index, int start, int count, int[] fds) {
+        try (Arena a = Arena.ofConfined()) {
+            long size = vfio_irq_set.sizeof() + (fds == null ? 0 : 4L * fds.length);
+            MemorySegment s = a.allocate(size, 8);
+            vfio_irq_set.argsz(s, (int) size);
+            vfio_irq_set.flags(s, flags);
+            vfio_irq_set.index(s, index);
+            vfio_irq_set.start(s, start);
+            vfio_irq_set.count(s, count);
+            if (fds != null) {
+                for (int i = 0; i < fds.length; i++) {
+                    s.set(ValueLayout.JAVA_INT_UNALIGNED, vfio_irq_set.data$offset() + 4L * i, fds[i]);
+                }
+            }
+            Sys.ioctl(fd(), Libc.VFIO_DEVICE_SET_IRQS(), "VFIO_DEVICE_SET_IRQS", s);
+        }
     }
 
     /** The device descriptor (for mmap of a BAR region). */

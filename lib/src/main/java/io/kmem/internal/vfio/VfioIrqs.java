@@ -1,14 +1,9 @@
 package io.kmem.internal.vfio;
 
 import io.kmem.bindings.Libc;
-import io.kmem.bindings.vfio_irq_info;
-import io.kmem.bindings.vfio_irq_set;
 import io.kmem.error.KmemException;
 import io.kmem.internal.irq.IrqTable;
-import io.kmem.internal.sys.Sys;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /**
  * A VFIO device's interrupt vectors ({@code pci_alloc_irq_vectors}): MSI-X, MSI or INTx as
@@ -16,29 +11,50 @@ import java.lang.foreign.ValueLayout;
  * {@link IrqTable.Source} that {@code VFIO_DEVICE_SET_IRQS} points at an eventfd.
  *
  * <pre>
- *  index   SET_IRQS to attach                       after each interrupt        detach
- *  INTx    DATA_EVENTFD|ACTION_TRIGGER, [fd]        DATA_NONE|ACTION_UNMASK     DATA_NONE|ACTION_TRIGGER, count 0
- *  MSI     DATA_EVENTFD|ACTION_TRIGGER, start k     -                           the same with fd -1 (count 0 when last)
- *  MSI-X   as MSI                                   -                           as MSI
+ *  index   first request_irq of the block                 each later one / free_irq of one
+ *  INTx    DATA_EVENTFD|ACTION_TRIGGER, start 0, [fd]      after each interrupt: DATA_NONE|ACTION_UNMASK
+ *  MSI     DATA_EVENTFD|ACTION_TRIGGER, start 0, count n,  DATA_EVENTFD|ACTION_TRIGGER, start k, [fd]
+ *  MSI-X     fds [-1 .. fd at k .. -1]                     (fd -1 on free_irq)
+ *  all     the last free_irq: DATA_NONE|ACTION_TRIGGER, count 0 (the kernel disables MSI/MSI-X)
  * </pre>
+ * MSI and MSI-X are enabled for the whole block of {@code n} vectors at the first request:
+ * vfio-pci enables as many vectors as the first SET_IRQS names ({@code start + count}) and
+ * refuses a later vector beyond them (EINVAL), so enabling vector 0 alone would leave vectors
+ * 1..n-1 out of reach. An fd of -1 leaves a vector enabled with no trigger.
  * INTx is level-triggered: VFIO masks the line when it fires (the device keeps it asserted until
  * the handler acknowledges it), so the unmask comes after the handler.
  */
 public final class VfioIrqs {
-    /** {@code PCI_IRQ_LEGACY} (INTx), {@code PCI_IRQ_MSI}, {@code PCI_IRQ_MSIX}: pci_alloc_irq_vectors flags. */
+    /** {@code PCI_IRQ_INTX}, {@code PCI_IRQ_MSI}, {@code PCI_IRQ_MSIX}: pci_alloc_irq_vectors flags (PciApi's values). */
     public static final int PCI_IRQ_INTX = 1;
     public static final int PCI_IRQ_MSI = 2;
     public static final int PCI_IRQ_MSIX = 4;
     private static final String[] TYPES = {"VFIO-INTx", "VFIO-MSI", "VFIO-MSIX"};
+    /** {@link Device#setIrqs} without data. */
+    private static final int[] NO_DATA = null;
 
-    private final VfioDevice device;
+    /** The two device calls vectors need: {@link VfioDevice} makes them; tests fake them. */
+    public interface Device {
+        /** The function's address, for messages and the report. */
+        String bdf();
+
+        /** {@code VFIO_DEVICE_GET_IRQ_INFO}'s count at {@code index}; 0 when it has no eventfd signalling. */
+        int irqCount(int index);
+
+        /** {@code VFIO_DEVICE_SET_IRQS}: {@code fds} null for DATA_NONE, else one eventfd (or -1) per vector. */
+        void setIrqs(int flags, int index, int start, int count, int[] fds);
+    }
+
+    private final Device device;
     private final IrqTable table;
     private int index = -1;
     private int[] irqs = new int[0];
     private Vector[] vectors = new Vector[0];
+    /** The eventfd of each vector with a handler, -1 for the others. */
+    private int[] fds = new int[0];
     private int attached;
 
-    public VfioIrqs(VfioDevice device, IrqTable table) {
+    public VfioIrqs(Device device, IrqTable table) {
         this.device = device;
         this.table = table;
     }
@@ -63,7 +79,12 @@ public final class VfioIrqs {
         @Override
         public int attach(int eventfd) {
             synchronized (VfioIrqs.this) {
-                trigger(index, k, eventfd);
+                fds[k] = eventfd;
+                if (attached == 0 && index != Libc.VFIO_PCI_INTX_IRQ_INDEX()) {
+                    device.setIrqs(eventfdTrigger(), index, 0, fds.length, fds.clone());
+                } else {
+                    device.setIrqs(eventfdTrigger(), index, k, 1, new int[] {eventfd});
+                }
                 attached++;
             }
             return eventfd;
@@ -72,7 +93,7 @@ public final class VfioIrqs {
         @Override
         public void afterEach() {
             if (index == Libc.VFIO_PCI_INTX_IRQ_INDEX()) {
-                set(Libc.VFIO_IRQ_SET_DATA_NONE() | Libc.VFIO_IRQ_SET_ACTION_UNMASK(), index, 0, 1, -2);
+                device.setIrqs(Libc.VFIO_IRQ_SET_DATA_NONE() | Libc.VFIO_IRQ_SET_ACTION_UNMASK(), index, 0, 1, NO_DATA);
             }
         }
 
@@ -80,13 +101,19 @@ public final class VfioIrqs {
         public void detach() {
             synchronized (VfioIrqs.this) {
                 attached--;
-                if (index == Libc.VFIO_PCI_INTX_IRQ_INDEX() || attached == 0) {
-                    set(Libc.VFIO_IRQ_SET_DATA_NONE() | Libc.VFIO_IRQ_SET_ACTION_TRIGGER(), index, 0, 0, -2);
+                fds[k] = -1;
+                if (attached == 0) {
+                    device.setIrqs(Libc.VFIO_IRQ_SET_DATA_NONE() | Libc.VFIO_IRQ_SET_ACTION_TRIGGER(), index, 0, 0,
+                            NO_DATA);
                 } else {
-                    trigger(index, k, -1);
+                    device.setIrqs(eventfdTrigger(), index, k, 1, new int[] {-1});
                 }
             }
         }
+    }
+
+    private static int eventfdTrigger() {
+        return Libc.VFIO_IRQ_SET_DATA_EVENTFD() | Libc.VFIO_IRQ_SET_ACTION_TRIGGER();
     }
 
     /**
@@ -109,12 +136,14 @@ public final class VfioIrqs {
             if ((flags & o[0]) == 0) {
                 continue;
             }
-            int count = count(o[1]);
+            int count = device.irqCount(o[1]);
             if (count >= min) {
                 int n = Math.min(count, max);
                 index = o[1];
                 vectors = new Vector[n];
                 irqs = new int[n];
+                fds = new int[n];
+                Arrays.fill(fds, -1);
                 for (int k = 0; k < n; k++) {
                     vectors[k] = new Vector(k);
                     irqs[k] = table.allocate(vectors[k]);
@@ -137,38 +166,7 @@ public final class VfioIrqs {
         }
         vectors = new Vector[0];
         irqs = new int[0];
+        fds = new int[0];
         index = -1;
-    }
-
-    /** The vectors VFIO offers at {@code index} (0 when it offers none, or no eventfd signalling). */
-    public int count(int index) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment info = a.allocate(vfio_irq_info.layout());
-            vfio_irq_info.argsz(info, (int) vfio_irq_info.sizeof());
-            vfio_irq_info.index(info, index);
-            Sys.ioctl(device.fd(), Libc.VFIO_DEVICE_GET_IRQ_INFO(), "VFIO_DEVICE_GET_IRQ_INFO", info);
-            return (vfio_irq_info.flags(info) & Libc.VFIO_IRQ_INFO_EVENTFD()) == 0 ? 0 : vfio_irq_info.count(info);
-        }
-    }
-
-    private void trigger(int index, int start, int eventfd) {
-        set(Libc.VFIO_IRQ_SET_DATA_EVENTFD() | Libc.VFIO_IRQ_SET_ACTION_TRIGGER(), index, start, 1, eventfd);
-    }
-
-    /** {@code VFIO_DEVICE_SET_IRQS}; {@code eventfd} -2: no data. */
-    private void set(int flags, int index, int start, int count, int eventfd) {
-        try (Arena a = Arena.ofConfined()) {
-            long size = vfio_irq_set.sizeof() + (eventfd == -2 ? 0 : 4);
-            MemorySegment s = a.allocate(size, 8);
-            vfio_irq_set.argsz(s, (int) size);
-            vfio_irq_set.flags(s, flags);
-            vfio_irq_set.index(s, index);
-            vfio_irq_set.start(s, start);
-            vfio_irq_set.count(s, count);
-            if (eventfd != -2) {
-                s.set(ValueLayout.JAVA_INT_UNALIGNED, vfio_irq_set.data$offset(), eventfd);
-            }
-            Sys.ioctl(device.fd(), Libc.VFIO_DEVICE_SET_IRQS(), "VFIO_DEVICE_SET_IRQS", s);
-        }
     }
 }

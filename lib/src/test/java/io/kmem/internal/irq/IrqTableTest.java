@@ -1,7 +1,5 @@
 package io.kmem.internal.irq;
 
-import io.kmem.internal.trace.AtomicContext;
-
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.kmem.MemoryPool;
 import io.kmem.error.KmemException;
 import io.kmem.internal.sys.Sys;
+import io.kmem.internal.trace.AtomicContext;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
