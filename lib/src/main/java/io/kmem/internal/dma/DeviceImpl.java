@@ -42,6 +42,8 @@ public final class DeviceImpl {
     private final String name;
     private volatile long dmaMask = DmaDirect.bitMask(32);
     private volatile long coherentMask = DmaDirect.bitMask(32);
+    /** The device's IOMMU domain (a VFIO device), or null: DMA addresses are physical. */
+    private volatile DmaTranslation translation;
     private final TreeMap<Long, List<Mapping>> mappings = new TreeMap<>();
     /** The last unmaps (address, size), so that an unmap of one of them again is named a double free. */
     private final RecentFrees recentUnmaps = new RecentFrees(RECENT_UNMAPS);
@@ -60,6 +62,16 @@ public final class DeviceImpl {
 
     public long coherentMask() {
         return coherentMask;
+    }
+
+    /** The IOMMU domain the device's DMA addresses are IOVAs of, or null for physical addresses. */
+    public DmaTranslation translation() {
+        return translation;
+    }
+
+    /** Puts the device behind an IOMMU domain (null: back to physical addresses). */
+    public void translation(DmaTranslation t) {
+        this.translation = t;
     }
 
     void dmaMask(long mask) {

@@ -38,7 +38,8 @@ import java.util.stream.Stream;
  * @param classCode class, subclass and interface (24 bits)
  * @param resources the lines of {@code resource}, in order
  */
-public record PciDevImpl(Path dir, String name, int vendor, int device, int classCode, List<Resource> resources) {
+public record PciDevImpl(Path dir, String name, int vendor, int device, int classCode, List<Resource> resources)
+        implements ConfigSpace {
 
     /** {@code PCI_COMMAND}: offset of the command register in configuration space. */
     public static final int PCI_COMMAND = 0x04;
@@ -207,18 +208,6 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
         writeEnable(false);
     }
 
-    /**
-     * Sets ({@code on}) or clears {@code bits} of the command register (read, modify, and write
-     * only when it changes, as {@code __pci_set_master} does).
-     */
-    public void setCommand(String function, int bits, boolean on) {
-        int cmd = readConfig(function, PCI_COMMAND, 2);
-        int want = on ? cmd | bits : cmd & ~bits;
-        if (want != cmd) {
-            writeConfig(function, PCI_COMMAND, 2, want);
-        }
-    }
-
     /** Writes "1" (or "0") to {@code enable}: the kernel's pci_enable_device (pci_disable_device). */
     public void writeEnable(boolean on) {
         try (Arena a = Arena.ofConfined()) {
@@ -238,6 +227,7 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
      *
      * @throws KmemException when the config file is shorter (sysfs shows 256 bytes unprivileged)
      */
+    @Override
     public int readConfig(String function, int where, int size) {
         checkConfig(function, where, size);
         try (Arena a = Arena.ofConfined()) {
@@ -254,6 +244,7 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
     }
 
     /** Writes {@code size} (1, 2 or 4) bytes of {@code value} to configuration space at {@code where}, little-endian. */
+    @Override
     public void writeConfig(String function, int where, int size, int value) {
         checkConfig(function, where, size);
         try (Arena a = Arena.ofConfined()) {
