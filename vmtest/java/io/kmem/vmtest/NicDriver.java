@@ -61,11 +61,11 @@ public final class NicDriver {
         final String name;
         final int dir;
         final BitSet seen = new BitSet();
-        byte[] mac;
-        byte[] peerMac;
+        volatile byte[] mac;
+        volatile byte[] peerMac;
         volatile int received;
         int duplicates;
-        String firstError;
+        volatile String firstError;
 
         Receiver(String name, int dir) {
             this.name = name;
@@ -73,7 +73,7 @@ public final class NicDriver {
         }
 
         @Override
-        public void receive(MemorySegment f) {
+        public synchronized void receive(MemorySegment f) {
             String why = check(f);
             if (why != null) {
                 if (firstError == null) {
@@ -137,20 +137,53 @@ public final class NicDriver {
     private void run() throws Exception {
         say("start: %s, Java %s", Files.readString(Path.of("/proc/version")).strip(), Runtime.version());
         try (MemoryPool pool = MemoryPool.builder().name("nic").smallPages(16 * MIB).build()) {
+            say("pool: %s", pool);
             PciDev a = pool.pci_get_device(VirtioNet.VENDOR, VirtioNet.DEVICE, null);
             PciDev b = a == null ? null : pool.pci_get_device(VirtioNet.VENDOR, VirtioNet.DEVICE, a);
             check(a != null && b != null, "two virtio-net devices (0x%04x:0x%04x) found: %s, %s (is QEMU started with two"
                     + " virtio-net-pci,disable-legacy=on?)", VirtioNet.VENDOR, VirtioNet.DEVICE, a, b);
-            Receiver atA = new Receiver("A", 1);
-            Receiver atB = new Receiver("B", 0);
-            transfer(pool, a, b, atA, atB, "polling");
+            // 1. Physical addresses, polling: the functions bound to no driver.
+            transfer(pool, a, b, VirtioNet.Mode.POLLING, "physical addresses, polling");
+            // 2. Physical addresses, interrupts: INTx through uio_pci_generic.
+            bind(a, "uio_pci_generic");
+            bind(b, "uio_pci_generic");
+            transfer(pool, a, b, VirtioNet.Mode.INTERRUPTS, "physical addresses, UIO INTx");
             afterRemove(pool);
+            // 3. I/O virtual addresses: both functions bound to vfio-pci and opened through VFIO;
+            // the NICs see only what the pool mapped for them, interrupts are MSI-X.
+            bind(a, "vfio-pci");
+            bind(b, "vfio-pci");
+            PciDev va = pool.vfio_open(a.name());
+            PciDev vb = pool.vfio_open(b.name());
+            transfer(pool, va, vb, VirtioNet.Mode.INTERRUPTS, "VFIO IOVAs, MSI-X");
+            transfer(pool, va, vb, VirtioNet.Mode.POLLING, "VFIO IOVAs, polling");
+            pool.vfio_close(va);
+            pool.vfio_close(vb);
+            afterRemove(pool);
+            say("interrupts of the pool:%n%s", pool.interrupts().strip());
         }
     }
 
+    /** Binds {@code pdev} to {@code driver} as an administrator does once: driver_override, then a probe. */
+    private void bind(PciDev pdev, String driver) throws java.io.IOException {
+        Path dir = Path.of("/sys/bus/pci/devices", pdev.name());
+        if (Files.exists(dir.resolve("driver"))) {
+            Files.writeString(dir.resolve("driver/unbind"), pdev.name());
+        }
+        Files.writeString(dir.resolve("driver_override"), driver);
+        Files.writeString(Path.of("/sys/bus/pci/drivers_probe"), pdev.name());
+        Path bound = dir.resolve("driver");
+        String now = Files.exists(bound) ? Files.readSymbolicLink(bound).getFileName().toString() : "none";
+        check(now.equals(driver), "%s bound to %s (driver now: %s)", pdev.name(), driver, now);
+        say("%s bound to %s (IOMMU group %s)", pdev.name(), driver,
+                Files.readSymbolicLink(dir.resolve("iommu_group")).getFileName());
+    }
+
     /** Both NICs up, frames of every size both ways, both NICs removed. */
-    private void transfer(MemoryPool pool, PciDev a, PciDev b, Receiver atA, Receiver atB, String mode) {
-        try (VirtioNet nicA = VirtioNet.probe(pool, a, atA); VirtioNet nicB = VirtioNet.probe(pool, b, atB)) {
+    private void transfer(MemoryPool pool, PciDev a, PciDev b, VirtioNet.Mode how, String mode) {
+        Receiver atA = new Receiver("A", 1);
+        Receiver atB = new Receiver("B", 0);
+        try (VirtioNet nicA = VirtioNet.probe(pool, a, atA, how); VirtioNet nicB = VirtioNet.probe(pool, b, atB, how)) {
             for (VirtioNet n : List.of(nicA, nicB)) {
                 say("%s: features 0x%x, rings rx %d tx %d, link %s; %s", n, n.features(), n.rxRingSize(),
                         n.txRingSize(), n.linkUp() ? "up" : "down", n.capabilities());
@@ -184,8 +217,12 @@ public final class NicDriver {
                             sentBA++;
                         }
                     }
-                    nicA.poll(64);
-                    nicB.poll(64);
+                    if (how == VirtioNet.Mode.POLLING) {
+                        nicA.poll(64);
+                        nicB.poll(64);
+                    } else {
+                        Thread.onSpinWait();
+                    }
                     int total = atA.received + atB.received;
                     if (total != lastTotal) {
                         lastTotal = total;
@@ -203,11 +240,13 @@ public final class NicDriver {
                 check(atA.firstError == null && atB.firstError == null, "%s: every frame byte-exact: %s %s", mode,
                         atA.firstError, atB.firstError);
                 for (Receiver r : List.of(atB, atA)) {
+                    synchronized (r) {
                     int missing = frames - r.seen.cardinality();
                     check(missing == 0 && r.duplicates == 0, "%s: at %s, %d of %d frames arrived, %d missing (first"
                             + " %d), %d duplicates", mode, r.name, r.seen.cardinality(), frames, missing,
                             r.seen.nextClearBit(0), r.duplicates);
                     checks += frames;
+                    }
                 }
                 for (VirtioNet n : List.of(nicA, nicB)) {
                     VirtioNet.Stats s = n.stats();
@@ -216,9 +255,14 @@ public final class NicDriver {
                     say("%s: %s", n, s);
                 }
                 double secs = ns / 1e9;
+                long irqs = nicA.stats().irqs() + nicB.stats().irqs();
+                if (how == VirtioNet.Mode.INTERRUPTS) {
+                    check(irqs > 0, "%s: interrupts taken (%d)", mode, irqs);
+                }
                 say("%s: %d frames of 60..1514 bytes each way, every byte checked, none lost: %.1f s, %.0f frames/s"
-                        + " (both directions), %.1f MB/s", mode, frames, secs, 2 * frames / secs,
-                        2.0 * nicA.stats().txBytes() / secs / 1e6);
+                        + " (both directions), %.1f MB/s, %.0f interrupts/s (%s)", mode, frames, secs, 2 * frames / secs,
+                        2.0 * nicA.stats().txBytes() / secs / 1e6, irqs / secs,
+                        how == VirtioNet.Mode.POLLING ? "polling" : nicA.msix() ? "MSI-X" : "INTx");
             }
         }
     }

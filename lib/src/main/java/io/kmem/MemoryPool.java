@@ -1376,6 +1376,12 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public void pci_disable_device(PciDev dev) {
         phys.ensureOpen("pci_disable_device");
+        VfioPci v = dev == null ? null : dev.vfio;
+        if (v != null) {
+            // vfio-pci keeps the function enabled while it is open; bus mastering stops here.
+            v.device().setCommand("pci_disable_device", PciDevImpl.PCI_COMMAND_MASTER, false);
+            return;
+        }
         pci(dev, "pci_disable_device").disable("pci_disable_device");
     }
 

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -187,10 +188,14 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
     /**
      * {@code pci_enable_device}: writes 1 to {@code enable} (the kernel then enables the
      * function), then makes sure the command register decodes its BARs (memory space for
-     * memory BARs, I/O space for port BARs), as {@code pci_enable_resources} does.
+     * memory BARs, I/O space for port BARs), as {@code pci_enable_resources} does. A function
+     * bound to a driver (uio_pci_generic, vfio-pci) was enabled by that driver's probe, and
+     * sysfs refuses the write then (EBUSY): only the command register is set.
      */
     public void enable(String function) {
-        writeEnable(true);
+        if (!driverBound()) {
+            writeEnable(true);
+        }
         int want = 0;
         for (int bar = 0; bar < NUM_BARS; bar++) {
             Resource r = bar(function, bar);
@@ -202,10 +207,20 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
         setCommand(function, want, true);
     }
 
-    /** {@code pci_disable_device}: clears bus mastering, writes 0 to {@code enable}. */
+    /**
+     * {@code pci_disable_device}: clears bus mastering, writes 0 to {@code enable}; for a
+     * function bound to a driver, whose driver keeps it enabled, only clears bus mastering.
+     */
     public void disable(String function) {
         setCommand(function, PCI_COMMAND_MASTER, false);
-        writeEnable(false);
+        if (!driverBound()) {
+            writeEnable(false);
+        }
+    }
+
+    /** True when a kernel driver is bound to the function ({@code driver} link in sysfs). */
+    private boolean driverBound() {
+        return Files.exists(dir.resolve("driver"), LinkOption.NOFOLLOW_LINKS);
     }
 
     /** Writes "1" (or "0") to {@code enable}: the kernel's pci_enable_device (pci_disable_device). */

@@ -5,8 +5,11 @@ import static io.kmem.DmaDirection.DMA_FROM_DEVICE;
 import static io.kmem.DmaDirection.DMA_TO_DEVICE;
 import static io.kmem.gfp.Gfp.GFP_ATOMIC;
 import static io.kmem.gfp.Gfp.GFP_KERNEL;
+import static io.kmem.PciApi.PCI_IRQ_INTX;
+import static io.kmem.PciApi.PCI_IRQ_MSIX;
 
 import io.kmem.Device;
+import io.kmem.IrqHandler;
 import io.kmem.KmemCache;
 import io.kmem.MemoryPool;
 import io.kmem.PciDev;
@@ -62,6 +65,19 @@ public final class VirtioNet implements AutoCloseable {
     static final int TX_QUEUE = 1;
     static final int MAX_QUEUE_SIZE = 256;
 
+    /** How received frames are noticed. */
+    public enum Mode {
+        /** The caller calls {@link #poll}; the device raises no interrupt. */
+        POLLING,
+        /**
+         * The device interrupts: MSI-X (one vector for configuration changes, one for the
+         * receive queue) when the function is open through VFIO, else INTx (through
+         * uio_pci_generic or VFIO), whose handler reads and so clears the ISR status. Frames
+         * are received on the interrupt thread.
+         */
+        INTERRUPTS
+    }
+
     /** Where received frames go: called for each frame, on the thread that polls or takes the interrupt. */
     @FunctionalInterface
     public interface FrameSink {
@@ -85,9 +101,11 @@ public final class VirtioNet implements AutoCloseable {
      * @param rxBytes   their bytes
      * @param rxDropped buffers the device returned with a frame too short or too long
      * @param kicks     notifications written to the device (both queues)
+     * @param irqs      interrupts taken (all vectors; 0 when polling)
+     * @param configIrqs of which configuration changes (link status)
      */
     public record Stats(long txFrames, long txBytes, long txDone, long txBusy, long rxFrames, long rxBytes,
-            long rxDropped, long kicks) {
+            long rxDropped, long kicks, long irqs, long configIrqs) {
     }
 
     private final MemoryPool pool;
@@ -117,13 +135,21 @@ public final class VirtioNet implements AutoCloseable {
     private volatile long rxFrames;
     private volatile long rxBytes;
     private volatile long rxDropped;
-    private boolean closed;
+    private final Mode mode;
+    /** The irq numbers requested (config and receive for MSI-X, one for INTx), for free_irq. */
+    private final int[] irqLines = {-1, -1};
+    private boolean msix;
+    private boolean vectorsAllocated;
+    private volatile long rxIrqs;
+    private volatile long configIrqs;
+    private volatile boolean closed;
 
-    private VirtioNet(MemoryPool pool, PciDev pdev, FrameSink sink) {
+    private VirtioNet(MemoryPool pool, PciDev pdev, FrameSink sink, Mode mode) {
         this.pool = pool;
         this.pdev = pdev;
         this.dev = pdev.dev();
         this.sink = sink;
+        this.mode = mode;
         pool.pci_enable_device(pdev);
         pool.pci_set_master(pdev);
         VirtioPci vp = new VirtioPci(pool, pdev);
@@ -155,9 +181,11 @@ public final class VirtioNet implements AutoCloseable {
                 throw new IllegalStateException(pdev.name() + ": dma_set_mask_and_coherent(64 bits) failed");
             }
             readMac();
-
-            rx = setupQueue(RX_QUEUE);
-            tx = setupQueue(TX_QUEUE);
+            if (mode == Mode.INTERRUPTS) {
+                allocateVectors();
+            }
+            rx = setupQueue(RX_QUEUE, msix ? 1 : VirtioPci.NO_VECTOR);
+            tx = setupQueue(TX_QUEUE, VirtioPci.NO_VECTOR);   // TX completions are reclaimed by the sender
             // One cache each way per NIC, named as slabinfo will show them.
             rxCache = pool.kmem_cache_create("virtio-net-rx-" + pdev.name(), BUF_SIZE, 64, 0, null);
             txCache = pool.kmem_cache_create("virtio-net-tx-" + pdev.name(), BUF_SIZE, 64, 0, null);
@@ -167,6 +195,9 @@ public final class VirtioNet implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             vp.status(VirtioPci.STATUS_FAILED);
+            if (vectorsAllocated) {
+                pool.pci_free_irq_vectors(pdev);
+            }
             for (AutoCloseable c : new AutoCloseable[] {rx, tx}) {
                 closeQuietly(c);
             }
@@ -197,21 +228,27 @@ public final class VirtioNet implements AutoCloseable {
     }
 
     /**
-     * Probes {@code pdev} and brings the NIC up in polling mode: the receive ring filled, the
-     * device told DRIVER_OK. Call {@link #poll} to receive.
+     * Probes {@code pdev} and brings the NIC up: the receive ring filled, the interrupt
+     * handlers requested (in {@link Mode#INTERRUPTS}), the device told DRIVER_OK.
      *
      * @param pool the pool every ring and buffer comes from
-     * @param pdev a virtio-net device (vendor 0x1af4, device 0x1041), bound to no kernel driver
+     * @param pdev a virtio-net device (vendor 0x1af4, device 0x1041): from {@code pci_get_device}
+     *             (physical addresses; bound to no kernel driver, or to uio_pci_generic for
+     *             interrupts) or from {@code vfio_open} (I/O virtual addresses)
      * @param sink where received frames go
+     * @param mode polling or interrupts
      * @return the running NIC
      * @throws IllegalStateException when the device is not a usable virtio-net device (the reason given)
      */
-    public static VirtioNet probe(MemoryPool pool, PciDev pdev, FrameSink sink) {
-        VirtioNet nic = new VirtioNet(pool, pdev, sink);
+    public static VirtioNet probe(MemoryPool pool, PciDev pdev, FrameSink sink, Mode mode) {
+        VirtioNet nic = new VirtioNet(pool, pdev, sink, mode);
         try {
             nic.fillRx();
-            nic.rx.interrupts(false);
-            nic.tx.interrupts(false);   // TX completions are reclaimed by the sender
+            nic.tx.interrupts(false);
+            nic.rx.interrupts(mode == Mode.INTERRUPTS);
+            if (mode == Mode.INTERRUPTS) {
+                nic.requestIrqs();
+            }
             nic.vp.status(VirtioPci.STATUS_ACKNOWLEDGE | VirtioPci.STATUS_DRIVER | VirtioPci.STATUS_FEATURES_OK
                     | VirtioPci.STATUS_DRIVER_OK);
             nic.rx.kick();
@@ -220,6 +257,77 @@ public final class VirtioNet implements AutoCloseable {
             throw e;
         }
         return nic;
+    }
+
+    /**
+     * MSI-X with two vectors (0: configuration changes, 1: the receive queue) when the
+     * function offers it, else its INTx line; as a kernel driver's
+     * {@code pci_alloc_irq_vectors} with fallback.
+     */
+    private void allocateVectors() {
+        int n = pool.pci_alloc_irq_vectors(pdev, 2, 2, PCI_IRQ_MSIX);
+        if (n == 2) {
+            msix = true;
+        } else {
+            n = pool.pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_INTX);
+            if (n != 1) {
+                throw new IllegalStateException(pdev.name() + ": no interrupt vectors (pci_alloc_irq_vectors: " + n
+                        + "); bind the function to vfio-pci (and open it with vfio_open) or to uio_pci_generic,"
+                        + " or probe it in Mode.POLLING");
+            }
+        }
+        vectorsAllocated = true;
+        // The device's own vector numbers: an MSI-X table index, or VIRTIO_MSI_NO_VECTOR for INTx.
+        vp.common.writew(msix ? 0 : VirtioPci.NO_VECTOR, VirtioPci.CONFIG_MSIX_VECTOR);
+        if (msix && vp.common.readw(VirtioPci.CONFIG_MSIX_VECTOR) != 0) {
+            throw new IllegalStateException(pdev.name() + ": the device refused MSI-X vector 0 for configuration"
+                    + " changes");
+        }
+    }
+
+    private void requestIrqs() {
+        String name = "virtio-net-" + pdev.name();
+        if (msix) {
+            irqLines[0] = request(pool.pci_irq_vector(pdev, 0), irq -> {
+                configIrqs++;
+                return IrqHandler.IRQ_HANDLED;
+            }, name + "-config");
+            irqLines[1] = request(pool.pci_irq_vector(pdev, 1), irq -> {
+                rxIrqs++;
+                receive(Integer.MAX_VALUE);
+                return IrqHandler.IRQ_HANDLED;
+            }, name + "-rx");
+        } else {
+            irqLines[0] = request(pool.pci_irq_vector(pdev, 0), this::intx, name);
+        }
+    }
+
+    private int request(int irq, IrqHandler handler, String name) {
+        int rc = pool.request_irq(irq, handler, name);
+        if (rc != 0) {
+            throw new IllegalStateException(pdev.name() + ": request_irq(" + irq + ", " + name + ") = " + rc);
+        }
+        return irq;
+    }
+
+    /**
+     * The INTx handler: reading the ISR status clears it and lowers the line (4.1.4.5); bit 0
+     * is a queue interrupt, bit 1 a configuration change. A shared line that was not this
+     * device's reads 0: {@code IRQ_NONE}.
+     */
+    private int intx(int irq) {
+        int isr = vp.isr.readb(0);
+        if (isr == 0) {
+            return IrqHandler.IRQ_NONE;
+        }
+        if ((isr & 2) != 0) {
+            configIrqs++;
+        }
+        if ((isr & 1) != 0) {
+            rxIrqs++;
+            receive(Integer.MAX_VALUE);
+        }
+        return IrqHandler.IRQ_HANDLED;
     }
 
     private static long bit(int n) {
@@ -255,7 +363,7 @@ public final class VirtioNet implements AutoCloseable {
         } while (gen != vp.common.readb(VirtioPci.CONFIG_GENERATION));
     }
 
-    private SplitQueue setupQueue(int index) {
+    private SplitQueue setupQueue(int index, int vector) {
         int queues = vp.common.readw(VirtioPci.NUM_QUEUES);
         if (index >= queues) {
             throw new IllegalStateException(pdev.name() + ": queue " + index + " requested, the device has " + queues);
@@ -272,7 +380,10 @@ public final class VirtioNet implements AutoCloseable {
         writeq(VirtioPci.QUEUE_DESC, q.descAddr());
         writeq(VirtioPci.QUEUE_DRIVER, q.driverAddr());
         writeq(VirtioPci.QUEUE_DEVICE, q.deviceAddr());
-        vp.common.writew(VirtioPci.NO_VECTOR, VirtioPci.QUEUE_MSIX_VECTOR);
+        vp.common.writew(vector, VirtioPci.QUEUE_MSIX_VECTOR);
+        if (vp.common.readw(VirtioPci.QUEUE_MSIX_VECTOR) != vector) {
+            throw new IllegalStateException(pdev.name() + ": queue " + index + " refused MSI-X vector " + vector);
+        }
         vp.common.writew(1, VirtioPci.QUEUE_ENABLE);
         return q;
     }
@@ -383,6 +494,14 @@ public final class VirtioNet implements AutoCloseable {
      */
     public int poll(int budget) {
         ensureOpen("poll");
+        if (mode != Mode.POLLING) {
+            throw new IllegalStateException("poll: " + pdev.name() + " receives on its interrupt thread (Mode.INTERRUPTS)");
+        }
+        return receive(budget);
+    }
+
+    /** The receive work of {@link #poll} and of the interrupt handlers (one thread at a time). */
+    private int receive(int budget) {
         int n = 0;
         for (long e; n < budget && (e = rx.takeUsed()) != -1; n++) {
             int id = (int) (e >>> 32);
@@ -427,6 +546,16 @@ public final class VirtioNet implements AutoCloseable {
         return (vp.device.readw(6) & VIRTIO_NET_S_LINK_UP) != 0;
     }
 
+    /** True when the interrupts are MSI-X (else INTx, or polling). */
+    public boolean msix() {
+        return msix;
+    }
+
+    /** The mode the NIC was probed in. */
+    public Mode mode() {
+        return mode;
+    }
+
     /** The negotiated feature bits. */
     public long features() {
         return features;
@@ -452,7 +581,8 @@ public final class VirtioNet implements AutoCloseable {
     }
 
     public Stats stats() {
-        return new Stats(txFrames, txBytes, txDone, txBusy, rxFrames, rxBytes, rxDropped, rx.kicks() + tx.kicks());
+        return new Stats(txFrames, txBytes, txDone, txBusy, rxFrames, rxBytes, rxDropped, rx.kicks() + tx.kicks(),
+                rxIrqs + configIrqs, configIrqs);
     }
 
     private void ensureOpen(String function) {
@@ -471,7 +601,16 @@ public final class VirtioNet implements AutoCloseable {
             return;
         }
         closed = true;
-        vp.reset();
+        vp.reset();   // no more DMA and no more interrupts from the device
+        // free_irq waits for a handler that is running now, so no buffer is freed under it.
+        for (int irq : irqLines) {
+            if (irq >= 0) {
+                pool.free_irq(irq);
+            }
+        }
+        if (vectorsAllocated) {
+            pool.pci_free_irq_vectors(pdev);
+        }
         for (int id = 0; id < rx.size; id++) {
             if (rxBuf[id] != 0) {
                 pool.dma_unmap_single(dev, rxDma[id], BUF_SIZE, DMA_FROM_DEVICE);
