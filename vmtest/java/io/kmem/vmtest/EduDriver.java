@@ -20,6 +20,8 @@ import io.kmem.MemoryPool;
 import io.kmem.IrqHandler;
 import io.kmem.PciApi;
 import io.kmem.PciDev;
+import io.kmem.Scatterlist;
+import io.kmem.SgTable;
 import io.kmem.Resource;
 import io.kmem.VmStruct;
 import io.kmem.error.BadAddressException;
@@ -176,6 +178,7 @@ public final class EduDriver {
 
             // 3. DMA through kmem's DMA API, 4. the refusal above the mask.
             dma(pool, dev, edu);
+            helpers(pool, pdev, dev, edu);
             refusal(dev, edu);
             // The pool's report records, read from this module: every frame still at the PFN
             // the device was given, no allocation failed but those the driver saw fail, the
@@ -556,6 +559,139 @@ public final class EduDriver {
             say("refused by the driver, as it must be: a full 4096-byte transfer (QEMU 7.2's edu would stop the"
                     + " VM): %s", e.getMessage());
         }
+    }
+
+    /**
+     * Step 3b, the driver helpers on the device: PCI capabilities and pci_intx on edu's real
+     * configuration space; one DMA programmed with lo_hi_writeq and waited for with
+     * readl_poll_timeout, and a poll that must time out; a vmalloc area mapped with
+     * dma_map_sg, every segment moved through the device both ways, byte-exact.
+     */
+    private void helpers(MemoryPool pool, PciDev pdev, Device dev, Edu edu) throws InterruptedException {
+        // PCI: capabilities, class, INTx.
+        int msi = pool.pci_find_capability(pdev, PciApi.PCI_CAP_ID_MSI);
+        check(msi >= 0x40 && pool.pci_read_config_byte(pdev, msi) == PciApi.PCI_CAP_ID_MSI,
+                "pci_find_capability(%s, PCI_CAP_ID_MSI) = 0x%x: edu's MSI capability", pdev.name(), msi);
+        int exp = pool.pci_find_capability(pdev, PciApi.PCI_CAP_ID_EXP);
+        int aer = pool.pci_find_ext_capability(pdev, PciApi.PCI_EXT_CAP_ID_ERR);
+        check(exp == 0 || pool.pci_read_config_byte(pdev, exp) == PciApi.PCI_CAP_ID_EXP,
+                "pci_find_capability(PCI_CAP_ID_EXP) = 0x%x points at a PCI Express capability", exp);
+        check(exp != 0 || aer == 0, "no extended capability without PCI Express (found one at 0x%x)", aer);
+        check(pool.pci_get_class(pdev.classCode(), null) == pdev, "pci_get_class(0x%06x, null) finds %s",
+                pdev.classCode(), pdev.name());
+        int cmd = pool.pci_read_config_word(pdev, PciApi.PCI_COMMAND);
+        pool.pci_intx(pdev, false);
+        int off = pool.pci_read_config_word(pdev, PciApi.PCI_COMMAND);
+        pool.pci_intx(pdev, true);
+        int on = pool.pci_read_config_word(pdev, PciApi.PCI_COMMAND);
+        check((off & PciApi.PCI_COMMAND_INTX_DISABLE) != 0 && (on & PciApi.PCI_COMMAND_INTX_DISABLE) == 0
+                && (off & ~PciApi.PCI_COMMAND_INTX_DISABLE) == (on & ~PciApi.PCI_COMMAND_INTX_DISABLE),
+                "pci_intx(false) sets, pci_intx(true) clears PCI_COMMAND_INTX_DISABLE alone: 0x%04x, 0x%04x, 0x%04x",
+                cmd, off, on);
+        say("pci_find_capability: MSI at 0x%x, PCI Express %s, AER %s (the guest's machine type: %s); pci_get_class"
+                + "(0x%06x) finds %s; pci_intx: command 0x%04x -> 0x%04x -> 0x%04x", msi, exp == 0 ? "none"
+                : "at 0x" + Integer.toHexString(exp), aer == 0 ? "none" : "at 0x" + Integer.toHexString(aer),
+                exp == 0 ? "conventional PCI" : "PCI Express", pdev.classCode(), pdev.name(), cmd, off, on);
+
+        // lo_hi_writeq and readl_poll_timeout: a DMA programmed through the 32-bit halves.
+        IoMem regs = edu.regs();
+        DmaBuffer src = pool.dma_alloc_coherent(dev, PAGE, GFP_KERNEL);
+        DmaBuffer dst = pool.dma_alloc_coherent(dev, PAGE, GFP_KERNEL);
+        check(src != null && dst != null, "two coherent pages for the quad-register DMA");
+        byte[] pattern = new byte[1000];
+        new Random(42).nextBytes(pattern);
+        MemorySegment.copy(MemorySegment.ofArray(pattern), 0, src.segment(), 0, pattern.length);
+        regs.lo_hi_writeq(src.dmaHandle(), Edu.REG_DMA_SRC);
+        long back = regs.readq(Edu.REG_DMA_SRC);
+        check(back == src.dmaHandle(), "lo_hi_writeq(0x%x, DMA source) reads back 0x%x", src.dmaHandle(), back);
+        check((regs.lo_hi_readq(Edu.REG_DMA_SRC) & 0xffffffffL) == src.dmaHandle(), "lo_hi_readq's low half");
+        regs.lo_hi_writeq(Edu.BUF, Edu.REG_DMA_DST);
+        regs.lo_hi_writeq(pattern.length, Edu.REG_DMA_COUNT);
+        regs.writeq(Edu.CMD_START, Edu.REG_DMA_CMD);
+        int[] val = new int[1];
+        int rc = regs.readl_poll_timeout(Edu.REG_DMA_CMD, val, v -> (v & Edu.CMD_START) == 0, 1000, 30_000_000);
+        check(rc == 0 && (val[0] & Edu.CMD_START) == 0, "readl_poll_timeout on the DMA command: %d, 0x%x", rc, val[0]);
+        int doneCmd = val[0];
+        regs.hi_lo_writeq(Edu.BUF, Edu.REG_DMA_SRC);
+        regs.hi_lo_writeq(dst.dmaHandle(), Edu.REG_DMA_DST);
+        check(regs.readq(Edu.REG_DMA_DST) == dst.dmaHandle(), "hi_lo_writeq of the destination reads back");
+        regs.lo_hi_writeq(pattern.length, Edu.REG_DMA_COUNT);
+        regs.writeq(Edu.CMD_START | Edu.CMD_TO_RAM, Edu.REG_DMA_CMD);
+        rc = regs.readl_poll_timeout_atomic(Edu.REG_DMA_CMD, val, v -> (v & Edu.CMD_START) == 0, 50, 30_000_000);
+        check(rc == 0, "readl_poll_timeout_atomic on the DMA command: %d, 0x%x", rc, val[0]);
+        check(dst.segment().asSlice(0, pattern.length).mismatch(MemorySegment.ofArray(pattern)) == -1,
+                "the quad-register DMA moved %d bytes byte-exact", pattern.length);
+        long t = System.nanoTime();
+        rc = regs.readl_poll_timeout(Edu.REG_DMA_CMD, val, v -> (v & 0x80) != 0, 1000, 200_000);
+        long waited = (System.nanoTime() - t) / 1000;
+        check(rc == -110 && val[0] == regs.readl(Edu.REG_DMA_CMD), "a condition that never holds: %d (-ETIMEDOUT),"
+                + " last value 0x%x", rc, val[0]);
+        say("lo_hi_writeq/hi_lo_writeq programmed a %d-byte DMA through edu's 64-bit registers (read back 0x%x);"
+                + " readl_poll_timeout saw it done (cmd 0x%x); a never-true condition: %d after %d us, last 0x%x",
+                pattern.length, back, doneCmd, rc, waited, val[0]);
+        pool.dma_free_coherent(dev, src);
+        pool.dma_free_coherent(dev, dst);
+
+        // dma_map_sg of a vmalloc area, each segment through the device, both ways.
+        int size = 5 * (int) PAGE;
+        long area = pool.vmalloc(size + PAGE);
+        DmaBuffer other = pool.dma_alloc_coherent(dev, size, GFP_KERNEL);
+        check(area != 0 && other != null, "a vmalloc area and a coherent buffer of %d bytes", size);
+        long from = area + 300;
+        MemorySegment v = pool.segment(from, size);
+        byte[] bytes = new byte[size];
+        new Random(7).nextBytes(bytes);
+        MemorySegment.copy(MemorySegment.ofArray(bytes), 0, v, 0, size);
+        SgTable sgt = pool.sg_alloc_table_from_vmalloc(from, size, GFP_KERNEL);
+        int n = pool.dma_map_sg(dev, sgt, sgt.orig_nents(), DMA_BIDIRECTIONAL);
+        check(n >= 1 && n <= sgt.orig_nents() && dev.liveMappings() == sgt.orig_nents(),
+                "dma_map_sg of %d entries: %d segments, %d mappings", sgt.orig_nents(), n, dev.liveMappings());
+        int transfers = sgTransfers(pool, edu, sgt, n, other.dmaHandle(), true);
+        check(other.segment().mismatch(v) == -1, "every sg segment DMA'd to the device and back into the coherent"
+                + " buffer, byte-exact");
+        new Random(8).nextBytes(bytes);
+        MemorySegment.copy(MemorySegment.ofArray(bytes), 0, other.segment(), 0, size);
+        v.fill((byte) 0x5a);
+        transfers += sgTransfers(pool, edu, sgt, n, other.dmaHandle(), false);
+        pool.dma_sync_sg_for_cpu(dev, sgt, sgt.orig_nents(), DMA_BIDIRECTIONAL);
+        check(v.mismatch(other.segment()) == -1, "the device wrote every sg segment of the vmalloc area, byte-exact");
+        StringBuilder segs = new StringBuilder();
+        for (Scatterlist sg : sgt.for_each_sg(n)) {
+            segs.append(String.format(" 0x%x+%d", pool.sg_dma_address(sg), pool.sg_dma_len(sg)));
+        }
+        int entries = sgt.orig_nents();
+        pool.dma_unmap_sg(dev, sgt, entries, DMA_BIDIRECTIONAL);
+        pool.sg_free_table(sgt);
+        check(dev.liveMappings() == 0, "dma_unmap_sg left no mapping on %s", dev);
+        say("ok sg: vmalloc area va 0x%x, %d bytes: %d entries, dma_map_sg -> %d segments [%s ], %d edu transfers,"
+                + " byte-exact both ways", from, size, entries, n, segs.toString().strip(), transfers);
+        pool.vfree(area);
+        pool.dma_free_coherent(dev, other);
+    }
+
+    /** Moves each DMA segment of {@code sgt} through edu's buffer to ({@code fromSg}) or from {@code dma}, in order. */
+    private int sgTransfers(MemoryPool pool, Edu edu, SgTable sgt, int n, long dma, boolean fromSg)
+            throws InterruptedException {
+        int transfers = 0;
+        long at = 0;
+        for (Scatterlist sg : sgt.for_each_sg(n)) {
+            long seg = pool.sg_dma_address(sg);
+            int len = pool.sg_dma_len(sg);
+            for (int off = 0; off < len; ) {
+                int k = Math.min(Edu.MAX_TRANSFER, len - off);
+                if (fromSg) {
+                    edu.dmaToDevice(seg + off, 0, k);
+                    edu.dmaToRam(0, dma + at + off, k);
+                } else {
+                    edu.dmaToDevice(dma + at + off, 0, k);
+                    edu.dmaToRam(0, seg + off, k);
+                }
+                off += k;
+                transfers += 2;
+            }
+            at += len;
+        }
+        return transfers;
     }
 
     /** The DMA side of a buffer during one round trip. */

@@ -270,4 +270,104 @@ public interface DmaApi {
      * @throws KmemException when it was destroyed already
      */
     void dma_pool_destroy(DmaPool pool);
+
+    /**
+     * {@code dma_map_sg}: maps the first {@code nents} entries of {@code sgt} for {@code dev}.
+     * Each entry goes through the path of {@link #dma_map_page} (mask check, recorded on the
+     * device); then neighbours whose DMA addresses are contiguous merge into one segment while
+     * it stays within {@link #dma_get_max_seg_size}. The segments are written to the first
+     * entries ({@link ScatterlistApi#sg_dma_address}, {@link ScatterlistApi#sg_dma_len}).
+     *
+     * @param dev   the device
+     * @param sgt   a table of this pool, not mapped
+     * @param nents the entries to map, 1 to {@code orig_nents}
+     * @param dir   which way the data flows
+     * @return the DMA segments, 1 to {@code nents}; 0 when an entry reaches above the device's
+     *         mask (nothing stays mapped then), as the kernel returns 0
+     * @throws BadAddressException for a table mapped already or freed
+     * @throws IllegalArgumentException for {@code DMA_NONE}, a count outside the table, or an empty entry
+     * @throws PrivilegeException in a pool without physical addresses
+     */
+    int dma_map_sg(Device dev, SgTable sgt, int nents, DmaDirection dir);
+
+    /**
+     * {@code dma_unmap_sg}: undoes {@link #dma_map_sg}. {@code nents} is the count given to the
+     * map, not the count it returned, as in the kernel.
+     *
+     * @param dev   the device that mapped it
+     * @param sgt   the table
+     * @param nents the {@code nents} passed to {@code dma_map_sg}
+     * @param dir   the direction it was mapped with
+     * @throws DoubleFreeException when it is unmapped already
+     * @throws BadAddressException for a table never mapped, mapped by another device, or with
+     *         another count or direction (the messages of the kernel's DMA-API debugging)
+     */
+    void dma_unmap_sg(Device dev, SgTable sgt, int nents, DmaDirection dir);
+
+    /**
+     * {@code dma_map_sgtable}: {@link #dma_map_sg} of every entry, the segment count stored in
+     * {@link SgTable#nents()}.
+     *
+     * @param dev the device
+     * @param sgt a table of this pool, not mapped
+     * @param dir which way the data flows
+     * @return 0, or -EIO (-5) when an entry reaches above the device's mask (nothing stays mapped)
+     * @throws BadAddressException for a table mapped already or freed
+     * @throws PrivilegeException in a pool without physical addresses
+     */
+    int dma_map_sgtable(Device dev, SgTable sgt, DmaDirection dir);
+
+    /**
+     * {@code dma_unmap_sgtable}: {@link #dma_unmap_sg} of every entry ({@code orig_nents}).
+     *
+     * @param dev the device that mapped it
+     * @param sgt the table
+     * @param dir the direction it was mapped with
+     * @throws DoubleFreeException when it is unmapped already
+     * @throws BadAddressException for a table not mapped by {@code dev} with {@code dir}
+     */
+    void dma_unmap_sgtable(Device dev, SgTable sgt, DmaDirection dir);
+
+    /**
+     * {@code dma_sync_sg_for_cpu}: the CPU takes the mapped entries back to read what the
+     * device wrote (an acquire fence on x86).
+     *
+     * @param dev   the device that holds the mapping
+     * @param sgt   the table
+     * @param nents the {@code nents} passed to {@code dma_map_sg}
+     * @param dir   the mapping's direction (any but DMA_NONE for a bidirectional mapping)
+     * @throws BadAddressException when the table is not mapped by {@code dev} with that count and direction
+     */
+    void dma_sync_sg_for_cpu(Device dev, SgTable sgt, int nents, DmaDirection dir);
+
+    /**
+     * {@code dma_sync_sg_for_device}: hands the entries back to the device after the CPU wrote
+     * them (a release fence on x86).
+     *
+     * @param dev   the device that holds the mapping
+     * @param sgt   the table
+     * @param nents the {@code nents} passed to {@code dma_map_sg}
+     * @param dir   the mapping's direction (any but DMA_NONE for a bidirectional mapping)
+     * @throws BadAddressException when the table is not mapped by {@code dev} with that count and direction
+     */
+    void dma_sync_sg_for_device(Device dev, SgTable sgt, int nents, DmaDirection dir);
+
+    /**
+     * {@code dma_set_max_seg_size}: the longest DMA segment the device takes in one descriptor;
+     * {@link #dma_map_sg} merges no segment beyond it.
+     *
+     * @param dev  the device
+     * @param size bytes, 1 to {@code UINT_MAX}
+     * @return 0
+     * @throws IllegalArgumentException for a size outside 1 to {@code UINT_MAX}
+     */
+    int dma_set_max_seg_size(Device dev, long size);
+
+    /**
+     * {@code dma_get_max_seg_size}.
+     *
+     * @param dev the device
+     * @return the longest segment {@link #dma_map_sg} makes for it: 65536 until set, as for a PCI device
+     */
+    long dma_get_max_seg_size(Device dev);
 }

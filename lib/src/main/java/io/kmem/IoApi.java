@@ -199,8 +199,9 @@ public interface IoApi {
      * {@code readx_poll_timeout}: reads {@code op(addr)} until {@code cond} holds of the value or
      * {@code timeout_us} microseconds have passed, sleeping {@code sleep_us} between reads.
      * Returns 0 or -ETIMEDOUT (-110); the last value read goes to {@code val[0]} (C's
-     * {@code val} argument: Java has no out-parameters, and an array the caller keeps lets a
-     * poll loop allocate nothing, as {@code dma_pool_alloc}'s {@code handle} does). After the
+     * {@code val} argument: Java has no out-parameters; an array the caller keeps, as
+     * {@code dma_pool_alloc}'s {@code handle}, carries a 64-bit value too, which a return value
+     * encoding both could not). After the
      * deadline the value is read and tested once more, so a timeout is reported only when the
      * condition was false at a read made after the deadline. For registers use
      * {@link IoMem#readl_poll_timeout} and its siblings; this form takes any read, e.g. a status

@@ -4,6 +4,7 @@ import io.kmem.bindings.Libc;
 import io.kmem.debug.FaultAttr;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.KmemException;
+import io.kmem.error.PoolClosedException;
 import io.kmem.error.PrivilegeException;
 import io.kmem.error.SyscallException;
 import io.kmem.gfp.FrameKind;
@@ -13,6 +14,7 @@ import io.kmem.internal.dma.DmaDirect;
 import io.kmem.internal.dma.DmaPoolImpl;
 import io.kmem.internal.irq.IrqTable;
 import io.kmem.internal.irq.UioIrq;
+import io.kmem.internal.dma.SgTableImpl;
 import io.kmem.internal.mmio.IoResources;
 import io.kmem.internal.mmio.Ioremap;
 import io.kmem.internal.mmio.ResourceTree;
@@ -61,7 +63,9 @@ import java.util.function.Consumer;
  * {@link SlabApi} ({@code slab.h}: kmalloc, kmem_cache, kvmalloc), {@link VmallocApi}
  * ({@code vmalloc.h}), {@link IoApi} ({@code io.h}: ioremap, resources, address
  * translation, barriers), {@link DmaApi} ({@code dma-mapping.h} and {@code dmapool.h}) and
- * {@link PciApi} ({@code pci.h}). This class is the glue: it builds the layers below
+ * {@link PciApi} ({@code pci.h}), {@link ScatterlistApi} ({@code scatterlist.h}) and
+ * {@link RwOnceApi} ({@code rwonce.h} and the acquire/release half of {@code barrier.h}:
+ * ring accessors on pool memory). This class is the glue: it builds the layers below
  * (frames, the buddy allocator, slabs, vmalloc, ioremap, DMA) and implements every contract
  * over them; what it adds itself are the pool's life cycle (growth, release, verify,
  * close) and its reports.
@@ -111,7 +115,8 @@ import java.util.function.Consumer;
  *
  * <p>Thread safety: every method may be called from any thread.
  */
-public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, IrqApi, AutoCloseable {
+public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, IrqApi, RwOnceApi,
+        ScatterlistApi, AutoCloseable {
 
     /**
      * Top 16 bits of every page handle ("pg"): a handle is {@code PAGE_TAG | pfn}, so that, as
@@ -297,6 +302,338 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
                     + " pool memory: " + e.getMessage());
         }
         return phys.directMap().asSlice(addr - phys.directBase(), bytes);
+    }
+
+    // asm-generic/rwonce.h, asm/barrier.h: RwOnceApi
+
+    /**
+     * {@code READ_ONCE}: one load of the whole byte, never merged with another, cached in a register or hoisted
+     * out of a loop (an opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block)
+     * @return 0 to 255
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int READ_ONCE_u8(long addr) {
+        MemorySegment m = direct("READ_ONCE_u8", addr, 1);
+        try {
+            return (byte) Once.U8.getOpaque(m, addr - phys.directBase()) & 0xff;
+        } catch (IllegalStateException e) {
+            throw directClosed("READ_ONCE_u8", e);
+        }
+    }
+
+    /**
+     * {@code READ_ONCE}: one load of the whole little-endian 16-bit value, never merged with another, cached in a
+     * register or hoisted out of a loop (an opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 2
+     * @return 0 to 65535
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int READ_ONCE_u16(long addr) {
+        MemorySegment m = direct("READ_ONCE_u16", addr, 2);
+        try {
+            return (short) Once.U16.getOpaque(m, addr - phys.directBase()) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw directClosed("READ_ONCE_u16", e);
+        }
+    }
+
+    /**
+     * {@code READ_ONCE}: one load of the whole little-endian 32-bit value, never merged with another, cached in a
+     * register or hoisted out of a loop (an opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 4
+     * @return the 32 bits, as a signed {@code int}
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int READ_ONCE_u32(long addr) {
+        MemorySegment m = direct("READ_ONCE_u32", addr, 4);
+        try {
+            return (int) Once.U32.getOpaque(m, addr - phys.directBase());
+        } catch (IllegalStateException e) {
+            throw directClosed("READ_ONCE_u32", e);
+        }
+    }
+
+    /**
+     * {@code READ_ONCE}: one load of the whole little-endian 64-bit value, never merged with another, cached in a
+     * register or hoisted out of a loop (an opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 8
+     * @return the 64 bits
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public long READ_ONCE_u64(long addr) {
+        MemorySegment m = direct("READ_ONCE_u64", addr, 8);
+        try {
+            return (long) Once.U64.getOpaque(m, addr - phys.directBase());
+        } catch (IllegalStateException e) {
+            throw directClosed("READ_ONCE_u64", e);
+        }
+    }
+
+    /**
+     * {@code WRITE_ONCE}: one store of the whole byte, never torn, merged or left out (an opaque access); no
+     * ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block)
+     * @param value the value; its low 8 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void WRITE_ONCE_u8(long addr, int value) {
+        MemorySegment m = direct("WRITE_ONCE_u8", addr, 1);
+        try {
+            Once.U8.setOpaque(m, addr - phys.directBase(), (byte) value);
+        } catch (IllegalStateException e) {
+            throw directClosed("WRITE_ONCE_u8", e);
+        }
+    }
+
+    /**
+     * {@code WRITE_ONCE}: one store of the whole little-endian 16-bit value, never torn, merged or left out (an
+     * opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 2
+     * @param value the value; its low 16 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void WRITE_ONCE_u16(long addr, int value) {
+        MemorySegment m = direct("WRITE_ONCE_u16", addr, 2);
+        try {
+            Once.U16.setOpaque(m, addr - phys.directBase(), (short) value);
+        } catch (IllegalStateException e) {
+            throw directClosed("WRITE_ONCE_u16", e);
+        }
+    }
+
+    /**
+     * {@code WRITE_ONCE}: one store of the whole little-endian 32-bit value, never torn, merged or left out (an
+     * opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 4
+     * @param value the value; all 32 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void WRITE_ONCE_u32(long addr, int value) {
+        MemorySegment m = direct("WRITE_ONCE_u32", addr, 4);
+        try {
+            Once.U32.setOpaque(m, addr - phys.directBase(), value);
+        } catch (IllegalStateException e) {
+            throw directClosed("WRITE_ONCE_u32", e);
+        }
+    }
+
+    /**
+     * {@code WRITE_ONCE}: one store of the whole little-endian 64-bit value, never torn, merged or left out (an
+     * opaque access); no ordering against other addresses.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 8
+     * @param value the value; all 64 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void WRITE_ONCE_u64(long addr, long value) {
+        MemorySegment m = direct("WRITE_ONCE_u64", addr, 8);
+        try {
+            Once.U64.setOpaque(m, addr - phys.directBase(), value);
+        } catch (IllegalStateException e) {
+            throw directClosed("WRITE_ONCE_u64", e);
+        }
+    }
+
+    /**
+     * {@code smp_load_acquire}: a {@code READ_ONCE} of the byte that later loads and stores do not pass: read a
+     * producer index with it, then the entries it covers.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block)
+     * @return 0 to 255
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int smp_load_acquire_u8(long addr) {
+        MemorySegment m = direct("smp_load_acquire_u8", addr, 1);
+        try {
+            return (byte) Once.U8.getAcquire(m, addr - phys.directBase()) & 0xff;
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_load_acquire_u8", e);
+        }
+    }
+
+    /**
+     * {@code smp_load_acquire}: a {@code READ_ONCE} of the little-endian 16-bit value that later loads and stores
+     * do not pass: read a producer index with it, then the entries it covers.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 2
+     * @return 0 to 65535
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int smp_load_acquire_u16(long addr) {
+        MemorySegment m = direct("smp_load_acquire_u16", addr, 2);
+        try {
+            return (short) Once.U16.getAcquire(m, addr - phys.directBase()) & 0xffff;
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_load_acquire_u16", e);
+        }
+    }
+
+    /**
+     * {@code smp_load_acquire}: a {@code READ_ONCE} of the little-endian 32-bit value that later loads and stores
+     * do not pass: read a producer index with it, then the entries it covers.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 4
+     * @return the 32 bits, as a signed {@code int}
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public int smp_load_acquire_u32(long addr) {
+        MemorySegment m = direct("smp_load_acquire_u32", addr, 4);
+        try {
+            return (int) Once.U32.getAcquire(m, addr - phys.directBase());
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_load_acquire_u32", e);
+        }
+    }
+
+    /**
+     * {@code smp_load_acquire}: a {@code READ_ONCE} of the little-endian 64-bit value that later loads and stores
+     * do not pass: read a producer index with it, then the entries it covers.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 8
+     * @return the 64 bits
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public long smp_load_acquire_u64(long addr) {
+        MemorySegment m = direct("smp_load_acquire_u64", addr, 8);
+        try {
+            return (long) Once.U64.getAcquire(m, addr - phys.directBase());
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_load_acquire_u64", e);
+        }
+    }
+
+    /**
+     * {@code smp_store_release}: a {@code WRITE_ONCE} of the byte that earlier loads and stores do not pass: fill
+     * the entries, then publish the index with it.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block)
+     * @param value the value; its low 8 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void smp_store_release_u8(long addr, int value) {
+        MemorySegment m = direct("smp_store_release_u8", addr, 1);
+        try {
+            Once.U8.setRelease(m, addr - phys.directBase(), (byte) value);
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_store_release_u8", e);
+        }
+    }
+
+    /**
+     * {@code smp_store_release}: a {@code WRITE_ONCE} of the little-endian 16-bit value that earlier loads and
+     * stores do not pass: fill the entries, then publish the index with it.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 2
+     * @param value the value; its low 16 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void smp_store_release_u16(long addr, int value) {
+        MemorySegment m = direct("smp_store_release_u16", addr, 2);
+        try {
+            Once.U16.setRelease(m, addr - phys.directBase(), (short) value);
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_store_release_u16", e);
+        }
+    }
+
+    /**
+     * {@code smp_store_release}: a {@code WRITE_ONCE} of the little-endian 32-bit value that earlier loads and
+     * stores do not pass: fill the entries, then publish the index with it.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 4
+     * @param value the value; all 32 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void smp_store_release_u32(long addr, int value) {
+        MemorySegment m = direct("smp_store_release_u32", addr, 4);
+        try {
+            Once.U32.setRelease(m, addr - phys.directBase(), value);
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_store_release_u32", e);
+        }
+    }
+
+    /**
+     * {@code smp_store_release}: a {@code WRITE_ONCE} of the little-endian 64-bit value that earlier loads and
+     * stores do not pass: fill the entries, then publish the index with it.
+     *
+     * @param addr a direct-map address of pool memory (kmalloc, the page allocator, dma_alloc_coherent,
+     *             a dma_pool block), a multiple of 8
+     * @param value the value; all 64 bits are written
+     * @throws BadAddressException for an address outside the pool's frames (a vmalloc address included:
+     *         use the segment form) or unaligned
+     */
+    public void smp_store_release_u64(long addr, long value) {
+        MemorySegment m = direct("smp_store_release_u64", addr, 8);
+        try {
+            Once.U64.setRelease(m, addr - phys.directBase(), value);
+        } catch (IllegalStateException e) {
+            throw directClosed("smp_store_release_u64", e);
+        }
+    }
+
+    /**
+     * The direct map, after checking that {@code bytes} at {@code addr} are one aligned access
+     * to a frame of the pool: one comparison, one frame lookup, no allocation.
+     */
+    private MemorySegment direct(String function, long addr, int bytes) {
+        phys.ensureOpen(function);
+        long pfn = phys.directPfn(addr);
+        if (pfn < 0 || (addr & (bytes - 1)) != 0 || phys.pfnToIdx(pfn) < 0) {
+            throw new BadAddressException(String.format("%s(0x%x): %s", function, addr, pfn >= 0 && (addr & (bytes - 1))
+                    != 0 ? "not " + bytes + "-byte aligned" : vmalloc.isVmallocAddr(addr) ? "a vmalloc address; the"
+                    + " address forms take direct-map memory only: use RwOnceApi's segment forms on pool.segment(addr,"
+                    + " size)" : "not a frame of pool '" + phys.name() + "' (expected kmalloc, page allocator or DMA"
+                    + " memory of this pool)"));
+        }
+        return phys.directMap();
+    }
+
+    private RuntimeException directClosed(String function, IllegalStateException e) {
+        if (!phys.closed()) {
+            return e;
+        }
+        PoolClosedException c = new PoolClosedException(function + ": pool '" + phys.name() + "' is closed");
+        c.initCause(e);
+        return c;
     }
 
     // gfp.h: GfpApi
@@ -1681,7 +2018,8 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         phys.ensureOpen("dma_alloc_coherent");
         phys.warnIfMovable("dma_alloc_coherent");
         long cpu = dma().allocCoherent(dev(dev, "dma_alloc_coherent"), size, gfp);
-        return cpu == 0 ? null : new DmaBuffer(cpu, dma().dmaAddress(dev(dev, "dma_alloc_coherent"), cpu), size);
+        return cpu == 0 ? null : new DmaBuffer(cpu, dma().dmaAddress(dev(dev, "dma_alloc_coherent"), cpu), size,
+                phys.directMap().asSlice(cpu - phys.directBase(), size), this);
     }
 
     @Override
@@ -1745,6 +2083,252 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         phys.ensureOpen("dma_sync_single_for_device");
         dma().sync("dma_sync_single_for_device", dev(dev, "dma_sync_single_for_device"), dmaAddr, size,
                 dir(dir, "dma_sync_single_for_device"), false);
+    }
+
+    @Override
+    public int dma_map_sg(Device dev, SgTable sgt, int nents, DmaDirection dir) {
+        phys.ensureOpen("dma_map_sg");
+        phys.warnIfMovable("dma_map_sg");
+        return dma().mapSg("dma_map_sg", dev(dev, "dma_map_sg"), sgt(sgt, "dma_map_sg"), nents, dir(dir, "dma_map_sg"));
+    }
+
+    @Override
+    public void dma_unmap_sg(Device dev, SgTable sgt, int nents, DmaDirection dir) {
+        phys.ensureOpen("dma_unmap_sg");
+        dma().unmapSg("dma_unmap_sg", dev(dev, "dma_unmap_sg"), sgt(sgt, "dma_unmap_sg"), nents,
+                dir(dir, "dma_unmap_sg"));
+    }
+
+    @Override
+    public int dma_map_sgtable(Device dev, SgTable sgt, DmaDirection dir) {
+        phys.ensureOpen("dma_map_sgtable");
+        phys.warnIfMovable("dma_map_sgtable");
+        SgTableImpl t = sgt(sgt, "dma_map_sgtable");
+        int n = dma().mapSg("dma_map_sgtable", dev(dev, "dma_map_sgtable"), t, t.origNents(),
+                dir(dir, "dma_map_sgtable"));
+        if (n == 0) {
+            return -io.kmem.bindings.Libc.EIO();
+        }
+        t.nents(n);
+        return 0;
+    }
+
+    @Override
+    public void dma_unmap_sgtable(Device dev, SgTable sgt, DmaDirection dir) {
+        phys.ensureOpen("dma_unmap_sgtable");
+        SgTableImpl t = sgt(sgt, "dma_unmap_sgtable");
+        dma().unmapSg("dma_unmap_sgtable", dev(dev, "dma_unmap_sgtable"), t, t.origNents(),
+                dir(dir, "dma_unmap_sgtable"));
+        t.nents(t.origNents());
+    }
+
+    @Override
+    public void dma_sync_sg_for_cpu(Device dev, SgTable sgt, int nents, DmaDirection dir) {
+        phys.ensureOpen("dma_sync_sg_for_cpu");
+        dma().syncSg("dma_sync_sg_for_cpu", dev(dev, "dma_sync_sg_for_cpu"), sgt(sgt, "dma_sync_sg_for_cpu"), nents,
+                dir(dir, "dma_sync_sg_for_cpu"), true);
+    }
+
+    @Override
+    public void dma_sync_sg_for_device(Device dev, SgTable sgt, int nents, DmaDirection dir) {
+        phys.ensureOpen("dma_sync_sg_for_device");
+        dma().syncSg("dma_sync_sg_for_device", dev(dev, "dma_sync_sg_for_device"), sgt(sgt, "dma_sync_sg_for_device"),
+                nents, dir(dir, "dma_sync_sg_for_device"), false);
+    }
+
+    @Override
+    public int dma_set_max_seg_size(Device dev, long size) {
+        phys.ensureOpen("dma_set_max_seg_size");
+        DeviceImpl d = dev(dev, "dma_set_max_seg_size");
+        if (size < 1 || size > 0xffffffffL) {
+            throw new IllegalArgumentException("dma_set_max_seg_size(" + d.name() + ", " + size + "): expected 1 to"
+                    + " UINT_MAX bytes");
+        }
+        d.maxSegSize(size);
+        return 0;
+    }
+
+    @Override
+    public long dma_get_max_seg_size(Device dev) {
+        phys.ensureOpen("dma_get_max_seg_size");
+        return dev(dev, "dma_get_max_seg_size").maxSegSize();
+    }
+
+    // scatterlist.h: ScatterlistApi
+
+    @Override
+    public SgTable sg_alloc_table(int nents, int gfp) {
+        phys.ensureOpen("sg_alloc_table");
+        Gfp.check("sg_alloc_table", gfp);
+        if (nents < 1) {
+            throw new IllegalArgumentException("sg_alloc_table(" + nents + "): expected 1 or more entries");
+        }
+        return new SgTable(this, new SgTableImpl(nents));
+    }
+
+    @Override
+    public SgTable sg_alloc_table_from_pages(long[] pages, int n_pages, long offset, long size, int gfp) {
+        phys.ensureOpen("sg_alloc_table_from_pages");
+        Gfp.check("sg_alloc_table_from_pages", gfp);
+        if (pages == null) {
+            throw new NullPointerException("sg_alloc_table_from_pages: pages is null");
+        }
+        if (n_pages < 1 || n_pages > pages.length || offset < 0 || offset >= PhysLayout.PAGE_SIZE || size < 1
+                || size > ((long) n_pages << PhysLayout.PAGE_SHIFT) - offset) {
+            throw new IllegalArgumentException(String.format("sg_alloc_table_from_pages(%d pages given, n_pages %d,"
+                    + " offset %d, size %d): expected 1 to %d pages, an offset below 4096 and 1 to n_pages * 4096 -"
+                    + " offset bytes", pages.length, n_pages, offset, size, pages.length));
+        }
+        long[] pfns = new long[n_pages];
+        for (int i = 0; i < n_pages; i++) {
+            pfns[i] = pageToPfn("sg_alloc_table_from_pages", pages[i]);
+        }
+        return fromPfns(pfns, offset, size);
+    }
+
+    @Override
+    public SgTable sg_alloc_table_from_vmalloc(long addr, long size, int gfp) {
+        phys.ensureOpen("sg_alloc_table_from_vmalloc");
+        Gfp.check("sg_alloc_table_from_vmalloc", gfp);
+        if (size < 1) {
+            throw new IllegalArgumentException("sg_alloc_table_from_vmalloc(0x" + Long.toHexString(addr) + ", " + size
+                    + "): expected a size of 1 or more");
+        }
+        VmArea a = vmalloc.find(addr);
+        if (a == null || !vmalloc.isVmallocAddr(addr) || addr + size > a.start() + a.size() || addr + size < addr) {
+            throw new BadAddressException(String.format("sg_alloc_table_from_vmalloc(0x%x, %d): not inside one vmalloc"
+                    + " area of pool '%s'%s", addr, size, phys.name(), a == null ? "" : " (" + a.start() + " +"
+                    + a.size() + ")"));
+        }
+        long first = addr & PhysLayout.PAGE_MASK;
+        int n = (int) ((addr + size - first + PhysLayout.PAGE_SIZE - 1) >>> PhysLayout.PAGE_SHIFT);
+        long[] pfns = new long[n];
+        for (int i = 0; i < n; i++) {
+            long idx = vmalloc.frameAt("sg_alloc_table_from_vmalloc", first + ((long) i << PhysLayout.PAGE_SHIFT));
+            if (idx < 0) {
+                throw new BadAddressException(String.format("sg_alloc_table_from_vmalloc(0x%x, %d): page %d of the"
+                        + " range has no frame (a device mapping?)", addr, size, i));
+            }
+            pfns[i] = MemMap.pfn(memMap.info(idx));
+        }
+        return fromPfns(pfns, addr - first, size);
+    }
+
+    /** Runs of consecutive PFNs become entries, as {@code sg_alloc_append_table_from_pages} merges them. */
+    private SgTable fromPfns(long[] pfns, long offset, long size) {
+        long maxSegment = 0xffffffffL & PhysLayout.PAGE_MASK;
+        int chunks = 0;
+        long[] start = new long[pfns.length];
+        int[] pagesIn = new int[pfns.length];
+        for (int i = 0; i < pfns.length; i++) {
+            if (chunks > 0 && pfns[i] == start[chunks - 1] + pagesIn[chunks - 1]
+                    && ((long) pagesIn[chunks - 1] + 1 << PhysLayout.PAGE_SHIFT) <= maxSegment) {
+                pagesIn[chunks - 1]++;
+            } else {
+                start[chunks] = pfns[i];
+                pagesIn[chunks++] = 1;
+            }
+        }
+        SgTableImpl t = new SgTableImpl(chunks);
+        long left = size;
+        long off = offset;
+        for (int c = 0; c < chunks; c++) {
+            long len = Math.min(((long) pagesIn[c] << PhysLayout.PAGE_SHIFT) - off, left);
+            t.set(c, start[c], (int) off, (int) len);
+            left -= len;
+            off = 0;
+        }
+        return new SgTable(this, t);
+    }
+
+    @Override
+    public void sg_set_page(Scatterlist sg, long page, int len, int offset) {
+        SgTableImpl t = sgEntry(sg, "sg_set_page");
+        long pfn = pageToPfn("sg_set_page", page);
+        if (len < 1 || offset < 0) {
+            throw new IllegalArgumentException("sg_set_page(entry " + sg.index + ", 0x" + Long.toHexString(page) + ", "
+                    + len + ", " + offset + "): expected a length of 1 or more and an offset of 0 or more");
+        }
+        long last = pfn + ((offset + (long) len - 1) >>> PhysLayout.PAGE_SHIFT);
+        for (long p = pfn + (offset >>> PhysLayout.PAGE_SHIFT); p <= last; p++) {
+            if (phys.pfnToIdx(p) < 0) {
+                throw new BadAddressException(String.format("sg_set_page(entry %d, 0x%x, %d, %d): the range reaches"
+                        + " frame 0x%x, which pool '%s' does not hold", sg.index, page, len, offset, p, phys.name()));
+            }
+        }
+        t.set(sg.index, pfn, offset, len);
+    }
+
+    @Override
+    public void sg_free_table(SgTable sgt) {
+        phys.ensureOpen("sg_free_table");
+        if (sgt == null) {
+            throw new NullPointerException("sg_free_table: sgt is null");
+        }
+        if (sgt.pool != this) {
+            throw new IllegalArgumentException("sg_free_table: the sg_table belongs to pool '" + sgt.pool.name()
+                    + "', not '" + phys.name() + "'");
+        }
+        sgt.impl.free("sg_free_table");
+    }
+
+    @Override
+    public long sg_page(Scatterlist sg) {
+        SgTableImpl t = sgEntry(sg, "sg_page");
+        return t.length(sg.index) == 0 ? 0 : PAGE_TAG | t.pfn(sg.index);
+    }
+
+    @Override
+    public long sg_virt(Scatterlist sg) {
+        SgTableImpl t = setEntry(sg, "sg_virt");
+        return phys.directAddress(t.pfn(sg.index)) + t.offset(sg.index);
+    }
+
+    @Override
+    public long sg_phys(Scatterlist sg) {
+        SgTableImpl t = setEntry(sg, "sg_phys");
+        return pageToPhys("sg_phys", PAGE_TAG | t.pfn(sg.index)) + t.offset(sg.index);
+    }
+
+    @Override
+    public long sg_dma_address(Scatterlist sg) {
+        return sgEntry(sg, "sg_dma_address").dmaAddress(sg.index);
+    }
+
+    @Override
+    public int sg_dma_len(Scatterlist sg) {
+        return sgEntry(sg, "sg_dma_len").dmaLength(sg.index);
+    }
+
+    private SgTableImpl sgt(SgTable sgt, String function) {
+        if (sgt == null) {
+            throw new NullPointerException(function + ": sgt is null");
+        }
+        if (sgt.pool != this) {
+            throw new IllegalArgumentException(function + ": the sg_table belongs to pool '" + sgt.pool.name()
+                    + "', not '" + phys.name() + "'");
+        }
+        return sgt.impl;
+    }
+
+    private SgTableImpl sgEntry(Scatterlist sg, String function) {
+        phys.ensureOpen(function);
+        if (sg == null) {
+            throw new NullPointerException(function + ": sg is null");
+        }
+        SgTableImpl t = sgt(sg.table, function);
+        if (t.freed()) {
+            throw new BadAddressException(function + "(entry " + sg.index + "): the sg_table was freed by sg_free_table");
+        }
+        return t;
+    }
+
+    private SgTableImpl setEntry(Scatterlist sg, String function) {
+        SgTableImpl t = sgEntry(sg, function);
+        if (t.length(sg.index) == 0) {
+            throw new BadAddressException(function + "(entry " + sg.index + "): the entry is not set (sg_set_page)");
+        }
+        return t;
     }
 
     @Override

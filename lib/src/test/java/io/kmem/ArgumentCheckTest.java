@@ -340,4 +340,49 @@ class ArgumentCheckTest {
         }
         assertStillWorks("pci");
     }
+
+    /** The driver helpers (scatterlists, ring accessors, dma_set_max_seg_size): every bad argument named. */
+    @Test
+    void theDriverHelpersRefuseBadArgumentsNamingTheFunctionAndValue() {
+        long page = pool.alloc_page(GFP_KERNEL);
+        SgTable sgt = pool.sg_alloc_table_from_pages(new long[] {page}, 1, 0, 4096, GFP_KERNEL);
+        Map<String, Runnable> npe = new LinkedHashMap<>();
+        npe.put("dma_map_sg", () -> pool.dma_map_sg(dev, null, 1, DmaDirection.DMA_TO_DEVICE));
+        npe.put("dma_unmap_sg", () -> pool.dma_unmap_sg(null, sgt, 1, DmaDirection.DMA_TO_DEVICE));
+        npe.put("dma_map_sgtable", () -> pool.dma_map_sgtable(dev, sgt, null));
+        npe.put("dma_sync_sg_for_cpu", () -> pool.dma_sync_sg_for_cpu(dev, null, 1, DmaDirection.DMA_TO_DEVICE));
+        npe.put("sg_free_table", () -> pool.sg_free_table(null));
+        npe.put("sg_set_page", () -> pool.sg_set_page(null, page, 1, 0));
+        npe.put("sg_dma_address", () -> pool.sg_dma_address(null));
+        npe.put("sg_alloc_table_from_pages", () -> pool.sg_alloc_table_from_pages(null, 1, 0, 1, GFP_KERNEL));
+        npe.put("dma_set_max_seg_size", () -> pool.dma_set_max_seg_size(null, 4096));
+        for (var c : npe.entrySet()) {
+            assertRefused(c.getKey(), NullPointerException.class, c.getValue(), "is null");
+        }
+        Map<String, Runnable> iae = new LinkedHashMap<>();
+        iae.put("sg_alloc_table", () -> pool.sg_alloc_table(0, GFP_KERNEL));
+        iae.put("sg_alloc_table_from_pages", () -> pool.sg_alloc_table_from_pages(new long[] {page}, 1, 4096, 1,
+                GFP_KERNEL));
+        iae.put("sg_alloc_table_from_vmalloc", () -> pool.sg_alloc_table_from_vmalloc(0, -1, GFP_KERNEL));
+        iae.put("sg_set_page", () -> pool.sg_set_page(sgt.sgl(), page, -7, 0));
+        iae.put("dma_map_sg", () -> pool.dma_map_sg(dev, sgt, 2, DmaDirection.DMA_TO_DEVICE));
+        iae.put("dma_set_max_seg_size", () -> pool.dma_set_max_seg_size(dev, 1L << 32));
+        for (var c : iae.entrySet()) {
+            assertRefused(c.getKey(), IllegalArgumentException.class, c.getValue());
+        }
+        assertRefused("sg_alloc_table", IllegalArgumentException.class, () -> pool.sg_alloc_table(1, BAD),
+                "unknown GFP bits 0x80000000");
+        assertRefused("dma_map_sg", IllegalArgumentException.class, () -> pool.dma_map_sg(dev, sgt, 1,
+                DmaDirection.DMA_NONE), "DMA_NONE");
+        assertRefused("sg_set_page", BadAddressException.class, () -> pool.sg_set_page(sgt.sgl(), 0x1234, 1, 0),
+                "0x1234");
+        assertRefused("READ_ONCE_u32", BadAddressException.class, () -> pool.READ_ONCE_u32(0x1234), "0x1234");
+        assertRefused("smp_store_release_u64", BadAddressException.class, () -> pool.smp_store_release_u64(
+                pool.page_address(page) + 4, 0), "not 8-byte aligned");
+        assertRefused("WRITE_ONCE_u16", NullPointerException.class, () -> RwOnceApi.WRITE_ONCE_u16(null, 0, 0),
+                "seg is null");
+        pool.sg_free_table(sgt);
+        pool.__free_page(page);
+        assertStillWorks("driver helpers");
+    }
 }

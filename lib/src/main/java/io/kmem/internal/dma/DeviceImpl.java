@@ -34,7 +34,7 @@ public final class DeviceImpl {
     private static final String[] DIRECTIONS = {"DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE"};
 
     /** How a streaming mapping was made, for the "wrong function" check. */
-    public enum MapKind { SINGLE, PAGE }
+    public enum MapKind { SINGLE, PAGE, SG }
 
     private record Mapping(long dma, long size, int dir, MapKind kind) {
     }
@@ -44,6 +44,9 @@ public final class DeviceImpl {
     private volatile long coherentMask = DmaDirect.bitMask(32);
     /** The device's IOMMU domain (a VFIO device), or null: DMA addresses are physical. */
     private volatile DmaTranslation translation;
+
+    /** {@code dma_get_max_seg_size}: 64 KiB until set, as the PCI core sets it for every device. */
+    private volatile long maxSegSize = 65536;
     private final TreeMap<Long, List<Mapping>> mappings = new TreeMap<>();
     /** The last unmaps (address, size), so that an unmap of one of them again is named a double free. */
     private final RecentFrees recentUnmaps = new RecentFrees(RECENT_UNMAPS);
@@ -72,6 +75,14 @@ public final class DeviceImpl {
     /** Puts the device behind an IOMMU domain (null: back to physical addresses). */
     public void translation(DmaTranslation t) {
         this.translation = t;
+    }
+
+    public long maxSegSize() {
+        return maxSegSize;
+    }
+
+    public void maxSegSize(long size) {
+        this.maxSegSize = size;
     }
 
     void dmaMask(long mask) {

@@ -65,6 +65,14 @@ import java.util.concurrent.atomic.LongAdder;
  * it through swiotlb; kmem has none). Every map is recorded on the device, so unmap and sync
  * are checked against it ({@link DeviceImpl}).
  *
+ * <h2>Scatter-gather ({@code dma_map_sg})</h2>
+ * Every entry of an {@link SgTableImpl} is mapped through the private {@code mapPage}, the
+ * path of {@code dma_map_page}, and recorded on the device as an sg mapping; then entries whose
+ * DMA addresses follow each other merge into one segment up to the device's
+ * {@code max_seg_size} (iommu-dma's {@code __finalise_sg}; Linux's dma-direct does not merge at
+ * map time). An entry refused by the mask unmaps the ones before it and the map returns 0.
+ * Unmap goes through the one unmap path too, after the table-level checks of DMA-API debugging.
+ *
  * <h2>Ownership fences</h2>
  * Handing a buffer to the device ({@code dma_map_*}, {@code dma_sync_*_for_device}) is a
  * release fence: the CPU's earlier writes to the buffer are not moved after it (the doorbell
@@ -321,7 +329,8 @@ public final class DmaDirect {
                     continue;
                 }
                 out.add(new LiveAllocation(LiveAllocation.Kind.DMA_STREAMING, m[3] == DeviceImpl.MapKind.SINGLE
-                        .ordinal() ? "dma_map_single" : "dma_map_page", String.format(Locale.ROOT, "%s, dma 0x%x, %s",
+                        .ordinal() ? "dma_map_single" : m[3] == DeviceImpl.MapKind.SG.ordinal() ? "dma_map_sg"
+                        : "dma_map_page", String.format(Locale.ROOT, "%s, dma 0x%x, %s",
                         d.name(), m[0], DeviceImpl.direction((int) m[2])), cpu, m[1], null));
             }
         }
@@ -408,25 +417,34 @@ public final class DmaDirect {
      * the pages starting at physical address {@code pagePhys}; the caller checked the page.
      */
     public long mapPage(DeviceImpl dev, long pagePhys, long offset, long size, int dir) {
-        checkDirection("dma_map_page", dev, dir);
-        checkSize("dma_map_page", dev, size);
+        return mapPage("dma_map_page", dev, pagePhys, offset, size, dir, DeviceImpl.MapKind.PAGE);
+    }
+
+    /**
+     * The one path every page mapping takes ({@code dma_map_page}, and each entry of
+     * {@code dma_map_sg}): checks, the frames, then {@link #map}.
+     */
+    private long mapPage(String function, DeviceImpl dev, long pagePhys, long offset, long size, int dir,
+            DeviceImpl.MapKind kind) {
+        checkDirection(function, dev, dir);
+        checkSize(function, dev, size);
         DmaTranslation t = dev.translation();
         if (t == null) {
-            requirePhysical("dma_map_page");
+            requirePhysical(function);
         }
         if (offset < 0) {
-            throw new IllegalArgumentException("dma_map_page(" + dev.name() + "): negative offset " + offset);
+            throw new IllegalArgumentException(function + "(" + dev.name() + "): negative offset " + offset);
         }
         long start = pagePhys + offset;
         for (long p = start & PhysLayout.PAGE_MASK; p < start + size; p += PhysLayout.PAGE_SIZE) {
             if (phys.pfnToIdx(p >>> PhysLayout.PAGE_SHIFT) < 0) {
-                throw new BadAddressException(String.format(Locale.ROOT, "dma_map_page(%s): [0x%x, +%d) reaches frame"
-                        + " 0x%x, which pool '%s' does not hold", dev.name(), start, size, p >>> PhysLayout.PAGE_SHIFT,
-                        phys.name()));
+                throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): [0x%x, +%d) reaches frame"
+                        + " 0x%x, which pool '%s' does not hold", function, dev.name(), start, size,
+                        p >>> PhysLayout.PAGE_SHIFT, phys.name()));
             }
         }
-        return map("dma_map_page", dev, t == null ? start : iova("dma_map_page", dev, t, phys.physToVirt(start), size),
-                size, dir, DeviceImpl.MapKind.PAGE);
+        return map(function, dev, t == null ? start : iova(function, dev, t, phys.physToVirt(start), size), size, dir,
+                kind);
     }
 
     /** The IOVA of a buffer for a device behind an IOMMU, or DMA_MAPPING_ERROR with a warning. */
@@ -478,9 +496,166 @@ public final class DmaDirect {
                 }
             }
         }
+        unmapOne(function, dev, dma, size, dir, kind);
+        VarHandle.acquireFence();
+    }
+
+    /** The one path every unmap takes ({@code dma_unmap_page}, {@code dma_unmap_single}, each sg entry). */
+    private void unmapOne(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
         dev.remove(function, dma, size, dir, kind);
         streamingUnmaps.increment();
+    }
+
+    // ------------------------------------------------------------------ scatter-gather
+
+    /**
+     * {@code dma_map_sg}: maps the first {@code nents} entries of {@code t}, each through the
+     * path of {@code dma_map_page}, then merges neighbours whose DMA addresses are contiguous
+     * into one segment while it stays within the device's {@code max_seg_size} (what
+     * iommu-dma's {@code __finalise_sg} does; dma-direct in Linux maps one segment per entry
+     * and leaves merging to {@code sg_alloc_table_from_pages}, which merged physically
+     * contiguous pages already). Returns the segments written to the table (1 to
+     * {@code nents}), or 0 when an entry reaches above the mask: the entries mapped so far are
+     * unmapped and the table is as before, as the kernel returns 0.
+     *
+     * @throws BadAddressException for a table mapped already, or freed
+     * @throws IllegalArgumentException for {@code nents} outside 1 to orig_nents, or an empty entry
+     */
+    public int mapSg(String function, DeviceImpl dev, SgTableImpl t, int nents, int dir) {
+        checkDirection(function, dev, dir);
+        requirePhysical(function);
+        synchronized (t) {
+            t.requireLive(function);
+            if (nents <= 0 || nents > t.origNents()) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "%s(%s, nents %d): expected 1 to the"
+                        + " table's %d entries", function, dev.name(), nents, t.origNents()));
+            }
+            if (t.mappedBy() != null) {
+                throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): the sg_table is mapped already (by %s,"
+                        + " %d entries); dma_unmap_sg it before mapping it again", function, dev.name(),
+                        t.mappedBy().name(), t.mappedNents()));
+            }
+            for (int i = 0; i < nents; i++) {
+                if (t.length(i) <= 0) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT, "%s(%s): entry %d of the sg_table is"
+                            + " empty; set it with sg_set_page first", function, dev.name(), i));
+                }
+            }
+            long[] got = t.entryDma();
+            int done = 0;
+            try {
+                for (; done < nents; done++) {
+                    long d = mapPage(function, dev, t.entryPhys(done), t.offset(done), t.length(done), dir,
+                            DeviceImpl.MapKind.SG);
+                    if (d == DMA_MAPPING_ERROR) {
+                        break;
+                    }
+                    got[done] = d;
+                }
+            } finally {
+                if (done < nents) {
+                    for (int j = 0; j < done; j++) {
+                        unmapOne(function, dev, got[j], t.length(j), dir, DeviceImpl.MapKind.SG);
+                    }
+                }
+            }
+            if (done < nents) {
+                return 0;
+            }
+            long max = dev.maxSegSize();
+            int count = 0;
+            long cur = got[0];
+            long curLen = t.length(0);
+            for (int i = 1; i < nents; i++) {
+                long len = t.length(i);
+                if (cur + curLen == got[i] && curLen + len <= max) {
+                    curLen += len;
+                } else {
+                    t.segment(count++, cur, (int) curLen);
+                    cur = got[i];
+                    curLen = len;
+                }
+            }
+            t.segment(count++, cur, (int) curLen);
+            for (int j = count; j < t.origNents(); j++) {
+                t.segment(j, 0, 0);
+            }
+            t.mapped(dev, nents, dir, count);
+            synchronized (live) {
+                mappers.add(dev);
+            }
+            return count;
+        }
+    }
+
+    /**
+     * {@code dma_unmap_sg}: undoes {@link #mapSg}; {@code nents} is what was passed to the map
+     * (not what it returned), as in the kernel. Checked as DMA-API debugging checks it.
+     *
+     * @throws io.kmem.error.DoubleFreeException for a table unmapped already
+     * @throws BadAddressException for a table never mapped, mapped by another device, or with
+     *         another entry count or direction
+     */
+    public void unmapSg(String function, DeviceImpl dev, SgTableImpl t, int nents, int dir) {
+        checkDirection(function, dev, dir);
+        synchronized (t) {
+            t.requireLive(function);
+            checkSgMapped(function, dev, t, nents, "frees", "unmap");
+            if (t.mappedDir() != dir) {
+                throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver frees DMA sg list with"
+                        + " different direction [mapped with %s] [unmapped with %s]", function, dev.name(),
+                        DeviceImpl.direction(t.mappedDir()), DeviceImpl.direction(dir)));
+            }
+            long[] got = t.entryDma();
+            for (int i = 0; i < nents; i++) {
+                unmapOne(function, dev, got[i], t.length(i), dir, DeviceImpl.MapKind.SG);
+            }
+            t.unmapped(dev);
+        }
         VarHandle.acquireFence();
+    }
+
+    /** {@code dma_sync_sg_for_cpu} ({@code forCpu}) or {@code _for_device}: checks, then a fence. */
+    public void syncSg(String function, DeviceImpl dev, SgTableImpl t, int nents, int dir, boolean forCpu) {
+        checkDirection(function, dev, dir);
+        synchronized (t) {
+            t.requireLive(function);
+            checkSgMapped(function, dev, t, nents, "syncs", "sync");
+            if (t.mappedDir() != dir && t.mappedDir() != DeviceImpl.DMA_BIDIRECTIONAL) {
+                throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver syncs DMA sg list with"
+                        + " different direction [mapped with %s] [synced with %s]", function, dev.name(),
+                        DeviceImpl.direction(t.mappedDir()), DeviceImpl.direction(dir)));
+            }
+        }
+        if (forCpu) {
+            VarHandle.acquireFence();
+        } else {
+            VarHandle.releaseFence();
+        }
+    }
+
+    private static void checkSgMapped(String function, DeviceImpl dev, SgTableImpl t, int nents, String verb,
+            String noun) {
+        if (t.mappedBy() == null) {
+            if (t.lastUnmappedBy() != null && verb.equals("frees")) {
+                throw new io.kmem.error.DoubleFreeException(String.format(Locale.ROOT, "%s(%s): device driver unmaps DMA"
+                        + " sg list twice (unmapped already by %s)", function, dev.name(), t.lastUnmappedBy().name()));
+            }
+            throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver tries to %s DMA memory it"
+                    + " has not allocated: the sg_table is not mapped (%s)", function, dev.name(),
+                    verb.equals("frees") ? "free" : "sync", t.lastUnmappedBy() != null ? "unmapped already"
+                    : "never mapped with dma_map_sg"));
+        }
+        if (t.mappedBy() != dev) {
+            throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver %s DMA memory with different"
+                    + " device [device address=0x%016x] [mapped by %s] [%sed by %s]", function, dev.name(), verb,
+                    t.dmaAddress(0), t.mappedBy().name(), noun.equals("unmap") ? "unmapp" : "sync", dev.name()));
+        }
+        if (nents != t.mappedNents()) {
+            throw new BadAddressException(String.format(Locale.ROOT, "%s(%s): device driver %s DMA sg list with"
+                    + " different entry count [map count=%d] [%s count=%d] (pass the nents given to dma_map_sg,"
+                    + " not what it returned)", function, dev.name(), verb, t.mappedNents(), noun, nents));
+        }
     }
 
     /** {@code dma_sync_single_for_cpu} ({@code forCpu}) or {@code _for_device}: a check and a fence. */
