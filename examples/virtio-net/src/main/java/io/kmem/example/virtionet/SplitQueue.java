@@ -8,10 +8,6 @@ import io.kmem.DmaBuffer;
 import io.kmem.IoApi;
 import io.kmem.IoMem;
 import io.kmem.MemoryPool;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 
 /**
  * A split virtqueue (virtio 1.0, section 2.6) in one coherent DMA buffer: the descriptor
@@ -23,10 +19,13 @@ import java.nio.ByteOrder;
  *  used ring         le16 flags, le16 idx, {le32 id, le32 len}[size], avail_event  4-aligned after
  * </pre>
  *
- * <p>The ordering rules are the kernel's: the descriptor is written, then {@code dma_wmb()},
- * then the avail ring entry, then the avail index with a release store; the device's used
- * index is read with an acquire load, then {@code dma_rmb()}, then the used entries. A
- * notification ({@link #kick}) follows a full {@code mb()} so that the device's
+ * <p>Every access to the rings goes through kmem's ring accessors on the {@code DmaBuffer}
+ * ({@code WRITE_ONCE}, {@code READ_ONCE}, {@code smp_store_release}, {@code smp_load_acquire}):
+ * the JIT can neither hoist a poll of the used index out of a loop nor tear or merge a field
+ * the device reads. The ordering rules are the kernel's: the descriptor is written, then
+ * {@code dma_wmb()}, then the avail ring entry, then the avail index with a release store;
+ * the device's used index is read with an acquire load, then {@code dma_rmb()}, then the used
+ * entries. A notification ({@link #kick}) follows a full {@code mb()} so that the device's
  * {@code VRING_USED_F_NO_NOTIFY} flag is read after the index was published.
  *
  * <p>Not thread-safe: one thread adds and reclaims (the driver keeps each queue on one side:
@@ -38,16 +37,11 @@ final class SplitQueue implements AutoCloseable {
     static final int VRING_AVAIL_F_NO_INTERRUPT = 1;
     static final int VRING_USED_F_NO_NOTIFY = 1;
 
-    private static final VarHandle U16 = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
-    private static final VarHandle U32 = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
-    private static final VarHandle U64 = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
-
     final int index;
     final int size;
     private final MemoryPool pool;
     private final Device dev;
     final DmaBuffer ring;
-    private final MemorySegment mem;
     private final long availOff;
     private final long usedOff;
     private final IoMem notify;
@@ -73,7 +67,6 @@ final class SplitQueue implements AutoCloseable {
         if (ring == null) {
             throw new IllegalStateException("queue " + index + ": dma_alloc_coherent of " + bytes + " B failed");
         }
-        this.mem = pool.segment(ring.cpuAddr(), bytes);
         this.notify = notify;
         this.notifyOff = notifyOff;
     }
@@ -93,24 +86,24 @@ final class SplitQueue implements AutoCloseable {
     /** Writes descriptor {@code id}: one buffer of {@code len} bytes at DMA address {@code addr}. */
     void setDesc(int id, long addr, int len, int flags) {
         long d = 16L * id;
-        U64.set(mem, d, addr);
-        U32.set(mem, d + 8, len);
-        U16.set(mem, d + 12, (short) flags);
-        U16.set(mem, d + 14, (short) 0);
+        ring.WRITE_ONCE_u64(d, addr);
+        ring.WRITE_ONCE_u32(d + 8, len);
+        ring.WRITE_ONCE_u16(d + 12, flags);
+        ring.WRITE_ONCE_u16(d + 14, 0);
     }
 
     /** Makes descriptor chain {@code head} available to the device (no notification yet). */
     void publish(int head) {
         IoApi.dma_wmb();   // the descriptor before the ring entry that names it
-        U16.set(mem, availOff + 4 + 2L * (availIdx & (size - 1)), (short) head);
+        ring.WRITE_ONCE_u16(availOff + 4 + 2L * (availIdx & (size - 1)), head);
         availIdx = (availIdx + 1) & 0xffff;
-        U16.setRelease(mem, availOff + 2, (short) availIdx);   // the entry before the index
+        ring.smp_store_release_u16(availOff + 2, availIdx);   // the entry before the index
     }
 
     /** Notifies the device unless it said it does not need it; returns whether it did. */
     boolean kick() {
         IoApi.mb();   // the avail index before the device's flag is read
-        if ((Short.toUnsignedInt((short) U16.getOpaque(mem, usedOff)) & VRING_USED_F_NO_NOTIFY) != 0) {
+        if ((ring.READ_ONCE_u16(usedOff) & VRING_USED_F_NO_NOTIFY) != 0) {
             return false;
         }
         notify.writew(index, notifyOff);
@@ -120,12 +113,12 @@ final class SplitQueue implements AutoCloseable {
 
     /** Asks the device for interrupts on used buffers, or not ({@code VRING_AVAIL_F_NO_INTERRUPT}). */
     void interrupts(boolean on) {
-        U16.setRelease(mem, availOff, (short) (on ? 0 : VRING_AVAIL_F_NO_INTERRUPT));
+        ring.WRITE_ONCE_u16(availOff, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT);
     }
 
     /** True when the device has returned buffers not yet taken with {@link #takeUsed}. */
     boolean hasUsed() {
-        return (Short.toUnsignedInt((short) U16.getAcquire(mem, usedOff + 2))) != lastUsed;
+        return ring.smp_load_acquire_u16(usedOff + 2) != lastUsed;
     }
 
     /**
@@ -133,14 +126,14 @@ final class SplitQueue implements AutoCloseable {
      * index is read with an acquire load and {@code dma_rmb()} orders the element after it.
      */
     long takeUsed() {
-        int deviceIdx = Short.toUnsignedInt((short) U16.getAcquire(mem, usedOff + 2));
+        int deviceIdx = ring.smp_load_acquire_u16(usedOff + 2);
         if (deviceIdx == lastUsed) {
             return -1;
         }
         IoApi.dma_rmb();
         long e = usedOff + 4 + 8L * (lastUsed & (size - 1));
-        long id = Integer.toUnsignedLong((int) U32.get(mem, e));
-        long len = Integer.toUnsignedLong((int) U32.get(mem, e + 4));
+        long id = Integer.toUnsignedLong(ring.READ_ONCE_u32(e));
+        long len = Integer.toUnsignedLong(ring.READ_ONCE_u32(e + 4));
         lastUsed = (lastUsed + 1) & 0xffff;
         return id << 32 | len;
     }
