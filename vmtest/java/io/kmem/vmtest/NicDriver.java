@@ -46,10 +46,10 @@ public final class NicDriver {
         NicDriver driver = new NicDriver();
         try {
             driver.run();
-            say("PASS: %d checks, %d ms in the driver", driver.checks, (System.nanoTime() - driver.t0) / 1_000_000);
+            verdict("PASS: %d checks, %d ms in the driver", driver.checks, (System.nanoTime() - driver.t0) / 1_000_000);
             System.exit(0);
         } catch (Throwable t) {
-            say("FAIL: %s", t);
+            verdict("FAIL: %s", t);
             t.printStackTrace(System.out);
             System.out.flush();
             System.exit(1);
@@ -302,6 +302,12 @@ public final class NicDriver {
     }
 
     private static final long START = System.nanoTime();
+
+    /** The last line, which tools/vm-test looks for at the start of a line. */
+    private static void verdict(String format, Object... args) {
+        System.out.println("kmem-vmtest: " + String.format(format, args));
+        System.out.flush();
+    }
 
     private static void say(String format, Object... args) {
         System.out.println(String.format("kmem-vmtest: [%6d ms] ", (System.nanoTime() - START) / 1_000_000)
