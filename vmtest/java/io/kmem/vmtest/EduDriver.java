@@ -303,6 +303,7 @@ public final class EduDriver {
         }
     }
 
+    /** request_mem_region of the BAR, a refused overlapping request, the BAR's lines of iomem(). */
     private void resources(MemoryPool pool, long bar, long len) {
         Resource r = pool.request_mem_region(bar, len, "edu");
         check(r.start() == bar && r.size() == len, "request_mem_region(0x%x, %d, \"edu\") claims the BAR: %s", bar,

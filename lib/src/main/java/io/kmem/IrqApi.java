@@ -15,8 +15,10 @@ import io.kmem.error.KmemException;
  * allowed, as the kernel carries on after the warning.
  *
  * <p>Sources: a function open through VFIO signals eventfds ({@code VFIO_DEVICE_SET_IRQS};
- * INTx is unmasked after each handler call); a function bound to {@code uio_pci_generic}
- * is read from {@code /dev/uioN} (the count) and re-enabled by writing 1 after each call.
+ * INTx is unmasked after each handler call); a function bound to a UIO driver is read from
+ * {@code /dev/uioN} (the count) and re-enabled after each call: a write of 1 to it, or, for
+ * {@code uio_pci_generic}, which has no irqcontrol, clearing the command register's Interrupt
+ * Disable bit.
  *
  * <p>{@link MemoryPool} implements this contract; thread safety and the rules for arguments
  * are MemoryPool's.

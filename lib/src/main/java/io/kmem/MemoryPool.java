@@ -145,12 +145,15 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     private final IoResources ioResources = new IoResources(ioremap);
     /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
     private final ConcurrentHashMap<String, PciDev> pciDevs = new ConcurrentHashMap<>();
+    /** Builder.vfioMapPerCall: VFIO functions get per-call IOMMU mappings. */
+    private final boolean vfioMapPerCall;
     /** The DMA API over this pool, made at its first use. */
     private volatile DmaDirect dma;
     /** The pool's MXBean and JFR figures, from the end of the bring-up to the start of close. */
     private final PoolTelemetry telemetry;
 
     private MemoryPool(Builder b) {
+        this.vfioMapPerCall = b.vfioMapPerCall;
         long[] max = new long[FrameKind.values().length];
         max[FrameKind.SMALL_4K.ordinal()] = b.maxSmallBytes >= 0 ? b.maxSmallBytes : Math.max(b.smallBytes, 0);
         max[FrameKind.HUGE_2M.ordinal()] = b.maxHuge2mBytes >= 0 ? b.maxHuge2mBytes : b.huge2mBytes;
@@ -1560,7 +1563,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             if (p.vfio != null) {
                 throw new KmemException("vfio_open(" + bdf + "): open already in pool '" + phys.name() + "'");
             }
-            p.vfio = VfioPci.open(ioremap.sysRoot(), ioremap.devRoot(), bdf, phys, p.dev().impl, irqs);
+            p.vfio = VfioPci.open(ioremap.sysRoot(), ioremap.devRoot(), bdf, phys, p.dev().impl, irqs, vfioMapPerCall);
         }
         return p;
     }
@@ -2496,6 +2499,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         private String slubDebug = System.getProperty("kmem.slub_debug");
         private long vmallocWindow = Vmalloc.DEFAULT_WINDOW;
         private boolean requireLongTermPin;
+        private boolean vfioMapPerCall;
         private String pinRefusal = System.getProperty("kmem.pin.refuse");
 
         private Builder() {
@@ -2645,6 +2649,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          */
         public Builder requireLongTermPin() {
             this.requireLongTermPin = true;
+            return this;
+        }
+
+        /**
+         * Functions opened with {@link PciApi#vfio_open} get per-call IOMMU mappings: each
+         * {@code dma_map_*} and {@code dma_alloc_coherent} maps its buffer's pages at a fresh IOVA
+         * ({@code VFIO_IOMMU_MAP_DMA}), each {@code dma_unmap_*} and {@code dma_free_coherent}
+         * unmaps them, so the device reaches only what is mapped for it now (the kernel's IOMMU
+         * DMA ops), at two system calls a pair. Default: the pool is mapped once, DPDK's way, and
+         * a mapping is a lookup (README, "IOVA mode: VFIO and interrupts", says why).
+         *
+         * @return this builder
+         */
+        public Builder vfioMapPerCall() {
+            this.vfioMapPerCall = true;
             return this;
         }
 

@@ -232,7 +232,10 @@ public final class DmaDirect {
         String why = order > BuddyAllocator.MAX_ORDER ? "above MAX_ORDER" : "the pool has no free block";
         if (pfn >= 0) {
             long cpu = phys.directAddress(pfn);
-            long dma = t.toDma(cpu, pageSize);
+            long dma = t.map(cpu, pageSize);
+            if (dma != DMA_MAPPING_ERROR && !fits(dma, pageSize, limit)) {
+                t.unmap(dma, pageSize);
+            }
             if (dma != DMA_MAPPING_ERROR && fits(dma, pageSize, limit)) {
                 coherentOwners.put(cpu, dev);
                 synchronized (live) {
@@ -370,6 +373,10 @@ public final class DmaDirect {
                     + " [mapped by %s] [unmapped by %s]", dev.name(), size, cpuAddr, dma, dma, size, owner.name(),
                     dev.name()));
         }
+        DmaTranslation t = dev.translation();
+        if (t != null) {
+            t.unmap(dma, (size + PhysLayout.PAGE_SIZE - 1) & PhysLayout.PAGE_MASK);
+        }
         buddy.freePages("dma_free_coherent", cpuAddr, pfn, BuddyAllocator.getOrder(size));
         coherentOwners.remove(cpuAddr, owner);
         synchronized (live) {
@@ -449,7 +456,7 @@ public final class DmaDirect {
 
     /** The IOVA of a buffer for a device behind an IOMMU, or DMA_MAPPING_ERROR with a warning. */
     private long iova(String function, DeviceImpl dev, DmaTranslation t, long cpuAddr, long size) {
-        long dma = t.toDma(cpuAddr, size);
+        long dma = t.map(cpuAddr, size);
         if (dma == DMA_MAPPING_ERROR) {
             mapErrors.increment();
             warn(String.format(Locale.ROOT, "%s(%s, 0x%x, %d): no IOVA: %s", function, dev.name(), cpuAddr, size,
@@ -464,6 +471,10 @@ public final class DmaDirect {
         }
         long mask = dev.dmaMask();
         if (!fits(dma, size, mask)) {
+            DmaTranslation t = dev.translation();
+            if (t != null) {
+                t.unmap(dma, size);
+            }
             mapErrors.increment();
             warn(String.format(Locale.ROOT, "%s(%s): DMA addr 0x%016x+%d overflow (mask %x, bus limit 0): refused with"
                     + " DMA_MAPPING_ERROR; allocate the buffer within the mask (dma_alloc_coherent, a pool built with"
@@ -503,6 +514,10 @@ public final class DmaDirect {
     /** The one path every unmap takes ({@code dma_unmap_page}, {@code dma_unmap_single}, each sg entry). */
     private void unmapOne(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
         dev.remove(function, dma, size, dir, kind);
+        DmaTranslation t = dev.translation();
+        if (t != null) {
+            t.unmap(dma, size);
+        }
         streamingUnmaps.increment();
     }
 

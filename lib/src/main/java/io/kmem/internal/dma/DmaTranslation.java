@@ -20,6 +20,22 @@ public interface DmaTranslation {
     /** The CPU address whose DMA address is {@code dma}, or 0 when the domain maps none there. */
     long toCpu(long dma);
 
-    /** Why the last {@link #toDma} of {@code cpuAddr} failed, for the warning. */
+    /** Why the last {@link #toDma} (or {@link #map}) of {@code cpuAddr} failed, for the warning. */
     String why(long cpuAddr, long size);
+
+    /**
+     * {@code dma_map_*} and {@code dma_alloc_coherent}: the DMA address of the buffer, mapping it
+     * into the domain first where the domain maps per call; {@link DmaDirect#DMA_MAPPING_ERROR}
+     * when it cannot. A domain that maps the whole pool returns {@link #toDma}.
+     */
+    default long map(long cpuAddr, long size) {
+        return toDma(cpuAddr, size);
+    }
+
+    /**
+     * {@code dma_unmap_*} and {@code dma_free_coherent}: undoes {@link #map} of {@code size}
+     * bytes at {@code dma} (per call: the IOVA faults again). A whole-pool domain does nothing.
+     */
+    default void unmap(long dma, long size) {
+    }
 }

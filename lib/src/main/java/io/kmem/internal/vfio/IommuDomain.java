@@ -43,6 +43,14 @@ import java.util.Locale;
  * Frames released by the pool stay mapped (and pinned by VFIO) until {@link #close}, which
  * unmaps every run and frees its IOVAs; the device then faults on every address.
  *
+ * <h2>Per-call mapping (the option)</h2>
+ * Built with {@code perCall}, the domain maps nothing up front: each {@link #map}
+ * ({@code dma_map_*}, {@code dma_alloc_coherent}) maps the buffer's pages at a fresh IOVA with
+ * one {@code VFIO_IOMMU_MAP_DMA}, and {@link #unmap} ({@code dma_unmap_*},
+ * {@code dma_free_coherent}) unmaps them and frees the IOVA, as the kernel's IOMMU DMA ops do:
+ * the device reaches only what is mapped for it now, at the price of two ioctls a pair. Live
+ * mappings are kept in a map by IOVA; {@link #toDma} finds a live one (the dma_pool's pages).
+ *
  * <p>Lock order: the domain's monitor, then the IOVA allocator's.
  */
 public final class IommuDomain implements DmaTranslation, AutoCloseable {
@@ -57,16 +65,88 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
     private volatile Runs runs = Runs.EMPTY;
     private volatile String lastFailure;
     private boolean closed;
+    /** Per-call mode: live mappings, IOVA -> {page-aligned cpu, length}; null in whole-pool mode. */
+    private final java.util.TreeMap<Long, long[]> live;
 
     public IommuDomain(FramePool phys, VfioContainer container, DeviceImpl dev) {
+        this(phys, container, dev, false);
+    }
+
+    /** A domain that maps the whole pool ({@code perCall} false) or each buffer per call. */
+    public IommuDomain(FramePool phys, VfioContainer container, DeviceImpl dev, boolean perCall) {
         this.phys = phys;
         this.container = container;
         this.dev = dev;
         this.iovas = IovaAllocator.withMsiWindow(container.bdf(), container.info().ranges());
+        this.live = perCall ? new java.util.TreeMap<>() : null;
+    }
+
+    /** True when each dma_map_* maps (and each dma_unmap_* unmaps) its buffer. */
+    public boolean perCall() {
+        return live != null;
+    }
+
+    @Override
+    public long map(long cpuAddr, long size) {
+        if (live == null) {
+            return toDma(cpuAddr, size);
+        }
+        long start = cpuAddr & PhysLayout.PAGE_MASK;
+        long len = (cpuAddr + size - start + PhysLayout.PAGE_SIZE - 1) & PhysLayout.PAGE_MASK;
+        long limit = Long.compareUnsigned(dev.dmaMask(), dev.coherentMask()) < 0 ? dev.dmaMask() : dev.coherentMask();
+        synchronized (this) {
+            if (closed) {
+                lastFailure = "the device's IOMMU domain is torn down (vfio_close)";
+                return DmaDirect.DMA_MAPPING_ERROR;
+            }
+            long iova = iovas.alloc(len, limit);
+            if (iova == IovaAllocator.IOVA_NONE) {
+                lastFailure = String.format(Locale.ROOT, "no IOVA range of %d KiB below the mask 0x%x: %s; unmap"
+                        + " buffers no longer in use, or use a device with a wider mask", len >> 10, limit,
+                        iovas.describe());
+                return DmaDirect.DMA_MAPPING_ERROR;
+            }
+            try {
+                container.map(start, iova, len);
+            } catch (RuntimeException e) {
+                iovas.free(iova, len);
+                lastFailure = e.getMessage();
+                return DmaDirect.DMA_MAPPING_ERROR;
+            }
+            live.put(iova, new long[] {start, len});
+            return iova + (cpuAddr - start);
+        }
+    }
+
+    @Override
+    public void unmap(long dma, long size) {
+        if (live == null) {
+            return;
+        }
+        synchronized (this) {
+            java.util.Map.Entry<Long, long[]> e = live.floorEntry(dma);
+            if (e == null || dma + size > e.getKey() + e.getValue()[1]) {
+                return;
+            }
+            live.remove(e.getKey());
+            container.unmap(e.getKey(), e.getValue()[1]);
+            iovas.free(e.getKey(), e.getValue()[1]);
+        }
     }
 
     @Override
     public long toDma(long cpuAddr, long size) {
+        if (live != null) {
+            synchronized (this) {
+                for (java.util.Map.Entry<Long, long[]> e : live.entrySet()) {
+                    long[] m = e.getValue();
+                    if (cpuAddr >= m[0] && cpuAddr + size <= m[0] + m[1]) {
+                        return e.getKey() + (cpuAddr - m[0]);
+                    }
+                }
+            }
+            return DmaDirect.DMA_MAPPING_ERROR;
+        }
         long dma = lookup(runs, cpuAddr, size);
         if (dma != DmaDirect.DMA_MAPPING_ERROR) {
             return dma;
@@ -95,6 +175,12 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
 
     @Override
     public long toCpu(long dma) {
+        if (live != null) {
+            synchronized (this) {
+                java.util.Map.Entry<Long, long[]> e = live.floorEntry(dma);
+                return e != null && dma < e.getKey() + e.getValue()[1] ? e.getValue()[0] + (dma - e.getKey()) : 0;
+            }
+        }
         Runs r = runs;
         for (int i = 0; i < r.cpu.length; i++) {
             if (dma >= r.iova[i] && dma < r.iova[i] + r.len[i]) {
@@ -106,6 +192,12 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
 
     @Override
     public String why(long cpuAddr, long size) {
+        if (live != null) {
+            String f = lastFailure;
+            return f != null ? f : String.format(Locale.ROOT, "0x%x is not mapped into %s's IOMMU domain (per-call"
+                    + " mapping: only what dma_map_* or dma_alloc_coherent mapped and has not unmapped)", cpuAddr,
+                    container.bdf());
+        }
         Runs r = runs;
         long first = lookup(r, cpuAddr, 1);
         if (first == DmaDirect.DMA_MAPPING_ERROR) {
@@ -180,13 +272,21 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
     }
 
     /** Runs mapped now. */
-    public int mappedRuns() {
-        return runs.cpu.length;
+    public synchronized int mappedRuns() {
+        return live != null ? live.size() : runs.cpu.length;
     }
 
     /** Bytes of the pool mapped into the domain now. */
     public long mappedBytes() {
         long b = 0;
+        if (live != null) {
+            synchronized (this) {
+                for (long[] m : live.values()) {
+                    b += m[1];
+                }
+            }
+            return b;
+        }
         for (long l : runs.len) {
             b += l;
         }
@@ -211,11 +311,19 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
             container.unmap(r.iova[k], r.len[k]);
             iovas.free(r.iova[k], r.len[k]);
         }
+        if (live != null) {
+            for (java.util.Map.Entry<Long, long[]> e : live.entrySet()) {
+                container.unmap(e.getKey(), e.getValue()[1]);
+                iovas.free(e.getKey(), e.getValue()[1]);
+            }
+            live.clear();
+        }
     }
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "IOMMU domain of %s: %d runs, %d KiB mapped; %s", container.bdf(),
-                mappedRuns(), mappedBytes() >> 10, container.info());
+        return String.format(Locale.ROOT, "IOMMU domain of %s (%s): %d %s, %d KiB mapped; %s", container.bdf(),
+                perCall() ? "per-call mapping" : "the pool mapped once", mappedRuns(), perCall() ? "mappings" : "runs",
+                mappedBytes() >> 10, container.info());
     }
 }

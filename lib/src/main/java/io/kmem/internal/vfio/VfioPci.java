@@ -18,12 +18,12 @@ public record VfioPci(VfioContainer container, VfioDevice device, IommuDomain do
 
     /** Opens {@code bdf} through VFIO and puts {@code dev} behind a domain mapping {@code phys}. */
     public static VfioPci open(Path sys, Path dev, String bdf, FramePool phys, DeviceImpl dmaDev,
-                               io.kmem.internal.irq.IrqTable irqTable) {
+                               io.kmem.internal.irq.IrqTable irqTable, boolean perCall) {
         int group = VfioPreflight.check(sys, dev, bdf);
         VfioContainer c = VfioContainer.open(dev, group, bdf);
         try {
             VfioDevice d = VfioDevice.open(c, bdf);
-            IommuDomain domain = new IommuDomain(phys, c, dmaDev);
+            IommuDomain domain = new IommuDomain(phys, c, dmaDev, perCall);
             dmaDev.translation(domain);
             return new VfioPci(c, d, domain, new VfioIrqs(d, irqTable));
         } catch (RuntimeException e) {
