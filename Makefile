@@ -72,9 +72,10 @@ test-slub-debug:
 	@$(MVN_BASE) --no-transfer-progress test-compile surefire:test@slub-debug
 
 # The proof on a device: a QEMU guest with the edu PCI device runs vmtest/'s driver on
-# kmem (tools/vm-test says what it downloads and builds; cache in target/vm/).
+# kmem (tools/vm-test says what it downloads and builds; cache in target/vm/); pin proves
+# the long-term pin; vfio the IOVA mode (edu behind an emulated Intel IOMMU, through VFIO).
 vm-test: jar
-	@tools/vm-test && tools/vm-test pin
+	@tools/vm-test && tools/vm-test pin && tools/vm-test vfio && tools/vm-test nic
 
 # JMH suite; figures printed and written under target/bench/.
 bench: host-setup

@@ -21,6 +21,8 @@
 #define STRUCT(s)           printf("%s.sizeof %zu\n", #s, sizeof(struct s))
 #define FIELD(s, f)         printf("%s.%s.offset %zu\n%s.%s.size %zu\n", #s, #f, offsetof(struct s, f), \
                                    #s, #f, sizeof(((struct s *) 0)->f))
+/* A flexible array member (data[]): its offset; its size is 0, as jextract lays it out. */
+#define FLEXIBLE(s, f)      printf("%s.%s.offset %zu\n%s.%s.size 0\n", #s, #f, offsetof(struct s, f), #s, #f)
 
 int main(void) {
     CONSTANT(PROT_NONE);
@@ -109,6 +111,127 @@ int main(void) {
     STRUCT(rlimit);
     FIELD(rlimit, rlim_cur);
     FIELD(rlimit, rlim_max);
+
+    /* VFIO (linux/vfio.h) and ioctl */
+    CONSTANT(VFIO_API_VERSION);
+    CONSTANT(VFIO_TYPE1_IOMMU);
+    CONSTANT(VFIO_TYPE1v2_IOMMU);
+    CONSTANT(VFIO_GET_API_VERSION);
+    CONSTANT(VFIO_CHECK_EXTENSION);
+    CONSTANT(VFIO_SET_IOMMU);
+    CONSTANT(VFIO_GROUP_GET_STATUS);
+    CONSTANT(VFIO_GROUP_SET_CONTAINER);
+    CONSTANT(VFIO_GROUP_UNSET_CONTAINER);
+    CONSTANT(VFIO_GROUP_GET_DEVICE_FD);
+    CONSTANT(VFIO_GROUP_FLAGS_VIABLE);
+    CONSTANT(VFIO_GROUP_FLAGS_CONTAINER_SET);
+    CONSTANT(VFIO_DEVICE_GET_INFO);
+    CONSTANT(VFIO_DEVICE_GET_REGION_INFO);
+    CONSTANT(VFIO_DEVICE_GET_IRQ_INFO);
+    CONSTANT(VFIO_DEVICE_SET_IRQS);
+    CONSTANT(VFIO_DEVICE_RESET);
+    CONSTANT(VFIO_DEVICE_FLAGS_RESET);
+    CONSTANT(VFIO_DEVICE_FLAGS_PCI);
+    CONSTANT(VFIO_REGION_INFO_FLAG_READ);
+    CONSTANT(VFIO_REGION_INFO_FLAG_WRITE);
+    CONSTANT(VFIO_REGION_INFO_FLAG_MMAP);
+    CONSTANT(VFIO_PCI_BAR0_REGION_INDEX);
+    CONSTANT(VFIO_PCI_CONFIG_REGION_INDEX);
+    CONSTANT(VFIO_PCI_NUM_REGIONS);
+    CONSTANT(VFIO_PCI_INTX_IRQ_INDEX);
+    CONSTANT(VFIO_PCI_MSI_IRQ_INDEX);
+    CONSTANT(VFIO_PCI_MSIX_IRQ_INDEX);
+    CONSTANT(VFIO_IRQ_INFO_EVENTFD);
+    CONSTANT(VFIO_IRQ_INFO_MASKABLE);
+    CONSTANT(VFIO_IRQ_INFO_AUTOMASKED);
+    CONSTANT(VFIO_IRQ_SET_DATA_NONE);
+    CONSTANT(VFIO_IRQ_SET_DATA_EVENTFD);
+    CONSTANT(VFIO_IRQ_SET_ACTION_MASK);
+    CONSTANT(VFIO_IRQ_SET_ACTION_UNMASK);
+    CONSTANT(VFIO_IRQ_SET_ACTION_TRIGGER);
+    CONSTANT(VFIO_IOMMU_GET_INFO);
+    CONSTANT(VFIO_IOMMU_INFO_PGSIZES);
+    CONSTANT(VFIO_IOMMU_INFO_CAPS);
+    CONSTANT(VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+    CONSTANT(VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+    CONSTANT(VFIO_IOMMU_MAP_DMA);
+    CONSTANT(VFIO_IOMMU_UNMAP_DMA);
+    CONSTANT(VFIO_DMA_MAP_FLAG_READ);
+    CONSTANT(VFIO_DMA_MAP_FLAG_WRITE);
+    CONSTANT(ENODEV);
+    CONSTANT(ENXIO);
+
+    STRUCT(vfio_info_cap_header);
+    FIELD(vfio_info_cap_header, id);
+    FIELD(vfio_info_cap_header, version);
+    FIELD(vfio_info_cap_header, next);
+
+    STRUCT(vfio_group_status);
+    FIELD(vfio_group_status, argsz);
+    FIELD(vfio_group_status, flags);
+
+    STRUCT(vfio_device_info);
+    FIELD(vfio_device_info, argsz);
+    FIELD(vfio_device_info, flags);
+    FIELD(vfio_device_info, num_regions);
+    FIELD(vfio_device_info, num_irqs);
+    FIELD(vfio_device_info, cap_offset);
+
+    STRUCT(vfio_region_info);
+    FIELD(vfio_region_info, argsz);
+    FIELD(vfio_region_info, flags);
+    FIELD(vfio_region_info, index);
+    FIELD(vfio_region_info, cap_offset);
+    FIELD(vfio_region_info, size);
+    FIELD(vfio_region_info, offset);
+
+    STRUCT(vfio_irq_info);
+    FIELD(vfio_irq_info, argsz);
+    FIELD(vfio_irq_info, flags);
+    FIELD(vfio_irq_info, index);
+    FIELD(vfio_irq_info, count);
+
+    STRUCT(vfio_irq_set);
+    FIELD(vfio_irq_set, argsz);
+    FIELD(vfio_irq_set, flags);
+    FIELD(vfio_irq_set, index);
+    FIELD(vfio_irq_set, start);
+    FIELD(vfio_irq_set, count);
+    FLEXIBLE(vfio_irq_set, data);
+
+    STRUCT(vfio_iommu_type1_info);
+    FIELD(vfio_iommu_type1_info, argsz);
+    FIELD(vfio_iommu_type1_info, flags);
+    FIELD(vfio_iommu_type1_info, iova_pgsizes);
+    FIELD(vfio_iommu_type1_info, cap_offset);
+
+    STRUCT(vfio_iova_range);
+    FIELD(vfio_iova_range, start);
+    FIELD(vfio_iova_range, end);
+
+    STRUCT(vfio_iommu_type1_info_cap_iova_range);
+    FIELD(vfio_iommu_type1_info_cap_iova_range, header);
+    FIELD(vfio_iommu_type1_info_cap_iova_range, nr_iovas);
+    FIELD(vfio_iommu_type1_info_cap_iova_range, reserved);
+    FLEXIBLE(vfio_iommu_type1_info_cap_iova_range, iova_ranges);
+
+    STRUCT(vfio_iommu_type1_info_dma_avail);
+    FIELD(vfio_iommu_type1_info_dma_avail, header);
+    FIELD(vfio_iommu_type1_info_dma_avail, avail);
+
+    STRUCT(vfio_iommu_type1_dma_map);
+    FIELD(vfio_iommu_type1_dma_map, argsz);
+    FIELD(vfio_iommu_type1_dma_map, flags);
+    FIELD(vfio_iommu_type1_dma_map, vaddr);
+    FIELD(vfio_iommu_type1_dma_map, iova);
+    FIELD(vfio_iommu_type1_dma_map, size);
+
+    STRUCT(vfio_iommu_type1_dma_unmap);
+    FIELD(vfio_iommu_type1_dma_unmap, argsz);
+    FIELD(vfio_iommu_type1_dma_unmap, flags);
+    FIELD(vfio_iommu_type1_dma_unmap, iova);
+    FIELD(vfio_iommu_type1_dma_unmap, size);
+    FLEXIBLE(vfio_iommu_type1_dma_unmap, data);
 
     STRUCT(iovec);
     FIELD(iovec, iov_base);

@@ -347,6 +347,15 @@ public class Libc extends Libc$shared {
     public static int EIO() {
         return EIO;
     }
+    private static final int ENXIO = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define ENXIO 6
+     * }
+     */
+    public static int ENXIO() {
+        return ENXIO;
+    }
     private static final int EAGAIN = (int)11L;
     /**
      * {@snippet lang=c :
@@ -401,6 +410,15 @@ public class Libc extends Libc$shared {
     public static int EEXIST() {
         return EEXIST;
     }
+    private static final int ENODEV = (int)19L;
+    /**
+     * {@snippet lang=c :
+     * #define ENODEV 19
+     * }
+     */
+    public static int ENODEV() {
+        return ENODEV;
+    }
     private static final int EINVAL = (int)22L;
     /**
      * {@snippet lang=c :
@@ -427,6 +445,51 @@ public class Libc extends Libc$shared {
      */
     public static int ENOSYS() {
         return ENOSYS;
+    }
+    private static final int VFIO_API_VERSION = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_API_VERSION 0
+     * }
+     */
+    public static int VFIO_API_VERSION() {
+        return VFIO_API_VERSION;
+    }
+    private static final int VFIO_TYPE1_IOMMU = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_TYPE1_IOMMU 1
+     * }
+     */
+    public static int VFIO_TYPE1_IOMMU() {
+        return VFIO_TYPE1_IOMMU;
+    }
+    private static final int VFIO_TYPE1v2_IOMMU = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_TYPE1v2_IOMMU 3
+     * }
+     */
+    public static int VFIO_TYPE1v2_IOMMU() {
+        return VFIO_TYPE1v2_IOMMU;
+    }
+    private static final int VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE 1
+     * }
+     */
+    public static int VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE() {
+        return VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
+    }
+    private static final int VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL 3
+     * }
+     */
+    public static int VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL() {
+        return VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL;
     }
     private static final int EOPNOTSUPP = (int)95L;
     /**
@@ -1277,6 +1340,130 @@ public class Libc extends Libc$shared {
         }
     }
 
+    private static class read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_LONG,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static FunctionDescriptor read$descriptor() {
+        return read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static MethodHandle read$handle() {
+        return read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static MemorySegment read$address() {
+        return read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t read(int __fd, void *__buf, size_t __nbytes)
+     * }
+     */
+    public static long read(int __fd, MemorySegment __buf, long __nbytes) {
+        var mh$ = read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("read", __fd, __buf, __nbytes);
+            }
+            return (long)mh$.invokeExact(__fd, __buf, __nbytes);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class write {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Libc.C_LONG,
+            Libc.C_INT,
+            Libc.C_POINTER,
+            Libc.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("write");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ssize_t write(int __fd, const void *__buf, size_t __n)
+     * }
+     */
+    public static FunctionDescriptor write$descriptor() {
+        return write.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ssize_t write(int __fd, const void *__buf, size_t __n)
+     * }
+     */
+    public static MethodHandle write$handle() {
+        return write.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ssize_t write(int __fd, const void *__buf, size_t __n)
+     * }
+     */
+    public static MemorySegment write$address() {
+        return write.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ssize_t write(int __fd, const void *__buf, size_t __n)
+     * }
+     */
+    public static long write(int __fd, MemorySegment __buf, long __n) {
+        var mh$ = write.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("write", __fd, __buf, __n);
+            }
+            return (long)mh$.invokeExact(__fd, __buf, __n);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class pread {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Libc.C_LONG,
@@ -1910,6 +2097,133 @@ public class Libc extends Libc$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
+     * extern int ioctl(int __fd, unsigned long __request, ...)
+     * }
+     */
+    public static class ioctl {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                Libc.C_INT,
+                Libc.C_INT,
+                Libc.C_LONG
+            );
+        private static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("ioctl");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private ioctl(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern int ioctl(int __fd, unsigned long __request, ...)
+         * }
+         */
+        public static ioctl makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new ioctl(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public int apply(int __fd, long __request, Object... x2) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("ioctl", __fd, __request, x2);
+                }
+                return (int) spreader.invokeExact(__fd, __request, x2);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
+    private static final int VFIO_PCI_BAR0_REGION_INDEX = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_BAR0_REGION_INDEX = 0
+     * }
+     */
+    public static int VFIO_PCI_BAR0_REGION_INDEX() {
+        return VFIO_PCI_BAR0_REGION_INDEX;
+    }
+    private static final int VFIO_PCI_CONFIG_REGION_INDEX = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_CONFIG_REGION_INDEX = 7
+     * }
+     */
+    public static int VFIO_PCI_CONFIG_REGION_INDEX() {
+        return VFIO_PCI_CONFIG_REGION_INDEX;
+    }
+    private static final int VFIO_PCI_NUM_REGIONS = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_NUM_REGIONS = 9
+     * }
+     */
+    public static int VFIO_PCI_NUM_REGIONS() {
+        return VFIO_PCI_NUM_REGIONS;
+    }
+    private static final int VFIO_PCI_INTX_IRQ_INDEX = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_INTX_IRQ_INDEX = 0
+     * }
+     */
+    public static int VFIO_PCI_INTX_IRQ_INDEX() {
+        return VFIO_PCI_INTX_IRQ_INDEX;
+    }
+    private static final int VFIO_PCI_MSI_IRQ_INDEX = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_MSI_IRQ_INDEX = 1
+     * }
+     */
+    public static int VFIO_PCI_MSI_IRQ_INDEX() {
+        return VFIO_PCI_MSI_IRQ_INDEX;
+    }
+    private static final int VFIO_PCI_MSIX_IRQ_INDEX = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.VFIO_PCI_MSIX_IRQ_INDEX = 2
+     * }
+     */
+    public static int VFIO_PCI_MSIX_IRQ_INDEX() {
+        return VFIO_PCI_MSIX_IRQ_INDEX;
+    }
     private static final int IORING_REGISTER_BUFFERS = (int)0L;
     /**
      * {@snippet lang=c :
@@ -2008,6 +2322,312 @@ public class Libc extends Libc$shared {
      */
     public static int MFD_HUGE_1GB() {
         return MFD_HUGE_1GB;
+    }
+    private static final int VFIO_GET_API_VERSION = (int)15204L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GET_API_VERSION 15204
+     * }
+     */
+    public static int VFIO_GET_API_VERSION() {
+        return VFIO_GET_API_VERSION;
+    }
+    private static final int VFIO_CHECK_EXTENSION = (int)15205L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_CHECK_EXTENSION 15205
+     * }
+     */
+    public static int VFIO_CHECK_EXTENSION() {
+        return VFIO_CHECK_EXTENSION;
+    }
+    private static final int VFIO_SET_IOMMU = (int)15206L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_SET_IOMMU 15206
+     * }
+     */
+    public static int VFIO_SET_IOMMU() {
+        return VFIO_SET_IOMMU;
+    }
+    private static final int VFIO_GROUP_FLAGS_VIABLE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_FLAGS_VIABLE 1
+     * }
+     */
+    public static int VFIO_GROUP_FLAGS_VIABLE() {
+        return VFIO_GROUP_FLAGS_VIABLE;
+    }
+    private static final int VFIO_GROUP_FLAGS_CONTAINER_SET = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_FLAGS_CONTAINER_SET 2
+     * }
+     */
+    public static int VFIO_GROUP_FLAGS_CONTAINER_SET() {
+        return VFIO_GROUP_FLAGS_CONTAINER_SET;
+    }
+    private static final int VFIO_GROUP_GET_STATUS = (int)15207L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_GET_STATUS 15207
+     * }
+     */
+    public static int VFIO_GROUP_GET_STATUS() {
+        return VFIO_GROUP_GET_STATUS;
+    }
+    private static final int VFIO_GROUP_SET_CONTAINER = (int)15208L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_SET_CONTAINER 15208
+     * }
+     */
+    public static int VFIO_GROUP_SET_CONTAINER() {
+        return VFIO_GROUP_SET_CONTAINER;
+    }
+    private static final int VFIO_GROUP_UNSET_CONTAINER = (int)15209L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_UNSET_CONTAINER 15209
+     * }
+     */
+    public static int VFIO_GROUP_UNSET_CONTAINER() {
+        return VFIO_GROUP_UNSET_CONTAINER;
+    }
+    private static final int VFIO_GROUP_GET_DEVICE_FD = (int)15210L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_GROUP_GET_DEVICE_FD 15210
+     * }
+     */
+    public static int VFIO_GROUP_GET_DEVICE_FD() {
+        return VFIO_GROUP_GET_DEVICE_FD;
+    }
+    private static final int VFIO_DEVICE_FLAGS_RESET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_FLAGS_RESET 1
+     * }
+     */
+    public static int VFIO_DEVICE_FLAGS_RESET() {
+        return VFIO_DEVICE_FLAGS_RESET;
+    }
+    private static final int VFIO_DEVICE_FLAGS_PCI = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_FLAGS_PCI 2
+     * }
+     */
+    public static int VFIO_DEVICE_FLAGS_PCI() {
+        return VFIO_DEVICE_FLAGS_PCI;
+    }
+    private static final int VFIO_DEVICE_GET_INFO = (int)15211L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_GET_INFO 15211
+     * }
+     */
+    public static int VFIO_DEVICE_GET_INFO() {
+        return VFIO_DEVICE_GET_INFO;
+    }
+    private static final int VFIO_REGION_INFO_FLAG_READ = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_REGION_INFO_FLAG_READ 1
+     * }
+     */
+    public static int VFIO_REGION_INFO_FLAG_READ() {
+        return VFIO_REGION_INFO_FLAG_READ;
+    }
+    private static final int VFIO_REGION_INFO_FLAG_WRITE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_REGION_INFO_FLAG_WRITE 2
+     * }
+     */
+    public static int VFIO_REGION_INFO_FLAG_WRITE() {
+        return VFIO_REGION_INFO_FLAG_WRITE;
+    }
+    private static final int VFIO_REGION_INFO_FLAG_MMAP = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_REGION_INFO_FLAG_MMAP 4
+     * }
+     */
+    public static int VFIO_REGION_INFO_FLAG_MMAP() {
+        return VFIO_REGION_INFO_FLAG_MMAP;
+    }
+    private static final int VFIO_DEVICE_GET_REGION_INFO = (int)15212L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_GET_REGION_INFO 15212
+     * }
+     */
+    public static int VFIO_DEVICE_GET_REGION_INFO() {
+        return VFIO_DEVICE_GET_REGION_INFO;
+    }
+    private static final int VFIO_IRQ_INFO_EVENTFD = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_INFO_EVENTFD 1
+     * }
+     */
+    public static int VFIO_IRQ_INFO_EVENTFD() {
+        return VFIO_IRQ_INFO_EVENTFD;
+    }
+    private static final int VFIO_IRQ_INFO_MASKABLE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_INFO_MASKABLE 2
+     * }
+     */
+    public static int VFIO_IRQ_INFO_MASKABLE() {
+        return VFIO_IRQ_INFO_MASKABLE;
+    }
+    private static final int VFIO_IRQ_INFO_AUTOMASKED = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_INFO_AUTOMASKED 4
+     * }
+     */
+    public static int VFIO_IRQ_INFO_AUTOMASKED() {
+        return VFIO_IRQ_INFO_AUTOMASKED;
+    }
+    private static final int VFIO_DEVICE_GET_IRQ_INFO = (int)15213L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_GET_IRQ_INFO 15213
+     * }
+     */
+    public static int VFIO_DEVICE_GET_IRQ_INFO() {
+        return VFIO_DEVICE_GET_IRQ_INFO;
+    }
+    private static final int VFIO_IRQ_SET_DATA_NONE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_SET_DATA_NONE 1
+     * }
+     */
+    public static int VFIO_IRQ_SET_DATA_NONE() {
+        return VFIO_IRQ_SET_DATA_NONE;
+    }
+    private static final int VFIO_IRQ_SET_DATA_EVENTFD = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_SET_DATA_EVENTFD 4
+     * }
+     */
+    public static int VFIO_IRQ_SET_DATA_EVENTFD() {
+        return VFIO_IRQ_SET_DATA_EVENTFD;
+    }
+    private static final int VFIO_IRQ_SET_ACTION_MASK = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_SET_ACTION_MASK 8
+     * }
+     */
+    public static int VFIO_IRQ_SET_ACTION_MASK() {
+        return VFIO_IRQ_SET_ACTION_MASK;
+    }
+    private static final int VFIO_IRQ_SET_ACTION_UNMASK = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_SET_ACTION_UNMASK 16
+     * }
+     */
+    public static int VFIO_IRQ_SET_ACTION_UNMASK() {
+        return VFIO_IRQ_SET_ACTION_UNMASK;
+    }
+    private static final int VFIO_IRQ_SET_ACTION_TRIGGER = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IRQ_SET_ACTION_TRIGGER 32
+     * }
+     */
+    public static int VFIO_IRQ_SET_ACTION_TRIGGER() {
+        return VFIO_IRQ_SET_ACTION_TRIGGER;
+    }
+    private static final int VFIO_DEVICE_SET_IRQS = (int)15214L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_SET_IRQS 15214
+     * }
+     */
+    public static int VFIO_DEVICE_SET_IRQS() {
+        return VFIO_DEVICE_SET_IRQS;
+    }
+    private static final int VFIO_DEVICE_RESET = (int)15215L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DEVICE_RESET 15215
+     * }
+     */
+    public static int VFIO_DEVICE_RESET() {
+        return VFIO_DEVICE_RESET;
+    }
+    private static final int VFIO_IOMMU_INFO_PGSIZES = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_INFO_PGSIZES 1
+     * }
+     */
+    public static int VFIO_IOMMU_INFO_PGSIZES() {
+        return VFIO_IOMMU_INFO_PGSIZES;
+    }
+    private static final int VFIO_IOMMU_INFO_CAPS = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_INFO_CAPS 2
+     * }
+     */
+    public static int VFIO_IOMMU_INFO_CAPS() {
+        return VFIO_IOMMU_INFO_CAPS;
+    }
+    private static final int VFIO_IOMMU_GET_INFO = (int)15216L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_GET_INFO 15216
+     * }
+     */
+    public static int VFIO_IOMMU_GET_INFO() {
+        return VFIO_IOMMU_GET_INFO;
+    }
+    private static final int VFIO_DMA_MAP_FLAG_READ = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DMA_MAP_FLAG_READ 1
+     * }
+     */
+    public static int VFIO_DMA_MAP_FLAG_READ() {
+        return VFIO_DMA_MAP_FLAG_READ;
+    }
+    private static final int VFIO_DMA_MAP_FLAG_WRITE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_DMA_MAP_FLAG_WRITE 2
+     * }
+     */
+    public static int VFIO_DMA_MAP_FLAG_WRITE() {
+        return VFIO_DMA_MAP_FLAG_WRITE;
+    }
+    private static final int VFIO_IOMMU_MAP_DMA = (int)15217L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_MAP_DMA 15217
+     * }
+     */
+    public static int VFIO_IOMMU_MAP_DMA() {
+        return VFIO_IOMMU_MAP_DMA;
+    }
+    private static final int VFIO_IOMMU_UNMAP_DMA = (int)15218L;
+    /**
+     * {@snippet lang=c :
+     * #define VFIO_IOMMU_UNMAP_DMA 15218
+     * }
+     */
+    public static int VFIO_IOMMU_UNMAP_DMA() {
+        return VFIO_IOMMU_UNMAP_DMA;
     }
     private static final int SYS_io_uring_register = (int)427L;
     /**

@@ -17,6 +17,7 @@ import io.kmem.DmaPool;
 import io.kmem.IoMem;
 import io.kmem.DmaApi;
 import io.kmem.MemoryPool;
+import io.kmem.IrqHandler;
 import io.kmem.PciApi;
 import io.kmem.PciDev;
 import io.kmem.Scatterlist;
@@ -24,6 +25,7 @@ import io.kmem.SgTable;
 import io.kmem.Resource;
 import io.kmem.VmStruct;
 import io.kmem.error.BadAddressException;
+import io.kmem.error.KmemException;
 import io.kmem.error.ResourceBusyException;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.PageStats;
@@ -65,6 +67,12 @@ import java.util.Random;
  *       device; the same page maps for a device with a 64-bit mask. The device's own 4095-byte
  *       limit is the driver's to keep ({@link Edu});</li>
  *   <li>{@code iounmap}/{@code pci_iounmap} (later accesses throw), {@code release_mem_region}.</li>
+ *   <li>interrupts over UIO: {@code pci_alloc_irq_vectors} refuses a function with no interrupt
+ *       source, naming uio_pci_generic; edu is then bound to {@code uio_pci_generic}
+ *       ({@code driver_override}, as an administrator would once), and the kernel's sequence,
+ *       {@code pci_alloc_irq_vectors(dev, 1, 1, PCI_IRQ_ALL_TYPES)} (INTx is what UIO has),
+ *       {@code pci_irq_vector}, {@code request_irq}, delivers N of N of edu's raise-interrupt
+ *       register and a DMA completion interrupt to the handler, on its own thread.</li>
  * </ol>
  *
  * <p>Output: every line starts with {@code kmem-vmtest:}. The last line is
@@ -87,6 +95,13 @@ public final class EduDriver {
     private int checks;
     /** Allocations of the driver's pool that returned NULL, as they may (the pool's failure count must agree). */
     private int nullsSeen;
+
+    /** edu's interrupt registers: status (what raised it), raise, acknowledge. */
+    private static final long EDU_IRQ_STATUS = 0x24;
+    private static final long EDU_IRQ_RAISE = 0x60;
+    private static final long EDU_IRQ_ACK = 0x64;
+    /** edu's DMA command bit: raise an interrupt when the transfer is done. */
+    private static final long EDU_CMD_IRQ = 0x4;
 
     public static void main(String[] args) {
         EduDriver driver = new EduDriver();
@@ -199,6 +214,92 @@ public final class EduDriver {
                     + " release_mem_region");
             say("iounmap, pci_iounmap: readl through either throws BadAddressException, vmallocinfo lists neither;"
                     + " release_mem_region: the BAR is free again");
+
+            // 6. Interrupts over UIO.
+            uioInterrupts(pool, pdev);
+        }
+    }
+
+    /**
+     * Physical-address mode's interrupts: edu bound to uio_pci_generic, INTx read from
+     * /dev/uioN (the count) and re-enabled by a write of 1, behind pci_alloc_irq_vectors and
+     * request_irq as a kernel driver would call them.
+     */
+    private void uioInterrupts(MemoryPool pool, PciDev pdev) throws Exception {
+        try {
+            int n = pool.pci_alloc_irq_vectors(pdev, 1, 1, PciApi.PCI_IRQ_ALL_TYPES);
+            check(false, "pci_alloc_irq_vectors of a function bound to no driver returned %d", n);
+        } catch (KmemException e) {
+            check(e.getMessage().contains("uio_pci_generic") && e.getMessage().contains("vfio_open"),
+                    "pci_alloc_irq_vectors without an interrupt source names the fix: %s", e.getMessage());
+        }
+        Path dir = Path.of("/sys/bus/pci/devices", pdev.name());
+        Files.writeString(dir.resolve("driver_override"), "uio_pci_generic");
+        Files.writeString(Path.of("/sys/bus/pci/drivers_probe"), pdev.name());
+        String driver = Files.readSymbolicLink(dir.resolve("driver")).getFileName().toString();
+        check(driver.equals("uio_pci_generic") && Files.isDirectory(dir.resolve("uio")),
+                "%s bound to %s, with a uio device", pdev.name(), driver);
+        check(pool.pci_alloc_irq_vectors(pdev, 1, 1, PciApi.PCI_IRQ_MSI | PciApi.PCI_IRQ_MSIX) == -28,
+                "pci_alloc_irq_vectors(MSI|MSI-X) of a UIO function is -ENOSPC (UIO has INTx only)");
+        int nvec = pool.pci_alloc_irq_vectors(pdev, 1, 1, PciApi.PCI_IRQ_ALL_TYPES);
+        check(nvec == 1, "pci_alloc_irq_vectors(dev, 1, 1, PCI_IRQ_ALL_TYPES) = %d (INTx)", nvec);
+        int irq = pool.pci_irq_vector(pdev, 0);
+        check(irq > 0 && pool.pci_irq_vector(pdev, 1) == -22, "pci_irq_vector: vector 0 is irq %d, vector 1 -EINVAL",
+                irq);
+        IoMem r = pool.pci_iomap(pdev, 0, 0);
+        java.util.concurrent.atomic.AtomicLong handled = new java.util.concurrent.atomic.AtomicLong();
+        List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+        String caller = Thread.currentThread().getName();
+        int rc = pool.request_irq(irq, i -> {
+            int status = r.readl(EDU_IRQ_STATUS);
+            if (status == 0) {
+                return IrqHandler.IRQ_NONE;
+            }
+            r.writel(status, EDU_IRQ_ACK);
+            threads.add(Thread.currentThread().getName());
+            handled.incrementAndGet();
+            return IrqHandler.IRQ_HANDLED;
+        }, "edu-uio");
+        check(rc == 0, "request_irq(%d, edu-uio) = %d", irq, rc);
+        int n = 20;
+        for (int i = 1; i <= n; i++) {
+            r.writel(1, EDU_IRQ_RAISE);
+            waitFor(handled, i, "UIO raise " + i);
+        }
+        // A DMA with its completion interrupt, to a physical address from the mask-built pool.
+        Device dev = pdev.dev();
+        long buf = pool.kmalloc(256, GFP_KERNEL);
+        long d = pool.dma_map_single(dev, buf, 256, DmaDirection.DMA_TO_DEVICE);
+        pool.pci_set_master(pdev);
+        r.writeq(d, Edu.REG_DMA_SRC);
+        r.writeq(Edu.BUF, Edu.REG_DMA_DST);
+        r.writeq(256, Edu.REG_DMA_COUNT);
+        r.writeq(Edu.CMD_START | EDU_CMD_IRQ, Edu.REG_DMA_CMD);
+        waitFor(handled, n + 1, "UIO DMA completion");
+        pool.dma_unmap_single(dev, d, 256, DmaDirection.DMA_TO_DEVICE);
+        pool.kfree(buf);
+        String report = pool.interrupts();
+        check(handled.get() == n + 1 && pool.kstat_irqs(irq) == n + 1, "UIO: %d of %d interrupts handled (kstat_irqs"
+                + " %d)", handled.get(), n + 1, pool.kstat_irqs(irq));
+        check(!threads.contains(caller) && threads.stream().allMatch(t -> t.equals("irq/" + irq + "-edu-uio")),
+                "UIO: the handler ran on its own thread only: %s", threads.get(0));
+        check(report.contains("UIO-INTx") && report.contains("edu-uio"), "interrupts() lists the UIO line:%n%s",
+                report);
+        pool.free_irq(irq);
+        pool.pci_free_irq_vectors(pdev);
+        pool.pci_iounmap(pdev, r);
+        say("interrupts over UIO ok: %s bound to uio_pci_generic, %d raised + 1 DMA completion delivered to the"
+                + " handler on %s%n%s", pdev.name(), n, threads.get(0), report.strip());
+    }
+
+    private static void waitFor(java.util.concurrent.atomic.AtomicLong v, long want, String what) throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (v.get() < want) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + ": interrupt not delivered within 30 s (" + v.get() + " of " + want
+                        + ")");
+            }
+            Thread.sleep(1);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.kmem;
 
+import io.kmem.bindings.Libc;
 import io.kmem.debug.FaultAttr;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.KmemException;
@@ -11,11 +12,14 @@ import io.kmem.gfp.Gfp;
 import io.kmem.internal.dma.DeviceImpl;
 import io.kmem.internal.dma.DmaDirect;
 import io.kmem.internal.dma.DmaPoolImpl;
+import io.kmem.internal.irq.IrqTable;
+import io.kmem.internal.irq.UioIrq;
 import io.kmem.internal.dma.SgTableImpl;
 import io.kmem.internal.mmio.IoResources;
 import io.kmem.internal.mmio.Ioremap;
 import io.kmem.internal.mmio.ResourceTree;
 import io.kmem.internal.page.BuddyAllocator;
+import io.kmem.internal.pci.ConfigSpace;
 import io.kmem.internal.pci.PciDevImpl;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.MemMap;
@@ -26,6 +30,9 @@ import io.kmem.internal.report.PageReport;
 import io.kmem.internal.report.PhysReport;
 import io.kmem.internal.slub.KmemCacheImpl;
 import io.kmem.internal.slub.SlabAllocator;
+import io.kmem.internal.trace.AtomicContext;
+import io.kmem.internal.vfio.VfioPci;
+import io.kmem.internal.vfio.VfioPreflight;
 import io.kmem.internal.vmalloc.VmArea;
 import io.kmem.internal.vmalloc.Vmalloc;
 import io.kmem.stats.FrameOwners;
@@ -108,7 +115,7 @@ import java.util.function.Consumer;
  *
  * <p>Thread safety: every method may be called from any thread.
  */
-public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, RwOnceApi,
+public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, DmaApi, PciApi, IrqApi, RwOnceApi,
         ScatterlistApi, AutoCloseable {
 
     /**
@@ -138,12 +145,15 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     private final IoResources ioResources = new IoResources(ioremap);
     /** One PciDev per function, as the kernel keeps one pci_dev: its Device's masks and mappings are shared. */
     private final ConcurrentHashMap<String, PciDev> pciDevs = new ConcurrentHashMap<>();
+    /** Builder.vfioMapPerCall: VFIO functions get per-call IOMMU mappings. */
+    private final boolean vfioMapPerCall;
     /** The DMA API over this pool, made at its first use. */
     private volatile DmaDirect dma;
     /** The pool's MXBean and JFR figures, from the end of the bring-up to the start of close. */
     private final PoolTelemetry telemetry;
 
     private MemoryPool(Builder b) {
+        this.vfioMapPerCall = b.vfioMapPerCall;
         long[] max = new long[FrameKind.values().length];
         max[FrameKind.SMALL_4K.ordinal()] = b.maxSmallBytes >= 0 ? b.maxSmallBytes : Math.max(b.smallBytes, 0);
         max[FrameKind.HUGE_2M.ordinal()] = b.maxHuge2mBytes >= 0 ? b.maxHuge2mBytes : b.huge2mBytes;
@@ -995,6 +1005,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             if (!leaks.totals().isEmpty()) {
                 LEAK_LOG.log(System.Logger.Level.WARNING, LeakScan.report(phys.name(), leaks));
             }
+            closeVfio();
             ioremap.close();
             vmalloc.close();
             slab.close();
@@ -1541,14 +1552,177 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     }
 
     @Override
+    public PciDev vfio_open(String bdf) {
+        phys.ensureOpen("vfio_open");
+        if (bdf == null) {
+            throw new NullPointerException("vfio_open: bdf is null");
+        }
+        VfioPreflight.check(ioremap.sysRoot(), ioremap.devRoot(), bdf);
+        java.nio.file.Path dir = ioremap.sysRoot().resolve("bus/pci/devices").resolve(bdf);
+        PciDev p = pciDevs.computeIfAbsent(bdf, n -> new PciDev(PciDevImpl.read(dir)));
+        synchronized (p) {
+            if (p.vfio != null) {
+                throw new KmemException("vfio_open(" + bdf + "): open already in pool '" + phys.name() + "'");
+            }
+            p.vfio = VfioPci.open(ioremap.sysRoot(), ioremap.devRoot(), bdf, phys, p.dev().impl, irqs, vfioMapPerCall);
+        }
+        return p;
+    }
+
+    /** At close: every function still open through VFIO is closed (its IOMMU mappings torn down). */
+    private void closeVfio() {
+        for (PciDev p : pciDevs.values()) {
+            synchronized (p) {
+                VfioPci v = p.vfio;
+                if (v != null) {
+                    p.vfio = null;
+                    p.dev().impl.translation(null);
+                    v.close();
+                }
+                UioIrq u = p.uio;
+                if (u != null) {
+                    p.uio = null;
+                    irqs.release(u);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void vfio_close(PciDev dev) {
+        phys.ensureOpen("vfio_close");
+        PciDevImpl d = pci(dev, "vfio_close");
+        synchronized (dev) {
+            VfioPci v = dev.vfio;
+            if (v == null) {
+                throw new KmemException("vfio_close(" + d.name() + "): not open through VFIO (vfio_open opens it)");
+            }
+            dev.vfio = null;
+            dev.dev().impl.translation(null);
+            v.close();
+        }
+    }
+
+    // interrupt.h and the PCI vectors
+
+    /** The pool's interrupt lines: irq numbers, their threads and counts. */
+    private final IrqTable irqs = new IrqTable();
+
+    @Override
+    public int pci_alloc_irq_vectors(PciDev dev, int min, int max, int flags) {
+        phys.ensureOpen("pci_alloc_irq_vectors");
+        PciDevImpl d = pci(dev, "pci_alloc_irq_vectors");
+        if (min < 1 || max < min) {
+            throw new IllegalArgumentException("pci_alloc_irq_vectors(" + d.name() + ", min=" + min + ", max=" + max
+                    + "): expected 1 <= min <= max");
+        }
+        if ((flags & ~PCI_IRQ_ALL_TYPES) != 0 || (flags & PCI_IRQ_ALL_TYPES) == 0) {
+            throw new IllegalArgumentException("pci_alloc_irq_vectors(" + d.name() + ", flags=0x"
+                    + Integer.toHexString(flags) + "): expected PCI_IRQ_MSIX, PCI_IRQ_MSI and/or PCI_IRQ_INTX");
+        }
+        synchronized (dev) {
+            VfioPci v = dev.vfio;
+            if (v != null) {
+                return v.irqs().alloc(min, max, flags);
+            }
+            if (dev.uio != null) {
+                throw new KmemException("pci_alloc_irq_vectors(" + d.name() + "): vectors are allocated already;"
+                        + " pci_free_irq_vectors first");
+            }
+            UioIrq u = UioIrq.find("pci_alloc_irq_vectors", d.dir(), d.name(), ioremap.devRoot());
+            if ((flags & PCI_IRQ_INTX) == 0 || min > 1) {
+                return -Libc.ENOSPC();
+            }
+            irqs.allocate(u);
+            dev.uio = u;
+            return 1;
+        }
+    }
+
+    @Override
+    public int pci_irq_vector(PciDev dev, int nr) {
+        phys.ensureOpen("pci_irq_vector");
+        pci(dev, "pci_irq_vector");
+        VfioPci v = dev.vfio;
+        if (v != null) {
+            return v.irqs().vector(nr);
+        }
+        UioIrq u = dev.uio;
+        return u != null && nr == 0 ? irqs.irqOf(u) : -Libc.EINVAL();
+    }
+
+    @Override
+    public void pci_free_irq_vectors(PciDev dev) {
+        phys.ensureOpen("pci_free_irq_vectors");
+        pci(dev, "pci_free_irq_vectors");
+        synchronized (dev) {
+            VfioPci v = dev.vfio;
+            if (v != null) {
+                v.irqs().free();
+                return;
+            }
+            UioIrq u = dev.uio;
+            if (u != null) {
+                irqs.release(u);
+                dev.uio = null;
+            }
+        }
+    }
+
+    @Override
+    public int request_irq(int irq, IrqHandler handler, String name) {
+        phys.ensureOpen("request_irq");
+        if (handler == null) {
+            throw new NullPointerException("request_irq(" + irq + "): handler is null");
+        }
+        if (name == null) {
+            throw new NullPointerException("request_irq(" + irq + "): name is null");
+        }
+        if (name.isEmpty()) {
+            throw new IllegalArgumentException("request_irq(" + irq + "): name is empty; expected the device's name");
+        }
+        return irqs.request(irq, handler::handle, name);
+    }
+
+    @Override
+    public void free_irq(int irq) {
+        phys.ensureOpen("free_irq");
+        irqs.free(irq);
+    }
+
+    @Override
+    public long kstat_irqs(int irq) {
+        phys.ensureOpen("kstat_irqs");
+        return irqs.count(irq);
+    }
+
+    @Override
+    public String interrupts() {
+        phys.ensureOpen("interrupts");
+        return irqs.report() + "BUG: sleeping function called from invalid context: " + AtomicContext.reported()
+                + " reports\n";
+    }
+
+    @Override
     public void pci_enable_device(PciDev dev) {
         phys.ensureOpen("pci_enable_device");
+        VfioPci v = dev == null ? null : dev.vfio;
+        if (v != null) {
+            v.device().setCommand("pci_enable_device", PciDevImpl.PCI_COMMAND_MEMORY, true);
+            return;
+        }
         pci(dev, "pci_enable_device").enable("pci_enable_device");
     }
 
     @Override
     public void pci_disable_device(PciDev dev) {
         phys.ensureOpen("pci_disable_device");
+        VfioPci v = dev == null ? null : dev.vfio;
+        if (v != null) {
+            // vfio-pci keeps the function enabled while it is open; bus mastering stops here.
+            v.device().setCommand("pci_disable_device", PciDevImpl.PCI_COMMAND_MASTER, false);
+            return;
+        }
         pci(dev, "pci_disable_device").disable("pci_disable_device");
     }
 
@@ -1556,13 +1730,13 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     public void pci_set_master(PciDev dev) {
         phys.ensureOpen("pci_set_master");
         phys.warnIfMovable("pci_set_master");
-        pci(dev, "pci_set_master").setCommand("pci_set_master", PciDevImpl.PCI_COMMAND_MASTER, true);
+        cfg(dev, "pci_set_master").setCommand("pci_set_master", PciDevImpl.PCI_COMMAND_MASTER, true);
     }
 
     @Override
     public void pci_clear_master(PciDev dev) {
         phys.ensureOpen("pci_clear_master");
-        pci(dev, "pci_clear_master").setCommand("pci_clear_master", PciDevImpl.PCI_COMMAND_MASTER, false);
+        cfg(dev, "pci_clear_master").setCommand("pci_clear_master", PciDevImpl.PCI_COMMAND_MASTER, false);
     }
 
     @Override
@@ -1592,37 +1766,37 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     @Override
     public int pci_read_config_byte(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_byte");
-        return pci(dev, "pci_read_config_byte").readConfig("pci_read_config_byte", where, 1);
+        return cfg(dev, "pci_read_config_byte").readConfig("pci_read_config_byte", where, 1);
     }
 
     @Override
     public int pci_read_config_word(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_word");
-        return pci(dev, "pci_read_config_word").readConfig("pci_read_config_word", where, 2);
+        return cfg(dev, "pci_read_config_word").readConfig("pci_read_config_word", where, 2);
     }
 
     @Override
     public int pci_read_config_dword(PciDev dev, int where) {
         phys.ensureOpen("pci_read_config_dword");
-        return pci(dev, "pci_read_config_dword").readConfig("pci_read_config_dword", where, 4);
+        return cfg(dev, "pci_read_config_dword").readConfig("pci_read_config_dword", where, 4);
     }
 
     @Override
     public void pci_write_config_byte(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_byte");
-        pci(dev, "pci_write_config_byte").writeConfig("pci_write_config_byte", where, 1, val);
+        cfg(dev, "pci_write_config_byte").writeConfig("pci_write_config_byte", where, 1, val);
     }
 
     @Override
     public void pci_write_config_word(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_word");
-        pci(dev, "pci_write_config_word").writeConfig("pci_write_config_word", where, 2, val);
+        cfg(dev, "pci_write_config_word").writeConfig("pci_write_config_word", where, 2, val);
     }
 
     @Override
     public void pci_write_config_dword(PciDev dev, int where, int val) {
         phys.ensureOpen("pci_write_config_dword");
-        pci(dev, "pci_write_config_dword").writeConfig("pci_write_config_dword", where, 4, val);
+        cfg(dev, "pci_write_config_dword").writeConfig("pci_write_config_dword", where, 4, val);
     }
 
     @Override
@@ -1723,6 +1897,17 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     private IoMem pciIomap(String function, PciDev dev, int bar, long offset, long maxlen, boolean wc) {
         phys.ensureOpen(function);
         PciDevImpl d = pci(dev, function);
+                VfioPci v = dev.vfio;
+        if (v != null) {
+            var region = v.device().bar(function, bar);
+            if (offset < 0 || offset >= region.size() || maxlen < 0) {
+                throw new BadAddressException(function + "(" + d.name() + ", BAR " + bar + "): offset " + offset
+                        + " and length " + maxlen + " do not fit the BAR of " + region.size() + " bytes");
+            }
+            long len = maxlen == 0 ? region.size() - offset : Math.min(maxlen, region.size() - offset);
+            return new IoMem(ioremap.vfioRegion(function, v.device().fd(), "vfio " + d.name() + " BAR" + bar,
+                    region.offset(), offset, len, d.bar(function, bar).start()), this);
+        }
         var r = d.barRange(function, bar, offset, maxlen, wc);
         try {
             return new IoMem(ioremap.pciResource(function, r.file(), r.barStart(), r.offset(), r.len(), r.wc()), this);
@@ -1837,7 +2022,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         phys.ensureOpen("dma_alloc_coherent");
         phys.warnIfMovable("dma_alloc_coherent");
         long cpu = dma().allocCoherent(dev(dev, "dma_alloc_coherent"), size, gfp);
-        return cpu == 0 ? null : new DmaBuffer(cpu, phys.virtToPhys(cpu), size,
+        return cpu == 0 ? null : new DmaBuffer(cpu, dma().dmaAddress(dev(dev, "dma_alloc_coherent"), cpu), size,
                 phys.directMap().asSlice(cpu - phys.directBase(), size), this);
     }
 
@@ -2227,6 +2412,13 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         return dir.ordinal();
     }
 
+    /** Configuration space of {@code dev}: through VFIO while it is open so, else sysfs. */
+    private static ConfigSpace cfg(PciDev dev, String function) {
+        PciDevImpl d = pci(dev, function);
+        VfioPci v = dev.vfio;
+        return v != null ? v.device() : d;
+    }
+
     /** The sysfs side of {@code dev}; a null function throws naming {@code function}. */
     private static PciDevImpl pci(PciDev dev, String function) {
         if (dev == null) {
@@ -2308,6 +2500,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         private String slubDebug = System.getProperty("kmem.slub_debug");
         private long vmallocWindow = Vmalloc.DEFAULT_WINDOW;
         private boolean requireLongTermPin;
+        private boolean vfioMapPerCall;
         private String pinRefusal = System.getProperty("kmem.pin.refuse");
 
         private Builder() {
@@ -2457,6 +2650,21 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
          */
         public Builder requireLongTermPin() {
             this.requireLongTermPin = true;
+            return this;
+        }
+
+        /**
+         * Functions opened with {@link PciApi#vfio_open} get per-call IOMMU mappings: each
+         * {@code dma_map_*} and {@code dma_alloc_coherent} maps its buffer's pages at a fresh IOVA
+         * ({@code VFIO_IOMMU_MAP_DMA}), each {@code dma_unmap_*} and {@code dma_free_coherent}
+         * unmaps them, so the device reaches only what is mapped for it now (the kernel's IOMMU
+         * DMA ops), at two system calls a pair. Default: the pool is mapped once, DPDK's way, and
+         * a mapping is a lookup (README, "IOVA mode: VFIO and interrupts", says why).
+         *
+         * @return this builder
+         */
+        public Builder vfioMapPerCall() {
+            this.vfioMapPerCall = true;
             return this;
         }
 

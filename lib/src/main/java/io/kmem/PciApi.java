@@ -12,6 +12,13 @@ import io.kmem.error.SyscallException;
  * with {@code pci_read_config_*} and {@code pci_write_config_*}. {@link PciDev#dev()} is
  * its DMA side.
  *
+ * <p>A function bound to {@code vfio-pci} is opened with {@link #vfio_open} instead: the same
+ * handle, with BARs and configuration space reached through the VFIO device and DMA addresses
+ * that are I/O virtual addresses in the function's IOMMU domain (README, "IOVA mode: VFIO and
+ * interrupts"). Interrupt vectors come from {@link #pci_alloc_irq_vectors} (VFIO: MSI-X, MSI or
+ * INTx; a function bound to {@code uio_pci_generic}: INTx) and are handed to
+ * {@link IrqApi#request_irq}.
+ *
  * <p>{@link MemoryPool} implements this contract; thread safety and the rules for arguments
  * are MemoryPool's.
  */
@@ -19,6 +26,86 @@ public interface PciApi {
 
     /** {@code PCI_ANY_ID}: matches any vendor or device id in {@link #pci_get_device}. */
     int PCI_ANY_ID = -1;
+    /** {@code PCI_IRQ_INTX} (formerly {@code PCI_IRQ_LEGACY}): the function's INTx line, one vector. */
+    int PCI_IRQ_INTX = 1;
+    /** {@code PCI_IRQ_MSI}: MSI vectors. */
+    int PCI_IRQ_MSI = 2;
+    /** {@code PCI_IRQ_MSIX}: MSI-X vectors. */
+    int PCI_IRQ_MSIX = 4;
+    /** {@code PCI_IRQ_ALL_TYPES}: MSI-X, MSI or INTx, the first the function offers. */
+    int PCI_IRQ_ALL_TYPES = PCI_IRQ_INTX | PCI_IRQ_MSI | PCI_IRQ_MSIX;
+
+    /**
+     * Opens the PCI function {@code bdf} through VFIO: its IOMMU group goes into a new type1 v2
+     * container, and the returned {@link PciDev} works with the rest of the API as any other,
+     * with these differences: its BARs map through the VFIO device ({@link #pci_iomap}),
+     * configuration space goes through VFIO's config region, and its {@link PciDev#dev()
+     * Device}'s DMA addresses are I/O virtual addresses (IOVAs) that kmem chooses below the
+     * device's DMA mask (set the mask before the first mapping). The pool's memory is mapped into
+     * the device's IOMMU domain; the device reaches nothing else.
+     *
+     * <p>Needs the function bound to {@code vfio-pci} (once, as root), read-write access to
+     * {@code /dev/vfio/N}, and RLIMIT_MEMLOCK above the pool's size or CAP_IPC_LOCK; not
+     * pagemap or CAP_SYS_ADMIN.
+     *
+     * @param bdf the function's address as sysfs names it, "0000:00:03.0"
+     * @return the function, open through VFIO until {@link #vfio_close} or the pool's close
+     * @throws KmemException naming what is missing and the fix: no IOMMU or VFIO, no such
+     *         function, a function not bound to vfio-pci, a group that is not viable (another
+     *         device of the group bound to a host driver), no access to the group file, an IOMMU
+     *         without interrupt remapping, or a function already open
+     * @throws SyscallException when a VFIO call fails (named, with errno and a hint)
+     */
+    PciDev vfio_open(String bdf);
+
+    /**
+     * Closes what {@link #vfio_open} opened: the device's IOMMU mappings are torn down (a DMA to
+     * any IOVA faults afterwards), its descriptors closed, its {@link Device} back to physical
+     * addresses. {@link #pci_iounmap} its BARs first: a live BAR mapping keeps the device file
+     * open.
+     *
+     * @param dev a function {@link #vfio_open} returned
+     * @throws KmemException for a function not open through VFIO
+     */
+    void vfio_close(PciDev dev);
+
+    /**
+     * {@code pci_alloc_irq_vectors}: between {@code min} and {@code max} interrupt vectors of the
+     * first kind {@code flags} allow that the function offers, tried as the kernel tries them:
+     * MSI-X, then MSI, then INTx (one vector). A function open through VFIO offers what
+     * {@code VFIO_DEVICE_GET_IRQ_INFO} reports; a function bound to {@code uio_pci_generic}
+     * offers INTx only.
+     *
+     * @param dev   the function
+     * @param min   the fewest vectors the driver can work with, at least 1
+     * @param max   the most it wants, at least {@code min}
+     * @param flags {@link #PCI_IRQ_MSIX}, {@link #PCI_IRQ_MSI}, {@link #PCI_IRQ_INTX}, or'ed
+     * @return the number of vectors allocated, or {@code -ENOSPC} when no allowed kind has
+     *         {@code min}
+     * @throws IllegalArgumentException for {@code min < 1}, {@code max < min} or unknown flags
+     * @throws KmemException for a function neither open through VFIO nor bound to
+     *         uio_pci_generic (the message says how to bind it), or vectors allocated already
+     */
+    int pci_alloc_irq_vectors(PciDev dev, int min, int max, int flags);
+
+    /**
+     * {@code pci_irq_vector}: the irq number of vector {@code nr}, for
+     * {@link IrqApi#request_irq}.
+     *
+     * @param dev the function
+     * @param nr  the vector, from 0
+     * @return the irq number, or {@code -EINVAL} for a vector not allocated
+     */
+    int pci_irq_vector(PciDev dev, int nr);
+
+    /**
+     * {@code pci_free_irq_vectors}: gives the vectors back; each one's line must be freed
+     * ({@link IrqApi#free_irq}) first.
+     *
+     * @param dev the function
+     * @throws KmemException when a vector still has a handler
+     */
+    void pci_free_irq_vectors(PciDev dev);
 
     // Configuration space offsets
     /** {@code PCI_VENDOR_ID}: 16 bits: the vendor id. */

@@ -9,6 +9,10 @@ import io.kmem.internal.pci.PciDevImpl;
 public final class PciDev {
     final PciDevImpl impl;
     private final Device dev;
+    /** Set while the function is open through VFIO ({@link MemoryPool#vfio_open}), else null. */
+    volatile io.kmem.internal.vfio.VfioPci vfio;
+    /** Set while the function's UIO interrupt is allocated (pci_alloc_irq_vectors without VFIO), else null. */
+    volatile io.kmem.internal.irq.UioIrq uio;
 
     PciDev(PciDevImpl impl) {
         this.impl = impl;
@@ -62,6 +66,7 @@ public final class PciDev {
 
     @Override
     public String toString() {
-        return impl.toString();
+        io.kmem.internal.vfio.VfioPci v = vfio;
+        return v == null ? impl.toString() : impl + ", " + v.domain();
     }
 }

@@ -62,6 +62,7 @@ class ClosedPoolTest {
         EXEMPT_TYPES.put(Resource.class, record);
         EXEMPT_TYPES.put(IoRoots.class, record + " (paths of the host's files)");
         EXEMPT_TYPES.put(DmaDirection.class, "an enum of constants");
+        EXEMPT_TYPES.put(IrqHandler.class, "the driver's own callback; kmem implements none of it");
         EXEMPT_TYPES.put(SlabFlags.class, "constants only");
         EXEMPT_TYPES.put(Device.class, "a device is not tied to a pool (its doc says so): masks and names");
         EXEMPT_TYPES.put(MemoryPool.Builder.class, "makes a new pool; touches no existing one");
@@ -177,6 +178,7 @@ class ClosedPoolTest {
         args.put(String.class, "closed_x");
         args.put(MemorySegment.class, Arena.ofAuto().allocate(64));
         args.put(Consumer.class, (Consumer<MemorySegment>) s -> { });
+        args.put(IrqHandler.class, (IrqHandler) irq -> IrqHandler.IRQ_HANDLED);
         args.put(FrameKind.class, FrameKind.SMALL_4K);
         args.put(Path.class, Path.of("/proc/self/fd/" + fd));
         args.put(IoRoots.class, host.roots());

@@ -31,11 +31,12 @@ import org.junit.jupiter.api.Test;
  *
  * <pre>
  *   8  io.kmem                          the facade: MemoryPool, the header contracts, handles
- *   7  internal.mmio, internal.report   ioremap reuses vmalloc's areas; reports read every allocator
- *   6  internal.slub, internal.vmalloc, internal.dma, internal.pci
+ *   7  internal.mmio, internal.report,  ioremap reuses vmalloc's areas; reports read every allocator;
+ *      internal.vfio                    VFIO puts a dma device and its pci function behind an IOMMU
+ *   6  internal.slub, internal.vmalloc, internal.dma, internal.pci, internal.irq (interrupt lines)
  *   5  internal.page                    the buddy allocator
  *   4  internal.phys                    frames, pinning, the direct map, mem_map
- *   3  internal.sys, internal.trace     system calls; JFR events
+ *   3  internal.sys, internal.trace     system calls; JFR events, atomic context (might_sleep)
  *   2  stats                            the API's records (they name GFP zones and frame kinds)
  *   1  error, gfp, debug                the API's vocabulary: exceptions, flags, fault knobs
  *   0  bindings, internal.lib           jextract output; ratelimit
@@ -50,10 +51,12 @@ class LayeringTest {
             Map.entry("io.kmem", 8),
             Map.entry("io.kmem.internal.mmio", 7),
             Map.entry("io.kmem.internal.report", 7),
+            Map.entry("io.kmem.internal.vfio", 7),
             Map.entry("io.kmem.internal.slub", 6),
             Map.entry("io.kmem.internal.vmalloc", 6),
             Map.entry("io.kmem.internal.dma", 6),
             Map.entry("io.kmem.internal.pci", 6),
+            Map.entry("io.kmem.internal.irq", 6),
             Map.entry("io.kmem.internal.page", 5),
             Map.entry("io.kmem.internal.phys", 4),
             Map.entry("io.kmem.internal.sys", 3),

@@ -77,7 +77,8 @@ public final class BenchMain {
                     "ns"),
             new Check("readl_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.readlRelaxed",
                     "MmioBench.ffmGetOpaque", 5, "ns"),
-            new Check("writel_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.writelRelaxed", null, 5, "ns"));
+            new Check("writel_relaxed (opaque), memfd stand-in, 1 thread", "MmioBench.writelRelaxed", null, 5, "ns"),
+            new Check("IOVA alloc + free (2 KiB, 28-bit mask), 1 thread", "IovaBench.allocFreePair", null, 50, "ns"));
 
     static final List<Scaling> SCALING = List.of(
             new Scaling("order-0 pair, 2 threads on one pool, per op", "PageAllocBench.order0Pair2Threads",

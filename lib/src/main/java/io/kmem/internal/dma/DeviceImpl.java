@@ -42,6 +42,9 @@ public final class DeviceImpl {
     private final String name;
     private volatile long dmaMask = DmaDirect.bitMask(32);
     private volatile long coherentMask = DmaDirect.bitMask(32);
+    /** The device's IOMMU domain (a VFIO device), or null: DMA addresses are physical. */
+    private volatile DmaTranslation translation;
+
     /** {@code dma_get_max_seg_size}: 64 KiB until set, as the PCI core sets it for every device. */
     private volatile long maxSegSize = 65536;
     private final TreeMap<Long, List<Mapping>> mappings = new TreeMap<>();
@@ -62,6 +65,16 @@ public final class DeviceImpl {
 
     public long coherentMask() {
         return coherentMask;
+    }
+
+    /** The IOMMU domain the device's DMA addresses are IOVAs of, or null for physical addresses. */
+    public DmaTranslation translation() {
+        return translation;
+    }
+
+    /** Puts the device behind an IOMMU domain (null: back to physical addresses). */
+    public void translation(DmaTranslation t) {
+        this.translation = t;
     }
 
     public long maxSegSize() {

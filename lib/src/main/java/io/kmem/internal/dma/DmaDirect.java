@@ -13,6 +13,7 @@ import io.kmem.internal.page.BuddyAllocator;
 import io.kmem.internal.lib.Ratelimit;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.PhysLayout;
+import io.kmem.internal.trace.AtomicContext;
 import java.lang.invoke.VarHandle;
 import io.kmem.stats.LiveAllocation;
 import java.util.ArrayList;
@@ -78,6 +79,12 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code writel} that follows is a release as well). Taking it back ({@code dma_unmap_*},
  * {@code dma_sync_*_for_cpu}) is an acquire fence: later reads of the buffer are not moved
  * before it, so they see what the device wrote. x86 needs no cache maintenance.
+ *
+ * <h2>Devices behind an IOMMU</h2>
+ * A device with a {@link DmaTranslation} (a VFIO device, see {@code io.kmem.internal.vfio})
+ * gets I/O virtual addresses instead: {@code dma_map_*} returns {@link DmaTranslation#toDma}
+ * (then checked against the mask as above), {@code dma_alloc_coherent} takes a block from any
+ * zone and accepts it when its IOVA fits the coherent mask, and no physical address is needed.
  *
  * <p>Thread safety: every method may be called from any thread.
  */
@@ -161,16 +168,25 @@ public final class DmaDirect {
      */
     public long allocCoherent(DeviceImpl dev, long size, int gfp) {
         Gfp.check("dma_alloc_coherent", gfp);
+        AtomicContext.mightSleep("dma_alloc_coherent", gfp);
         if (size <= 0) {
             throw new IllegalArgumentException("dma_alloc_coherent(" + dev.name() + ", " + size
                     + "): expected a size above 0");
         }
-        requirePhysical("dma_alloc_coherent");
+        DmaTranslation t = dev.translation();
+        if (t == null) {
+            requirePhysical("dma_alloc_coherent");
+        } else {
+            phys.ensureOpen("dma_alloc_coherent");
+        }
         int order = size > PhysLayout.PAGE_SIZE << BuddyAllocator.MAX_ORDER ? BuddyAllocator.MAX_ORDER + 1
                 : BuddyAllocator.getOrder(size);
         long pageSize = (size + PhysLayout.PAGE_SIZE - 1) & PhysLayout.PAGE_MASK;
         long limit = dev.coherentMask();
         int caller = gfp & ~(__GFP_DMA | __GFP_DMA32);
+        if (t != null) {
+            return allocCoherentIommu(dev, t, size, gfp, order, pageSize, limit, caller);
+        }
         int g = caller | zoneFor(limit) | __GFP_ZERO | __GFP_NOWARN;
         long pfn;
         while (true) {
@@ -207,6 +223,45 @@ public final class DmaDirect {
             live.put(cpu, new String[] {"dma_alloc_coherent", dev.name(), Long.toString(size)});
         }
         return cpu;
+    }
+
+    /** dma_alloc_coherent for a device behind an IOMMU: any zone, the IOVA within the coherent mask. */
+    private long allocCoherentIommu(DeviceImpl dev, DmaTranslation t, long size, int gfp, int order, long pageSize,
+                                    long limit, int caller) {
+        long pfn = order > BuddyAllocator.MAX_ORDER ? -1 : buddy.allocPages(caller | __GFP_ZERO | __GFP_NOWARN, order);
+        String why = order > BuddyAllocator.MAX_ORDER ? "above MAX_ORDER" : "the pool has no free block";
+        if (pfn >= 0) {
+            long cpu = phys.directAddress(pfn);
+            long dma = t.map(cpu, pageSize);
+            if (dma != DMA_MAPPING_ERROR && !fits(dma, pageSize, limit)) {
+                t.unmap(dma, pageSize);
+            }
+            if (dma != DMA_MAPPING_ERROR && fits(dma, pageSize, limit)) {
+                coherentOwners.put(cpu, dev);
+                synchronized (live) {
+                    live.put(cpu, new String[] {"dma_alloc_coherent", dev.name(), Long.toString(size)});
+                }
+                return cpu;
+            }
+            why = dma == DMA_MAPPING_ERROR ? t.why(cpu, pageSize) : String.format(Locale.ROOT, "its IOVA 0x%x lies"
+                    + " above the coherent mask", dma);
+            buddy.freePages("dma_alloc_coherent", cpu, pfn, order);
+        }
+        allocFailures.increment();
+        if ((gfp & __GFP_NOWARN) == 0) {
+            warn(String.format(Locale.ROOT, "dma_alloc_coherent(%s, %d): no block of order %d with an IOVA within the"
+                    + " coherent mask 0x%x in pool '%s' (%s)", dev.name(), size, order, limit, phys.name(), why));
+        }
+        return 0;
+    }
+
+    /**
+     * The DMA address of pool address {@code cpu} for {@code dev}: its physical address, or its
+     * IOVA for a device behind an IOMMU ({@link DmaDirect#DMA_MAPPING_ERROR} when not mapped).
+     */
+    public long dmaAddress(DeviceImpl dev, long cpu) {
+        DmaTranslation t = dev.translation();
+        return t == null ? phys.virtToPhys(cpu) : t.toDma(cpu, 1);
     }
 
     /** A dma_pool's page: the coherent buffer at {@code cpu} is owned by {@code owner}. */
@@ -268,7 +323,11 @@ public final class DmaDirect {
             for (long[] m : d.mappingsNow()) {
                 long cpu;
                 try {
-                    cpu = phys.physToVirt(m[0]);
+                    DmaTranslation t = d.translation();
+                    cpu = t == null ? phys.physToVirt(m[0]) : t.toCpu(m[0]);
+                    if (cpu == 0) {
+                        continue;
+                    }
                 } catch (RuntimeException notThisPool) {
                     continue;
                 }
@@ -302,10 +361,10 @@ public final class DmaDirect {
                     + " address is not one dma_alloc_coherent returned (outside the pool's direct map, or not"
                     + " page-aligned)", dev.name(), size, cpuAddr, dma));
         }
-        if (pfn << PhysLayout.PAGE_SHIFT != dma) {
+        long want = dev.translation() == null ? pfn << PhysLayout.PAGE_SHIFT : dmaAddress(dev, cpuAddr);
+        if (want != dma) {
             throw new BadAddressException(String.format(Locale.ROOT, "dma_free_coherent(%s, %d, 0x%x, 0x%x): the DMA"
-                    + " handle is not that of the CPU address (0x%x)", dev.name(), size, cpuAddr, dma,
-                    pfn << PhysLayout.PAGE_SHIFT));
+                    + " handle is not that of the CPU address (0x%x)", dev.name(), size, cpuAddr, dma, want));
         }
         DeviceImpl owner = coherentOwners.get(cpuAddr);
         if (owner != null && owner != dev) {
@@ -313,6 +372,10 @@ public final class DmaDirect {
                     + " device driver frees DMA memory with different device [device address=0x%016x] [size=%d bytes]"
                     + " [mapped by %s] [unmapped by %s]", dev.name(), size, cpuAddr, dma, dma, size, owner.name(),
                     dev.name()));
+        }
+        DmaTranslation t = dev.translation();
+        if (t != null) {
+            t.unmap(dma, (size + PhysLayout.PAGE_SIZE - 1) & PhysLayout.PAGE_MASK);
         }
         buddy.freePages("dma_free_coherent", cpuAddr, pfn, BuddyAllocator.getOrder(size));
         coherentOwners.remove(cpuAddr, owner);
@@ -334,7 +397,12 @@ public final class DmaDirect {
     public long mapSingle(DeviceImpl dev, long cpuAddr, long size, int dir) {
         checkDirection("dma_map_single", dev, dir);
         checkSize("dma_map_single", dev, size);
-        requirePhysical("dma_map_single");
+        DmaTranslation t = dev.translation();
+        if (t == null) {
+            requirePhysical("dma_map_single");
+        } else {
+            phys.ensureOpen("dma_map_single");
+        }
         long a = cpuAddr;
         try {
             for (; a < cpuAddr + size; a = (a & PhysLayout.PAGE_MASK) + PhysLayout.PAGE_SIZE) {
@@ -347,7 +415,8 @@ public final class DmaDirect {
             throw new BadAddressException(String.format(Locale.ROOT, "dma_map_single(%s, 0x%x, %d): the buffer is not"
                     + " all pool memory: %s", dev.name(), cpuAddr, size, e.getMessage()));
         }
-        return map("dma_map_single", dev, phys.virtToPhys(cpuAddr), size, dir, DeviceImpl.MapKind.SINGLE);
+        return map("dma_map_single", dev, t == null ? phys.virtToPhys(cpuAddr) : iova("dma_map_single", dev, t, cpuAddr,
+                size), size, dir, DeviceImpl.MapKind.SINGLE);
     }
 
     /**
@@ -366,7 +435,10 @@ public final class DmaDirect {
             DeviceImpl.MapKind kind) {
         checkDirection(function, dev, dir);
         checkSize(function, dev, size);
-        requirePhysical(function);
+        DmaTranslation t = dev.translation();
+        if (t == null) {
+            requirePhysical(function);
+        }
         if (offset < 0) {
             throw new IllegalArgumentException(function + "(" + dev.name() + "): negative offset " + offset);
         }
@@ -378,12 +450,31 @@ public final class DmaDirect {
                         p >>> PhysLayout.PAGE_SHIFT, phys.name()));
             }
         }
-        return map(function, dev, start, size, dir, kind);
+        return map(function, dev, t == null ? start : iova(function, dev, t, phys.physToVirt(start), size), size, dir,
+                kind);
+    }
+
+    /** The IOVA of a buffer for a device behind an IOMMU, or DMA_MAPPING_ERROR with a warning. */
+    private long iova(String function, DeviceImpl dev, DmaTranslation t, long cpuAddr, long size) {
+        long dma = t.map(cpuAddr, size);
+        if (dma == DMA_MAPPING_ERROR) {
+            mapErrors.increment();
+            warn(String.format(Locale.ROOT, "%s(%s, 0x%x, %d): no IOVA: %s", function, dev.name(), cpuAddr, size,
+                    t.why(cpuAddr, size)));
+        }
+        return dma;
     }
 
     private long map(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
+        if (dma == DMA_MAPPING_ERROR) {
+            return DMA_MAPPING_ERROR;
+        }
         long mask = dev.dmaMask();
         if (!fits(dma, size, mask)) {
+            DmaTranslation t = dev.translation();
+            if (t != null) {
+                t.unmap(dma, size);
+            }
             mapErrors.increment();
             warn(String.format(Locale.ROOT, "%s(%s): DMA addr 0x%016x+%d overflow (mask %x, bus limit 0): refused with"
                     + " DMA_MAPPING_ERROR; allocate the buffer within the mask (dma_alloc_coherent, a pool built with"
@@ -423,6 +514,10 @@ public final class DmaDirect {
     /** The one path every unmap takes ({@code dma_unmap_page}, {@code dma_unmap_single}, each sg entry). */
     private void unmapOne(String function, DeviceImpl dev, long dma, long size, int dir, DeviceImpl.MapKind kind) {
         dev.remove(function, dma, size, dir, kind);
+        DmaTranslation t = dev.translation();
+        if (t != null) {
+            t.unmap(dma, size);
+        }
         streamingUnmaps.increment();
     }
 

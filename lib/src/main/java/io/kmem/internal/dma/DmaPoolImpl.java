@@ -185,7 +185,7 @@ public final class DmaPoolImpl {
             return 0;
         }
         dma.claim(cpu, "dma_pool " + name);
-        Page p = new Page(cpu, dma.phys().virtToPhys(cpu), offsets.length);
+        Page p = new Page(cpu, dma.dmaAddress(dev, cpu), offsets.length);
         synchronized (this) {
             if (destroyed) {
                 dma.freeCoherent(dev, allocation, p.cpu, p.dma);

@@ -393,18 +393,39 @@ public final class Ioremap {
                         fileOffset + inPage, size, file, fileSize));
             }
         }
-        String caller = Caller.get();
         int fd = Sys.open(file.toString(), flags);
-        long start;
         try {
-            start = mapArea(function, fd, fileOffset, length);
+            return mapFd(function, fd, file.toString(), fileOffset, inPage, size, phys, caching);
         } finally {
             Sys.close(fd);
         }
+    }
+
+    /**
+     * A region of a VFIO device ({@code pci_iomap} of a device opened through VFIO): {@code size}
+     * bytes at {@code offset} in the region that starts at {@code regionOffset} of the device
+     * descriptor {@code deviceFd} (the descriptor stays the caller's); {@code barStart} is shown as
+     * the physical address.
+     */
+    public Mapping vfioRegion(String function, int deviceFd, String label, long regionOffset, long offset, long size,
+                              long barStart) {
+        checkRange(function, offset, size);
+        long page = Sys.pageSize();
+        long at = regionOffset + offset;
+        return mapFd(function, deviceFd, label, at & -page, at & (page - 1), size, barStart + offset,
+                Caching.UC_MINUS);
+    }
+
+    private Mapping mapFd(String function, int fd, String label, long fileOffset, long inPage, long size, long phys,
+                          Caching caching) {
+        long page = Sys.pageSize();
+        long length = (inPage + size + page - 1) & -page;
+        String caller = Caller.get();
+        long start = mapArea(function, fd, fileOffset, length);
         Arena arena = Arena.ofShared();
         MemorySegment segment = MemorySegment.ofAddress(start).reinterpret(length, arena, null).asSlice(inPage, size);
         Area area = new Area(start, length, start + inPage, size, phys, function, caching,
-                file + "@0x" + Long.toHexString(fileOffset + inPage), caller);
+                label + "@0x" + Long.toHexString(fileOffset + inPage), caller);
         Mapping m = new Mapping(area, segment, arena);
         synchronized (this) {
             live.put(start, m);

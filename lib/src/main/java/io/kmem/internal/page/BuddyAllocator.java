@@ -19,6 +19,7 @@ import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.MemMap;
 import io.kmem.internal.phys.PhysLayout;
 import io.kmem.gfp.ZoneType;
+import io.kmem.internal.trace.AtomicContext;
 import io.kmem.stats.PageStats;
 import io.kmem.stats.ZoneStats;
 import io.kmem.internal.trace.AllocationWaitEvent;
@@ -215,6 +216,7 @@ public final class BuddyAllocator implements AutoCloseable {
     private long allocSlow(String function, int gfp, int order) {
         ensureOpen(function);
         Gfp.check(function, gfp);
+        AtomicContext.mightSleep(function, gfp);
         if (order < 0) {
             throw new IllegalArgumentException(function + ": order " + order + " is negative; expected 0.." + MAX_ORDER);
         }
@@ -868,6 +870,7 @@ public final class BuddyAllocator implements AutoCloseable {
      */
     public long allocPagesBelow(int gfp, int order, long maxPhys) {
         Gfp.check("alloc_pages", gfp);
+        AtomicContext.mightSleep("alloc_pages", gfp);
         if (order < 0) {
             throw new IllegalArgumentException("alloc_pages: order " + order + " is negative; expected 0.." + MAX_ORDER);
         }

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,7 +39,8 @@ import java.util.stream.Stream;
  * @param classCode class, subclass and interface (24 bits)
  * @param resources the lines of {@code resource}, in order
  */
-public record PciDevImpl(Path dir, String name, int vendor, int device, int classCode, List<Resource> resources) {
+public record PciDevImpl(Path dir, String name, int vendor, int device, int classCode, List<Resource> resources)
+        implements ConfigSpace {
 
     /** {@code PCI_COMMAND}: offset of the command register in configuration space. */
     public static final int PCI_COMMAND = 0x04;
@@ -186,10 +188,14 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
     /**
      * {@code pci_enable_device}: writes 1 to {@code enable} (the kernel then enables the
      * function), then makes sure the command register decodes its BARs (memory space for
-     * memory BARs, I/O space for port BARs), as {@code pci_enable_resources} does.
+     * memory BARs, I/O space for port BARs), as {@code pci_enable_resources} does. A function
+     * bound to a driver (uio_pci_generic, vfio-pci) was enabled by that driver's probe, and
+     * sysfs refuses the write then (EBUSY): only the command register is set.
      */
     public void enable(String function) {
-        writeEnable(true);
+        if (!driverBound()) {
+            writeEnable(true);
+        }
         int want = 0;
         for (int bar = 0; bar < NUM_BARS; bar++) {
             Resource r = bar(function, bar);
@@ -201,22 +207,20 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
         setCommand(function, want, true);
     }
 
-    /** {@code pci_disable_device}: clears bus mastering, writes 0 to {@code enable}. */
+    /**
+     * {@code pci_disable_device}: clears bus mastering, writes 0 to {@code enable}; for a
+     * function bound to a driver, whose driver keeps it enabled, only clears bus mastering.
+     */
     public void disable(String function) {
         setCommand(function, PCI_COMMAND_MASTER, false);
-        writeEnable(false);
+        if (!driverBound()) {
+            writeEnable(false);
+        }
     }
 
-    /**
-     * Sets ({@code on}) or clears {@code bits} of the command register (read, modify, and write
-     * only when it changes, as {@code __pci_set_master} does).
-     */
-    public void setCommand(String function, int bits, boolean on) {
-        int cmd = readConfig(function, PCI_COMMAND, 2);
-        int want = on ? cmd | bits : cmd & ~bits;
-        if (want != cmd) {
-            writeConfig(function, PCI_COMMAND, 2, want);
-        }
+    /** True when a kernel driver is bound to the function ({@code driver} link in sysfs). */
+    private boolean driverBound() {
+        return Files.exists(dir.resolve("driver"), LinkOption.NOFOLLOW_LINKS);
     }
 
     /** Writes "1" (or "0") to {@code enable}: the kernel's pci_enable_device (pci_disable_device). */
@@ -238,6 +242,7 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
      *
      * @throws KmemException when the config file is shorter (sysfs shows 256 bytes unprivileged)
      */
+    @Override
     public int readConfig(String function, int where, int size) {
         checkConfig(function, where, size);
         try (Arena a = Arena.ofConfined()) {
@@ -254,6 +259,7 @@ public record PciDevImpl(Path dir, String name, int vendor, int device, int clas
     }
 
     /** Writes {@code size} (1, 2 or 4) bytes of {@code value} to configuration space at {@code where}, little-endian. */
+    @Override
     public void writeConfig(String function, int where, int size, int value) {
         checkConfig(function, where, size);
         try (Arena a = Arena.ofConfined()) {

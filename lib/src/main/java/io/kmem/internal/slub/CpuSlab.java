@@ -14,8 +14,8 @@ final class CpuSlab extends CpuSlabFields {
     @SuppressWarnings("unused")
     private long q0, q1, q2, q3, q4, q5, q6, q7;
 
-    CpuSlab(Thread owner) {
-        super(owner);
+    CpuSlab(Thread owner, boolean irqThread) {
+        super(owner, irqThread);
     }
 }
 
@@ -47,7 +47,15 @@ abstract class CpuSlabFields extends CpuSlabPad {
     final Slab[] sheafSlabs = new Slab[KmemCacheImpl.SHEAF_SIZE];
     int sheafCount;
 
-    CpuSlabFields(Thread owner) {
+    /**
+     * The owner is an interrupt thread: it keeps no slab between allocations, so that each of
+     * them misses the fast path and reaches the atomic-context check in the slow path (read
+     * only there; the fast path is unchanged).
+     */
+    final boolean irqThread;
+
+    CpuSlabFields(Thread owner, boolean irqThread) {
         this.owner = owner;
+        this.irqThread = irqThread;
     }
 }

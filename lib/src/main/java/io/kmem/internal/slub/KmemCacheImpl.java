@@ -11,6 +11,7 @@ import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.gfp.Gfp;
 import io.kmem.internal.phys.PhysLayout;
+import io.kmem.internal.trace.AtomicContext;
 import io.kmem.stats.SlabCacheStats;
 import io.kmem.internal.trace.Trace;
 import java.lang.foreign.MemorySegment;
@@ -303,6 +304,7 @@ public final class KmemCacheImpl {
         if ((gfp & ~Gfp.VALID_MASK) != 0) {
             Gfp.check(function + "(" + name + ")", gfp);
         }
+        AtomicContext.mightSleep(function + "(" + name + ")", gfp);
         if (c.constructing) {
             throw new KmemException(function + "(" + name + "): called from the constructor of cache " + name
                     + " while it builds a slab; a constructor must not allocate from its own cache (it would recurse"
@@ -392,6 +394,15 @@ public final class KmemCacheImpl {
         }
         c.freelist = dm.get(WORD, obj - dbase + offset);
         s.setState(i, Slab.ALLOCATED);
+        if (c.irqThread) {
+            // An interrupt thread's next allocation must miss the fast path too.
+            lock.lock();
+            try {
+                unfreezeLocked(c, false);
+            } finally {
+                lock.unlock();
+            }
+        }
         if ((gfp & __GFP_ZERO) != 0) {
             zero(obj);
         }
@@ -900,7 +911,7 @@ public final class KmemCacheImpl {
     }
 
     private CpuSlab newCpu() {
-        CpuSlab c = new CpuSlab(Thread.currentThread());
+        CpuSlab c = new CpuSlab(Thread.currentThread(), AtomicContext.onIrqThread());
         lock.lock();
         try {
             allCpus.add(c);

@@ -175,6 +175,47 @@ public final class Sys {
         static final MethodHandle H =
                 capturing(Libc.getrlimit$address(), Libc.getrlimit$descriptor());
     }
+    /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
+    private static final class Read {
+        static final MethodHandle H = capturing(Libc.read$address(), Libc.read$descriptor());
+    }
+    /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
+    private static final class Write {
+        static final MethodHandle H = capturing(Libc.write$address(), Libc.write$descriptor());
+    }
+    /**
+     * {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. The one
+     * hand-made downcall: jextract's libclang 14 cannot parse {@code <sys/eventfd.h>} on these
+     * hosts ({@code uint64_t} unknown inside {@code eventfd_t}), so the symbol is looked up in the
+     * C library and given its fixed-arity descriptor here; its one flag, {@code EFD_CLOEXEC}, is
+     * {@code O_CLOEXEC} (eventfd(2)).
+     */
+    private static final class Eventfd {
+        static final MethodHandle H = capturing(LINKER.defaultLookup().find("eventfd").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    /**
+     * {@code (state, MemorySegment fds, long nfds, int timeout) -> int}: {@code poll(2)}, hand-made
+     * as {@link Eventfd} is (no jextract on the machine that added it; regenerate with
+     * {@code --include-function poll} when one is at hand). {@code struct pollfd} is
+     * {@code {int fd; short events; short revents;}} and {@code POLLIN} is 1 on every Linux
+     * architecture (asm-generic/poll.h).
+     */
+    private static final class Poll {
+        static final MethodHandle H = capturing(LINKER.defaultLookup().find("poll").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
+    private static final short POLLIN = 1;
+    /** {@code (state, int fd, long request, MemorySegment arg) -> int}: ioctl with a pointer argument. */
+    private static final class IoctlPtr {
+        static final MethodHandle H = capturing(Libc.ioctl.address(),
+                Libc.ioctl.makeInvoker(Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(2));
+    }
+    /** {@code (state, int fd, long request, long arg) -> int}: ioctl with an integer argument. */
+    private static final class IoctlLong {
+        static final MethodHandle H = capturing(Libc.ioctl.address(),
+                Libc.ioctl.makeInvoker(Libc.C_LONG).descriptor(), Linker.Option.firstVariadicArg(2));
+    }
     /** {@code (state) -> int cpu} */
     private static final class SchedGetcpu {
         static final MethodHandle H =
@@ -1010,6 +1051,165 @@ public final class Sys {
             return "no such UIO device: load a UIO driver (modprobe uio_pci_generic) and bind the device to it";
         }
         return privilegeHint(errno);
+    }
+
+    /**
+     * {@code ioctl(2)} with a pointer argument: the kernel reads and writes {@code arg} (a
+     * native segment; VFIO's structs begin with their {@code argsz}).
+     *
+     * @param name the request's name for messages ({@code VFIO_IOMMU_MAP_DMA})
+     * @return the call's non-negative result (a descriptor for {@code VFIO_GROUP_GET_DEVICE_FD})
+     * @throws SyscallException if the call fails; its {@code call()} is "ioctl(NAME)"
+     */
+    public static int ioctl(int fd, long request, String name, MemorySegment arg) {
+        if (!arg.isNative()) {
+            throw new IllegalArgumentException("ioctl(" + name + "): the argument must be a native segment");
+        }
+        MemorySegment state = CALL_STATE.get();
+        int result;
+        int errno;
+        try {
+            do {
+                result = (int) IoctlPtr.H.invokeExact(state, fd, request, arg);
+                errno = result >= 0 ? 0 : errno(state);
+            } while (errno == EINTR);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result < 0) {
+            throw failure("ioctl(" + name + ")", "fd=" + fd, errno, privilegeHint(errno));
+        }
+        return result;
+    }
+
+    /**
+     * {@code ioctl(2)} with an integer argument ({@code VFIO_CHECK_EXTENSION},
+     * {@code VFIO_SET_IOMMU}, {@code VFIO_GET_API_VERSION} with 0).
+     *
+     * @return the call's non-negative result
+     * @throws SyscallException if the call fails; its {@code call()} is "ioctl(NAME)"
+     */
+    public static int ioctl(int fd, long request, String name, long arg) {
+        MemorySegment state = CALL_STATE.get();
+        int result;
+        int errno;
+        try {
+            do {
+                result = (int) IoctlLong.H.invokeExact(state, fd, request, arg);
+                errno = result >= 0 ? 0 : errno(state);
+            } while (errno == EINTR);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (result < 0) {
+            throw failure("ioctl(" + name + ")", "fd=" + fd + ", arg=" + arg, errno, privilegeHint(errno));
+        }
+        return result;
+    }
+
+    /**
+     * {@code poll(2)} on two descriptors for input, without a timeout (EINTR retried): blocks
+     * until one is readable (or hung up).
+     *
+     * @return bit 0 set when {@code a} is ready, bit 1 when {@code b} is
+     * @throws SyscallException if the call fails
+     */
+    public static int pollIn(int a, int b) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fds = arena.allocate(16, 4);
+            fds.set(ValueLayout.JAVA_INT, 0, a);
+            fds.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+            fds.set(ValueLayout.JAVA_INT, 8, b);
+            fds.set(ValueLayout.JAVA_SHORT, 12, POLLIN);
+            MemorySegment state = CALL_STATE.get();
+            int n;
+            int errno;
+            try {
+                do {
+                    n = (int) Poll.H.invokeExact(state, fds, 2L, -1);
+                    errno = n >= 0 ? 0 : errno(state);
+                } while (errno == EINTR);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (n < 0) {
+                throw failure("poll", "fds=[" + a + ", " + b + "], POLLIN", errno, null);
+            }
+            return (fds.get(ValueLayout.JAVA_SHORT, 6) != 0 ? 1 : 0) | (fds.get(ValueLayout.JAVA_SHORT, 14) != 0 ? 2 : 0);
+        }
+    }
+
+    /**
+     * {@code eventfd(2)} with {@code EFD_CLOEXEC}: a counter descriptor the kernel (VFIO's
+     * interrupt trigger) or a thread signals by adding to it.
+     *
+     * @return the descriptor
+     * @throws SyscallException if the call fails (EMFILE, ENOMEM)
+     */
+    public static int eventfd(int initval) {
+        MemorySegment state = CALL_STATE.get();
+        int fd;
+        try {
+            fd = (int) Eventfd.H.invokeExact(state, initval, Libc.O_CLOEXEC());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (fd < 0) {
+            throw failure("eventfd", "initval=" + initval + ", flags=EFD_CLOEXEC", errno(state), null);
+        }
+        return fd;
+    }
+
+    /**
+     * {@code read(2)} of up to {@code count} bytes into {@code buf} (an eventfd's 8-byte counter,
+     * a UIO device's interrupt count); blocks as the descriptor does. EINTR is retried.
+     *
+     * @return the bytes read
+     * @throws SyscallException if the call fails
+     */
+    public static long read(int fd, MemorySegment buf, long count) {
+        checkBuffer("read", buf, count);
+        MemorySegment state = CALL_STATE.get();
+        long n;
+        int errno;
+        try {
+            do {
+                n = (long) Read.H.invokeExact(state, fd, buf, count);
+                errno = n >= 0 ? 0 : errno(state);
+            } while (errno == EINTR);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (n < 0) {
+            throw failure("read", "fd=" + fd + ", count=" + count, errno, null);
+        }
+        return n;
+    }
+
+    /**
+     * {@code write(2)} of {@code count} bytes of {@code buf} (an eventfd's increment, a UIO
+     * device's re-enable). EINTR is retried.
+     *
+     * @return the bytes written
+     * @throws SyscallException if the call fails
+     */
+    public static long write(int fd, MemorySegment buf, long count) {
+        checkBuffer("write", buf, count);
+        MemorySegment state = CALL_STATE.get();
+        long n;
+        int errno;
+        try {
+            do {
+                n = (long) Write.H.invokeExact(state, fd, buf, count);
+                errno = n >= 0 ? 0 : errno(state);
+            } while (errno == EINTR);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (n < 0) {
+            throw failure("write", "fd=" + fd + ", count=" + count, errno, null);
+        }
+        return n;
     }
 
     private static SyscallException failure(String call, String args, int errno, String hint) {

@@ -14,6 +14,7 @@ import io.kmem.gfp.FrameKind;
 import io.kmem.internal.phys.FramePool;
 import io.kmem.internal.phys.MemMap;
 import io.kmem.internal.phys.PhysLayout;
+import io.kmem.internal.trace.AtomicContext;
 import io.kmem.stats.VmallocStats;
 import io.kmem.internal.trace.RecentFrees;
 import io.kmem.internal.trace.Trace;
@@ -144,6 +145,7 @@ public final class Vmalloc implements AutoCloseable {
      */
     public long vmalloc(String function, long size, int gfp, int vmFlags) {
         Gfp.check(function, gfp);
+        AtomicContext.mightSleep(function, gfp);
         if (size < 0) {
             throw new IllegalArgumentException(function + ": size " + size + " is negative");
         }

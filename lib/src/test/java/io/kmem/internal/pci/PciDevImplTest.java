@@ -117,6 +117,31 @@ class PciDevImplTest {
         assertEquals(0x3, pool.pci_read_config_word(nic, 4), "a function with memory and port BARs decodes both");
     }
 
+    /**
+     * A function bound to a driver (uio_pci_generic, vfio-pci) was enabled by that driver, and
+     * sysfs refuses writes to {@code enable} then (EBUSY): enable and disable leave it alone
+     * and only set and clear command bits. The fake's {@code enable} is made unwritable (a
+     * directory), so a write would throw, as the kernel's EBUSY does.
+     */
+    @Test
+    void aFunctionBoundToADriverIsEnabledThroughItsCommandRegisterOnly() throws Exception {
+        PciDev dev = pool.pci_get_device(EDU_VENDOR, EDU_DEVICE, null);
+        Path driver = host.root().resolve("drivers").resolve("uio_pci_generic");
+        Files.createDirectories(driver);
+        Files.createSymbolicLink(edu.resolve("driver"), driver);
+        Files.delete(edu.resolve("enable"));
+        Files.createDirectory(edu.resolve("enable"));
+        pool.pci_enable_device(dev);
+        pool.pci_set_master(dev);
+        assertEquals(0x6, command(), "memory space and bus master set through config");
+        pool.pci_disable_device(dev);
+        assertEquals(0x2, command(), "bus master cleared; the bound driver keeps the function enabled");
+        Files.delete(edu.resolve("driver"));
+        SyscallException e = assertThrows(SyscallException.class, () -> pool.pci_enable_device(dev),
+                "with no driver bound, enable is written again");
+        assertTrue(e.getMessage().contains("enable"), e.getMessage());
+    }
+
     @Test
     void aConfigFileThatRefusesTheWriteThrowsWithErrno() throws Exception {
         PciDev dev = pool.pci_get_device(EDU_VENDOR, EDU_DEVICE, null);
