@@ -85,7 +85,11 @@ public final class EduVfioDriver {
         // The canary pool first: frames below 2^28, where edu could write them by physical address
         // but never maps them into edu's domain. Then 128 MiB of the process's own memory, touched,
         // so that the driver's pool gets frames above 256 MiB (beyond edu's reach physically).
-        try (MemoryPool canaries = MemoryPool.builder().name("canaries").smallPages(2 * MIB).dmaMask(EDU_MASK - 64 * MIB)
+        // The mask leaves the top 32 MiB below 2^28 to the IOVAs kmem hands out top-down (16 MiB
+        // pool mapped once, then per-call mappings), so a canary's address is never a mapped IOVA;
+        // 4 MiB lets the pool harvest up to 64 MiB for its low frames (the guest's kernel hands out
+        // low memory last, and 2 MiB with 32 MiB harvested found none in one run of five).
+        try (MemoryPool canaries = MemoryPool.builder().name("canaries").smallPages(4 * MIB).dmaMask(EDU_MASK - 32 * MIB)
                 .build();
              java.lang.foreign.Arena filler = java.lang.foreign.Arena.ofConfined()) {
             filler.allocate(128 * MIB, PAGE).fill((byte) 1);
