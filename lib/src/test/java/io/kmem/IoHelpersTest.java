@@ -45,6 +45,9 @@ class IoHelpersTest {
 
     @AfterEach
     void tearDown() {
+        if (!io.unmapped()) {
+            pool.iounmap(io);   // a clean close: kmemleak would list the mapping
+        }
         pool.close();
         Sys.close(fd);
     }
