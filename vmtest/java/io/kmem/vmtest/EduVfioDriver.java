@@ -67,6 +67,18 @@ public final class EduVfioDriver {
 
     public static void main(String[] args) {
         EduVfioDriver driver = new EduVfioDriver();
+        if (args.length == 2 && args[0].equals("unprivileged")) {
+            try {
+                driver.unprivileged(args[1]);
+                say("unprivileged: PASS, %d checks", driver.checks);
+                System.exit(0);
+            } catch (Throwable t) {
+                say("unprivileged: FAIL: %s", t);
+                t.printStackTrace(System.out);
+                System.out.flush();
+                System.exit(1);
+            }
+        }
         try {
             driver.run();
             say("PASS: IOVA mode, %d checks, %d ms in the driver", driver.checks,
@@ -98,10 +110,11 @@ public final class EduVfioDriver {
     }
 
     private void run(MemoryPool canaries) throws Exception {
+        String bdf;
         try (MemoryPool pool = MemoryPool.builder().name("edu-vfio").smallPages(16 * MIB).build()) {
             PciDev found = pool.pci_get_device(Edu.VENDOR, Edu.DEVICE, null);
             check(found != null, "pci_get_device finds edu");
-            String bdf = found.name();
+            bdf = found.name();
             PciDev pdev = pool.vfio_open(bdf);
             check(pdev == found, "vfio_open returns the function's one PciDev");
             say("vfio_open(%s): %s", bdf, pdev);
@@ -135,6 +148,112 @@ public final class EduVfioDriver {
             pool.vfio_close(again);
         }
         perCall(canaries);
+        asUser(bdf);
+    }
+
+    /** The unprivileged user the IOVA mode is proven for: no capabilities, only the group's device node. */
+    private static final int USER = 1000;
+
+    /**
+     * The IOVA mode without root: what an administrator grants once (the group's
+     * {@code /dev/vfio/N} to the user, an RLIMIT_MEMLOCK as large as the pool), then this driver
+     * again as uid 1000 in a JVM of its own ({@link #unprivileged}): no CAP_SYS_ADMIN, so no
+     * pagemap and no physical addresses, and none needed.
+     */
+    private void asUser(String bdf) throws Exception {
+        String group = Files.readSymbolicLink(Path.of("/sys/bus/pci/devices", bdf, "iommu_group")).getFileName()
+                .toString();
+        Files.createDirectories(Path.of("/etc"));
+        Files.writeString(Path.of("/etc/passwd"), "root:x:0:0:root:/:/bin/sh\nkmem:x:" + USER + ":" + USER
+                + ":kmem:/tmp:/bin/sh\n");
+        Files.writeString(Path.of("/etc/group"), "root:x:0:\nkmem:x:" + USER + ":\n");
+        exec(List.of("/bin/chown", USER + ":" + USER, "/dev/vfio/" + group));
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        String cmd = "ulimit -l unlimited && exec su -s /bin/sh kmem -c '" + java + " -XX:+UseSerialGC"
+                + " -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xmx96m --enable-native-access=io.kmem,io.kmem.vmtest"
+                + " -m io.kmem.vmtest/" + EduVfioDriver.class.getName() + " unprivileged " + bdf + "'";
+        say("as uid %d: /dev/vfio/%s given to it, RLIMIT_MEMLOCK raised, then: su kmem -c '... EduVfioDriver"
+                + " unprivileged %s'", USER, group, bdf);
+        Process p = new ProcessBuilder("/bin/sh", "-c", cmd).redirectErrorStream(true).start();
+        boolean passed = false;
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+            for (String line; (line = out.readLine()) != null;) {
+                System.out.println("kmem-vmtest:   [uid " + USER + "] " + line.replaceFirst("^kmem-vmtest: ", ""));
+                passed |= line.startsWith("kmem-vmtest: unprivileged: PASS");
+            }
+        }
+        int rc = p.waitFor();
+        check(rc == 0 && passed, "the driver as uid %d passed (exit %d)", USER, rc);
+    }
+
+    private static void exec(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(cmd + " failed: " + out);
+        }
+    }
+
+    /**
+     * Run as uid 1000 by {@link #asUser}: checks that it has no capability, then builds an
+     * unprivileged pool (no pagemap), opens edu through VFIO and proves byte-exact DMA through
+     * IOVAs for a kmalloc object and a coherent buffer, and MSI interrupts.
+     */
+    private void unprivileged(String bdf) throws Exception {
+        String status = Files.readString(Path.of("/proc/self/status"));
+        String uid = status.lines().filter(l -> l.startsWith("Uid:")).findFirst().orElse("?").replaceAll("\\s+", " ");
+        String caps = status.lines().filter(l -> l.startsWith("CapEff:")).findFirst().orElse("?")
+                .replaceAll("\\s+", " ");
+        check(uid.startsWith("Uid: " + USER + " ") && caps.equals("CapEff: 0000000000000000"),
+                "running as uid %d without capabilities: %s, %s", USER, uid, caps);
+        say("%s, %s; RLIMIT_MEMLOCK %s", uid, caps, Files.readString(Path.of("/proc/self/limits")).lines()
+                .filter(l -> l.startsWith("Max locked memory")).findFirst().orElse("?").replaceAll("\\s+", " "));
+        try (MemoryPool pool = MemoryPool.builder().name("edu-user").smallPages(16 * MIB).unprivileged().build()) {
+            check(!pool.physical(), "the pool has no physical addresses");
+            PciDev pdev = pool.vfio_open(bdf);
+            say("vfio_open(%s) without root: %s", bdf, pdev);
+            Edu edu = bringUp(pool, pdev);
+            Device dev = pdev.dev();
+            check(pool.dma_set_mask_and_coherent(dev, EDU_MASK) == 0, "dma_set_mask_and_coherent(28 bits)");
+            long src = pool.kmalloc(3000, GFP_KERNEL);
+            long dst = pool.kmalloc(3000, GFP_KERNEL);
+            long s = pool.dma_map_single(dev, src, 3000, DMA_TO_DEVICE);
+            long d = pool.dma_map_single(dev, dst, 3000, DMA_FROM_DEVICE);
+            check(!pool.dma_mapping_error(dev, s) && !pool.dma_mapping_error(dev, d), "dma_map_single without root");
+            transferNoPhys(pool, edu, "kmalloc(3000), no root", src, s, dst, d, 3000);
+            pool.dma_unmap_single(dev, s, 3000, DMA_TO_DEVICE);
+            pool.dma_unmap_single(dev, d, 3000, DMA_FROM_DEVICE);
+            pool.kfree(src);
+            pool.kfree(dst);
+            DmaBuffer a = pool.dma_alloc_coherent(dev, 8192, GFP_KERNEL);
+            DmaBuffer b = pool.dma_alloc_coherent(dev, 8192, GFP_KERNEL);
+            check(a != null && b != null, "dma_alloc_coherent without root");
+            transferNoPhys(pool, edu, "dma_alloc_coherent, no root", a.cpuAddr() + 100, a.dmaHandle() + 100,
+                    b.cpuAddr() + 5, b.dmaHandle() + 5, 4000);
+            pool.dma_free_coherent(dev, a);
+            pool.dma_free_coherent(dev, b);
+            interrupts(pool, pdev, edu, PCI_IRQ_MSI, "MSI, no root");
+            pool.pci_iounmap(pdev, edu.regs());
+            pool.vfio_close(pdev);
+            check(pool.kmemleak().isEmpty(), "nothing left allocated: %s", pool.kmemleak());
+        }
+    }
+
+    /** As {@link #transfer}, for a pool without physical addresses (nothing to compare the IOVAs with). */
+    private void transferNoPhys(MemoryPool pool, Edu edu, String what, long src, long s, long dst, long d, int len)
+            throws Exception {
+        byte[] pattern = new byte[len];
+        random.nextBytes(pattern);
+        MemorySegment sm = pool.segment(src, len);
+        MemorySegment dm = pool.segment(dst, len);
+        MemorySegment.copy(MemorySegment.ofArray(pattern), 0, sm, 0, len);
+        dm.fill((byte) 0);
+        edu.dmaToDevice(s, 0, len);
+        edu.dmaToRam(0, d, len);
+        long mismatch = dm.mismatch(MemorySegment.ofArray(pattern));
+        check(mismatch == -1, "%s: %d bytes via IOVA 0x%x -> edu -> IOVA 0x%x, first mismatch at %d", what, len, s, d,
+                mismatch);
+        say("round trip ok: %s, %d bytes, IOVAs 0x%x -> 0x%x", what, len, s, d);
     }
 
     /**
