@@ -22,5 +22,19 @@
 #include <sys/syscall.h>    /* syscall, SYS_io_uring_setup, SYS_io_uring_register */
 #include <sys/uio.h>        /* struct iovec */
 #include <linux/io_uring.h> /* struct io_uring_params, IORING_REGISTER_BUFFERS, IORING_UNREGISTER_BUFFERS */
+#include <poll.h>           /* poll, struct pollfd, POLLIN */
+
+/*
+ * jextract bundles clang's builtin headers (stdint.h among them) in its own include directory,
+ * searched before libclang 14's resource directory, which holds the same headers. Clang's
+ * <stdint.h> #include_next's the system one, finds its own second copy instead (emptied by its
+ * include guard), and glibc's <stdint.h> is never read: <sys/eventfd.h> then fails with
+ * "unknown type name 'uint64_t'". Reading glibc's first gives jextract uint64_t; gcc
+ * (native/probe.c) needs no help and does not see this.
+ */
+#if defined(__clang__)
+#include </usr/include/stdint.h>
+#endif
+#include <sys/eventfd.h>    /* eventfd, EFD_CLOEXEC */
 
 #endif /* KMEM_H */

@@ -161,6 +161,15 @@ int main(void) {
     CONSTANT(ENODEV);
     CONSTANT(ENXIO);
 
+    /* interrupt lines: eventfd, poll */
+    CONSTANT(EFD_CLOEXEC);
+    CONSTANT(POLLIN);
+
+    STRUCT(pollfd);
+    FIELD(pollfd, fd);
+    FIELD(pollfd, events);
+    FIELD(pollfd, revents);
+
     STRUCT(vfio_info_cap_header);
     FIELD(vfio_info_cap_header, id);
     FIELD(vfio_info_cap_header, version);

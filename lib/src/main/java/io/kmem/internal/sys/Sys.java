@@ -5,6 +5,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import io.kmem.bindings.Libc;
 import io.kmem.error.SyscallException;
 import io.kmem.bindings.io_uring_params;
+import io.kmem.bindings.pollfd;
 import io.kmem.bindings.rlimit;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -183,29 +184,14 @@ public final class Sys {
     private static final class Write {
         static final MethodHandle H = capturing(Libc.write$address(), Libc.write$descriptor());
     }
-    /**
-     * {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. The one
-     * hand-made downcall: jextract's libclang 14 cannot parse {@code <sys/eventfd.h>} on these
-     * hosts ({@code uint64_t} unknown inside {@code eventfd_t}), so the symbol is looked up in the
-     * C library and given its fixed-arity descriptor here; its one flag, {@code EFD_CLOEXEC}, is
-     * {@code O_CLOEXEC} (eventfd(2)).
-     */
+    /** {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. */
     private static final class Eventfd {
-        static final MethodHandle H = capturing(LINKER.defaultLookup().find("eventfd").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        static final MethodHandle H = capturing(Libc.eventfd$address(), Libc.eventfd$descriptor());
     }
-    /**
-     * {@code (state, MemorySegment fds, long nfds, int timeout) -> int}: {@code poll(2)}, hand-made
-     * as {@link Eventfd} is (no jextract on the machine that added it; regenerate with
-     * {@code --include-function poll} when one is at hand). {@code struct pollfd} is
-     * {@code {int fd; short events; short revents;}} and {@code POLLIN} is 1 on every Linux
-     * architecture (asm-generic/poll.h).
-     */
+    /** {@code (state, struct pollfd *fds, nfds_t nfds, int timeout) -> int}: {@code poll(2)}. */
     private static final class Poll {
-        static final MethodHandle H = capturing(LINKER.defaultLookup().find("poll").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        static final MethodHandle H = capturing(Libc.poll$address(), Libc.poll$descriptor());
     }
-    private static final short POLLIN = 1;
     /** {@code (state, int fd, long request, MemorySegment arg) -> int}: ioctl with a pointer argument. */
     private static final class IoctlPtr {
         static final MethodHandle H = capturing(Libc.ioctl.address(),
@@ -1116,11 +1102,14 @@ public final class Sys {
      */
     public static int pollIn(int a, int b) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment fds = arena.allocate(16, 4);
-            fds.set(ValueLayout.JAVA_INT, 0, a);
-            fds.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
-            fds.set(ValueLayout.JAVA_INT, 8, b);
-            fds.set(ValueLayout.JAVA_SHORT, 12, POLLIN);
+            MemorySegment fds = pollfd.allocateArray(2, arena);
+            short pollin = (short) Libc.POLLIN();
+            MemorySegment first = pollfd.asSlice(fds, 0);
+            MemorySegment second = pollfd.asSlice(fds, 1);
+            pollfd.fd(first, a);
+            pollfd.events(first, pollin);
+            pollfd.fd(second, b);
+            pollfd.events(second, pollin);
             MemorySegment state = CALL_STATE.get();
             int n;
             int errno;
@@ -1135,7 +1124,7 @@ public final class Sys {
             if (n < 0) {
                 throw failure("poll", "fds=[" + a + ", " + b + "], POLLIN", errno, null);
             }
-            return (fds.get(ValueLayout.JAVA_SHORT, 6) != 0 ? 1 : 0) | (fds.get(ValueLayout.JAVA_SHORT, 14) != 0 ? 2 : 0);
+            return (pollfd.revents(first) != 0 ? 1 : 0) | (pollfd.revents(second) != 0 ? 2 : 0);
         }
     }
 
@@ -1150,7 +1139,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int fd;
         try {
-            fd = (int) Eventfd.H.invokeExact(state, initval, Libc.O_CLOEXEC());
+            fd = (int) Eventfd.H.invokeExact(state, initval, Libc.EFD_CLOEXEC());
         } catch (Throwable t) {
             throw rethrow(t);
         }

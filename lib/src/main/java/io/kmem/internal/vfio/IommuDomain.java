@@ -59,7 +59,7 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
     }
 
     private final FramePool phys;
-    private final VfioContainer container;
+    private final IommuContainer container;
     private final DeviceImpl dev;
     private final IovaAllocator iovas;
     private volatile Runs runs = Runs.EMPTY;
@@ -68,12 +68,12 @@ public final class IommuDomain implements DmaTranslation, AutoCloseable {
     /** Per-call mode: live mappings, IOVA -> {page-aligned cpu, length}; null in whole-pool mode. */
     private final java.util.TreeMap<Long, long[]> live;
 
-    public IommuDomain(FramePool phys, VfioContainer container, DeviceImpl dev) {
+    public IommuDomain(FramePool phys, IommuContainer container, DeviceImpl dev) {
         this(phys, container, dev, false);
     }
 
     /** A domain that maps the whole pool ({@code perCall} false) or each buffer per call. */
-    public IommuDomain(FramePool phys, VfioContainer container, DeviceImpl dev, boolean perCall) {
+    public IommuDomain(FramePool phys, IommuContainer container, DeviceImpl dev, boolean perCall) {
         this.phys = phys;
         this.container = container;
         this.dev = dev;

@@ -33,7 +33,7 @@ import java.util.Locale;
  *
  * <p>Thread safety: map and unmap may be called from any thread (the kernel serialises them).
  */
-public final class VfioContainer implements AutoCloseable {
+public final class VfioContainer implements IommuContainer, AutoCloseable {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
 
     private final String bdf;
@@ -124,6 +124,7 @@ public final class VfioContainer implements AutoCloseable {
     }
 
     /** What the IOMMU said about itself. */
+    @Override
     public IommuInfo info() {
         return info;
     }
@@ -136,6 +137,7 @@ public final class VfioContainer implements AutoCloseable {
         return groupFd;
     }
 
+    @Override
     public String bdf() {
         return bdf;
     }
@@ -147,6 +149,7 @@ public final class VfioContainer implements AutoCloseable {
      * @throws SyscallException with the fix: ENOSPC (the container's DMA mapping limit),
      *         ENOMEM/EPERM (RLIMIT_MEMLOCK), EEXIST (the IOVA range is mapped already)
      */
+    @Override
     public void map(long vaddr, long iova, long size) {
         ensureOpen("VFIO_IOMMU_MAP_DMA");
         try (Arena a = Arena.ofConfined()) {
@@ -158,25 +161,40 @@ public final class VfioContainer implements AutoCloseable {
             vfio_iommu_type1_dma_map.size(m, size);
             Sys.ioctl(containerFd, Libc.VFIO_IOMMU_MAP_DMA(), "VFIO_IOMMU_MAP_DMA", m);
         } catch (SyscallException e) {
-            String at = String.format(Locale.ROOT, "mapping %d bytes at 0x%x to IOVA 0x%x for %s: ", size, vaddr, iova,
-                    bdf);
-            int errno = e.errno();
-            if (errno == Libc.ENOSPC()) {
-                throw hinted(e, at + "the container's DMA mapping limit is reached (" + info.dmaAvail() + " were"
-                        + " available at open; the dma_entry_limit parameter of vfio_iommu_type1, 65535 by default)");
-            }
-            if (errno == Libc.ENOMEM() || errno == Libc.EPERM()) {
-                throw hinted(e, at + "VFIO pins the pages and counts them against RLIMIT_MEMLOCK: raise it above the"
-                        + " pool's size (ulimit -l) or give the process CAP_IPC_LOCK");
-            }
-            if (errno == Libc.EEXIST()) {
-                throw hinted(e, at + "the IOVA range overlaps a mapping already made");
-            }
-            throw hinted(e, at.substring(0, at.length() - 2));
+            throw mapFailure(e, bdf, info, vaddr, iova, size);
         }
     }
 
+    /**
+     * The failure of a {@code VFIO_IOMMU_MAP_DMA} of {@code size} bytes at {@code vaddr} to
+     * {@code iova} for {@code bdf}, with the fix for the errnos the type1 backend gives: ENOSPC
+     * (the container's DMA mapping limit, {@code dma_entry_limit}), ENOMEM/EPERM
+     * (RLIMIT_MEMLOCK), EEXIST (the IOVA range is mapped already).
+     */
+    public static SyscallException mapFailure(SyscallException e, String bdf, IommuInfo info, long vaddr, long iova,
+                                              long size) {
+        String at = String.format(Locale.ROOT, "mapping %d bytes at 0x%x to IOVA 0x%x for %s: ", size, vaddr, iova,
+                bdf);
+        int errno = e.errno();
+        if (errno == Libc.ENOSPC()) {
+            return hinted(e, at + "the container's DMA mapping limit is reached ("
+                    + (info.dmaAvail() < 0 ? "the kernel did not report it" : info.dmaAvail() + " mappings were"
+                    + " available at vfio_open, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL") + "); unmap buffers no longer in"
+                    + " use, map fewer and larger buffers (or the whole pool, the default), or raise the limit:"
+                    + " modprobe vfio_iommu_type1 dma_entry_limit=N (65535 by default)");
+        }
+        if (errno == Libc.ENOMEM() || errno == Libc.EPERM()) {
+            return hinted(e, at + "VFIO pins the pages and counts them against RLIMIT_MEMLOCK: raise it above the"
+                    + " pool's size (ulimit -l) or give the process CAP_IPC_LOCK");
+        }
+        if (errno == Libc.EEXIST()) {
+            return hinted(e, at + "the IOVA range overlaps a mapping already made");
+        }
+        return hinted(e, at.substring(0, at.length() - 2));
+    }
+
     /** {@code VFIO_IOMMU_UNMAP_DMA} of exactly a range {@link #map} mapped: the IOVA faults again. */
+    @Override
     public void unmap(long iova, long size) {
         ensureOpen("VFIO_IOMMU_UNMAP_DMA");
         try (Arena a = Arena.ofConfined()) {
