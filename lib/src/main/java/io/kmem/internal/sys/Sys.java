@@ -943,7 +943,7 @@ public final class Sys {
      * bindings). They are written out rather than read from {@code Libc.foo$descriptor()}
      * because jextract keeps each descriptor in a holder class that also links its own
      * downcall handle, which Sys never uses: reading them linked every call twice, and
-     * linking is most of a cold start. Symbols come from the default lookup (the C library).
+     * linking costs start-up time. Symbols come from the default lookup (the C library).
      */
     static final class Desc {
         static final FunctionDescriptor MMAP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG);
