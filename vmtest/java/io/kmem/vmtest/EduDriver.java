@@ -121,6 +121,10 @@ public final class EduDriver {
         say("start: %s, Java %s, pid %d, %d MiB RAM", Files.readString(Path.of("/proc/version")).strip(),
                 Runtime.version(), ProcessHandle.current().pid(), memTotalMiB());
         try (MemoryPool pool = MemoryPool.builder().name("edu").smallPages(8 * MIB).dmaMask(EDU_MASK).build()) {
+            // The cold start: from the JVM process's start (the kernel's record, 10 ms ticks) to the first pool.
+            say("[%6d ms] pool: '%s' built, %d ms in main", ProcessHandle.current().info().startInstant()
+                    .map(s -> java.time.Duration.between(s, java.time.Instant.now()).toMillis()).orElse(-1L),
+                    pool.name(), elapsedMs());
             // 1. The device, enabled, its BAR claimed.
             PciDev pdev = pool.pci_get_device(Edu.VENDOR, Edu.DEVICE, null);
             check(pdev != null, "pci_get_device(0x%04x, 0x%04x, null) finds the edu device (is QEMU started with"

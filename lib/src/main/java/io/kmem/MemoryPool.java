@@ -1050,7 +1050,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             throw new IllegalArgumentException("kmem_cache_alloc_bulk(" + cache.name() + "): size " + size
                     + " does not fit the array of " + p.length);
         }
-        for (int i = 0; i < size; i++) {
+        for (int i = c.allocBulk(gfp, size, p); i < size; i++) {
             p[i] = c.alloc("kmem_cache_alloc_bulk", gfp);
             if (p[i] == 0) {
                 for (int k = 0; k < i; k++) {
@@ -1074,12 +1074,15 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
                     + p.length);
         }
         KmemCacheImpl c = cache == null ? null : own(cache, "kmem_cache_free_bulk");
-        for (int i = 0; i < size; i++) {
-            if (c == null) {
+        if (c == null) {
+            for (int i = 0; i < size; i++) {
                 slab.kfree("kmem_cache_free_bulk", p[i]);
-            } else {
-                slab.cacheFree("kmem_cache_free_bulk", c, p[i]);
             }
+            return;
+        }
+        // Runs of the thread's current slab in one pass; any other object, one by one.
+        for (int i = c.freeBulk(p, 0, size); i < size; i = c.freeBulk(p, i + 1, size)) {
+            slab.cacheFree("kmem_cache_free_bulk", c, p[i]);
         }
     }
 

@@ -285,6 +285,84 @@ public final class KmemCacheImpl {
         return allocSlow(function, c, gfp, requested);
     }
 
+    /**
+     * {@code kmem_cache_alloc_bulk}'s batched part, SLUB's {@code __kmem_cache_alloc_bulk}:
+     * takes a run of objects off the calling thread's private list into {@code p[0..n)} in
+     * one pass, with one thread lookup and the fast path's checks per object. Returns how many
+     * it took; it stops where the fast path would not apply (list empty, slow-only cache,
+     * zone flags, an object failing its checks), and the caller takes the rest one by one
+     * through {@link #alloc(String, int)}, whose slow path reports what stopped it.
+     */
+    public int allocBulk(int gfp, int n, long[] p) {
+        boolean slow = slowOnly;
+        if (slow || (gfp & ~FAST_GFP) != 0) {
+            return 0;
+        }
+        CpuSlab c = cpu();
+        long obj = c.freelist;
+        if (obj == 0) {
+            return 0;
+        }
+        Slab s = c.slab;
+        long objBase = s.objBase;
+        byte[] st = s.state;
+        int i = 0;
+        while (i < n && obj != 0) {
+            long off = obj - objBase;
+            int g = (int) (off >>> shift);
+            if ((off & granuleMask) != 0 || Integer.compareUnsigned(g, st.length) >= 0 || st[g] != Slab.FREE) {
+                break;
+            }
+            long next = ALL.get(WORD, obj + offset);
+            st[g] = Slab.ALLOCATED;
+            p[i++] = obj;
+            obj = next;
+        }
+        c.freelist = obj;
+        if ((gfp & __GFP_ZERO) != 0) {
+            for (int k = 0; k < i; k++) {
+                zero(p[k]);
+            }
+        }
+        Reference.reachabilityFence(this);
+        return i;
+    }
+
+    /**
+     * {@code kmem_cache_free_bulk}'s batched part: frees {@code p[from..n)} while they are
+     * allocated objects of the calling thread's current slab, each claimed
+     * ({@link Slab#claimFree}, as every free) and pushed onto the thread's private list, with
+     * one thread lookup and no frame-to-slab lookup (an address within the current slab's
+     * objects is one of them). Returns the index of the first object it did not free
+     * ({@code n} when all were); the caller frees that one through the single-object path,
+     * which also reports a double free or a foreign pointer exactly as {@code kmem_cache_free}.
+     */
+    public int freeBulk(long[] p, int from, int n) {
+        CpuSlab c = cpu();
+        Slab s = c.slab;
+        if (s == null) {
+            return from;
+        }
+        long objBase = s.objBase;
+        byte[] st = s.state;
+        long head = c.freelist;
+        int i = from;
+        for (; i < n; i++) {
+            long addr = p[i];
+            long off = addr - objBase;
+            int g = (int) (off >>> shift);
+            if ((off & granuleMask) != 0 || Integer.compareUnsigned(g, st.length) >= 0 || st[g] != Slab.ALLOCATED
+                    || !Slab.claimFree(st, g)) {
+                break;
+            }
+            ALL.set(WORD, addr + offset, head);
+            head = addr;
+        }
+        c.freelist = head;
+        Reference.reachabilityFence(this);
+        return i;
+    }
+
     private void zero(long obj) {
         long at = obj - dbase;
         int words = (objectSize + 7) >>> 3;

@@ -30,7 +30,7 @@ import java.lang.invoke.VarHandle;
  *       against the count before the call, so the kernel can never write past them.</li>
  *   <li><b>Handles.</b> Each call goes through a downcall handle built once, on the call's
  *       first use (a static final of its own holder class, so that a process links only the
- *       calls it makes: linking generates classes and costs start-up time), from the generated {@code Libc.foo$address()} and {@code Libc.foo$descriptor()}
+ *       calls it makes: linking generates classes and costs start-up time), from the bindings' declarations ({@link Desc}, checked against {@code Libc.foo$descriptor()})
  *       (for the variadic {@code open}, {@code fcntl} and {@code mremap}: the generated invoker's
  *       address and descriptor, with {@link Linker.Option#firstVariadicArg}) and
  *       {@link Linker.Option#captureCallState captureCallState("errno")}. Address arguments
@@ -89,100 +89,103 @@ public final class Sys {
     /** {@code (state, long addr, long len, int prot, int flags, int fd, long off) -> long addr} */
     private static final class Mmap {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.mmap$address(), Libc.mmap$descriptor()), true, 1);
+                addressAsLong(capturing(symbol("mmap"), Desc.MMAP), true, 1);
     }
     /** {@code (state, long addr, long len) -> int} */
     private static final class Munmap {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.munmap$address(), Libc.munmap$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("munmap"), Desc.MUNMAP), false, 1);
     }
     /** {@code (state, long old, long oldLen, long newLen, int flags, long newAddr) -> long addr} */
     private static final class Mremap {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.mremap.address(), Libc.mremap.makeInvoker(Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(4)), true, 1, 5);
+                addressAsLong(capturing(symbol("mremap"),
+                Desc.MREMAP.appendArgumentLayouts(Libc.C_POINTER), Linker.Option.firstVariadicArg(4)), true, 1, 5);
     }
     /** {@code (state, long addr, long len, int prot) -> int} */
     private static final class Mprotect {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.mprotect$address(), Libc.mprotect$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("mprotect"), Desc.MPROTECT), false, 1);
     }
     /** {@code (state, long addr, long len) -> int} */
     private static final class Mlock {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.mlock$address(), Libc.mlock$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("mlock"), Desc.MLOCK), false, 1);
     }
     /** {@code (state, long addr, long len) -> int} */
     private static final class Munlock {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.munlock$address(), Libc.munlock$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("munlock"), Desc.MUNLOCK), false, 1);
     }
     /** {@code (state, long addr, long len, int advice) -> int} */
     private static final class Madvise {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.madvise$address(), Libc.madvise$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("madvise"), Desc.MADVISE), false, 1);
     }
     /** {@code (state, long addr, long len, MemorySegment vec) -> int} */
     private static final class Mincore {
         static final MethodHandle H =
-                addressAsLong(capturing(Libc.mincore$address(), Libc.mincore$descriptor()), false, 1);
+                addressAsLong(capturing(symbol("mincore"), Desc.MINCORE), false, 1);
     }
     /** {@code (state, MemorySegment name, int flags) -> int fd} */
     private static final class MemfdCreate {
         static final MethodHandle H =
-                capturing(Libc.memfd_create$address(), Libc.memfd_create$descriptor());
+                capturing(symbol("memfd_create"), Desc.MEMFD_CREATE);
     }
     /** {@code (state, int fd, long len) -> int} */
     private static final class Ftruncate {
         static final MethodHandle H =
-                capturing(Libc.ftruncate$address(), Libc.ftruncate$descriptor());
+                capturing(symbol("ftruncate"), Desc.FTRUNCATE);
     }
     /** {@code (state, int fd, int mode, long off, long len) -> int} */
     private static final class Fallocate {
         static final MethodHandle H =
-                capturing(Libc.fallocate$address(), Libc.fallocate$descriptor());
+                capturing(symbol("fallocate"), Desc.FALLOCATE);
     }
     /** {@code (state, int fd, int cmd, int arg) -> int} */
     private static final class Fcntl {
         static final MethodHandle H =
-                capturing(Libc.fcntl.address(), Libc.fcntl.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+                capturing(symbol("fcntl"),
+                Desc.FCNTL.appendArgumentLayouts(Libc.C_INT), Linker.Option.firstVariadicArg(2));
     }
     /** {@code (state, MemorySegment path, int flags, int mode) -> int fd} */
     private static final class Open {
         static final MethodHandle H =
-                capturing(Libc.open.address(), Libc.open.makeInvoker(Libc.C_INT).descriptor(), Linker.Option.firstVariadicArg(2));
+                capturing(symbol("open"),
+                Desc.OPEN.appendArgumentLayouts(Libc.C_INT), Linker.Option.firstVariadicArg(2));
     }
     /** {@code (state, int fd) -> int} */
     private static final class Close {
         static final MethodHandle H =
-                capturing(Libc.close$address(), Libc.close$descriptor());
+                capturing(symbol("close"), Desc.CLOSE);
     }
     /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
     private static final class Pread {
         static final MethodHandle H =
-                capturing(Libc.pread$address(), Libc.pread$descriptor());
+                capturing(symbol("pread"), Desc.PREAD);
     }
     /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
     private static final class Pwrite {
         static final MethodHandle H =
-                capturing(Libc.pwrite$address(), Libc.pwrite$descriptor());
+                capturing(symbol("pwrite"), Desc.PWRITE);
     }
     /** {@code (state, int name) -> long} */
     private static final class Sysconf {
         static final MethodHandle H =
-                capturing(Libc.sysconf$address(), Libc.sysconf$descriptor());
+                capturing(symbol("sysconf"), Desc.SYSCONF);
     }
     /** {@code (state, int resource, MemorySegment rlimit) -> int} */
     private static final class Getrlimit {
         static final MethodHandle H =
-                capturing(Libc.getrlimit$address(), Libc.getrlimit$descriptor());
+                capturing(symbol("getrlimit"), Desc.GETRLIMIT);
     }
     /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
     private static final class Read {
-        static final MethodHandle H = capturing(Libc.read$address(), Libc.read$descriptor());
+        static final MethodHandle H = capturing(symbol("read"), Desc.READ);
     }
     /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
     private static final class Write {
-        static final MethodHandle H = capturing(Libc.write$address(), Libc.write$descriptor());
+        static final MethodHandle H = capturing(symbol("write"), Desc.WRITE);
     }
     /** {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. */
     private static final class Eventfd {
@@ -194,18 +197,18 @@ public final class Sys {
     }
     /** {@code (state, int fd, long request, MemorySegment arg) -> int}: ioctl with a pointer argument. */
     private static final class IoctlPtr {
-        static final MethodHandle H = capturing(Libc.ioctl.address(),
-                Libc.ioctl.makeInvoker(Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(2));
+        static final MethodHandle H = capturing(symbol("ioctl"),
+                Desc.IOCTL.appendArgumentLayouts(Libc.C_POINTER), Linker.Option.firstVariadicArg(2));
     }
     /** {@code (state, int fd, long request, long arg) -> int}: ioctl with an integer argument. */
     private static final class IoctlLong {
-        static final MethodHandle H = capturing(Libc.ioctl.address(),
-                Libc.ioctl.makeInvoker(Libc.C_LONG).descriptor(), Linker.Option.firstVariadicArg(2));
+        static final MethodHandle H = capturing(symbol("ioctl"),
+                Desc.IOCTL.appendArgumentLayouts(Libc.C_LONG), Linker.Option.firstVariadicArg(2));
     }
     /** {@code (state) -> int cpu} */
     private static final class SchedGetcpu {
         static final MethodHandle H =
-                capturing(Libc.sched_getcpu$address(), Libc.sched_getcpu$descriptor());
+                capturing(symbol("sched_getcpu"), Desc.SCHED_GETCPU);
     }
     /**
      * {@code (state, long SYS_io_uring_setup, long entries, MemorySegment params) -> long}: the
@@ -214,27 +217,29 @@ public final class Sys {
      */
     private static final class SyscallIoUringSetup {
         static final MethodHandle H =
-                capturing(Libc.syscall.address(), Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_POINTER).descriptor(), Linker.Option.firstVariadicArg(1));
+                capturing(symbol("syscall"),
+                Desc.SYSCALL.appendArgumentLayouts(Libc.C_LONG, Libc.C_POINTER), Linker.Option.firstVariadicArg(1));
     }
     /** {@code (state, long SYS_io_uring_register, long fd, long opcode, MemorySegment arg, long nr) -> long} */
     private static final class SyscallIoUringRegister {
         static final MethodHandle H =
-                capturing(Libc.syscall.address(), Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG).descriptor(), Linker.Option.firstVariadicArg(1));
+                capturing(symbol("syscall"),
+                Desc.SYSCALL.appendArgumentLayouts(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG), Linker.Option.firstVariadicArg(1));
     }
     /** {@code () -> int pid} */
     private static final class Getpid {
         static final MethodHandle H =
-                LINKER.downcallHandle(Libc.getpid$address(), Libc.getpid$descriptor());
+                LINKER.downcallHandle(symbol("getpid"), Desc.GETPID);
     }
     /** {@code (int errno) -> MemorySegment string} */
     private static final class Strerror {
         static final MethodHandle H =
-                LINKER.downcallHandle(Libc.strerror$address(), Libc.strerror$descriptor());
+                LINKER.downcallHandle(symbol("strerror"), Desc.STRERROR);
     }
     /** {@code (int errno) -> MemorySegment string or NULL} */
     private static final class StrerrornameNp {
         static final MethodHandle H =
-                LINKER.downcallHandle(Libc.strerrorname_np$address(), Libc.strerrorname_np$descriptor());
+                LINKER.downcallHandle(symbol("strerrorname_np"), Desc.STRERRORNAME_NP);
     }
 
     /** {@code (void *) -1}, what mmap and mremap return on failure. */
@@ -917,6 +922,50 @@ public final class Sys {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /**
+     * The C declarations of the calls linked here, as the bindings declare them (variadic
+     * ones: the fixed arguments; {@code SysDescriptorsTest} checks each against the
+     * bindings). They are written out rather than read from {@code Libc.foo$descriptor()}
+     * because jextract keeps each descriptor in a holder class that also links its own
+     * downcall handle, which Sys never uses: reading them linked every call twice, and
+     * linking costs start-up time. Symbols come from the default lookup (the C library).
+     */
+    static final class Desc {
+        static final FunctionDescriptor MMAP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG);
+        static final FunctionDescriptor MUNMAP = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor MPROTECT = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
+        static final FunctionDescriptor MLOCK = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor MUNLOCK = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor MADVISE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
+        static final FunctionDescriptor MINCORE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_POINTER);
+        static final FunctionDescriptor MEMFD_CREATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT);
+        static final FunctionDescriptor FTRUNCATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_LONG);
+        static final FunctionDescriptor FALLOCATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG, Libc.C_LONG);
+        static final FunctionDescriptor CLOSE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT);
+        static final FunctionDescriptor PREAD = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG);
+        static final FunctionDescriptor PWRITE = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG);
+        static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT);
+        static final FunctionDescriptor GETRLIMIT = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER);
+        static final FunctionDescriptor READ = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor WRITE = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor SCHED_GETCPU = FunctionDescriptor.of(Libc.C_INT);
+        static final FunctionDescriptor GETPID = FunctionDescriptor.of(Libc.C_INT);
+        static final FunctionDescriptor STRERROR = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT);
+        static final FunctionDescriptor STRERRORNAME_NP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT);
+        static final FunctionDescriptor OPEN = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT);
+        static final FunctionDescriptor FCNTL = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT);
+        static final FunctionDescriptor IOCTL = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_LONG);
+        static final FunctionDescriptor SYSCALL = FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG);
+        static final FunctionDescriptor MREMAP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG, Libc.C_INT);
+
+        private Desc() {
+        }
+    }
+
+    private static MemorySegment symbol(String name) {
+        return LINKER.defaultLookup().findOrThrow(name);
+    }
 
     /** Holds the page size, read once on first use. */
     private static final class PageSize {

@@ -67,6 +67,68 @@ class SlabAllocatorTest {
         }
     }
 
+    /**
+     * The bulk calls take runs of the thread's current slab in one pass: misuse inside a run
+     * is still caught at the object, named as kmem_cache_free would name it, with the objects
+     * before it freed and the ones after it not.
+     */
+    @Test
+    void bulkCallsCatchMisuseInsideTheirRuns() {
+        try (MemoryPool pool = plainPool()) {
+            KmemCache cache = pool.kmem_cache_create("bulk64", 64, 0, 0, null);
+            long[] p = new long[8];
+            assertEquals(8, pool.kmem_cache_alloc_bulk(cache, GFP_KERNEL, 8, p));
+            for (int i = 0; i < 8; i++) {
+                assertTrue(pool.kmem_obj_info(p[i]).allocated(), "object " + i + " allocated");
+                for (int k = 0; k < i; k++) {
+                    assertNotEquals(p[k], p[i], "objects " + k + " and " + i + " are distinct");
+                }
+            }
+            // A double free inside one bulk free: the first three are freed, the fourth (the
+            // first again) refused, the rest left allocated.
+            long[] twice = {p[0], p[1], p[2], p[0], p[3]};
+            DoubleFreeException df = assertThrows(DoubleFreeException.class,
+                    () -> pool.kmem_cache_free_bulk(cache, twice.length, twice));
+            assertTrue(df.getMessage().startsWith("kmem_cache_free_bulk(bulk64, 0x" + Long.toHexString(p[0]) + ")"),
+                    df.getMessage());
+            assertTrue(df.getMessage().contains("double free"), df.getMessage());
+            for (int i = 0; i < 3; i++) {
+                assertFalse(pool.kmem_obj_info(p[i]).allocated(), "object " + i + " freed before the bad one");
+            }
+            assertTrue(pool.kmem_obj_info(p[3]).allocated(), "the object after the bad one is not freed");
+            // An inner pointer, then a foreign object (another cache's), each refused where it stands.
+            long[] inner = {p[3], p[4] + 8, p[5]};
+            BadAddressException bad = assertThrows(BadAddressException.class,
+                    () -> pool.kmem_cache_free_bulk(cache, inner.length, inner));
+            assertTrue(bad.getMessage().contains("not the start of an object"), bad.getMessage());
+            assertFalse(pool.kmem_obj_info(p[3]).allocated());
+            assertTrue(pool.kmem_obj_info(p[4]).allocated());
+            assertTrue(pool.kmem_obj_info(p[5]).allocated());
+            long foreign = pool.kmalloc(64, GFP_KERNEL);
+            long[] mixed = {p[4], foreign, p[5]};
+            BadAddressException wrong = assertThrows(BadAddressException.class,
+                    () -> pool.kmem_cache_free_bulk(cache, mixed.length, mixed));
+            assertTrue(wrong.getMessage().contains("wrong slab cache"), wrong.getMessage());
+            assertFalse(pool.kmem_obj_info(p[4]).allocated());
+            assertTrue(pool.kmem_obj_info(foreign).allocated(), "the foreign object is left alone");
+            pool.kfree(foreign);
+            pool.kmem_cache_free_bulk(cache, 3, new long[] {p[5], p[6], p[7]});
+            // Zeroed runs, and the objects come back for the next bulk allocation.
+            for (int i = 0; i < 8; i++) {
+                pool.segment(p[i], 64).fill((byte) 0x5a);
+            }
+            long[] z = new long[8];
+            assertEquals(8, pool.kmem_cache_alloc_bulk(cache, GFP_KERNEL | io.kmem.gfp.Gfp.__GFP_ZERO, 8, z));
+            for (long o : z) {
+                for (int b = 0; b < 64; b++) {
+                    assertEquals(0, get(pool, o + b), "byte " + b + " of a __GFP_ZERO bulk object");
+                }
+            }
+            pool.kmem_cache_free_bulk(cache, 8, z);
+            pool.kmem_cache_destroy(cache);
+        }
+    }
+
     @Test
     void sizeClassesAlignmentAndPhysicalContiguity() {
         try (MemoryPool pool = pool()) {
