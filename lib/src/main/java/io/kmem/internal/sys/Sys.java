@@ -189,11 +189,11 @@ public final class Sys {
     }
     /** {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. */
     private static final class Eventfd {
-        static final MethodHandle H = capturing(Libc.eventfd$address(), Libc.eventfd$descriptor());
+        static final MethodHandle H = capturing(symbol("eventfd"), Desc.EVENTFD);
     }
     /** {@code (state, struct pollfd *fds, nfds_t nfds, int timeout) -> int}: {@code poll(2)}. */
     private static final class Poll {
-        static final MethodHandle H = capturing(Libc.poll$address(), Libc.poll$descriptor());
+        static final MethodHandle H = capturing(symbol("poll"), Desc.POLL);
     }
     /** {@code (state, int fd, long request, MemorySegment arg) -> int}: ioctl with a pointer argument. */
     private static final class IoctlPtr {
@@ -949,6 +949,8 @@ public final class Sys {
         static final FunctionDescriptor GETRLIMIT = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER);
         static final FunctionDescriptor READ = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
         static final FunctionDescriptor WRITE = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
+        static final FunctionDescriptor EVENTFD = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT);
+        static final FunctionDescriptor POLL = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
         static final FunctionDescriptor SCHED_GETCPU = FunctionDescriptor.of(Libc.C_INT);
         static final FunctionDescriptor GETPID = FunctionDescriptor.of(Libc.C_INT);
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT);

@@ -36,6 +36,8 @@ class SysDescriptorsTest {
         same(Libc.getrlimit$descriptor(), Sys.Desc.GETRLIMIT, "getrlimit");
         same(Libc.read$descriptor(), Sys.Desc.READ, "read");
         same(Libc.write$descriptor(), Sys.Desc.WRITE, "write");
+        same(Libc.eventfd$descriptor(), Sys.Desc.EVENTFD, "eventfd");
+        same(Libc.poll$descriptor(), Sys.Desc.POLL, "poll");
         same(Libc.sched_getcpu$descriptor(), Sys.Desc.SCHED_GETCPU, "sched_getcpu");
         same(Libc.getpid$descriptor(), Sys.Desc.GETPID, "getpid");
         same(Libc.strerror$descriptor(), Sys.Desc.STRERROR, "strerror");
