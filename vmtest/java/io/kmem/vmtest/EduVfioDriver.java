@@ -242,17 +242,7 @@ public final class EduVfioDriver {
     /** As {@link #transfer}, for a pool without physical addresses (nothing to compare the IOVAs with). */
     private void transferNoPhys(MemoryPool pool, Edu edu, String what, long src, long s, long dst, long d, int len)
             throws Exception {
-        byte[] pattern = new byte[len];
-        random.nextBytes(pattern);
-        MemorySegment sm = pool.segment(src, len);
-        MemorySegment dm = pool.segment(dst, len);
-        MemorySegment.copy(MemorySegment.ofArray(pattern), 0, sm, 0, len);
-        dm.fill((byte) 0);
-        edu.dmaToDevice(s, 0, len);
-        edu.dmaToRam(0, d, len);
-        long mismatch = dm.mismatch(MemorySegment.ofArray(pattern));
-        check(mismatch == -1, "%s: %d bytes via IOVA 0x%x -> edu -> IOVA 0x%x, first mismatch at %d", what, len, s, d,
-                mismatch);
+        dmaThroughEdu(pool, edu, what, src, s, dst, d, len);
         say("round trip ok: %s, %d bytes, IOVAs 0x%x -> 0x%x", what, len, s, d);
     }
 
@@ -502,6 +492,14 @@ public final class EduVfioDriver {
 
     private void transfer(MemoryPool pool, Edu edu, String what, long src, long s, long dst, long d, int len)
             throws Exception {
+        dmaThroughEdu(pool, edu, what, src, s, dst, d, len);
+        say("round trip ok: %s, %d bytes, IOVAs 0x%x -> 0x%x (physical 0x%x -> 0x%x)", what, len, s, d,
+                physOf(pool, src), physOf(pool, dst));
+    }
+
+    /** Random bytes at src, through edu by IOVA s into its buffer and back out to IOVA d, compared at dst. */
+    private void dmaThroughEdu(MemoryPool pool, Edu edu, String what, long src, long s, long dst, long d, int len)
+            throws Exception {
         byte[] pattern = new byte[len];
         random.nextBytes(pattern);
         MemorySegment sm = pool.segment(src, len);
@@ -513,8 +511,6 @@ public final class EduVfioDriver {
         long mismatch = dm.mismatch(MemorySegment.ofArray(pattern));
         check(mismatch == -1, "%s: %d bytes via IOVA 0x%x -> edu -> IOVA 0x%x, first mismatch at %d", what, len, s, d,
                 mismatch);
-        say("round trip ok: %s, %d bytes, IOVAs 0x%x -> 0x%x (physical 0x%x -> 0x%x)", what, len, s, d,
-                physOf(pool, src), physOf(pool, dst));
     }
 
     private void notPhysical(MemoryPool pool, String what, long cpu, long dma) {

@@ -544,28 +544,7 @@ public final class KmemCacheImpl {
         s.frozen = null;
         long remote = (long) Slab.REMOTE.getAndSet(s, 0L) & ~Slab.FROZEN;
         s.inuse -= chainLocked(s, remote);
-        int n = 0;
-        long tail = 0;
-        for (long o = head; o != 0; ) {
-            int i = s.indexOf(o);
-            if (i < 0 || s.state(i) != Slab.FREE || n >= objects) {
-                sa.report(SlubDebug.freelistCorrupt(this, s, o));
-                if (tail == 0) {
-                    head = 0;
-                } else {
-                    dm.set(WORD, tail - dbase + offset, 0L);
-                }
-                break;
-            }
-            n++;
-            tail = o;
-            o = dm.get(WORD, o - dbase + offset);
-        }
-        if (tail != 0) {
-            dm.set(WORD, tail - dbase + offset, s.freelist);
-            s.freelist = head;
-        }
-        s.inuse -= n;
+        s.inuse -= chainLocked(s, head);   // the thread's own free list, back onto the slab's
         if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial && !retainLocked()) {
             slabs.remove(s);
             return s;
