@@ -32,7 +32,8 @@ help:
 	@echo "                     the second with slub_debug=FZPU, then the QEMU guest test); TEST= runs those classes once"
 	@echo "  jar                build $(LIB_JAR) (the library) and $(TOOL_JAR) (the tool); changes nothing on the host"
 	@echo "  test-slub-debug    the Surefire pass with slub_debug on every cache, alone"
-	@echo "  vm-test            the QEMU guest test on $(LIB_JAR) (apt-get installs qemu, busybox, cpio when missing)"
+	@echo "  vm-test            the QEMU guests on $(LIB_JAR): edu (DMA, UIO interrupts), pin (long-term pin), vfio (IOVA mode,"
+	@echo "                     interrupts, no root), nic (the virtio-net example); apt-get installs qemu, busybox, cpio when missing"
 	@echo "  bench [BENCH=RE]   set up the host, build the bench module (-Pbench) and run the JMH suite"
 	@echo "  soak [SECONDS=60] [SEED=S]  set up the host, run the reliability harness (kmem stress --strict) for SECONDS"
 	@echo "  host-setup         sets up the host: maven/gcc (apt-get), $(HUGEPAGES) hugepages, shmem THP on advise"
@@ -73,7 +74,8 @@ test-slub-debug:
 
 # The proof on a device: a QEMU guest with the edu PCI device runs vmtest/'s driver on
 # kmem (tools/vm-test says what it downloads and builds; cache in target/vm/); pin proves
-# the long-term pin; vfio the IOVA mode (edu behind an emulated Intel IOMMU, through VFIO).
+# the long-term pin; vfio the IOVA mode (edu behind an emulated Intel IOMMU, through VFIO);
+# nic the example virtio-net driver (examples/virtio-net), two NICs on a QEMU hub.
 vm-test: jar
 	@tools/vm-test && tools/vm-test pin && tools/vm-test vfio && tools/vm-test nic
 
