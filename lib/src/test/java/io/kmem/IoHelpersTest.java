@@ -28,6 +28,13 @@ class IoHelpersTest {
     private static final int SIZE = 8192;
     /** Rounds of the order observers: enough for the other thread to land between two halves many times. */
     private static final int ROUNDS = 2_000_000;
+    /**
+     * The most rounds a test that waits for a race to show spends before it gives up. It stops
+     * at the first few sightings, so on an idle machine it takes a few thousand rounds; on a
+     * loaded two-core machine the other thread may get no core for a while, and a bound of
+     * {@link #ROUNDS} (0.1 s) was too short to see one (a CI run failed so).
+     */
+    private static final long PATIENT_ROUNDS = 500_000_000L;
 
     private MemoryPool pool;
     private int fd;
@@ -119,7 +126,7 @@ class IoHelpersTest {
             }
         });
         started.await();
-        for (long k = 1; k <= ROUNDS && window.get() < 100; k++) {
+        for (long k = 1; k <= PATIENT_ROUNDS && window.get() < 100; k++) {
             long v = k << 32 | k;
             if (loFirst) {
                 io.lo_hi_writeq(v, 0x100);
@@ -130,7 +137,7 @@ class IoHelpersTest {
         stop.set(true);
         observer.join();
         assertEquals(0, wrongOrder.get(), name + ": the half written second was seen before the one written first");
-        assertTrue(window.get() > 0, name + ": the observer never landed between the two halves in " + ROUNDS
+        assertTrue(window.get() > 0, name + ": the observer never landed between the two halves in " + PATIENT_ROUNDS
                 + " writes; the order was not observed");
     }
 
@@ -141,12 +148,13 @@ class IoHelpersTest {
      */
     @Test
     void aWriterShowsWhichHalfAQuadReadTakesFirst() throws Exception {
-        assertEquals(0, torn(false), "hi_lo_readq took the high half first, so it is never newer than the low");
-        assertTrue(torn(true) > 0, "lo_hi_readq takes the low half first: a high half newer than it must show up");
+        assertEquals(0, torn(false, ROUNDS), "hi_lo_readq took the high half first, so it is never newer than the low");
+        assertTrue(torn(true, PATIENT_ROUNDS) > 0, "lo_hi_readq takes the low half first: a high half newer than it"
+                + " must show up");
     }
 
-    /** Reads that saw hi > lo while a writer stores lo then hi. */
-    private long torn(boolean loHi) throws Exception {
+    /** Reads that saw hi > lo while a writer stores lo then hi, in at most {@code rounds} reads (stops at 100). */
+    private long torn(boolean loHi, long rounds) throws Exception {
         io.writeq(0, 0x200);
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch started = new CountDownLatch(1);
@@ -159,7 +167,7 @@ class IoHelpersTest {
         });
         started.await();
         long seen = 0;
-        for (int i = 0; i < ROUNDS && seen < 100; i++) {
+        for (long i = 0; i < rounds && seen < 100; i++) {
             long v = loHi ? io.lo_hi_readq(0x200) : io.hi_lo_readq(0x200);
             if ((v >>> 32) > (v & 0xffffffffL)) {
                 seen++;
