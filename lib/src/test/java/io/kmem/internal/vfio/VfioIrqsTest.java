@@ -105,8 +105,9 @@ class VfioIrqsTest {
         }
     }
 
+    /** Waits for {@code cond}, up to a minute (generous: a loaded machine may not run the IRQ thread for a while). */
     private static void await(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
-        for (int i = 0; i < 5000 && !cond.getAsBoolean(); i++) {
+        for (int i = 0; i < 60_000 && !cond.getAsBoolean(); i++) {
             Thread.sleep(1);
         }
         assertTrue(cond.getAsBoolean(), what);
