@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 
 #include <sys/mman.h>       /* mmap, munmap, mremap, mprotect, mlock, madvise, mincore, memfd_create, PROT_*, MAP_*, MADV_*, MFD_* */
-#include <fcntl.h>          /* open, fcntl, fallocate, O_*, F_*SEAL* */
+#include <fcntl.h>          /* open, fcntl, fallocate, O_*, F_*SEAL*, AT_FDCWD */
 #include <unistd.h>         /* close, read, write, pread, pwrite, ftruncate, sysconf, getpid, _SC_* */
 #include <sys/resource.h>   /* getrlimit, struct rlimit, RLIMIT_MEMLOCK */
 #include <string.h>         /* strerror, strerrorname_np */
@@ -19,7 +19,7 @@
 #include <linux/memfd.h>    /* MFD_HUGE_* */
 #include <sys/ioctl.h>      /* ioctl */
 #include <linux/vfio.h>     /* VFIO_*, struct vfio_* (container, group, device, IOMMU type1) */
-#include <sys/syscall.h>    /* syscall, SYS_io_uring_setup, SYS_io_uring_register */
+#include <sys/syscall.h>    /* syscall, SYS_* (Sys makes every system call through syscall(2)) */
 #include <sys/uio.h>        /* struct iovec */
 #include <linux/io_uring.h> /* struct io_uring_params, IORING_REGISTER_BUFFERS, IORING_UNREGISTER_BUFFERS */
 #include <poll.h>           /* poll, struct pollfd, POLLIN */

@@ -2428,6 +2428,15 @@ public class Libc extends Libc$shared {
     public static int O_CLOEXEC() {
         return O_CLOEXEC;
     }
+    private static final int AT_FDCWD = (int)-100L;
+    /**
+     * {@snippet lang=c :
+     * #define AT_FDCWD -100
+     * }
+     */
+    public static int AT_FDCWD() {
+        return AT_FDCWD;
+    }
     private static final int RLIMIT_MEMLOCK = (int)8L;
     /**
      * {@snippet lang=c :
@@ -2770,6 +2779,60 @@ public class Libc extends Libc$shared {
     public static int VFIO_IOMMU_UNMAP_DMA() {
         return VFIO_IOMMU_UNMAP_DMA;
     }
+    private static final int SYS_close = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_close 3
+     * }
+     */
+    public static int SYS_close() {
+        return SYS_close;
+    }
+    private static final int SYS_eventfd2 = (int)290L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_eventfd2 290
+     * }
+     */
+    public static int SYS_eventfd2() {
+        return SYS_eventfd2;
+    }
+    private static final int SYS_fallocate = (int)285L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_fallocate 285
+     * }
+     */
+    public static int SYS_fallocate() {
+        return SYS_fallocate;
+    }
+    private static final int SYS_fcntl = (int)72L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_fcntl 72
+     * }
+     */
+    public static int SYS_fcntl() {
+        return SYS_fcntl;
+    }
+    private static final int SYS_ftruncate = (int)77L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_ftruncate 77
+     * }
+     */
+    public static int SYS_ftruncate() {
+        return SYS_ftruncate;
+    }
+    private static final int SYS_getpid = (int)39L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_getpid 39
+     * }
+     */
+    public static int SYS_getpid() {
+        return SYS_getpid;
+    }
     private static final int SYS_io_uring_register = (int)427L;
     /**
      * {@snippet lang=c :
@@ -2787,6 +2850,159 @@ public class Libc extends Libc$shared {
      */
     public static int SYS_io_uring_setup() {
         return SYS_io_uring_setup;
+    }
+    private static final int SYS_ioctl = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_ioctl 16
+     * }
+     */
+    public static int SYS_ioctl() {
+        return SYS_ioctl;
+    }
+    private static final int SYS_madvise = (int)28L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_madvise 28
+     * }
+     */
+    public static int SYS_madvise() {
+        return SYS_madvise;
+    }
+    private static final int SYS_memfd_create = (int)319L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_memfd_create 319
+     * }
+     */
+    public static int SYS_memfd_create() {
+        return SYS_memfd_create;
+    }
+    private static final int SYS_mincore = (int)27L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_mincore 27
+     * }
+     */
+    public static int SYS_mincore() {
+        return SYS_mincore;
+    }
+    private static final int SYS_mlock = (int)149L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_mlock 149
+     * }
+     */
+    public static int SYS_mlock() {
+        return SYS_mlock;
+    }
+    private static final int SYS_mmap = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_mmap 9
+     * }
+     */
+    public static int SYS_mmap() {
+        return SYS_mmap;
+    }
+    private static final int SYS_mprotect = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_mprotect 10
+     * }
+     */
+    public static int SYS_mprotect() {
+        return SYS_mprotect;
+    }
+    private static final int SYS_mremap = (int)25L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_mremap 25
+     * }
+     */
+    public static int SYS_mremap() {
+        return SYS_mremap;
+    }
+    private static final int SYS_munlock = (int)150L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_munlock 150
+     * }
+     */
+    public static int SYS_munlock() {
+        return SYS_munlock;
+    }
+    private static final int SYS_munmap = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_munmap 11
+     * }
+     */
+    public static int SYS_munmap() {
+        return SYS_munmap;
+    }
+    private static final int SYS_openat = (int)257L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_openat 257
+     * }
+     */
+    public static int SYS_openat() {
+        return SYS_openat;
+    }
+    private static final int SYS_poll = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_poll 7
+     * }
+     */
+    public static int SYS_poll() {
+        return SYS_poll;
+    }
+    private static final int SYS_pread64 = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_pread64 17
+     * }
+     */
+    public static int SYS_pread64() {
+        return SYS_pread64;
+    }
+    private static final int SYS_prlimit64 = (int)302L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_prlimit64 302
+     * }
+     */
+    public static int SYS_prlimit64() {
+        return SYS_prlimit64;
+    }
+    private static final int SYS_pwrite64 = (int)18L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_pwrite64 18
+     * }
+     */
+    public static int SYS_pwrite64() {
+        return SYS_pwrite64;
+    }
+    private static final int SYS_read = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_read 0
+     * }
+     */
+    public static int SYS_read() {
+        return SYS_read;
+    }
+    private static final int SYS_write = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define SYS_write 1
+     * }
+     */
+    public static int SYS_write() {
+        return SYS_write;
     }
 }
 

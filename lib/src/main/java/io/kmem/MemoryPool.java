@@ -15,6 +15,7 @@ import io.kmem.internal.dma.DmaPoolImpl;
 import io.kmem.internal.irq.IrqTable;
 import io.kmem.internal.irq.UioIrq;
 import io.kmem.internal.dma.SgTableImpl;
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.mmio.IoResources;
 import io.kmem.internal.mmio.Ioremap;
 import io.kmem.internal.mmio.ResourceTree;
@@ -128,7 +129,7 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
 
     /** How many allocations of each family pool close lists in its leak warning. */
     public static final int LEAKS_LISTED = 100;
-    private static final System.Logger LEAK_LOG = System.getLogger("io.kmem.leak");
+    private static final System.Logger LEAK_LOG = LazyLogger.of("io.kmem.leak");
 
     final FramePool phys;
     final BuddyAllocator buddy;
@@ -897,6 +898,14 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
     public KmemPoolMXBean mxBean() {
         phys.ensureOpen("mxBean");
         return telemetry;
+    }
+
+    /**
+     * Waits until the pool's MXBean is registered, when {@code build()} left that to a thread
+     * (the platform MBean server was not up); open or closed.
+     */
+    void awaitMxBeanRegistration() throws InterruptedException {
+        telemetry.awaitRegistration();
     }
 
     /** The DMA layer when a DMA call has made it, else null (telemetry does not make it). */

@@ -5,6 +5,7 @@ import java.lang.management.ManagementFactory;
 import javax.management.InstanceAlreadyExistsException;
 import javax.management.JMException;
 import javax.management.MBeanServer;
+import javax.management.MBeanServerFactory;
 import javax.management.ObjectName;
 
 /**
@@ -14,6 +15,14 @@ import javax.management.ObjectName;
  */
 final class PoolJmx {
     private PoolJmx() {
+    }
+
+    /**
+     * Whether the platform MBean server is up (it is the first server made): asking
+     * {@link ManagementFactory#getPlatformMBeanServer} would start it.
+     */
+    static boolean serverStarted() {
+        return !MBeanServerFactory.findMBeanServer(null).isEmpty();
     }
 
     /**

@@ -10,6 +10,7 @@ import io.kmem.stats.SlabCacheStats;
 import io.kmem.stats.VmallocStats;
 import io.kmem.stats.ZoneStats;
 import io.kmem.internal.dma.DmaDirect;
+import io.kmem.internal.lib.LazyLogger;
 import java.util.List;
 import java.util.Optional;
 
@@ -24,34 +25,88 @@ final class PoolTelemetry implements KmemPoolMXBean, PoolUsage.Source {
     private static final boolean JMX = jmxPresent();
 
     private final MemoryPool pool;
-    /** The registration to undo at close; null when not registered. */
-    private volatile AutoCloseable registration;
+    private static final System.Logger LOG = LazyLogger.of("io.kmem");
+
+    /** The registration to undo at close; null when not registered (yet). Guarded by this. */
+    private AutoCloseable registration;
+    /** Set by {@link #close}; a registration finishing after it is undone at once. Guarded by this. */
+    private boolean closed;
+    /** The thread registering the MXBean when the platform server was not up; else null. */
+    private volatile Thread registering;
 
     private PoolTelemetry(MemoryPool pool) {
         this.pool = pool;
     }
 
-    /** Registers the pool's MXBean (when JMX is present) and its JFR figures. */
+    /**
+     * Registers the pool's JFR figures, and its MXBean when JMX is present: at once when the
+     * process's platform MBean server is up, else from a daemon thread. The server's first
+     * start loads about 470 classes (a fifth of a pool's bring-up) that a driver restarting
+     * should not wait for before its first allocation; the MXBean then appears a moment after
+     * {@code build()} returns ({@link #awaitRegistration}).
+     */
     static PoolTelemetry start(MemoryPool pool) {
         PoolTelemetry t = new PoolTelemetry(pool);
         if (JMX) {
-            t.registration = PoolJmx.register(pool.name(), t);
+            if (PoolJmx.serverStarted()) {
+                t.register();
+            } else {
+                t.registering = Thread.ofPlatform().daemon().name("kmem-jmx " + pool.name()).start(t::registerQuietly);
+            }
         }
         PoolUsage.add(t);
         return t;
     }
 
+    private void register() {
+        AutoCloseable r = PoolJmx.register(pool.name(), this);
+        synchronized (this) {
+            if (!closed) {
+                registration = r;
+                return;
+            }
+        }
+        unregister(r); // the pool closed while its MXBean was being registered
+    }
+
+    private void registerQuietly() {
+        try {
+            register();
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.WARNING, "pool '" + pool.name() + "': its MXBean is not registered: " + e, e);
+        }
+    }
+
+    /**
+     * Waits until the MXBean is registered (or its registration failed, which is logged);
+     * returns at once when it was registered in {@link #start}.
+     */
+    void awaitRegistration() throws InterruptedException {
+        Thread t = registering;
+        if (t != null) {
+            t.join();
+        }
+    }
+
     /** Unregisters both; idempotent. */
     void close() {
         PoolUsage.remove(this);
-        AutoCloseable r = registration;
-        registration = null;
+        AutoCloseable r;
+        synchronized (this) {
+            closed = true;
+            r = registration;
+            registration = null;
+        }
         if (r != null) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("pool '" + pool.name() + "': unregistering its MXBean: " + e, e);
-            }
+            unregister(r);
+        }
+    }
+
+    private void unregister(AutoCloseable r) {
+        try {
+            r.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("pool '" + pool.name() + "': unregistering its MXBean: " + e, e);
         }
     }
 

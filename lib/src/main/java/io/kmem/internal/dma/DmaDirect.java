@@ -9,6 +9,7 @@ import io.kmem.bindings.Libc;
 import io.kmem.error.BadAddressException;
 import io.kmem.error.PrivilegeException;
 import io.kmem.gfp.Gfp;
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.page.BuddyAllocator;
 import io.kmem.internal.lib.Ratelimit;
 import io.kmem.internal.phys.FramePool;
@@ -94,7 +95,7 @@ public final class DmaDirect {
     /** {@code zone_dma_limit} on x86: the DMA zone ends at 16 MiB. */
     public static final long ZONE_DMA_LIMIT = bitMask(24);
 
-    private static final System.Logger LOG = System.getLogger("io.kmem.internal.dma");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.internal.dma");
 
     private final FramePool phys;
     private final BuddyAllocator buddy;

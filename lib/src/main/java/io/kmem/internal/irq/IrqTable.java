@@ -1,6 +1,7 @@
 package io.kmem.internal.irq;
 
 import io.kmem.error.KmemException;
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.sys.Sys;
 import io.kmem.internal.trace.AtomicContext;
 import java.lang.foreign.Arena;
@@ -96,7 +97,7 @@ public final class IrqTable {
         }
     }
 
-    private static final System.Logger LOG = System.getLogger("io.kmem.irq");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.irq");
     private final Map<Integer, Line> lines = new TreeMap<>();
     private int next = FIRST_IRQ;
 

@@ -1,5 +1,6 @@
 package io.kmem.internal.mmio;
 
+import io.kmem.internal.lib.LazyLogger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,7 +14,7 @@ import java.util.List;
  * <p>Thread safety: seeding is guarded by this object's monitor, each tree by its own.
  */
 public final class IoResources {
-    private static final System.Logger LOG = System.getLogger("io.kmem.internal.mmio");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.internal.mmio");
     private final ResourceTree iomem = ResourceTree.iomem();
     private final ResourceTree ioports = ResourceTree.ioports();
     private final Ioremap roots;

@@ -1,5 +1,6 @@
 package io.kmem.internal.page;
 
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.lib.Ratelimit;
 import static io.kmem.gfp.Gfp.__GFP_DMA;
 import static io.kmem.gfp.Gfp.__GFP_DMA32;
@@ -111,7 +112,7 @@ public final class BuddyAllocator implements AutoCloseable {
     private static final int FAST_GFP = Gfp.VALID_MASK & ~(__GFP_DMA | __GFP_DMA32);
     private static final long PCP_TO_ALLOCATED = MemMap.PG_PCP ^ MemMap.PG_ALLOCATED;
     private static final long WAIT_SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
-    private static final System.Logger LOG = System.getLogger("io.kmem.internal.page");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.internal.page");
 
     private final FramePool phys;
     private final MemMap memMap;

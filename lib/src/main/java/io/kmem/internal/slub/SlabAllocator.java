@@ -11,6 +11,7 @@ import io.kmem.error.DoubleFreeException;
 import io.kmem.error.KmemException;
 import io.kmem.error.PoolClosedException;
 import io.kmem.gfp.Gfp;
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.page.BuddyAllocator;
 import io.kmem.internal.lib.Ratelimit;
 import io.kmem.internal.phys.FramePool;
@@ -94,7 +95,7 @@ public final class SlabAllocator {
      */
     public static final long FLAT_TABLE_MAX_FRAMES = 8L << 20;
     private static final int REPORTS_KEPT = 256;
-    private static final System.Logger LOG = System.getLogger("io.kmem.slab");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.slab");
 
     final FramePool phys;
     final BuddyAllocator buddy;

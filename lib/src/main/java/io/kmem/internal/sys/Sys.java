@@ -13,8 +13,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
+import java.lang.ref.Reference;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -28,14 +27,16 @@ import java.lang.invoke.VarHandle;
  *       plain numbers and no {@link MemorySegment} escapes a call. Buffers the kernel
  *       reads or writes ({@code pread}, {@code mincore}) are {@link MemorySegment}s, checked
  *       against the count before the call, so the kernel can never write past them.</li>
- *   <li><b>Handles.</b> Each call goes through a downcall handle built once, on the call's
- *       first use (a static final of its own holder class, so that a process links only the
- *       calls it makes: linking generates classes and costs start-up time), from the bindings' declarations ({@link Desc}, checked against {@code Libc.foo$descriptor()})
- *       (for the variadic {@code open}, {@code fcntl} and {@code mremap}: the generated invoker's
- *       address and descriptor, with {@link Linker.Option#firstVariadicArg}) and
- *       {@link Linker.Option#captureCallState captureCallState("errno")}. Address arguments
- *       and results are adapted to {@code long} with {@link MemorySegment#ofAddress} and
- *       {@link MemorySegment#address()} filters, which the JIT folds away.</li>
+ *   <li><b>Handles.</b> Every system call goes through one downcall handle,
+ *       {@code syscall(2)} with its number (the bindings' {@code SYS_*}, which the C headers
+ *       give) and six {@code long} arguments, linked on the first call with
+ *       {@link Linker.Option#captureCallState captureCallState("errno")}; only the C
+ *       library's own functions ({@code sysconf}, {@code sched_getcpu}, {@code strerror},
+ *       {@code strerrorname_np}) have handles of their own, each linked on its first use (a
+ *       static final of its own holder class). Linking generates classes for each distinct
+ *       call shape, which a process pays at its start; a pool's bring-up makes a dozen
+ *       system calls and so links one shape for all of them. Pointer arguments are the
+ *       addresses of native segments, kept reachable across the call.</li>
  *   <li><b>errno</b> is captured into a segment of the calling thread (a {@code ThreadLocal}
  *       in an automatic arena; virtual threads get their own), never a shared one, and read
  *       only on failure. {@code getpid}, {@code strerror} and {@code strerrorname_np}
@@ -69,167 +70,30 @@ public final class Sys {
     private static final ThreadLocal<MemorySegment> CALL_STATE = ThreadLocal.withInitial(
             () -> Arena.ofAuto().allocate(Linker.Option.captureStateLayout()));
 
-    private static final MethodHandle OF_ADDRESS;
-    private static final MethodHandle ADDRESS_OF;
-
-    static {
-        try {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            OF_ADDRESS = lookup.findStatic(MemorySegment.class, "ofAddress",
-                    MethodType.methodType(MemorySegment.class, long.class));
-            ADDRESS_OF = lookup.findVirtual(MemorySegment.class, "address", MethodType.methodType(long.class));
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
+    /**
+     * {@code (state, long nr, long a1, ..., long a6) -> long}: {@code syscall(2)}, the one
+     * downcall every system call goes through. Parameter 0 is the capture-state segment. The
+     * six arguments are variadic {@code long}s: the kernel reads whole registers and each call
+     * uses the low 32 bits of its {@code int} ones, so an {@code int} passes sign-extended and
+     * a pointer as its address; arguments a call does not take are passed as 0 and ignored.
+     * One handle instead of one per call: each distinct downcall shape the linker meets
+     * generates and loads its own classes (about 10 ms each at a process's start, measured in
+     * the README's cold-start section), and a pool's bring-up makes a dozen calls.
+     */
+    private static final class Syscall {
+        static final MethodHandle H = capturing(symbol("syscall"), Desc.SYSCALL.appendArgumentLayouts(
+                Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG),
+                Linker.Option.firstVariadicArg(1));
     }
-
-    // Parameter 0 of every errno-capturing handle is the capture-state segment; the
-    // indices passed to addressAsLong count it.
-
-    /** {@code (state, long addr, long len, int prot, int flags, int fd, long off) -> long addr} */
-    private static final class Mmap {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("mmap"), Desc.MMAP), true, 1);
-    }
-    /** {@code (state, long addr, long len) -> int} */
-    private static final class Munmap {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("munmap"), Desc.MUNMAP), false, 1);
-    }
-    /** {@code (state, long old, long oldLen, long newLen, int flags, long newAddr) -> long addr} */
-    private static final class Mremap {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("mremap"),
-                Desc.MREMAP.appendArgumentLayouts(Libc.C_POINTER), Linker.Option.firstVariadicArg(4)), true, 1, 5);
-    }
-    /** {@code (state, long addr, long len, int prot) -> int} */
-    private static final class Mprotect {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("mprotect"), Desc.MPROTECT), false, 1);
-    }
-    /** {@code (state, long addr, long len) -> int} */
-    private static final class Mlock {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("mlock"), Desc.MLOCK), false, 1);
-    }
-    /** {@code (state, long addr, long len) -> int} */
-    private static final class Munlock {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("munlock"), Desc.MUNLOCK), false, 1);
-    }
-    /** {@code (state, long addr, long len, int advice) -> int} */
-    private static final class Madvise {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("madvise"), Desc.MADVISE), false, 1);
-    }
-    /** {@code (state, long addr, long len, MemorySegment vec) -> int} */
-    private static final class Mincore {
-        static final MethodHandle H =
-                addressAsLong(capturing(symbol("mincore"), Desc.MINCORE), false, 1);
-    }
-    /** {@code (state, MemorySegment name, int flags) -> int fd} */
-    private static final class MemfdCreate {
-        static final MethodHandle H =
-                capturing(symbol("memfd_create"), Desc.MEMFD_CREATE);
-    }
-    /** {@code (state, int fd, long len) -> int} */
-    private static final class Ftruncate {
-        static final MethodHandle H =
-                capturing(symbol("ftruncate"), Desc.FTRUNCATE);
-    }
-    /** {@code (state, int fd, int mode, long off, long len) -> int} */
-    private static final class Fallocate {
-        static final MethodHandle H =
-                capturing(symbol("fallocate"), Desc.FALLOCATE);
-    }
-    /** {@code (state, int fd, int cmd, int arg) -> int} */
-    private static final class Fcntl {
-        static final MethodHandle H =
-                capturing(symbol("fcntl"),
-                Desc.FCNTL.appendArgumentLayouts(Libc.C_INT), Linker.Option.firstVariadicArg(2));
-    }
-    /** {@code (state, MemorySegment path, int flags, int mode) -> int fd} */
-    private static final class Open {
-        static final MethodHandle H =
-                capturing(symbol("open"),
-                Desc.OPEN.appendArgumentLayouts(Libc.C_INT), Linker.Option.firstVariadicArg(2));
-    }
-    /** {@code (state, int fd) -> int} */
-    private static final class Close {
-        static final MethodHandle H =
-                capturing(symbol("close"), Desc.CLOSE);
-    }
-    /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
-    private static final class Pread {
-        static final MethodHandle H =
-                capturing(symbol("pread"), Desc.PREAD);
-    }
-    /** {@code (state, int fd, MemorySegment buf, long count, long off) -> long} */
-    private static final class Pwrite {
-        static final MethodHandle H =
-                capturing(symbol("pwrite"), Desc.PWRITE);
-    }
-    /** {@code (state, int name) -> long} */
+    /** {@code (state, int name) -> long}: a C library function, not a system call. */
     private static final class Sysconf {
         static final MethodHandle H =
                 capturing(symbol("sysconf"), Desc.SYSCONF);
     }
-    /** {@code (state, int resource, MemorySegment rlimit) -> int} */
-    private static final class Getrlimit {
-        static final MethodHandle H =
-                capturing(symbol("getrlimit"), Desc.GETRLIMIT);
-    }
-    /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
-    private static final class Read {
-        static final MethodHandle H = capturing(symbol("read"), Desc.READ);
-    }
-    /** {@code (state, int fd, MemorySegment buf, long count) -> long} */
-    private static final class Write {
-        static final MethodHandle H = capturing(symbol("write"), Desc.WRITE);
-    }
-    /** {@code (state, unsigned int initval, int flags) -> int fd}: {@code eventfd(2)}. */
-    private static final class Eventfd {
-        static final MethodHandle H = capturing(symbol("eventfd"), Desc.EVENTFD);
-    }
-    /** {@code (state, struct pollfd *fds, nfds_t nfds, int timeout) -> int}: {@code poll(2)}. */
-    private static final class Poll {
-        static final MethodHandle H = capturing(symbol("poll"), Desc.POLL);
-    }
-    /** {@code (state, int fd, long request, MemorySegment arg) -> int}: ioctl with a pointer argument. */
-    private static final class IoctlPtr {
-        static final MethodHandle H = capturing(symbol("ioctl"),
-                Desc.IOCTL.appendArgumentLayouts(Libc.C_POINTER), Linker.Option.firstVariadicArg(2));
-    }
-    /** {@code (state, int fd, long request, long arg) -> int}: ioctl with an integer argument. */
-    private static final class IoctlLong {
-        static final MethodHandle H = capturing(symbol("ioctl"),
-                Desc.IOCTL.appendArgumentLayouts(Libc.C_LONG), Linker.Option.firstVariadicArg(2));
-    }
-    /** {@code (state) -> int cpu} */
+    /** {@code (state) -> int cpu}: the C library's, which reads the CPU without a system call (rseq). */
     private static final class SchedGetcpu {
         static final MethodHandle H =
                 capturing(symbol("sched_getcpu"), Desc.SCHED_GETCPU);
-    }
-    /**
-     * {@code (state, long SYS_io_uring_setup, long entries, MemorySegment params) -> long}: the
-     * variadic {@code syscall(2)}; every variadic argument is passed as a {@code long} or a
-     * pointer, as the kernel reads whole registers.
-     */
-    private static final class SyscallIoUringSetup {
-        static final MethodHandle H =
-                capturing(symbol("syscall"),
-                Desc.SYSCALL.appendArgumentLayouts(Libc.C_LONG, Libc.C_POINTER), Linker.Option.firstVariadicArg(1));
-    }
-    /** {@code (state, long SYS_io_uring_register, long fd, long opcode, MemorySegment arg, long nr) -> long} */
-    private static final class SyscallIoUringRegister {
-        static final MethodHandle H =
-                capturing(symbol("syscall"),
-                Desc.SYSCALL.appendArgumentLayouts(Libc.C_LONG, Libc.C_LONG, Libc.C_POINTER, Libc.C_LONG), Linker.Option.firstVariadicArg(1));
-    }
-    /** {@code () -> int pid} */
-    private static final class Getpid {
-        static final MethodHandle H =
-                LINKER.downcallHandle(symbol("getpid"), Desc.GETPID);
     }
     /** {@code (int errno) -> MemorySegment string} */
     private static final class Strerror {
@@ -285,11 +149,7 @@ public final class Sys {
     public static long mmap(long addr, long length, int prot, int flags, int fd, long offset) {
         MemorySegment state = CALL_STATE.get();
         long result;
-        try {
-            result = (long) Mmap.H.invokeExact(state, addr, length, prot, flags, fd, offset);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = syscall(state, Libc.SYS_mmap(), addr, length, prot, flags, fd, offset);
         if (result == MAP_FAILED) {
             throw mmapFailed(errno(state), addr, length, prot, flags, fd, offset);
         }
@@ -305,11 +165,7 @@ public final class Sys {
     public static void munmap(long addr, long length) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Munmap.H.invokeExact(state, addr, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_munmap(), addr, length, 0, 0, 0, 0);
         if (result != 0) {
             throw failure("munmap", "addr=" + hex(addr) + ", len=" + length, errno(state), null);
         }
@@ -327,11 +183,7 @@ public final class Sys {
     public static long mremap(long oldAddress, long oldLength, long newLength, int flags, long newAddress) {
         MemorySegment state = CALL_STATE.get();
         long result;
-        try {
-            result = (long) Mremap.H.invokeExact(state, oldAddress, oldLength, newLength, flags, newAddress);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = syscall(state, Libc.SYS_mremap(), oldAddress, oldLength, newLength, flags, newAddress, 0);
         if (result == MAP_FAILED) {
             int errno = errno(state);
             String args = "addr=" + hex(oldAddress) + ", old_len=" + oldLength + ", new_len=" + newLength
@@ -352,11 +204,7 @@ public final class Sys {
     public static void mprotect(long addr, long length, int prot) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Mprotect.H.invokeExact(state, addr, length, prot);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_mprotect(), addr, length, prot, 0, 0, 0);
         if (result != 0) {
             throw failure("mprotect", "addr=" + hex(addr) + ", len=" + length + ", prot=" + Flags.prot(prot),
                     errno(state), null);
@@ -372,11 +220,7 @@ public final class Sys {
     public static void mlock(long addr, long length) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Mlock.H.invokeExact(state, addr, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_mlock(), addr, length, 0, 0, 0, 0);
         if (result != 0) {
             int errno = errno(state);
             throw failure("mlock", "addr=" + hex(addr) + ", len=" + length, errno, memlockHint(errno));
@@ -391,11 +235,7 @@ public final class Sys {
     public static void munlock(long addr, long length) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Munlock.H.invokeExact(state, addr, length);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_munlock(), addr, length, 0, 0, 0, 0);
         if (result != 0) {
             throw failure("munlock", "addr=" + hex(addr) + ", len=" + length, errno(state), null);
         }
@@ -409,11 +249,7 @@ public final class Sys {
     public static void madvise(long addr, long length, int advice) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Madvise.H.invokeExact(state, addr, length, advice);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_madvise(), addr, length, advice, 0, 0, 0);
         if (result != 0) {
             int errno = errno(state);
             String hint = null;
@@ -444,11 +280,8 @@ public final class Sys {
         checkBuffer("mincore", vec, pages);
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Mincore.H.invokeExact(state, addr, length, vec);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_mincore(), addr, length, vec.address(), 0, 0, 0);
+        Reference.reachabilityFence(vec);
         if (result != 0) {
             throw failure("mincore", "addr=" + hex(addr) + ", len=" + length, errno(state), null);
         }
@@ -497,9 +330,7 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int fd;
         try (Arena arena = Arena.ofConfined()) {
-            fd = (int) MemfdCreate.H.invokeExact(state, arena.allocateFrom(name), flags);
-        } catch (Throwable t) {
-            throw rethrow(t);
+            fd = (int) syscall(state, Libc.SYS_memfd_create(), arena.allocateFrom(name).address(), flags, 0, 0, 0, 0);
         }
         if (fd < 0) {
             int errno = errno(state);
@@ -520,11 +351,7 @@ public final class Sys {
         int result;
         int errno;
         do {
-            try {
-                result = (int) Ftruncate.H.invokeExact(state, fd, length);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
+            result = (int) syscall(state, Libc.SYS_ftruncate(), fd, length, 0, 0, 0, 0);
             errno = result == 0 ? 0 : errno(state);
         } while (errno == EINTR);
         if (result != 0) {
@@ -546,11 +373,7 @@ public final class Sys {
         int result;
         int errno;
         do {
-            try {
-                result = (int) Fallocate.H.invokeExact(state, fd, mode, offset, length);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
+            result = (int) syscall(state, Libc.SYS_fallocate(), fd, mode, offset, length, 0, 0);
             errno = result == 0 ? 0 : errno(state);
         } while (errno == EINTR);
         if (result != 0) {
@@ -576,11 +399,7 @@ public final class Sys {
     public static int fcntl(int fd, int cmd, int arg) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Fcntl.H.invokeExact(state, fd, cmd, arg);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_fcntl(), fd, cmd, arg, 0, 0, 0);
         if (result == -1) {
             int errno = errno(state);
             boolean seals = cmd == Libc.F_ADD_SEALS();
@@ -606,11 +425,9 @@ public final class Sys {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cPath = arena.allocateFrom(path);
             do {
-                fd = (int) Open.H.invokeExact(state, cPath, flags, 0);
+                fd = (int) syscall(state, Libc.SYS_openat(), Libc.AT_FDCWD(), cPath.address(), flags, 0, 0, 0);
                 errno = fd >= 0 ? 0 : errno(state);
             } while (errno == EINTR);
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
         if (fd < 0) {
             throw failure("open", "path=\"" + path + "\", flags=" + Flags.open(flags), errno, openHint(path, errno));
@@ -631,7 +448,7 @@ public final class Sys {
         checkBuffer("pread", buf, count);
         int fd = open(path, Libc.O_RDONLY() | Libc.O_CLOEXEC());
         try {
-            return transfer(Pread.H, "pread", path, fd, buf, count, offset);
+            return transfer(Libc.SYS_pread64(), "pread", path, fd, buf, count, offset);
         } finally {
             close(fd);
         }
@@ -650,7 +467,7 @@ public final class Sys {
         checkBuffer("pwrite", buf, count);
         int fd = open(path, Libc.O_WRONLY() | Libc.O_CLOEXEC());
         try {
-            long n = transfer(Pwrite.H, "pwrite", path, fd, buf, count, offset);
+            long n = transfer(Libc.SYS_pwrite64(), "pwrite", path, fd, buf, count, offset);
             if (n != count) {
                 throw new SyscallException("pwrite", 0, "", "pwrite(path=\"" + path + "\", count=" + count + ", off="
                         + offset + "): wrote " + n + " bytes; the file takes no more there");
@@ -661,20 +478,17 @@ public final class Sys {
     }
 
     /**
-     * One pread or pwrite through {@code handle}, retried on EINTR; a failure names the path
+     * One pread or pwrite (system call {@code nr}), retried on EINTR; a failure names the path
      * when there is one ({@link #preadFile}), else the descriptor.
      */
-    private static long transfer(MethodHandle handle, String call, String path, int fd, MemorySegment buf, long count,
+    private static long transfer(int nr, String call, String path, int fd, MemorySegment buf, long count,
                                  long offset) {
         MemorySegment state = CALL_STATE.get();
         long result;
         int errno;
         do {
-            try {
-                result = (long) handle.invokeExact(state, fd, buf, count, offset);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
+            result = syscall(state, nr, fd, buf.address(), count, offset, 0, 0);
+            Reference.reachabilityFence(buf);
             errno = result >= 0 ? 0 : errno(state);
         } while (errno == EINTR);
         if (result < 0) {
@@ -695,11 +509,7 @@ public final class Sys {
     public static void close(int fd) {
         MemorySegment state = CALL_STATE.get();
         int result;
-        try {
-            result = (int) Close.H.invokeExact(state, fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = (int) syscall(state, Libc.SYS_close(), fd, 0, 0, 0, 0, 0);
         if (result != 0) {
             int errno = errno(state);
             if (errno != EINTR) {
@@ -719,7 +529,7 @@ public final class Sys {
      */
     public static long pread(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pread", buf, count);
-        return transfer(Pread.H, "pread", null, fd, buf, count, offset);
+        return transfer(Libc.SYS_pread64(), "pread", null, fd, buf, count, offset);
     }
 
     /**
@@ -733,7 +543,7 @@ public final class Sys {
      */
     public static long pwrite(int fd, MemorySegment buf, long count, long offset) {
         checkBuffer("pwrite", buf, count);
-        return transfer(Pwrite.H, "pwrite", null, fd, buf, count, offset);
+        return transfer(Libc.SYS_pwrite64(), "pwrite", null, fd, buf, count, offset);
     }
 
     // ---------------------------------------------------------------- io_uring
@@ -752,12 +562,8 @@ public final class Sys {
         checkBuffer("io_uring_setup", params, io_uring_params.sizeof());
         MemorySegment state = CALL_STATE.get();
         long result;
-        try {
-            result = (long) SyscallIoUringSetup.H.invokeExact(state, (long) Libc.SYS_io_uring_setup(),
-                    (long) entries, params);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        result = syscall(state, Libc.SYS_io_uring_setup(), entries, params.address(), 0, 0, 0, 0);
+        Reference.reachabilityFence(params);
         if (result < 0) {
             int errno = errno(state);
             throw failure("io_uring_setup", "entries=" + entries, errno, ioUringHint(errno));
@@ -781,12 +587,8 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long result;
         while (true) {
-            try {
-                result = (long) SyscallIoUringRegister.H.invokeExact(state, (long) Libc.SYS_io_uring_register(),
-                        (long) fd, (long) opcode, arg, (long) nrArgs);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
+            result = syscall(state, Libc.SYS_io_uring_register(), fd, opcode, arg.address(), nrArgs, 0, 0);
+            Reference.reachabilityFence(arg);
             if (result >= 0) {
                 return (int) result;
             }
@@ -847,10 +649,9 @@ public final class Sys {
         long soft;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment limits = rlimit.allocate(arena);
-            result = (int) Getrlimit.H.invokeExact(state, Libc.RLIMIT_MEMLOCK(), limits);
+            // getrlimit(2) as the C library makes it: prlimit64 on this process, reading only.
+            result = (int) syscall(state, Libc.SYS_prlimit64(), 0, Libc.RLIMIT_MEMLOCK(), 0, limits.address(), 0, 0);
             soft = rlimit.rlim_cur(limits);
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
         if (result != 0) {
             throw failure("getrlimit", "resource=RLIMIT_MEMLOCK", errno(state), null);
@@ -861,11 +662,7 @@ public final class Sys {
 
     /** {@return the process id, {@code getpid(2)}}; cannot fail. */
     public static int getpid() {
-        try {
-            return (int) Getpid.H.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return (int) syscall(CALL_STATE.get(), Libc.SYS_getpid(), 0, 0, 0, 0, 0, 0);
     }
 
     /**
@@ -924,42 +721,19 @@ public final class Sys {
     // ---------------------------------------------------------------- internals
 
     /**
-     * The C declarations of the calls linked here, as the bindings declare them (variadic
-     * ones: the fixed arguments; {@code SysDescriptorsTest} checks each against the
+     * The C declarations of the functions linked here, as the bindings declare them
+     * ({@code syscall}: its fixed argument; {@code SysDescriptorsTest} checks each against the
      * bindings). They are written out rather than read from {@code Libc.foo$descriptor()}
      * because jextract keeps each descriptor in a holder class that also links its own
      * downcall handle, which Sys never uses: reading them linked every call twice, and
      * linking costs start-up time. Symbols come from the default lookup (the C library).
      */
     static final class Desc {
-        static final FunctionDescriptor MMAP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG);
-        static final FunctionDescriptor MUNMAP = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
-        static final FunctionDescriptor MPROTECT = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
-        static final FunctionDescriptor MLOCK = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
-        static final FunctionDescriptor MUNLOCK = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
-        static final FunctionDescriptor MADVISE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
-        static final FunctionDescriptor MINCORE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_POINTER);
-        static final FunctionDescriptor MEMFD_CREATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT);
-        static final FunctionDescriptor FTRUNCATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_LONG);
-        static final FunctionDescriptor FALLOCATE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT, Libc.C_LONG, Libc.C_LONG);
-        static final FunctionDescriptor CLOSE = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT);
-        static final FunctionDescriptor PREAD = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG);
-        static final FunctionDescriptor PWRITE = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG);
         static final FunctionDescriptor SYSCONF = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT);
-        static final FunctionDescriptor GETRLIMIT = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_POINTER);
-        static final FunctionDescriptor READ = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
-        static final FunctionDescriptor WRITE = FunctionDescriptor.of(Libc.C_LONG, Libc.C_INT, Libc.C_POINTER, Libc.C_LONG);
-        static final FunctionDescriptor EVENTFD = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT);
-        static final FunctionDescriptor POLL = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_LONG, Libc.C_INT);
         static final FunctionDescriptor SCHED_GETCPU = FunctionDescriptor.of(Libc.C_INT);
-        static final FunctionDescriptor GETPID = FunctionDescriptor.of(Libc.C_INT);
         static final FunctionDescriptor STRERROR = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT);
         static final FunctionDescriptor STRERRORNAME_NP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_INT);
-        static final FunctionDescriptor OPEN = FunctionDescriptor.of(Libc.C_INT, Libc.C_POINTER, Libc.C_INT);
-        static final FunctionDescriptor FCNTL = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_INT);
-        static final FunctionDescriptor IOCTL = FunctionDescriptor.of(Libc.C_INT, Libc.C_INT, Libc.C_LONG);
         static final FunctionDescriptor SYSCALL = FunctionDescriptor.of(Libc.C_LONG, Libc.C_LONG);
-        static final FunctionDescriptor MREMAP = FunctionDescriptor.of(Libc.C_POINTER, Libc.C_POINTER, Libc.C_LONG, Libc.C_LONG, Libc.C_INT);
 
         private Desc() {
         }
@@ -987,15 +761,16 @@ public final class Sys {
     }
 
     /**
-     * Adapts the pointer parameters at {@code params} (and the result if {@code result}) of
-     * {@code handle} to {@code long} addresses.
+     * {@code syscall(nr, a1, ..., a6)}: the call's result, or -1 with errno in {@code state}.
+     * Pointer arguments are addresses of native segments, which the caller keeps reachable
+     * until the call returns ({@link Reference#reachabilityFence}).
      */
-    private static MethodHandle addressAsLong(MethodHandle handle, boolean result, int... params) {
-        MethodHandle adapted = handle;
-        for (int param : params) {
-            adapted = MethodHandles.filterArguments(adapted, param, OF_ADDRESS);
+    private static long syscall(MemorySegment state, long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+        try {
+            return (long) Syscall.H.invokeExact(state, nr, a1, a2, a3, a4, a5, a6);
+        } catch (Throwable t) {
+            throw rethrow(t);
         }
-        return result ? MethodHandles.filterReturnValue(adapted, ADDRESS_OF) : adapted;
     }
 
     private static int errno(MemorySegment state) {
@@ -1105,14 +880,11 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         int errno;
-        try {
-            do {
-                result = (int) IoctlPtr.H.invokeExact(state, fd, request, arg);
-                errno = result >= 0 ? 0 : errno(state);
-            } while (errno == EINTR);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        do {
+            result = (int) syscall(state, Libc.SYS_ioctl(), fd, request, arg.address(), 0, 0, 0);
+            errno = result >= 0 ? 0 : errno(state);
+        } while (errno == EINTR);
+        Reference.reachabilityFence(arg);
         if (result < 0) {
             throw failure("ioctl(" + name + ")", "fd=" + fd, errno, privilegeHint(errno));
         }
@@ -1130,14 +902,10 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         int result;
         int errno;
-        try {
-            do {
-                result = (int) IoctlLong.H.invokeExact(state, fd, request, arg);
-                errno = result >= 0 ? 0 : errno(state);
-            } while (errno == EINTR);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        do {
+            result = (int) syscall(state, Libc.SYS_ioctl(), fd, request, arg, 0, 0, 0);
+            errno = result >= 0 ? 0 : errno(state);
+        } while (errno == EINTR);
         if (result < 0) {
             throw failure("ioctl(" + name + ")", "fd=" + fd + ", arg=" + arg, errno, privilegeHint(errno));
         }
@@ -1164,14 +932,10 @@ public final class Sys {
             MemorySegment state = CALL_STATE.get();
             int n;
             int errno;
-            try {
-                do {
-                    n = (int) Poll.H.invokeExact(state, fds, 2L, -1);
-                    errno = n >= 0 ? 0 : errno(state);
-                } while (errno == EINTR);
-            } catch (Throwable t) {
-                throw rethrow(t);
-            }
+            do {
+                n = (int) syscall(state, Libc.SYS_poll(), fds.address(), 2, -1, 0, 0, 0);
+                errno = n >= 0 ? 0 : errno(state);
+            } while (errno == EINTR);
             if (n < 0) {
                 throw failure("poll", "fds=[" + a + ", " + b + "], POLLIN", errno, null);
             }
@@ -1189,11 +953,7 @@ public final class Sys {
     public static int eventfd(int initval) {
         MemorySegment state = CALL_STATE.get();
         int fd;
-        try {
-            fd = (int) Eventfd.H.invokeExact(state, initval, Libc.EFD_CLOEXEC());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        fd = (int) syscall(state, Libc.SYS_eventfd2(), initval, Libc.EFD_CLOEXEC(), 0, 0, 0, 0);
         if (fd < 0) {
             throw failure("eventfd", "initval=" + initval + ", flags=EFD_CLOEXEC", errno(state), null);
         }
@@ -1212,14 +972,11 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long n;
         int errno;
-        try {
-            do {
-                n = (long) Read.H.invokeExact(state, fd, buf, count);
-                errno = n >= 0 ? 0 : errno(state);
-            } while (errno == EINTR);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        do {
+            n = syscall(state, Libc.SYS_read(), fd, buf.address(), count, 0, 0, 0);
+            errno = n >= 0 ? 0 : errno(state);
+        } while (errno == EINTR);
+        Reference.reachabilityFence(buf);
         if (n < 0) {
             throw failure("read", "fd=" + fd + ", count=" + count, errno, null);
         }
@@ -1238,14 +995,11 @@ public final class Sys {
         MemorySegment state = CALL_STATE.get();
         long n;
         int errno;
-        try {
-            do {
-                n = (long) Write.H.invokeExact(state, fd, buf, count);
-                errno = n >= 0 ? 0 : errno(state);
-            } while (errno == EINTR);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        do {
+            n = syscall(state, Libc.SYS_write(), fd, buf.address(), count, 0, 0, 0);
+            errno = n >= 0 ? 0 : errno(state);
+        } while (errno == EINTR);
+        Reference.reachabilityFence(buf);
         if (n < 0) {
             throw failure("write", "fd=" + fd + ", count=" + count, errno, null);
         }

@@ -1,6 +1,7 @@
 package io.kmem.internal.trace;
 
 import io.kmem.gfp.Gfp;
+import io.kmem.internal.lib.LazyLogger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -33,7 +34,7 @@ import java.util.concurrent.atomic.LongAdder;
  * so that blocking GFP flags miss them ({@code CpuSlab.slowGfp}).
  */
 public final class AtomicContext {
-    private static final System.Logger LOG = System.getLogger("io.kmem.irq");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.irq");
     private static final AtomicInteger RUNNING = new AtomicInteger();
     private static final ThreadLocal<String> HANDLER = new ThreadLocal<>();
     private static final ThreadLocal<Boolean> IRQ_THREAD = new ThreadLocal<>();

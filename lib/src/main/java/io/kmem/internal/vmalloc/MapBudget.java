@@ -1,5 +1,6 @@
 package io.kmem.internal.vmalloc;
 
+import io.kmem.internal.lib.LazyLogger;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -59,7 +60,7 @@ final class MapBudget {
     /** The smallest reserve left to the JVM. */
     static final long MIN_RESERVE = 8192;
     private static final long RECOUNT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
-    private static final System.Logger LOG = System.getLogger("io.kmem.internal.vmalloc");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.internal.vmalloc");
     private static final MapBudget HOST = new MapBudget(MAX_MAP_COUNT, true, -1);
 
     private final Path limitFile;

@@ -8,6 +8,7 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.DoubleFreeException;
 import io.kmem.error.SyscallException;
 import io.kmem.gfp.Gfp;
+import io.kmem.internal.lib.LazyLogger;
 import io.kmem.internal.page.BuddyAllocator;
 import io.kmem.internal.lib.Ratelimit;
 import io.kmem.gfp.FrameKind;
@@ -93,7 +94,7 @@ public final class Vmalloc implements AutoCloseable {
     static final long HUGE_ALIGN = 2L << 20;
     private static final int HUGE_ORDER = 9;
     private static final int RECENT_FREES = 64;
-    private static final System.Logger LOG = System.getLogger("io.kmem.internal.vmalloc");
+    private static final System.Logger LOG = LazyLogger.of("io.kmem.internal.vmalloc");
     /** Frames of the call stack that belong to kmem's own API and are skipped for the caller. */
     private static final Set<String> INTERNAL = Set.of("io.kmem.MemoryPool",
             "io.kmem.internal.vmalloc.Vmalloc");
