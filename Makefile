@@ -56,9 +56,20 @@ jar: $(LIB_JAR) $(TOOL_JAR)
 
 # The main job: the kmem tool on an embedded default pool. `kmem bench` runs the bench
 # module's JMH suite, so ARGS="bench ..." builds it first.
+# The tool starts from the JDK's AOT cache (JDK 25, -XX:AOTCache): the first run after the jars
+# change trains it (-XX:AOTCacheOutput: the run itself, then about 2 s to write the cache);
+# KMEM_AOT=0 runs without it. The library never needs the cache.
+TOOL_AOT := target/kmem-tool.aot
+KMEM_AOT ?= 1
 run: host-setup jar
 	@$(if $(filter bench,$(firstword $(ARGS))),$(MVN) -Pbench -DskipTests package -pl bench -am,true)
-	@$(JAVA) --enable-native-access=io.kmem -p $(LIB_JAR):$(TOOL_JAR) -m io.kmem.tool/io.kmem.tool.Main $(ARGS)
+	@aot=; if [ "$(KMEM_AOT)" != 0 ] && [ "$(firstword $(ARGS))" != bench ]; then \
+	  mkdir -p target; \
+	  if [ $(TOOL_AOT) -nt $(LIB_JAR) ] && [ $(TOOL_AOT) -nt $(TOOL_JAR) ]; then aot=-XX:AOTCache=$(TOOL_AOT); \
+	  else rm -f $(TOOL_AOT); aot=-XX:AOTCacheOutput=$(TOOL_AOT); \
+	    echo "kmem: this run also trains the tool's AOT cache ($(TOOL_AOT); once after each build; KMEM_AOT=0 skips it)" >&2; fi; \
+	fi; \
+	$(JAVA) $$aot --enable-native-access=io.kmem -p $(LIB_JAR):$(TOOL_JAR) -m io.kmem.tool/io.kmem.tool.Main $(ARGS)
 
 # Not quiet: Surefire's per-class lines and its closing "Tests run:" summary are the report.
 # With TEST, only those classes, once (no slub_debug pass, no vm-test).

@@ -252,6 +252,9 @@ public final class BuddyAllocator implements AutoCloseable {
         if (idx < 0 && Gfp.mayBlock(gfp) && (populated(zonelist) || growthReaches(zonelist))) {
             idx = allocBlocking(c, gfp, order, zonelist);
         }
+        if (c.irqThread) {
+            drainCache(c); // what a refill left: the next allocation must come here again
+        }
         if (idx < 0) {
             fail(gfp, order, null);
             return -1;
@@ -988,7 +991,7 @@ public final class BuddyAllocator implements AutoCloseable {
         if (c.drainRequested) {
             drainCache(c);
         }
-        if (order <= PageCache.MAX_ORDER && slowFrees == 0) {
+        if (order <= PageCache.MAX_ORDER && slowFrees == 0 && !c.irqThread) {
             int s = PageCache.slot(MemMap.zone(info), order);
             int[] st = stack(c, s, order);
             int high = Math.max(c.high[s], pcpHigh[order]);
@@ -1158,9 +1161,9 @@ public final class BuddyAllocator implements AutoCloseable {
     }
 
     private PageCache newCache() {
-        PageCache c = new PageCache(Thread.currentThread());
+        PageCache c = new PageCache(Thread.currentThread(), AtomicContext.onIrqThread());
         for (int s = 0; s < PageCache.SLOTS; s++) {
-            c.high[s] = pcpHigh[s % PageCache.ORDERS];
+            c.high[s] = c.irqThread ? 0 : pcpHigh[s % PageCache.ORDERS];
         }
         cachesLock.lock();
         try {
@@ -1175,7 +1178,7 @@ public final class BuddyAllocator implements AutoCloseable {
     private void drainCache(PageCache c) {
         c.drainRequested = false;
         for (int s = 0; s < PageCache.SLOTS; s++) {
-            c.high[s] = pcpHigh[s % PageCache.ORDERS];
+            c.high[s] = c.irqThread ? 0 : pcpHigh[s % PageCache.ORDERS];
         }
         for (int s = 0; s < PageCache.SLOTS; s++) {
             if (c.count[s] > 0) {

@@ -23,6 +23,12 @@ final class PageCache {
     static final int SLOTS = ZoneType.values().length * ORDERS;
 
     final Thread owner;
+    /**
+     * The owner is an interrupt thread: the cache holds nothing between its calls (high 0, and
+     * {@code BuddyAllocator} drains what a refill left), so that each of its allocations
+     * takes the slow path, where a sleeping allocation in atomic context is reported.
+     */
+    final boolean irqThread;
     final int[][] stacks = new int[SLOTS][];
     final int[] count = new int[SLOTS];
     /**
@@ -42,8 +48,9 @@ final class PageCache {
     long refills;
     long drains;
 
-    PageCache(Thread owner) {
+    PageCache(Thread owner, boolean irqThread) {
         this.owner = owner;
+        this.irqThread = irqThread;
     }
 
     static int slot(int zone, int order) {

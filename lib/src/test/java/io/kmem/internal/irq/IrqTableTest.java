@@ -117,6 +117,43 @@ class IrqTableTest {
     }
 
     @Test
+    void aHandlersPageAllocationsAreEachChecked() throws Exception {
+        // The page allocator keeps a per-thread cache: a handler that frees a page and takes
+        // another must not be served from its thread's cache past the check.
+        try (MemoryPool pool = MemoryPool.builder().name("irq-pages").smallPages(8 * MIB).build()) {
+            IrqTable t = new IrqTable();
+            Fake src = new Fake();
+            int irq = t.allocate(src);
+            AtomicInteger gfp = new AtomicInteger(GFP_ATOMIC);
+            AtomicInteger rounds = new AtomicInteger();
+            t.request(irq, n -> {
+                for (int order = 0; order <= 1; order++) {
+                    long a = pool.__get_free_pages(gfp.get(), order);
+                    pool.free_pages(a, order);
+                    long b = pool.__get_free_pages(gfp.get(), order);
+                    pool.free_pages(b, order);
+                }
+                rounds.incrementAndGet();
+                return IrqTable.IRQ_HANDLED;
+            }, "edu-pages");
+            long before = AtomicContext.reported();
+            src.raise();
+            await(() -> rounds.get() == 1, "GFP_ATOMIC round");
+            assertEquals(before, AtomicContext.reported(), "GFP_ATOMIC in a handler is fine");
+            gfp.set(GFP_KERNEL);
+            for (int i = 1; i <= 3; i++) {
+                src.raise();
+                int want = i + 1;
+                await(() -> rounds.get() == want, "GFP_KERNEL round " + i);
+                assertEquals(before + 4L * i, AtomicContext.reported(), "round " + i + ": each of the handler's four"
+                        + " GFP_KERNEL page allocations reported, those its thread's page cache could serve too");
+            }
+            t.free(irq);
+            assertTrue(pool.verify().ok());
+        }
+    }
+
+    @Test
     void gfpKernelInAHandlerIsReportedGfpAtomicIsNot() throws Exception {
         try (MemoryPool pool = MemoryPool.builder().name("irq").smallPages(8 * MIB).build()) {
             IrqTable t = new IrqTable();
