@@ -12,6 +12,7 @@ import io.kmem.MemoryPool;
 import io.kmem.error.KmemException;
 import io.kmem.internal.sys.Sys;
 import io.kmem.internal.trace.AtomicContext;
+import io.kmem.testing.Await;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -72,13 +73,6 @@ class IrqTableTest {
     }
 
     /** Waits for {@code cond}, up to a minute (generous: a loaded machine may not run the IRQ thread for a while). */
-    private static void await(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
-        for (int i = 0; i < 60_000 && !cond.getAsBoolean(); i++) {
-            Thread.sleep(1);
-        }
-        assertTrue(cond.getAsBoolean(), what);
-    }
-
     @Test
     void nOfNOnTheLinesOwnThread() throws Exception {
         IrqTable t = new IrqTable();
@@ -99,7 +93,7 @@ class IrqTableTest {
         for (int i = 1; i <= n; i++) {
             src.raise();
             int want = i;
-            await(() -> calls.get() == want && src.unmasks.get() == want, "interrupt " + i + " handled and unmasked");
+            Await.until(() -> calls.get() == want && src.unmasks.get() == want, "interrupt " + i + " handled and unmasked");
         }
         assertEquals(n, t.count(irq));
         assertTrue(threads.stream().allMatch(s -> s.equals("irq/32-edu")), threads.toString());
@@ -138,13 +132,13 @@ class IrqTableTest {
             }, "edu-pages");
             long before = AtomicContext.reported();
             src.raise();
-            await(() -> rounds.get() == 1, "GFP_ATOMIC round");
+            Await.until(() -> rounds.get() == 1, "GFP_ATOMIC round");
             assertEquals(before, AtomicContext.reported(), "GFP_ATOMIC in a handler is fine");
             gfp.set(GFP_KERNEL);
             for (int i = 1; i <= 3; i++) {
                 src.raise();
                 int want = i + 1;
-                await(() -> rounds.get() == want, "GFP_KERNEL round " + i);
+                Await.until(() -> rounds.get() == want, "GFP_KERNEL round " + i);
                 assertEquals(before + 4L * i, AtomicContext.reported(), "round " + i + ": each of the handler's four"
                         + " GFP_KERNEL page allocations reported, those its thread's page cache could serve too");
             }
@@ -168,11 +162,11 @@ class IrqTableTest {
             }, "edu-dma");
             long before = AtomicContext.reported();
             src.raise();
-            await(() -> got.size() == 2, "atomic allocations made");
+            Await.until(() -> got.size() == 2, "atomic allocations made");
             assertEquals(before, AtomicContext.reported(), "GFP_ATOMIC in a handler is fine");
             gfp.set(GFP_KERNEL);
             src.raise();
-            await(() -> got.size() == 4, "GFP_KERNEL allocations made");
+            Await.until(() -> got.size() == 4, "GFP_KERNEL allocations made");
             assertEquals(before + 2, AtomicContext.reported(), "kmalloc and __get_free_pages both reported");
             List<String> r = AtomicContext.reports();
             String last = r.get(r.size() - 1);
@@ -181,7 +175,7 @@ class IrqTableTest {
                     + ")") && last.contains("GFP_KERNEL"), last);
             assertTrue(r.get(r.size() - 2).contains("kmalloc"), r.get(r.size() - 2));
             src.raise();
-            await(() -> got.size() == 6, "GFP_KERNEL allocations again");
+            Await.until(() -> got.size() == 6, "GFP_KERNEL allocations again");
             assertEquals(before + 4, AtomicContext.reported(), "reported again although the thread's kmalloc-256"
                     + " slab has free objects now (the fast path does not serve GFP_KERNEL on an IRQ thread)");
             got.forEach(a -> assertNotEquals(0L, a, "reported, then allowed"));

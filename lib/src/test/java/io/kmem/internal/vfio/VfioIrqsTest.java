@@ -10,6 +10,7 @@ import io.kmem.bindings.Libc;
 import io.kmem.error.KmemException;
 import io.kmem.internal.irq.IrqTable;
 import io.kmem.internal.sys.Sys;
+import io.kmem.testing.Await;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -106,13 +107,6 @@ class VfioIrqsTest {
     }
 
     /** Waits for {@code cond}, up to a minute (generous: a loaded machine may not run the IRQ thread for a while). */
-    private static void await(java.util.function.BooleanSupplier cond, String what) throws InterruptedException {
-        for (int i = 0; i < 60_000 && !cond.getAsBoolean(); i++) {
-            Thread.sleep(1);
-        }
-        assertTrue(cond.getAsBoolean(), what);
-    }
-
     private static int trigger() {
         return Libc.VFIO_IRQ_SET_DATA_EVENTFD() | Libc.VFIO_IRQ_SET_ACTION_TRIGGER();
     }
@@ -156,7 +150,7 @@ class VfioIrqsTest {
             d.fire(3);
             d.fire(2);
             int want = round;
-            await(() -> got.getOrDefault(irq[0], new AtomicInteger()).get() == want
+            Await.until(() -> got.getOrDefault(irq[0], new AtomicInteger()).get() == want
                     && got.getOrDefault(irq[3], new AtomicInteger()).get() == want
                     && t.count(irq[2]) == 2L * want, "round " + round + " delivered");
         }
@@ -199,9 +193,9 @@ class VfioIrqsTest {
         for (int i = 1; i <= n; i++) {
             d.fire(0);
             int want = i;
-            await(() -> calls.get() == want, "interrupt " + i);
+            Await.until(() -> calls.get() == want, "interrupt " + i);
         }
-        await(() -> d.calls.stream().filter(c -> (c.flags() & Libc.VFIO_IRQ_SET_ACTION_UNMASK()) != 0).count() == n,
+        Await.until(() -> d.calls.stream().filter(c -> (c.flags() & Libc.VFIO_IRQ_SET_ACTION_UNMASK()) != 0).count() == n,
                 "one unmask per interrupt");
         assertTrue(t.report().contains("VFIO-INTx"), t.report());
         t.free(irq);
