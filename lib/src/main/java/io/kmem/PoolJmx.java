@@ -17,12 +17,26 @@ final class PoolJmx {
     private PoolJmx() {
     }
 
+    /** {@link ManagementFactory#getPlatformMBeanServer} has returned to a registration here. */
+    private static volatile boolean up;
+    /** A pool's thread is starting the platform MBean server (its first registration). */
+    private static volatile boolean starting;
+
     /**
-     * Whether the platform MBean server is up (it is the first server made): asking
-     * {@link ManagementFactory#getPlatformMBeanServer} would start it.
+     * Whether the platform MBean server is up, so that a registration costs no more than
+     * itself: asking {@link ManagementFactory#getPlatformMBeanServer} would otherwise start
+     * it (about 470 classes), or wait for the pool's thread that is starting it.
      */
-    static boolean serverStarted() {
-        return !MBeanServerFactory.findMBeanServer(null).isEmpty();
+    static boolean serverUp() {
+        if (up) {
+            return true;
+        }
+        return !starting && !MBeanServerFactory.findMBeanServer(null).isEmpty();
+    }
+
+    /** A pool's thread is about to make the first registration, which starts the server. */
+    static void startingInBackground() {
+        starting = true;
     }
 
     /**
@@ -31,6 +45,7 @@ final class PoolJmx {
      */
     static AutoCloseable register(String pool, KmemPoolMXBean bean) {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        up = true;
         for (int n = 1; ; n++) {
             String name = n == 1 ? pool : pool + "#" + n;
             try {

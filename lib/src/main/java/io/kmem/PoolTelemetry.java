@@ -48,9 +48,10 @@ final class PoolTelemetry implements KmemPoolMXBean, PoolUsage.Source {
     static PoolTelemetry start(MemoryPool pool) {
         PoolTelemetry t = new PoolTelemetry(pool);
         if (JMX) {
-            if (PoolJmx.serverStarted()) {
+            if (PoolJmx.serverUp()) {
                 t.register();
             } else {
+                PoolJmx.startingInBackground();
                 t.registering = Thread.ofPlatform().daemon().name("kmem-jmx " + pool.name()).start(t::registerQuietly);
             }
         }
