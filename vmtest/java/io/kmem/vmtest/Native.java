@@ -34,6 +34,7 @@ final class Native {
     static final long PROT_WRITE = 2;
     static final long MAP_SHARED = 1;
     static final long MADV_NOHUGEPAGE = 15;
+    static final long MADV_POPULATE_WRITE = 23;
     static final long MPOL_BIND = 2;
     static final long MPOL_MF_MOVE_ALL = 1 << 2;
     static final long PR_SET_NO_NEW_PRIVS = 38;

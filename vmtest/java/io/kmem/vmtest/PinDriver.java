@@ -43,12 +43,13 @@ import java.util.concurrent.TimeUnit;
  *       does: page tables follow the task's policy, node 0). Both filled with a pattern.</li>
  *   <li><b>move_pages.</b> Another process (this class, {@code move}) calls
  *       {@code move_pages(pid, ..., node 0, MPOL_MF_MOVE_ALL)} on every control page and every
- *       pool page: every control PFN changes, no pool PFN does. It moves the control back to
- *       node 1: every control PFN changes again.</li>
+ *       pool page: every control PFN changes, no pool PFN does. The driver moves the control
+ *       back to node 1 itself: every control PFN changes again.</li>
  *   <li><b>Offline.</b> Blocks of node 1 with control pages and no pool frame are offlined
  *       (their control pages move; the block is onlined again after); blocks with pool frames
- *       are offlined under a 20 s timeout: the kernel keeps retrying the pinned frames until
- *       the signal, the block stays online, the pool's frames stay, control pages in the same
+ *       are offlined until every unpinned page the driver put there has left, and 5 s more (at
+ *       most 20 s), then stopped by a signal: the kernel keeps retrying the pinned frames until
+ *       the signal, the block stays online, the pool's frames stay, unpinned pages in the same
  *       block move.</li>
  *   <li><b>After.</b> {@code verify()} finds every frame at its PFN, the pattern is intact, and
  *       the edu device DMAs between pool buffers through their physical addresses
@@ -68,11 +69,18 @@ public final class PinDriver {
     private static final int PAGES = 8192;
     private static final int NODE0 = 0;
     private static final int NODE1 = 1;
+    /** The longest an offline attempt runs before the driver stops it with a signal. */
     private static final int OFFLINE_TIMEOUT_S = 20;
+    /**
+     * How long an attempt on a block with pool frames goes on once every unpinned page the
+     * driver put in that block has left it: from then on only pages the kernel cannot move
+     * remain, and it keeps retrying them until the signal.
+     */
+    private static final int RETRY_WINDOW_S = 5;
     /** The pin scenario's edu is started with {@code dma_mask=0xffffffffffffffff}: the DIMM lies above 4 GiB. */
     private static final long EDU_MASK = DMA_BIT_MASK(64);
 
-    private final long t0 = System.nanoTime();
+    private static final long START = System.nanoTime();
     private int checks;
 
     public static void main(String[] args) {
@@ -88,7 +96,7 @@ public final class PinDriver {
                 System.exit(0);
             }
             d.run();
-            say("PASS: %d checks, %d ms in the driver", d.checks, (System.nanoTime() - d.t0) / 1_000_000);
+            say("PASS: %d checks, %d ms in the driver", d.checks, (System.nanoTime() - START) / 1_000_000);
             System.exit(0);
         } catch (Throwable t) {
             say("FAIL: %s", t);
@@ -160,9 +168,10 @@ public final class PinDriver {
                 fill(poolAddrs[i], i);
             }
             long[] poolPfns0 = new long[PAGES];
+            long[] pagemap0 = pagemapPfns(poolAddrs);
             for (int i = 0; i < PAGES; i++) {
                 poolPfns0[i] = pool.virt_to_phys(poolAddrs[i]) / PAGE;
-                check(pagemapPfn(poolAddrs[i]) == poolPfns0[i], "pool page %d: pagemap agrees with virt_to_phys", i);
+                check(pagemap0[i] == poolPfns0[i], "pool page %d: pagemap agrees with virt_to_phys", i);
             }
             check(countOnNode(poolPfns0, blockBytes, NODE1) == PAGES, "the pool's %d test pages are on node 1 (%d)",
                     PAGES, countOnNode(poolPfns0, blockBytes, NODE1));
@@ -187,7 +196,9 @@ public final class PinDriver {
                     countOnNode(controlPfns1, blockBytes, NODE0), poolMoved, PAGES);
             check(ctlMoved == PAGES, "move_pages moved every control page: %d of %d", ctlMoved, PAGES);
             check(poolMoved == 0, "move_pages moved no pool page: %d of %d", poolMoved, PAGES);
-            child("move", Long.toString(ProcessHandle.current().pid()), Integer.toString(NODE1), ctlFile.toString());
+            // Back to node 1 for the offline step: this process moves its own pages (one JVM start less).
+            long notMoved = movePages(0, addressesOf(control, PAGES), NODE1);
+            check(notMoved == 0, "move_pages of the control back to node 1 = %d", notMoved);
             long[] controlPfns2 = pfns(control, PAGES);
             int back = changed(controlPfns1, controlPfns2);
             say("move_pages of the control back to node 1: %d of %d PFNs changed", back, PAGES);
@@ -239,7 +250,7 @@ public final class PinDriver {
                 continue;
             }
             long[] before = pfns(control, PAGES);
-            Offline r = offlineBlock(block);
+            Offline r = offlineBlock(block, () -> false);
             long[] after = pfns(control, PAGES);
             int moved = changedIn(before, after, block, blockBytes);
             say("offline memory%d (control only, %d control pages): %s; %d control pages moved", block,
@@ -263,24 +274,33 @@ public final class PinDriver {
             attempts++;
             long[] ctlBefore = pfns(control, PAGES);
             long[] fillerBefore = pfns(filler, fillerPages);
-            Offline r = offlineBlock(block);
+            // The attempt has only pinned pages left once the control and filler pages that were
+            // in the block have all left it.
+            Unpinned gone = () -> leftBlock(ctlBefore, pfns(control, PAGES), block, blockBytes)
+                    == inBlock(ctlBefore, block, blockBytes)
+                    && leftBlock(fillerBefore, pfns(filler, fillerPages), block, blockBytes)
+                    == inBlock(fillerBefore, block, blockBytes);
+            dmesg("-c");
+            Offline r = offlineBlock(block, gone);
             if (!r.offlined() && !r.timedOut()) {
                 say("offline memory%d refused at once (%s); the kernel says:%n%s", block, r, dmesgTail());
                 // Refused at once: isolation found a page the kernel cannot move at all (the dump
                 // names it; seen: a slab page of node 1). Compaction, one more force that would
                 // migrate an unpinned page, then one more attempt.
                 Files.writeString(Path.of("/proc/sys/vm/compact_memory"), "1");
-                r = offlineBlock(block);
+                r = offlineBlock(block, gone);
             }
             int ctlMoved = changedIn(ctlBefore, pfns(control, PAGES), block, blockBytes);
             int poolMoved = changed(poolPfns, pagemapPfns(poolAddrs));
             long[] fillerAfter = pfns(filler, fillerPages);
             int fillerIn = byBlock(fillerBefore, blockBytes).getOrDefault(block, 0);
             int fillerMoved = changedIn(fillerBefore, fillerAfter, block, blockBytes);
-            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages) under a %d s"
-                    + " timeout: %s; pool pages moved: %d, control pages of the block moved: %d, filler pages of the"
-                    + " block moved: %d", block, e.getValue(), ctlByBlock.getOrDefault(block, 0), fillerIn,
-                    OFFLINE_TIMEOUT_S, r, poolMoved, ctlMoved, fillerMoved);
+            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages), stopped %d s"
+                    + " after its control and filler pages had left it (at most %d s): %s; pool pages moved: %d,"
+                    + " control pages of the block moved: %d, filler pages of the block moved: %d; the kernel logged"
+                    + " %d failed migrations of pool frames (it logs at most 10 per 5 s)", block, e.getValue(),
+                    ctlByBlock.getOrDefault(block, 0), fillerIn, RETRY_WINDOW_S, OFFLINE_TIMEOUT_S, r, poolMoved,
+                    ctlMoved, fillerMoved, failedMigrations(dmesg(), poolPfns));
             if (fillerIn > 0) {
                 check(fillerMoved > 0, "the same offline attempt moved unpinned filler pages of memory%d", block);
             }
@@ -290,35 +310,88 @@ public final class PinDriver {
                 retried++;
             }
         }
-        check(retried > 0, "the kernel kept retrying the offline of a block with pinned frames until the timeout"
+        check(retried > 0, "the kernel kept retrying the offline of a block with pinned frames until stopped"
                 + " (a block that fails at once has unmovable pages of its own and proves nothing)");
-        say("offline: %d control pages moved by offlining; %d of %d blocks with pool frames kept retrying until"
-                + " the %d s timeout and stayed online", controlMovedByOffline, retried, attempts, OFFLINE_TIMEOUT_S);
+        say("offline: %d control pages moved by offlining; %d of %d blocks with pool frames kept retrying, with"
+                + " only pinned pages left, until stopped %d s later, and stayed online", controlMovedByOffline, retried,
+                attempts, RETRY_WINDOW_S);
     }
 
+    /** An offline attempt: offlined, refused, or still retrying when the driver stopped it ({@code timedOut}). */
     private record Offline(boolean offlined, boolean timedOut, long millis, String state, String output) {
         @Override
         public String toString() {
-            return (offlined ? "offlined" : timedOut ? "still retrying after the timeout (killed)" : "refused")
+            return (offlined ? "offlined" : timedOut ? "still retrying when stopped (SIGTERM)" : "refused")
                     + " in " + millis + " ms, state " + state + (output.isBlank() ? "" : ", '" + output.strip() + "'");
         }
     }
 
-    private static Offline offlineBlock(long block) throws Exception {
+    /** Whether every unpinned page the driver put in a block has left it (read from pagemap). */
+    @FunctionalInterface
+    private interface Unpinned {
+        boolean gone() throws IOException;
+    }
+
+    /**
+     * Writes "offline" to the block's state from a shell and waits for the write to return. The
+     * kernel retries pages it cannot migrate until the writer has a signal pending
+     * ({@code offline_pages} in {@code mm/memory_hotplug.c}), so the driver ends a write still
+     * running with SIGTERM: {@value #RETRY_WINDOW_S} s after {@code unpinned} first says every
+     * unpinned page of the block has gone, or after {@value #OFFLINE_TIMEOUT_S} s.
+     */
+    private static Offline offlineBlock(long block, Unpinned unpinned) throws Exception {
         String state = "/sys/devices/system/memory/memory" + block + "/state";
         long t = System.nanoTime();
-        Process p = new ProcessBuilder("timeout", Integer.toString(OFFLINE_TIMEOUT_S), "sh", "-c",
-                "echo offline > " + state).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        p.waitFor(OFFLINE_TIMEOUT_S + 30, TimeUnit.SECONDS);
+        Process p = new ProcessBuilder("sh", "-c", "echo offline > " + state).redirectErrorStream(true).start();
+        long settled = -1;
+        boolean stopped = false;
+        while (!p.waitFor(200, TimeUnit.MILLISECONDS)) {
+            long now = System.nanoTime();
+            if (settled < 0 && unpinned.gone()) {
+                settled = now;
+            }
+            if (now - t >= OFFLINE_TIMEOUT_S * 1_000_000_000L
+                    || settled >= 0 && now - settled >= RETRY_WINDOW_S * 1_000_000_000L) {
+                p.destroy();
+                stopped = true;
+                break;
+            }
+        }
+        // destroy() closes the shell's output; a shell stopped in its write has printed nothing.
+        String out = stopped ? "" : new String(p.getInputStream().readAllBytes());
+        check0(p.waitFor(30, TimeUnit.SECONDS), "the shell offlining memory%d exits after SIGTERM", block);
         long ms = (System.nanoTime() - t) / 1_000_000;
         String now = Files.readString(Path.of(state)).strip();
-        return new Offline(now.equals("offline"), p.exitValue() == 143 || ms >= OFFLINE_TIMEOUT_S * 1000L - 500, ms,
-                now, out);
+        return new Offline(now.equals("offline"), stopped && !now.equals("offline"), ms, now, out);
     }
 
     private static void onlineBlock(long block) throws IOException {
         Files.writeString(Path.of("/sys/devices/system/memory/memory" + block + "/state"), "online");
+    }
+
+    /** The kernel log, one entry a line; {@code dmesg -c} reads and clears it. */
+    private static List<String> dmesg(String... options) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("dmesg"));
+        cmd.addAll(List.of(options));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        List<String> lines = List.of(new String(p.getInputStream().readAllBytes()).split("\n"));
+        p.waitFor();
+        return lines;
+    }
+
+    /** The kernel's "migrating pfn N failed" lines ({@code do_migrate_range}) that name one of {@code pfns}. */
+    private static int failedMigrations(List<String> log, long[] pfns) {
+        java.util.Set<Long> pool = new java.util.HashSet<>();
+        for (long pfn : pfns) {
+            pool.add(pfn);
+        }
+        java.util.regex.Pattern failed = java.util.regex.Pattern.compile("migrating pfn ([0-9a-f]+) failed");
+        int n = 0;
+        for (String line : log) {
+            java.util.regex.Matcher m = failed.matcher(line);
+            n += m.find() && pool.contains(Long.parseLong(m.group(1), 16)) ? 1 : 0;
+        }
+        return n;
     }
 
     private static String dmesgTail() throws Exception {
@@ -471,8 +544,12 @@ public final class PinDriver {
                     Native.MAP_SHARED, fd, 0);
             Native.bindToNode(addr, blockBytes, NODE1);
             Native.call("madvise", Native.SYS_MADVISE, addr, blockBytes, Native.MADV_NOHUGEPAGE);
-            for (long o = 0; o < blockBytes; o += PAGE) {
-                MemorySegment.ofAddress(addr + o).reinterpret(8).set(JAVA_LONG, 0, o);
+            // One call faults every page in (Linux 5.14+): no page fault per page, each of which
+            // costs a trap under TCG; older kernels get the loop.
+            if (Native.callOrErrno(Native.SYS_MADVISE, addr, blockBytes, Native.MADV_POPULATE_WRITE) != 0) {
+                for (long o = 0; o < blockBytes; o += PAGE) {
+                    MemorySegment.ofAddress(addr + o).reinterpret(8).set(JAVA_LONG, 0, o);
+                }
             }
             return addr;
         }
@@ -541,32 +618,41 @@ public final class PinDriver {
     }
 
     private static long[] pfns(long addr, int pages) throws IOException {
-        long[] a = new long[pages];
-        for (int i = 0; i < pages; i++) {
-            a[i] = addr + i * PAGE;
-        }
-        return pagemapPfns(a);
+        return pagemapPfns(addressesOf(addr, pages));
     }
 
+    /** The PFN of each address from /proc/self/pagemap (-1 where not present); one read per run of consecutive pages. */
     private static long[] pagemapPfns(long[] addrs) throws IOException {
         long[] out = new long[addrs.length];
-        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         try (FileChannel ch = FileChannel.open(Path.of("/proc/self/pagemap"), StandardOpenOption.READ)) {
-            for (int i = 0; i < addrs.length; i++) {
-                b.clear();
-                ch.read(b, addrs[i] / PAGE * 8);
-                long e = b.getLong(0);
-                out[i] = e < 0 ? e & ((1L << 55) - 1) : -1;
+            int i = 0;
+            while (i < addrs.length) {
+                int j = i + 1;
+                while (j < addrs.length && addrs[j] / PAGE == addrs[j - 1] / PAGE + 1) {
+                    j++;
+                }
+                ByteBuffer b = ByteBuffer.allocate(8 * (j - i)).order(ByteOrder.LITTLE_ENDIAN);
+                while (b.hasRemaining()) {
+                    if (ch.read(b, addrs[i] / PAGE * 8 + b.position()) <= 0) {
+                        throw new IOException("short read of /proc/self/pagemap at 0x" + Long.toHexString(addrs[i]));
+                    }
+                }
+                for (int k = i; k < j; k++) {
+                    long e = b.getLong(8 * (k - i));
+                    out[k] = e < 0 ? e & ((1L << 55) - 1) : -1;
+                }
+                i = j;
             }
         }
         return out;
     }
 
     private static int countOnNode(long[] pfns, long blockBytes, int node) {
+        Map<Long, Boolean> onNode = new TreeMap<>();
         int n = 0;
         for (long pfn : pfns) {
-            if (pfn >= 0 && Files.exists(Path.of("/sys/devices/system/memory/memory" + pfn * PAGE / blockBytes
-                    + "/node" + node))) {
+            if (pfn >= 0 && onNode.computeIfAbsent(pfn * PAGE / blockBytes, b -> Files.exists(Path.of(
+                    "/sys/devices/system/memory/memory" + b + "/node" + node)))) {
                 n++;
             }
         }
@@ -589,6 +675,25 @@ public final class PinDriver {
         return n;
     }
 
+    /** Pages of {@code a} in {@code block}. */
+    private static int inBlock(long[] a, long block, long blockBytes) {
+        int n = 0;
+        for (long pfn : a) {
+            n += pfn >= 0 && pfn * PAGE / blockBytes == block ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** Pages of {@code a} in {@code block} that {@code b} finds present outside it (moved, not mid-migration). */
+    private static int leftBlock(long[] a, long[] b, long block, long blockBytes) {
+        int n = 0;
+        for (int i = 0; i < a.length; i++) {
+            n += a[i] >= 0 && a[i] * PAGE / blockBytes == block && b[i] >= 0 && b[i] * PAGE / blockBytes != block
+                    ? 1 : 0;
+        }
+        return n;
+    }
+
     private static int changedIn(long[] a, long[] b, long block, long blockBytes) {
         int n = 0;
         for (int i = 0; i < a.length; i++) {
@@ -598,11 +703,15 @@ public final class PinDriver {
     }
 
     private static Path addresses(String name, long base, int pages) throws IOException {
+        return addresses(name, addressesOf(base, pages));
+    }
+
+    private static long[] addressesOf(long base, int pages) {
         long[] a = new long[pages];
         for (int i = 0; i < pages; i++) {
             a[i] = base + i * PAGE;
         }
-        return addresses(name, a);
+        return a;
     }
 
     private static Path addresses(String name, long[] addrs) throws IOException {
@@ -615,11 +724,25 @@ public final class PinDriver {
         return p;
     }
 
-    /** Runs this class in another JVM with {@code args}; echoes and returns its output; fails on a non-zero exit. */
+    /**
+     * Runs this class in another JVM with {@code args}; echoes and returns its output; fails on a
+     * non-zero exit. The child gets this JVM's own options, the AOT cache /init passes among them:
+     * a JVM started without it spends seconds more under TCG.
+     */
     private String child(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse(
-                "/opt/jdk/bin/java"), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xmx64m",
-                "--enable-native-access=io.kmem,io.kmem.vmtest", "-m", "io.kmem.vmtest/io.kmem.vmtest.PinDriver"));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("/opt/jdk/bin/java"));
+        for (String a : ProcessHandle.current().info().arguments().orElse(new String[0])) {
+            if (a.equals("-m")) {
+                break;
+            }
+            cmd.add(a);
+        }
+        if (cmd.size() == 1) {
+            cmd.addAll(List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xmx96m",
+                    "--enable-native-access=io.kmem,io.kmem.vmtest"));
+        }
+        cmd.addAll(List.of("-m", "io.kmem.vmtest/io.kmem.vmtest.PinDriver"));
         cmd.addAll(List.of(args));
         long t = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -660,8 +783,9 @@ public final class PinDriver {
         }
     }
 
+    /** Prints a line, with the seconds since this JVM's driver started: where a slow run spends its time. */
     private static void say(String format, Object... args) {
-        System.out.println("kmem-vmtest: " + String.format(format, args));
+        System.out.printf("kmem-vmtest: %s [%.1f s]%n", String.format(format, args), (System.nanoTime() - START) / 1e9);
         System.out.flush();
     }
 }

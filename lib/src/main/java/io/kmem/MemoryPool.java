@@ -162,9 +162,12 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
         this.phys = FramePool.create(new FramePool.Config(b.name, max, b.dmaMask, b.unprivileged,
                 b.requireLongTermPin, b.pinRefusal));
         this.memMap = phys.memMap();
-        this.buddy = new BuddyAllocator(phys, b.allocWait.toNanos());
         long t0 = System.nanoTime();
+        // Anything that fails from here on (a grow, a bad slub_debug option or slab table,
+        // the vmalloc window) gives the frames back: they are pinned by rings and held by
+        // memfds that nothing else would ever close.
         try {
+            this.buddy = new BuddyAllocator(phys, b.allocWait.toNanos());
             if (b.smallBytes > 0) {
                 buddy.grow(FrameKind.SMALL_4K, b.smallBytes >>> PhysLayout.PAGE_SHIFT);
             }
@@ -174,16 +177,15 @@ public final class MemoryPool implements GfpApi, SlabApi, VmallocApi, IoApi, Dma
             if (b.huge1gBytes > 0) {
                 buddy.grow(FrameKind.HUGE_1G, b.huge1gBytes >>> PhysLayout.PAGE_SHIFT);
             }
-        } catch (RuntimeException e) {
-            phys.close();
-            throw e;
-        }
-        this.slab = new SlabAllocator(phys, buddy, b.slubDebug);
-        buddy.setReclaimer(slab::reclaim);
-        try {
+            this.slab = new SlabAllocator(phys, buddy, b.slubDebug);
+            buddy.setReclaimer(slab::reclaim);
             this.vmalloc = new Vmalloc(phys, buddy, b.vmallocWindow);
         } catch (RuntimeException e) {
-            phys.close();
+            try {
+                phys.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
             throw e;
         }
         slab.describeOutsideWith(vmalloc::describe);

@@ -8,11 +8,16 @@ import io.kmem.error.BadAddressException;
 import io.kmem.error.PoolClosedException;
 import io.kmem.error.PrivilegeException;
 import java.io.File;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 class MemoryPoolTest {
@@ -51,6 +56,42 @@ class MemoryPoolTest {
                         "cache kmalloc-1k"), "a slab given back is no longer found: " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * A bring-up that fails after the frames came in (here at the slab allocator, which
+     * rejects the slub_debug option) gives them back: the pool's memfd and its io_uring ring
+     * are closed, so no frame stays pinned. A ring left open would pin its frames until the
+     * process exits, and list addresses that later pools reuse.
+     */
+    @Test
+    void aBringUpThatFailsLeavesNoRingAndNoMemfdBehind() throws IOException {
+        List<String> before = descriptors("stillborn");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> MemoryPool.builder().name("stillborn").smallPages(16 * MIB).slubDebug("FQ").build());
+        assertTrue(e.getMessage().startsWith("kmem.slub_debug=FQ: unknown flag 'Q'"), e.getMessage());
+        List<String> left = descriptors("stillborn");
+        left.removeAll(before);
+        assertEquals(List.of(), left, "descriptors the failed bring-up left open");
+    }
+
+    /** The io_uring rings and the memfds of pool {@code pool} this process has open. */
+    private static List<String> descriptors(String pool) throws IOException {
+        List<String> out = new ArrayList<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(fd).toString();
+                } catch (IOException gone) {
+                    continue;
+                }
+                if (target.equals("anon_inode:[io_uring]") || target.startsWith("/memfd:kmem:" + pool + ":")) {
+                    out.add(target + " (fd " + fd.getFileName() + ")");
+                }
+            }
+        }
+        return out;
     }
 
     @Test

@@ -12,11 +12,14 @@ import io.kmem.gfp.FrameKind;
 import io.kmem.stats.HostInfo;
 import io.kmem.stats.PinState;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -28,10 +31,19 @@ import org.junit.jupiter.api.Test;
  * kernel lists each registered buffer as {@code N: 0xADDR/LEN}). That the pin keeps pages
  * from migrating is proven in the guest ({@code tools/vm-test pin}), where migration can be
  * forced.
+ *
+ * <p>Only rings opened since the test began count ({@link #ringsBefore}). A ring open before
+ * it is not the test's pool's, yet its buffers can lie in the pool's frame view: the kernel
+ * lists the address each buffer was registered at, and keeps it after that range is unmapped,
+ * so a ring an earlier test leaked, whose pool's reservation the garbage collector then gave
+ * back, names addresses that a new pool's frame view may reuse.
  */
 class LongTermPinTest {
     private static final long MIB = 1L << 20;
     private static final Pattern BUFFER = Pattern.compile("^\\s*\\d+: 0x([0-9a-f]+)/(\\d+)$");
+
+    /** The io_uring rings open when this test began (JUnit makes an instance per test). */
+    private final Set<Path> ringsBefore = openRings();
 
     private static FramePool pool(long smallMax, long dmaMask, boolean require, String refuse) {
         long[] max = new long[FrameKind.values().length];
@@ -39,25 +51,40 @@ class LongTermPinTest {
         return FramePool.create(new FramePool.Config("pin", max, dmaMask, false, require, refuse));
     }
 
-    /** Every buffer registered with an io_uring ring of this process: {address, length} pairs. */
-    static List<long[]> registeredBuffers() throws IOException {
-        List<long[]> out = new ArrayList<>();
+    /** The io_uring rings open in this process now, by their /proc/self/fd entry. */
+    private static Set<Path> openRings() {
+        Set<Path> out = new HashSet<>();
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             for (Path fd : fds.toList()) {
-                String target;
                 try {
-                    target = Files.readSymbolicLink(fd).toString();
-                } catch (IOException gone) {
-                    continue;
-                }
-                if (!target.equals("anon_inode:[io_uring]")) {
-                    continue;
-                }
-                for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo").resolve(fd.getFileName()))) {
-                    Matcher m = BUFFER.matcher(line);
-                    if (m.matches()) {
-                        out.add(new long[] {Long.parseUnsignedLong(m.group(1), 16), Long.parseLong(m.group(2))});
+                    if (Files.readSymbolicLink(fd).toString().equals("anon_inode:[io_uring]")) {
+                        out.add(fd.getFileName());
                     }
+                } catch (IOException gone) {
+                    // the descriptor Files.list itself used, or one closed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list /proc/self/fd", e);
+        }
+        return out;
+    }
+
+    /** The rings opened since this test began. */
+    private Set<Path> newRings() {
+        Set<Path> rings = openRings();
+        rings.removeAll(ringsBefore);
+        return rings;
+    }
+
+    /** Every buffer registered with a ring opened since this test began: {address, length} pairs. */
+    private List<long[]> registeredBuffers() throws IOException {
+        List<long[]> out = new ArrayList<>();
+        for (Path fd : newRings()) {
+            for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo").resolve(fd))) {
+                Matcher m = BUFFER.matcher(line);
+                if (m.matches()) {
+                    out.add(new long[] {Long.parseUnsignedLong(m.group(1), 16), Long.parseLong(m.group(2))});
                 }
             }
         }
@@ -133,12 +160,13 @@ class LongTermPinTest {
 
     @Test
     void closingThePoolUnregistersAndClosesItsRings() throws IOException {
-        int before = registeredBuffers().size();
         FramePool p = pool(16 * MIB, -1, false, null);
         p.grow(FrameKind.SMALL_4K, 1024);
-        assertTrue(registeredBuffers().size() > before);
+        assertEquals(1, newRings().size());
+        assertEquals(1024 * 4096L, registeredBytesIn(registeredBuffers(), p.frameViewAddress(p.firstIdx(
+                FrameKind.SMALL_4K)), p.frameViewAddress(p.firstIdx(FrameKind.SMALL_4K) + 1024)));
         p.close();
-        assertEquals(before, registeredBuffers().size());
+        assertEquals(Set.of(), newRings(), "the pool's ring is closed");
     }
 
     @Test
@@ -172,7 +200,7 @@ class LongTermPinTest {
         return FramePool.create(new FramePool.Config("pin", max, dmaMask, false, false, null));
     }
 
-    private static void assertPinsExactlyThePresentFrames(FramePool p, FrameKind kind) throws IOException {
+    private void assertPinsExactlyThePresentFrames(FramePool p, FrameKind kind) throws IOException {
         assertEquals(p.presentFrames() * 4096, p.pinState().pinnedBytes());
         long first = p.firstIdx(kind);
         long end = first + p.maxFrames(kind);
@@ -182,7 +210,6 @@ class LongTermPinTest {
 
     @Test
     void whenIoUringIsForbiddenThePoolFallsBackToMlockAndSaysWhy() throws IOException {
-        int before = registeredBuffers().size();
         try (FramePool p = pool(16 * MIB, -1, false, "EPERM")) {
             p.grow(FrameKind.SMALL_4K, 1024);
             p.grow(FrameKind.SMALL_4K, 1024);
@@ -196,20 +223,19 @@ class LongTermPinTest {
             assertTrue(pin.summary().startsWith("mlock only (0 kB pinned long-term): io_uring is forbidden"),
                     pin.summary());
             assertEquals(2048, p.presentFrames(), "the pool still works, mlocked");
-            assertEquals(before, registeredBuffers().size());
+            assertEquals(Set.of(), newRings());
         }
     }
 
     @Test
     void requireLongTermPinTurnsTheRefusalIntoAnErrorAndLeavesThePoolEmpty() throws IOException {
-        int before = registeredBuffers().size();
         try (FramePool p = pool(16 * MIB, -1, true, "EPERM")) {
             KmemException e = assertThrows(KmemException.class, () -> p.grow(FrameKind.SMALL_4K, 1024));
             assertTrue(e.getMessage().startsWith("grow: pool 'pin' requires a long-term pin (requireLongTermPin)"
                     + " and cannot have one: io_uring is forbidden"), e.getMessage());
             assertTrue(e.getMessage().contains("kernel.io_uring_disabled=0"), e.getMessage());
             assertEquals(0, p.presentFrames());
-            assertEquals(before, registeredBuffers().size());
+            assertEquals(Set.of(), newRings());
             assertTrue(p.pinState().longTerm(), "nothing held, nothing unpinned: " + p.pinState());
         }
     }
