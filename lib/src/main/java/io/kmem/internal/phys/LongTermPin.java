@@ -1,12 +1,11 @@
 package io.kmem.internal.phys;
 
 import io.kmem.bindings.Libc;
-import io.kmem.bindings.io_uring_params;
-import io.kmem.bindings.iovec;
 import io.kmem.error.SyscallException;
 import io.kmem.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Long-term pins: the kernel's {@code pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)}, the pin it
@@ -89,13 +88,13 @@ final class LongTermPin {
         int[] rings = new int[(iovecs + MAX_BUFFERS - 1) / MAX_BUFFERS];
         int made = 0;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment vec = iovec.allocateArray(Math.min(iovecs, MAX_BUFFERS), arena);
+            MemorySegment vec = arena.allocate(Sys.IOVEC_BYTES * Math.min(iovecs, MAX_BUFFERS), 8);
             int n = 0;
             for (int i = 0; i < ranges.length; i += 2) {
                 for (long off = 0; off < ranges[i + 1]; off += MAX_IOVEC_BYTES) {
-                    MemorySegment v = iovec.asSlice(vec, n++);
-                    iovec.iov_base(v, MemorySegment.ofAddress(ranges[i] + off));
-                    iovec.iov_len(v, Math.min(MAX_IOVEC_BYTES, ranges[i + 1] - off));
+                    long v = Sys.IOVEC_BYTES * n++;
+                    vec.set(ValueLayout.JAVA_LONG, v + Sys.IOV_BASE, ranges[i] + off);
+                    vec.set(ValueLayout.JAVA_LONG, v + Sys.IOV_LEN, Math.min(MAX_IOVEC_BYTES, ranges[i + 1] - off));
                     if (n == MAX_BUFFERS) {
                         rings[made] = register(arena, vec, n);
                         made++;
@@ -141,7 +140,7 @@ final class LongTermPin {
         if (refuse != null) {
             throw injected(refuse);
         }
-        int ring = Sys.ioUringSetup(1, arena.allocate(io_uring_params.layout()));
+        int ring = Sys.ioUringSetup(1, arena.allocate(Sys.IO_URING_PARAMS_BYTES, 8));
         try {
             Sys.ioUringRegister(ring, Libc.IORING_REGISTER_BUFFERS(), vec, n);
         } catch (RuntimeException e) {

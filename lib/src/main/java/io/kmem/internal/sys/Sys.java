@@ -4,7 +4,6 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 import io.kmem.bindings.Libc;
 import io.kmem.error.SyscallException;
-import io.kmem.bindings.io_uring_params;
 import io.kmem.bindings.pollfd;
 import io.kmem.bindings.rlimit;
 import java.lang.foreign.Arena;
@@ -124,6 +123,22 @@ public final class Sys {
      * constants.
      */
     public static final int MADV_GUARD_INSTALL = 102;
+
+    /**
+     * {@code sizeof(struct io_uring_params)}, and {@code struct iovec}'s size and field offsets,
+     * as the bindings give them ({@code SysDescriptorsTest} checks each against
+     * {@code io_uring_params.sizeof()} and {@code iovec}'s layout, which {@code BindingsCheckTest}
+     * checks against gcc). Constants so that the long-term pin at a pool's bring-up does not
+     * initialize the generated struct classes: their static initializers compute every field's
+     * layout path, 10 to 40 ms at a process's start, for a size and two offsets.
+     */
+    public static final long IO_URING_PARAMS_BYTES = 120;
+    /** {@code sizeof(struct iovec)}. */
+    public static final long IOVEC_BYTES = 16;
+    /** {@code offsetof(struct iovec, iov_base)}. */
+    public static final long IOV_BASE = 0;
+    /** {@code offsetof(struct iovec, iov_len)}. */
+    public static final long IOV_LEN = 8;
 
     /** Pages per mincore call of {@link #residentPages}: a 64 KiB vector. */
     private static final int MINCORE_BATCH = 1 << 16;
@@ -559,7 +574,7 @@ public final class Sys {
      *                          blocked by a seccomp profile), ENOMEM, EMFILE
      */
     public static int ioUringSetup(int entries, MemorySegment params) {
-        checkBuffer("io_uring_setup", params, io_uring_params.sizeof());
+        checkBuffer("io_uring_setup", params, IO_URING_PARAMS_BYTES);
         MemorySegment state = CALL_STATE.get();
         long result;
         result = syscall(state, Libc.SYS_io_uring_setup(), entries, params.address(), 0, 0, 0, 0);

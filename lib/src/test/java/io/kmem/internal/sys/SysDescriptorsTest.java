@@ -3,6 +3,8 @@ package io.kmem.internal.sys;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.kmem.bindings.Libc;
+import io.kmem.bindings.io_uring_params;
+import io.kmem.bindings.iovec;
 import java.lang.foreign.FunctionDescriptor;
 import org.junit.jupiter.api.Test;
 
@@ -33,5 +35,15 @@ class SysDescriptorsTest {
         same(Libc.syscall.makeInvoker(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG, Libc.C_LONG)
                 .descriptor(), Sys.Desc.SYSCALL.appendArgumentLayouts(Libc.C_LONG, Libc.C_LONG, Libc.C_LONG,
                 Libc.C_LONG, Libc.C_LONG, Libc.C_LONG), "syscall");
+    }
+
+    @Test
+    void theStructConstantsMatchTheBindings() {
+        assertEquals(io_uring_params.sizeof(), Sys.IO_URING_PARAMS_BYTES, "sizeof(struct io_uring_params)");
+        assertEquals(iovec.sizeof(), Sys.IOVEC_BYTES, "sizeof(struct iovec)");
+        assertEquals(iovec.iov_base$offset(), Sys.IOV_BASE, "offsetof(struct iovec, iov_base)");
+        assertEquals(iovec.iov_len$offset(), Sys.IOV_LEN, "offsetof(struct iovec, iov_len)");
+        assertEquals(8, iovec.iov_base$layout().byteSize(), "iov_base: a 64-bit pointer, written as a long");
+        assertEquals(8, iovec.iov_len$layout().byteSize(), "iov_len: a 64-bit size_t, written as a long");
     }
 }
