@@ -411,8 +411,9 @@ public final class PinDriver {
                 stopped = true;
                 break;
             }
-            // gone() before the counter: a pass still running when it says so ends no earlier
-            // than the next pass the counter shows, so the one after that began with pinned pages only.
+            // gone() before the counter: the pass running when gone() first says so is at most
+            // one past those the counter shows next, so the pass after that began with only
+            // pinned pages left.
             boolean settledNow = pinned > 0 && settled < 0 && unpinned.gone();
             long f = migrationFailures();
             if (pinned > 0 && f - last >= pinned) {
