@@ -33,13 +33,13 @@ final class Native {
     static final long PROT_READ = 1;
     static final long PROT_WRITE = 2;
     static final long MAP_SHARED = 1;
+    static final long MADV_REMOVE = 9;
     static final long MADV_NOHUGEPAGE = 15;
     static final long MADV_POPULATE_WRITE = 23;
     static final long MPOL_BIND = 2;
     static final long MPOL_MF_MOVE_ALL = 1 << 2;
     static final long PR_SET_NO_NEW_PRIVS = 38;
     static final long SECCOMP_SET_MODE_FILTER = 1;
-    static final long SECCOMP_FILTER_FLAG_TSYNC = 1;
     static final int EPERM = 1;
 
     private static final Linker LINKER = Linker.nativeLinker();
@@ -89,10 +89,12 @@ final class Native {
     }
 
     /**
-     * Forbids io_uring to this process as a container's seccomp profile does:
-     * {@code io_uring_setup} fails with EPERM in every thread (TSYNC), everything else passes.
+     * Forbids io_uring to the calling thread as a container's seccomp profile does:
+     * {@code io_uring_setup} fails with EPERM, everything else passes. Without
+     * {@code SECCOMP_FILTER_FLAG_TSYNC} the filter (and no_new_privs) binds this thread and the
+     * threads it starts, not the process's other threads; a thread cannot drop it.
      */
-    static void forbidIoUring() {
+    static void forbidIoUringInThisThread() {
         try (Arena a = Arena.ofConfined()) {
             // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }
             MemorySegment prog = a.allocate(8 * 6, 8);
@@ -106,8 +108,7 @@ final class Native {
             fprog.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 0, (short) 6);
             fprog.set(JAVA_LONG, 8, prog.address());
             call("prctl(PR_SET_NO_NEW_PRIVS)", SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-            call("seccomp(SECCOMP_SET_MODE_FILTER, TSYNC)", SYS_SECCOMP, SECCOMP_SET_MODE_FILTER,
-                    SECCOMP_FILTER_FLAG_TSYNC, fprog.address());
+            call("seccomp(SECCOMP_SET_MODE_FILTER)", SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, 0, fprog.address());
         }
     }
 

@@ -14,7 +14,11 @@ import io.kmem.PciDev;
 import io.kmem.error.KmemException;
 import io.kmem.stats.FrameVerification;
 import io.kmem.stats.PinState;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -41,21 +45,25 @@ import java.util.concurrent.TimeUnit;
  *       {@code requireLongTermPin()} whose memfd is bound to node 1 the same way before it
  *       grows by 32 MiB (so both sit in node 1's offlinable memory blocks, and no page table
  *       does: page tables follow the task's policy, node 0). Both filled with a pattern.</li>
- *   <li><b>move_pages.</b> Another process (this class, {@code move}) calls
+ *   <li><b>move_pages.</b> Another process (this class, {@code move}, started with the driver
+ *       and handed the addresses on its stdin) calls
  *       {@code move_pages(pid, ..., node 0, MPOL_MF_MOVE_ALL)} on every control page and every
  *       pool page: every control PFN changes, no pool PFN does. The driver moves the control
  *       back to node 1 itself: every control PFN changes again.</li>
  *   <li><b>Offline.</b> Blocks of node 1 with control pages and no pool frame are offlined
  *       (their control pages move; the block is onlined again after); blocks with pool frames
- *       are offlined until every unpinned page the driver put there has left, and 5 s more (at
- *       most 20 s), then stopped by a signal: the kernel keeps retrying the pinned frames until
- *       the signal, the block stays online, the pool's frames stay, unpinned pages in the same
- *       block move.</li>
+ *       (one of them also holding {@value #FILLER_KEPT} unpinned filler pages) are offlined
+ *       until every unpinned page the driver put there has left and a migration pass that
+ *       began with only pinned pages left has failed (read from {@code pgmigrate_fail}; at most
+ *       5 s after the unpinned pages left, 20 s in all), then stopped by a signal: the kernel
+ *       keeps retrying the pinned frames until the signal, the block stays online, the pool's
+ *       frames stay, unpinned pages in the same block move.</li>
  *   <li><b>After.</b> {@code verify()} finds every frame at its PFN, the pattern is intact, and
  *       the edu device DMAs between pool buffers through their physical addresses
  *       byte-exact.</li>
- *   <li><b>Fallback.</b> A process with io_uring forbidden by a seccomp filter (as container
- *       profiles do; this 6.1 kernel has no {@code kernel.io_uring_disabled}) builds a pool:
+ *   <li><b>Fallback.</b> A thread with io_uring forbidden by a seccomp filter (as container
+ *       profiles do, there for every thread; this 6.1 kernel has no
+ *       {@code kernel.io_uring_disabled}) builds a pool:
  *       it warns, reports mlock only with the reason, {@code requireLongTermPin()} fails with
  *       the reason, and {@code move_pages} does move that pool's frames ({@code verify()}
  *       reports them).</li>
@@ -72,28 +80,30 @@ public final class PinDriver {
     /** The longest an offline attempt runs before the driver stops it with a signal. */
     private static final int OFFLINE_TIMEOUT_S = 20;
     /**
-     * How long an attempt on a block with pool frames goes on once every unpinned page the
-     * driver put in that block has left it: from then on only pages the kernel cannot move
-     * remain, and it keeps retrying them until the signal.
+     * The longest an attempt on a block with pool frames goes on once every unpinned page the
+     * driver put in that block has left it (only pages the kernel cannot move remain, and it
+     * keeps retrying them until the signal), when no failed migration pass is seen to end
+     * sooner ({@link #offlineBlock}).
      */
     private static final int RETRY_WINDOW_S = 5;
+    /** How often an offline attempt's progress is read. */
+    private static final long POLL_MS = 100;
+    /** The filler pages kept in the slab block for the offline attempts ({@link #trimFiller}). */
+    private static final int FILLER_KEPT = 2048;
     /** The pin scenario's edu is started with {@code dma_mask=0xffffffffffffffff}: the DIMM lies above 4 GiB. */
     private static final long EDU_MASK = DMA_BIT_MASK(64);
 
     private static final long START = System.nanoTime();
+    /** A page's worth of pattern, per thread (the fallback fills pages in its own thread). */
+    private static final ThreadLocal<long[]> PATTERN = ThreadLocal.withInitial(() -> new long[(int) (PAGE / 8)]);
     private int checks;
 
     public static void main(String[] args) {
         PinDriver d = new PinDriver();
         try {
             if (args.length > 0 && args[0].equals("move")) {
-                move(args);
+                move();
                 return;
-            }
-            if (args.length > 0 && args[0].equals("fallback")) {
-                d.fallback();
-                say("fallback: OK, %d checks", d.checks);
-                System.exit(0);
             }
             d.run();
             say("PASS: %d checks, %d ms in the driver", d.checks, (System.nanoTime() - START) / 1_000_000);
@@ -113,6 +123,9 @@ public final class PinDriver {
                 "/proc/version")).strip().split(" \\(")[0], Runtime.version(), ProcessHandle.current().pid(),
                 Files.readString(Path.of("/sys/devices/system/node/has_memory")).strip(), blockBytes >> 20);
         check(Files.exists(Path.of("/sys/devices/system/node/node1")), "the guest has a NUMA node 1");
+        // The process that will call move_pages starts now and waits for its addresses on its
+        // stdin: its JVM starts and links its system call while this one sets up.
+        Process mover = startChild("move");
         // The DIMM's memory blocks are offline after boot (memhp_default_state=offline), so no
         // kernel allocation has landed in them: the lower half goes online as ZONE_NORMAL, the
         // upper half as ZONE_MOVABLE, both in node 1.
@@ -184,10 +197,13 @@ public final class PinDriver {
                     pin.summary(), grepMeminfo(pool.meminfo()));
 
             // 2. move_pages from another process.
-            Path ctlFile = addresses("control", control, PAGES);
-            Path poolFile = addresses("pool", poolAddrs);
-            child("move", Long.toString(ProcessHandle.current().pid()), Integer.toString(NODE0), ctlFile.toString(),
-                    poolFile.toString());
+            long pid = ProcessHandle.current().pid();
+            long tMove = System.nanoTime();
+            try (var in = mover.getOutputStream()) {
+                in.write(("control " + pid + " " + NODE0 + " " + runs(addressesOf(control, PAGES)) + "\n"
+                        + "pool " + pid + " " + NODE0 + " " + runs(poolAddrs) + "\n").getBytes());
+            }
+            finishChild(mover, "move", tMove);
             long[] controlPfns1 = pfns(control, PAGES);
             int ctlMoved = changed(controlPfns0, controlPfns1);
             int poolMoved = changed(poolPfns0, pagemapPfns(poolAddrs));
@@ -206,7 +222,7 @@ public final class PinDriver {
                     "the control region moved back to node 1 (%d changed)", back);
 
             // 3. Memory blocks offlined.
-            offline(pool, control, controlPfns2, poolAddrs, poolPfns0, filler, blockBytes);
+            offline(pool, control, controlPfns2, poolAddrs, poolPfns0, filler, dimm.get(0), blockBytes);
 
             // 4. After: frames where they were, data intact, a device DMAs through them.
             FrameVerification v = pool.verify();
@@ -223,8 +239,8 @@ public final class PinDriver {
             }
         }
 
-        // 5. The fallback, in a process that may not use io_uring.
-        String out = child("fallback");
+        // 5. The fallback, in a thread that may not use io_uring.
+        String out = fallbackThread();
         check(out.contains("frames are mlocked only, not pinned long-term: io_uring is forbidden"),
                 "the fallback pool's warning names the reason");
     }
@@ -232,8 +248,10 @@ public final class PinDriver {
     // ------------------------------------------------------------------ offline
 
     private void offline(MemoryPool pool, long control, long[] controlPfns, long[] poolAddrs, long[] poolPfns,
-                         long filler, long blockBytes) throws Exception {
-        int fillerPages = (int) (blockBytes / PAGE);
+                         long filler, long fillerBlock, long blockBytes) throws Exception {
+        int fillerPages = trimFiller(filler, fillerBlock, blockBytes);
+        say("offline: the filler keeps its first %d pages (%d of them in memory%d) and frees the rest", fillerPages,
+                inBlock(pfns(filler, fillerPages), fillerBlock, blockBytes), fillerBlock);
         Map<Long, Integer> ctlByBlock = new TreeMap<>();
         Map<Long, Integer> poolByBlock = new TreeMap<>();
         for (long pfn : controlPfns) {
@@ -250,7 +268,7 @@ public final class PinDriver {
                 continue;
             }
             long[] before = pfns(control, PAGES);
-            Offline r = offlineBlock(block, () -> false);
+            Offline r = offlineBlock(block, 0, () -> false);
             long[] after = pfns(control, PAGES);
             int moved = changedIn(before, after, block, blockBytes);
             say("offline memory%d (control only, %d control pages): %s; %d control pages moved", block,
@@ -274,33 +292,31 @@ public final class PinDriver {
             attempts++;
             long[] ctlBefore = pfns(control, PAGES);
             long[] fillerBefore = pfns(filler, fillerPages);
+            int ctlIn = inBlock(ctlBefore, block, blockBytes);
+            int fillerIn = inBlock(fillerBefore, block, blockBytes);
             // The attempt has only pinned pages left once the control and filler pages that were
             // in the block have all left it.
-            Unpinned gone = () -> leftBlock(ctlBefore, pfns(control, PAGES), block, blockBytes)
-                    == inBlock(ctlBefore, block, blockBytes)
-                    && leftBlock(fillerBefore, pfns(filler, fillerPages), block, blockBytes)
-                    == inBlock(fillerBefore, block, blockBytes);
+            Unpinned gone = () -> (ctlIn == 0 || leftBlock(ctlBefore, pfns(control, PAGES), block, blockBytes) == ctlIn)
+                    && (fillerIn == 0 || leftBlock(fillerBefore, pfns(filler, fillerPages), block, blockBytes)
+                    == fillerIn);
             dmesg("-c");
-            Offline r = offlineBlock(block, gone);
+            Offline r = offlineBlock(block, e.getValue(), gone);
             if (!r.offlined() && !r.timedOut()) {
                 say("offline memory%d refused at once (%s); the kernel says:%n%s", block, r, dmesgTail());
                 // Refused at once: isolation found a page the kernel cannot move at all (the dump
                 // names it; seen: a slab page of node 1). Compaction, one more force that would
                 // migrate an unpinned page, then one more attempt.
                 Files.writeString(Path.of("/proc/sys/vm/compact_memory"), "1");
-                r = offlineBlock(block, gone);
+                r = offlineBlock(block, e.getValue(), gone);
             }
             int ctlMoved = changedIn(ctlBefore, pfns(control, PAGES), block, blockBytes);
             int poolMoved = changed(poolPfns, pagemapPfns(poolAddrs));
             long[] fillerAfter = pfns(filler, fillerPages);
-            int fillerIn = byBlock(fillerBefore, blockBytes).getOrDefault(block, 0);
             int fillerMoved = changedIn(fillerBefore, fillerAfter, block, blockBytes);
-            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages), stopped %d s"
-                    + " after its control and filler pages had left it (at most %d s): %s; pool pages moved: %d,"
-                    + " control pages of the block moved: %d, filler pages of the block moved: %d; the kernel logged"
-                    + " %d failed migrations of pool frames (it logs at most 10 per 5 s)", block, e.getValue(),
-                    ctlByBlock.getOrDefault(block, 0), fillerIn, RETRY_WINDOW_S, OFFLINE_TIMEOUT_S, r, poolMoved,
-                    ctlMoved, fillerMoved, failedMigrations(dmesg(), poolPfns));
+            say("offline memory%d (%d pool test pages, %d control pages, %d unpinned filler pages): %s; pool pages"
+                    + " moved: %d, control pages of the block moved: %d, filler pages of the block moved: %d; the kernel"
+                    + " logged %d failed migrations of pool frames (it logs at most 10 per 5 s)", block, e.getValue(),
+                    ctlIn, fillerIn, r, poolMoved, ctlMoved, fillerMoved, failedMigrations(dmesg(), poolPfns));
             if (fillerIn > 0) {
                 check(fillerMoved > 0, "the same offline attempt moved unpinned filler pages of memory%d", block);
             }
@@ -313,16 +329,48 @@ public final class PinDriver {
         check(retried > 0, "the kernel kept retrying the offline of a block with pinned frames until stopped"
                 + " (a block that fails at once has unmovable pages of its own and proves nothing)");
         say("offline: %d control pages moved by offlining; %d of %d blocks with pool frames kept retrying, with"
-                + " only pinned pages left, until stopped %d s later, and stayed online", controlMovedByOffline, retried,
-                attempts, RETRY_WINDOW_S);
+                + " only pinned pages left, until stopped, and stayed online", controlMovedByOffline, retried, attempts);
     }
 
-    /** An offline attempt: offlined, refused, or still retrying when the driver stopped it ({@code timedOut}). */
-    private record Offline(boolean offlined, boolean timedOut, long millis, String state, String output) {
+    /**
+     * Frees the filler's pages from the {@value #FILLER_KEPT}th of them in {@code block} on
+     * ({@code MADV_REMOVE} gives a shmem file's pages back); returns how many pages it keeps. The
+     * filler has done its part once the pool's frames are placed; an offline attempt migrates
+     * every unpinned page of the block, about 250 us a page under TCG, and a few thousand show
+     * that it does as well as the whole block would.
+     */
+    private static int trimFiller(long filler, long block, long blockBytes) throws IOException {
+        int pages = (int) (blockBytes / PAGE);
+        long[] pfns = pfns(filler, pages);
+        int kept = 0;
+        for (int in = 0; kept < pages && in < FILLER_KEPT; kept++) {
+            in += pfns[kept] >= 0 && pfns[kept] * PAGE / blockBytes == block ? 1 : 0;
+        }
+        if (kept < pages) {
+            Native.call("madvise(MADV_REMOVE)", Native.SYS_MADVISE, filler + kept * PAGE, (pages - kept) * PAGE,
+                    Native.MADV_REMOVE);
+        }
+        return kept;
+    }
+
+    /**
+     * An offline attempt: offlined, refused, or still retrying when the driver stopped it
+     * ({@code timedOut}); {@code passEnds}, when each of the kernel's migration passes that
+     * failed at least the block's pinned test pages was seen to end (ms into the attempt);
+     * {@code failedPages}, what {@code pgmigrate_fail} grew by; {@code stoppedAfterPass},
+     * whether the driver stopped it after such a pass rather than at a time limit.
+     */
+    private record Offline(boolean offlined, boolean timedOut, long millis, String state, String output,
+                           List<Long> passEnds, long failedPages, boolean stoppedAfterPass) {
         @Override
         public String toString() {
-            return (offlined ? "offlined" : timedOut ? "still retrying when stopped (SIGTERM)" : "refused")
-                    + " in " + millis + " ms, state " + state + (output.isBlank() ? "" : ", '" + output.strip() + "'");
+            return (offlined ? "offlined" : !timedOut ? "refused" : stoppedAfterPass
+                    ? "still retrying when stopped (SIGTERM) after a failed migration pass with only pinned pages left"
+                    : "still retrying when stopped (SIGTERM) at its time limit")
+                    + " in " + millis + " ms, state " + state
+                    + (passEnds.isEmpty() && failedPages == 0 ? "" : "; failed passes ended at " + passEnds
+                    + " ms, pgmigrate_fail +" + failedPages)
+                    + (output.isBlank() ? "" : ", '" + output.strip() + "'");
         }
     }
 
@@ -335,38 +383,77 @@ public final class PinDriver {
     /**
      * Writes "offline" to the block's state from a shell and waits for the write to return. The
      * kernel retries pages it cannot migrate until the writer has a signal pending
-     * ({@code offline_pages} in {@code mm/memory_hotplug.c}), so the driver ends a write still
-     * running with SIGTERM: {@value #RETRY_WINDOW_S} s after {@code unpinned} first says every
-     * unpinned page of the block has gone, or after {@value #OFFLINE_TIMEOUT_S} s.
+     * ({@code offline_pages} in {@code mm/memory_hotplug.c}): each pass isolates the block's
+     * movable pages and calls {@code migrate_pages} on them once, which adds the pages it failed
+     * to {@code pgmigrate_fail}. For a block with {@code pinned} pinned test pages the driver
+     * counts a pass each time that counter grows by at least {@code pinned} between two polls,
+     * and ends the write with SIGTERM once a pass that began with only pinned pages left (after
+     * {@code unpinned} first said so) has failed and the write still runs at the next poll; at
+     * the latest {@value #RETRY_WINDOW_S} s after {@code unpinned} first said so, or after
+     * {@value #OFFLINE_TIMEOUT_S} s.
      */
-    private static Offline offlineBlock(long block, Unpinned unpinned) throws Exception {
+    private static Offline offlineBlock(long block, int pinned, Unpinned unpinned) throws Exception {
         String state = "/sys/devices/system/memory/memory" + block + "/state";
+        // No unpinned page of the driver's in the block: the first pass has only pinned ones.
+        boolean pinnedOnly = pinned > 0 && unpinned.gone();
+        long fail0 = migrationFailures();
         long t = System.nanoTime();
         Process p = new ProcessBuilder("sh", "-c", "echo offline > " + state).redirectErrorStream(true).start();
-        long settled = -1;
+        long settled = pinnedOnly ? t : -1;
+        int stopAfter = pinnedOnly ? 1 : Integer.MAX_VALUE;
+        List<Long> passEnds = new ArrayList<>();
+        long last = fail0;
+        boolean passSeen = false;
         boolean stopped = false;
-        while (!p.waitFor(200, TimeUnit.MILLISECONDS)) {
+        while (!p.waitFor(POLL_MS, TimeUnit.MILLISECONDS)) {
             long now = System.nanoTime();
-            if (settled < 0 && unpinned.gone()) {
-                settled = now;
-            }
-            if (now - t >= OFFLINE_TIMEOUT_S * 1_000_000_000L
-                    || settled >= 0 && now - settled >= RETRY_WINDOW_S * 1_000_000_000L) {
-                p.destroy();
+            if (passSeen) {
                 stopped = true;
                 break;
             }
+            // gone() before the counter: the pass running when gone() first says so is at most
+            // one past those the counter shows next, so the pass after that began with only
+            // pinned pages left.
+            boolean settledNow = pinned > 0 && settled < 0 && unpinned.gone();
+            long f = migrationFailures();
+            if (pinned > 0 && f - last >= pinned) {
+                passEnds.add((now - t) / 1_000_000);
+            }
+            last = f;
+            if (settledNow) {
+                settled = now;
+                stopAfter = passEnds.size() + 2;
+            }
+            passSeen = passEnds.size() >= stopAfter;
+            if (!passSeen && (now - t >= OFFLINE_TIMEOUT_S * 1_000_000_000L
+                    || settled >= 0 && now - settled >= RETRY_WINDOW_S * 1_000_000_000L)) {
+                stopped = true;
+                break;
+            }
+        }
+        if (stopped) {
+            p.destroy();
         }
         // destroy() closes the shell's output; a shell stopped in its write has printed nothing.
         String out = stopped ? "" : new String(p.getInputStream().readAllBytes());
         check0(p.waitFor(30, TimeUnit.SECONDS), "the shell offlining memory%d exits after SIGTERM", block);
         long ms = (System.nanoTime() - t) / 1_000_000;
         String now = Files.readString(Path.of(state)).strip();
-        return new Offline(now.equals("offline"), stopped && !now.equals("offline"), ms, now, out);
+        return new Offline(now.equals("offline"), stopped && !now.equals("offline"), ms, now, out, passEnds,
+                migrationFailures() - fail0, stopped && passSeen);
     }
 
-    private static void onlineBlock(long block) throws IOException {
-        Files.writeString(Path.of("/sys/devices/system/memory/memory" + block + "/state"), "online");
+    /**
+     * The kernel's count of pages it failed to migrate ({@code pgmigrate_fail} in /proc/vmstat),
+     * added to once at the end of each {@code migrate_pages} call; 0 when the kernel has none.
+     */
+    private static long migrationFailures() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/vmstat"))) {
+            if (line.startsWith("pgmigrate_fail ")) {
+                return Long.parseLong(line.substring("pgmigrate_fail ".length()).strip());
+            }
+        }
+        return 0;
     }
 
     /** The kernel log, one entry a line; {@code dmesg -c} reads and clears it. */
@@ -459,12 +546,56 @@ public final class PinDriver {
                 + " byte-exact", rounds, n);
     }
 
-    // ------------------------------------------------------------------ fallback (child process)
+    // ------------------------------------------------------------------ fallback (a thread without io_uring)
+
+    /**
+     * Runs {@link #fallback} in a thread of its own that installs, first thing, a seccomp filter
+     * refusing {@code io_uring_setup} with EPERM, as a container's profile does. A filter
+     * installed without TSYNC binds the thread that installs it and the threads it starts, not
+     * the rest of the process, and kmem pins from the thread that builds or grows a pool: that
+     * pool meets exactly the refusal it would meet in such a container, without a second JVM's
+     * start (seconds under TCG). Its checks are counted apart, as a child process's were, and
+     * one check here says it finished; returns what it wrote to stderr (kmem's warning).
+     */
+    private String fallbackThread() throws Exception {
+        PinDriver f = new PinDriver();
+        Throwable[] failed = new Throwable[1];
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        long t = System.nanoTime();
+        System.setErr(new PrintStream(err, true));
+        try {
+            Thread th = new Thread(() -> {
+                try {
+                    f.fallback();
+                } catch (Throwable e) {
+                    failed[0] = e;
+                }
+            }, "fallback");
+            th.start();
+            th.join();
+        } finally {
+            System.setErr(stderr);
+        }
+        String out = err.toString();
+        for (String line : out.split("\n")) {
+            if (!line.isBlank()) {
+                System.out.println("kmem-vmtest:   [fallback stderr] " + line);
+            }
+        }
+        if (failed[0] != null) {
+            failed[0].printStackTrace(System.out);
+        }
+        check(failed[0] == null, "the fallback thread finished after %d ms: %s", (System.nanoTime() - t) / 1_000_000,
+                failed[0]);
+        say("fallback: OK, %d checks", f.checks);
+        return out;
+    }
 
     private void fallback() throws Exception {
-        Native.forbidIoUring();
+        Native.forbidIoUringInThisThread();
         check(Native.callOrErrno(Native.SYS_IO_URING_SETUP, 1, 0) == -Native.EPERM,
-                "io_uring_setup is forbidden in this process (EPERM)");
+                "io_uring_setup is forbidden in this thread (EPERM)");
         try (MemoryPool pool = MemoryPool.builder().name("fallback").smallPages(8 * MIB).build()) {
             PinState pin = pool.pinState();
             say("fallback: pool built with io_uring forbidden: %s", pin.summary());
@@ -502,20 +633,59 @@ public final class PinDriver {
 
     // ------------------------------------------------------------------ move_pages (child process)
 
-    private static void move(String[] args) throws IOException {
-        long pid = Long.parseLong(args[1]);
-        int node = Integer.parseInt(args[2]);
-        for (int f = 3; f < args.length; f++) {
-            List<String> lines = Files.readAllLines(Path.of(args[f]));
-            long[] addrs = new long[lines.size()];
-            for (int i = 0; i < addrs.length; i++) {
-                addrs[i] = Long.parseUnsignedLong(lines.get(i), 16);
-            }
+    /**
+     * The other process's part: links {@code move_pages} (a call of no pages), then reads lines
+     * {@code "name pid node base+pages ..."} from stdin and moves each set of the other
+     * process's pages to that node; ends with its input.
+     */
+    private static void move() throws IOException {
+        movePages(0, new long[0], NODE0);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+            String[] f = line.split(" ");
+            long pid = Long.parseLong(f[1]);
+            int node = Integer.parseInt(f[2]);
+            long[] addrs = fromRuns(f, 3);
             long r = movePages(pid, addrs, node);
-            say("move: move_pages(%d, %d pages of %s, node %d, MPOL_MF_MOVE_ALL) = %d", pid, addrs.length,
-                    args[f], node, r);
+            say("move: move_pages(%d, %d pages of the %s, node %d, MPOL_MF_MOVE_ALL) = %d", pid, addrs.length, f[0],
+                    node, r);
         }
         System.exit(0);
+    }
+
+    /** {@code addrs} as runs of consecutive pages, {@code "base+pages"} in hex and decimal, separated by spaces. */
+    private static String runs(long[] addrs) {
+        StringBuilder sb = new StringBuilder();
+        int i = 0;
+        while (i < addrs.length) {
+            int j = i + 1;
+            while (j < addrs.length && addrs[j] == addrs[j - 1] + PAGE) {
+                j++;
+            }
+            sb.append(sb.isEmpty() ? "" : " ").append(Long.toHexString(addrs[i])).append('+').append(j - i);
+            i = j;
+        }
+        return sb.toString();
+    }
+
+    /** The addresses of the runs in {@code f[from..]} ({@link #runs}). */
+    private static long[] fromRuns(String[] f, int from) {
+        List<long[]> parts = new ArrayList<>();
+        int n = 0;
+        for (int k = from; k < f.length; k++) {
+            int plus = f[k].indexOf('+');
+            long[] run = addressesOf(Long.parseUnsignedLong(f[k].substring(0, plus), 16),
+                    Integer.parseInt(f[k].substring(plus + 1)));
+            parts.add(run);
+            n += run.length;
+        }
+        long[] addrs = new long[n];
+        int at = 0;
+        for (long[] run : parts) {
+            System.arraycopy(run, 0, addrs, at, run.length);
+            at += run.length;
+        }
+        return addrs;
     }
 
     /** {@code move_pages} of {@code addrs} to {@code node}; the kernel's result (pages not moved, or -errno). */
@@ -597,19 +767,25 @@ public final class PinDriver {
         Native.call("munmap", Native.SYS_MUNMAP, addr, bytes);
     }
 
-    private static void fill(long addr, long seed) {
-        MemorySegment s = MemorySegment.ofAddress(addr).reinterpret(PAGE);
-        for (long o = 0; o < PAGE; o += 8) {
-            s.set(JAVA_LONG, o, seed * 0x9E3779B97F4A7C15L + o);
+    /** The pattern of the page {@code seed}: at byte offset o, the long seed * 0x9E3779B97F4A7C15 + o. */
+    private static long[] pattern(long seed) {
+        long[] p = PATTERN.get();
+        for (int k = 0; k < p.length; k++) {
+            p[k] = seed * 0x9E3779B97F4A7C15L + 8L * k;
         }
+        return p;
+    }
+
+    /** Writes the page's pattern in one copy (a page written a long at a time costs far more under TCG). */
+    private static void fill(long addr, long seed) {
+        MemorySegment.copy(pattern(seed), 0, MemorySegment.ofAddress(addr).reinterpret(PAGE), JAVA_LONG, 0,
+                (int) (PAGE / 8));
     }
 
     private static void checkFill(long addr, long seed) {
-        MemorySegment s = MemorySegment.ofAddress(addr).reinterpret(PAGE);
-        for (long o = 0; o < PAGE; o += 8) {
-            if (s.get(JAVA_LONG, o) != seed * 0x9E3779B97F4A7C15L + o) {
-                throw new AssertionError(String.format("page at 0x%x lost its pattern at +%d", addr, o));
-            }
+        long at = MemorySegment.ofAddress(addr).reinterpret(PAGE).mismatch(MemorySegment.ofArray(pattern(seed)));
+        if (at >= 0) {
+            throw new AssertionError(String.format("page at 0x%x lost its pattern at +%d", addr, at & ~7L));
         }
     }
 
@@ -702,10 +878,6 @@ public final class PinDriver {
         return n;
     }
 
-    private static Path addresses(String name, long base, int pages) throws IOException {
-        return addresses(name, addressesOf(base, pages));
-    }
-
     private static long[] addressesOf(long base, int pages) {
         long[] a = new long[pages];
         for (int i = 0; i < pages; i++) {
@@ -714,22 +886,12 @@ public final class PinDriver {
         return a;
     }
 
-    private static Path addresses(String name, long[] addrs) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        for (long a : addrs) {
-            sb.append(Long.toHexString(a)).append('\n');
-        }
-        Path p = Path.of("/tmp/" + name + ".addrs");
-        Files.writeString(p, sb);
-        return p;
-    }
-
     /**
-     * Runs this class in another JVM with {@code args}; echoes and returns its output; fails on a
-     * non-zero exit. The child gets this JVM's own options, the AOT cache /init passes among them:
-     * a JVM started without it spends seconds more under TCG.
+     * Starts this class in another JVM with {@code args}, its stdin a pipe from this process. The
+     * child gets this JVM's own options, the AOT cache /init passes among them: a JVM started
+     * without it spends seconds more under TCG.
      */
-    private String child(String... args) throws Exception {
+    private static Process startChild(String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("/opt/jdk/bin/java"));
         for (String a : ProcessHandle.current().info().arguments().orElse(new String[0])) {
@@ -744,17 +906,23 @@ public final class PinDriver {
         }
         cmd.addAll(List.of("-m", "io.kmem.vmtest/io.kmem.vmtest.PinDriver"));
         cmd.addAll(List.of(args));
-        long t = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    /**
+     * Waits for a child from {@link #startChild} (its stdin closed by the caller); echoes and
+     * returns its output; fails on a non-zero exit. {@code t}: when its work was handed over.
+     */
+    private String finishChild(Process p, String name, long t) throws Exception {
         String out = new String(p.getInputStream().readAllBytes());
         int rc = p.waitFor();
         for (String line : out.split("\n")) {
             if (!line.isBlank()) {
-                System.out.println(line.startsWith("kmem-vmtest:") ? "kmem-vmtest:   [" + args[0] + "] "
-                        + line.substring(13) : "kmem-vmtest:   [" + args[0] + "] " + line);
+                System.out.println(line.startsWith("kmem-vmtest:") ? "kmem-vmtest:   [" + name + "] "
+                        + line.substring(13) : "kmem-vmtest:   [" + name + "] " + line);
             }
         }
-        check(rc == 0, "child '%s' exited %d after %d ms", args[0], rc, (System.nanoTime() - t) / 1_000_000);
+        check(rc == 0, "child '%s' exited %d after %d ms", name, rc, (System.nanoTime() - t) / 1_000_000);
         return out;
     }
 
