@@ -3,8 +3,10 @@ package io.kmem.internal.slub;
 /**
  * One thread's current slab in one cache (the kernel's {@code struct kmem_cache_cpu}): the
  * slab it allocates from, its private list of that slab's free objects, and its sheaf, an
- * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves). Only the
- * owner touches {@link #slab}, {@link #freelist} and the sheaf, with plain accesses, except
+ * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves), and the
+ * other slabs it owns (mimalloc's thread-owned pages, SLUB's per-cpu partial slabs). Only the
+ * owner touches {@link #slab}, {@link #freelist}, the sheaf and the owned slabs (and their
+ * {@link Slab#freelist}), with plain accesses, except
  * once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or when
  * the cache is destroyed or the pool closed. Another thread that needs the objects back sets
  * {@link #flushRequested}; the owner flushes at its next slow path.
@@ -46,6 +48,18 @@ abstract class CpuSlabFields extends CpuSlabPad {
     final long[] sheafObjs = new long[KmemCacheImpl.SHEAF_SIZE];
     final Slab[] sheafSlabs = new Slab[KmemCacheImpl.SHEAF_SIZE];
     int sheafCount;
+
+    /**
+     * The owned slabs: slabs this thread allocated from and still holds (frozen to it, as the
+     * current one), in the order they stopped being current, as a ring:
+     * {@code owned[(ownedHead + k) & (owned.length - 1)]} for k below {@link #ownedCount}.
+     * The owner's frees into them push onto their {@link Slab#freelist} without the lock;
+     * other threads' frees go onto their {@link Slab#remote}. Grown (powers of two) in the
+     * slow path up to {@link KmemCacheImpl#ownedMax}.
+     */
+    Slab[] owned;
+    int ownedHead;
+    int ownedCount;
 
     /**
      * The owner is an interrupt thread: it keeps no slab between allocations, so that each of

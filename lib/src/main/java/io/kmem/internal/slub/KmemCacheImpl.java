@@ -86,6 +86,8 @@ public final class KmemCacheImpl {
     private static final int THREAD_SLOTS = 256;
     /** Objects a thread's sheaf holds ({@link CpuSlab}): one lock round per this many frees. */
     static final int SHEAF_SIZE = 32;
+    /** Owned slabs the allocation slow path looks at for free objects before taking the lock. */
+    static final int OWNED_SCAN = 4;
     /**
      * A cache keeps its empty slabs (instead of giving them back to the buddy) while its
      * partial slabs hold at most 1 / this of the pool's frames; the page allocator takes them
@@ -417,6 +419,12 @@ public final class KmemCacheImpl {
             return obj;
         }
         Slab cur = c.slab;
+        if (cur != null && cur.freelist != 0) {
+            // The owner's sheaf flushed objects of its current slab onto the slab's own list.
+            c.freelist = cur.freelist;
+            cur.freelist = 0;
+            return popChecked(function, c, gfp, requested);
+        }
         if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
             // Objects other threads gave back to the current slab: taken whole, no lock.
             long w = (long) Slab.REMOTE.getAndSet(cur, Slab.FROZEN);
@@ -424,6 +432,9 @@ public final class KmemCacheImpl {
                 c.freelist = w & ~Slab.FROZEN;
                 return popChecked(function, c, gfp, requested);
             }
+        }
+        if (c.ownedCount > 0 && takeOwned(c)) {
+            return popChecked(function, c, gfp, requested);
         }
         long obj = 0;
         Slab fresh = null;
@@ -446,7 +457,7 @@ public final class KmemCacheImpl {
             lock.lock();
             try {
                 slabs.add(fresh);
-                discard = unfreezeLocked(c, true);
+                discard = retireLocked(c, true);
                 freezeLocked(c, fresh);
                 obj = c.freelist;
             } finally {
@@ -501,14 +512,7 @@ public final class KmemCacheImpl {
             sa.report(SlubDebug.freelistCorrupt(this, s, c.freelist));
             c.freelist = 0;
         }
-        Slab s = c.slab;
-        if (s != null && s.freelist != 0) {
-            c.freelist = s.freelist;
-            s.freelist = 0;
-            s.inuse = objects;
-            return c.freelist;
-        }
-        unfreezeLocked(c, false);
+        retireLocked(c, false);
         for (Slab p = partialHead; p != null; p = partialHead) {
             removePartialLocked(p);
             freezeLocked(c, p);
@@ -541,10 +545,22 @@ public final class KmemCacheImpl {
         long head = c.freelist;
         c.slab = null;
         c.freelist = 0;
+        return unfreezeLocked(s, head, mayDiscard);
+    }
+
+    /**
+     * Returns owned slab {@code s} to the cache with every list of its free objects: its own
+     * (the owner's sheaf flushes), its remote one, and {@code head}, the current slab's
+     * private list (0 for another owned slab).
+     */
+    private Slab unfreezeLocked(Slab s, long head, boolean mayDiscard) {
         s.frozen = null;
+        long local = s.freelist;
+        s.freelist = 0;
         long remote = (long) Slab.REMOTE.getAndSet(s, 0L) & ~Slab.FROZEN;
         s.inuse -= chainLocked(s, remote);
-        s.inuse -= chainLocked(s, head);   // the thread's own free list, back onto the slab's
+        s.inuse -= chainLocked(s, local);  // the owner's frees onto the slab's own list
+        s.inuse -= chainLocked(s, head);   // the current slab's private list
         if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial && !retainLocked()) {
             slabs.remove(s);
             return s;
@@ -553,6 +569,111 @@ public final class KmemCacheImpl {
             addPartialLocked(s);
         }
         return null;
+    }
+
+    /** Every slab {@code c} owns besides its current one goes back to the cache. */
+    private void unfreezeOwnedLocked(CpuSlab c) {
+        Slab[] ring = c.owned;
+        for (int k = 0; k < c.ownedCount; k++) {
+            int at = (c.ownedHead + k) & ring.length - 1;
+            Slab s = ring[at];
+            ring[at] = null;
+            unfreezeLocked(s, 0, false);
+        }
+        c.ownedHead = 0;
+        c.ownedCount = 0;
+    }
+
+    /**
+     * How many slabs a thread owns besides its current one, at most: an eighth of the pool's
+     * frames, and no more than 4096 slabs.
+     */
+    private int ownedMax() {
+        return (int) Math.min(4096, sa.phys.presentFrames() >>> (order + 3));
+    }
+
+    /**
+     * The owner's current slab ran out: it stays owned, at the tail of the owned slabs (the
+     * owner's frees into it stay lock-free, other threads' go onto its remote list). When the
+     * thread owns {@link #ownedMax} already, or is an interrupt thread (which keeps no slab),
+     * the oldest owned slab (or the current one) goes back to the cache; returned if it is
+     * empty and may be discarded ({@code mayDiscard}, see {@link #unfreezeLocked(CpuSlab, boolean)}).
+     */
+    private Slab retireLocked(CpuSlab c, boolean mayDiscard) {
+        Slab cur = c.slab;
+        if (cur == null) {
+            return null;
+        }
+        int max = c.irqThread ? 0 : ownedMax();
+        if (max == 0) {
+            return unfreezeLocked(c, mayDiscard);
+        }
+        if (c.freelist != 0) {
+            // Only a corrupt list (reported by the caller) is left here: dropped.
+            c.freelist = 0;
+        }
+        Slab[] ring = c.owned;
+        Slab discard = null;
+        if (c.ownedCount >= max) {
+            Slab old = ring[c.ownedHead];
+            ring[c.ownedHead] = null;
+            c.ownedHead = (c.ownedHead + 1) & ring.length - 1;
+            c.ownedCount--;
+            discard = unfreezeLocked(old, 0, mayDiscard);
+        } else if (ring == null || c.ownedCount == ring.length) {
+            Slab[] grown = new Slab[ring == null ? 16 : ring.length * 2];
+            for (int k = 0; k < c.ownedCount; k++) {
+                grown[k] = ring[(c.ownedHead + k) & ring.length - 1];
+            }
+            ring = grown;
+            c.owned = ring;
+            c.ownedHead = 0;
+        }
+        ring[(c.ownedHead + c.ownedCount) & ring.length - 1] = cur;
+        c.ownedCount++;
+        c.slab = null;
+        return discard;
+    }
+
+    /**
+     * Without the lock: makes one of the owned slabs with free objects (the owner's own frees
+     * or other threads') current, looking at up to {@value #OWNED_SCAN} from the oldest and
+     * moving those with none to the tail. The exhausted current slab goes to the tail.
+     * Returns false when none of them had any (the caller takes the lock).
+     */
+    private boolean takeOwned(CpuSlab c) {
+        Slab[] ring = c.owned;
+        int mask = ring.length - 1;
+        int scan = Math.min(OWNED_SCAN, c.ownedCount);
+        for (int k = 0; k < scan; k++) {
+            Slab s = ring[c.ownedHead];
+            long local = s.freelist;
+            long w = s.remote;
+            if (local == 0 && w == Slab.FROZEN) {
+                // Nothing free: rotate it to the tail, look at the next.
+                ring[c.ownedHead] = null;
+                ring[(c.ownedHead + c.ownedCount) & mask] = s;
+                c.ownedHead = (c.ownedHead + 1) & mask;
+                continue;
+            }
+            ring[c.ownedHead] = null;
+            c.ownedHead = (c.ownedHead + 1) & mask;
+            Slab cur = c.slab;
+            if (cur != null) {
+                ring[(c.ownedHead + c.ownedCount - 1) & mask] = cur;   // the exhausted one, at the tail
+            } else {
+                c.ownedCount--;
+            }
+            c.slab = s;
+            if (local != 0) {
+                s.freelist = 0;
+                c.freelist = local;
+            } else {
+                c.freelist = (long) Slab.REMOTE.getAndSet(s, Slab.FROZEN) & ~Slab.FROZEN;
+            }
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -695,9 +816,22 @@ public final class KmemCacheImpl {
         byte[] st = s.state;
         if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.ALLOCATED) {
             CpuSlab c = s.frozen;
-            if (c != null && c.owner == Thread.currentThread() && c.slab == s && Slab.claimFree(st, g)) {
-                ALL.set(WORD, addr + offset, c.freelist);
-                c.freelist = addr;
+            if (c != null && c.owner == Thread.currentThread() && Slab.claimFree(st, g)) {
+                // A slab the caller owns: its current one (the private list) or another it
+                // keeps (the sheaf, whose flush puts them on that slab's list unlocked).
+                if (c.slab == s) {
+                    ALL.set(WORD, addr + offset, c.freelist);
+                    c.freelist = addr;
+                } else {
+                    int n = c.sheafCount;
+                    if (n == SHEAF_SIZE) {
+                        flushSheaf(c);
+                        n = c.sheafCount;
+                    }
+                    c.sheafObjs[n] = addr;
+                    c.sheafSlabs[n] = s;
+                    c.sheafCount = n + 1;
+                }
                 Reference.reachabilityFence(this);
                 return;
             }
@@ -759,8 +893,9 @@ public final class KmemCacheImpl {
     }
 
     /**
-     * Gives the sheaf's objects of frozen slabs back onto their remote lists, without the
-     * lock, runs of one slab in one compare-and-set; keeps the others in the sheaf. Returns
+     * Gives the sheaf's objects back without the lock: those of slabs the caller owns onto
+     * their lists, those of slabs other threads own onto their remote lists (a run of one slab
+     * in one compare-and-set); keeps the others (slabs no thread owns) in the sheaf. Returns
      * how many are left.
      */
     private int pushRemote(CpuSlab c) {
@@ -774,16 +909,27 @@ public final class KmemCacheImpl {
             while (end < n && slabsOf[end] == s) {
                 end++;
             }
-            for (int q = j; q < end - 1; q++) {
-                ALL.set(WORD, objs[q] + offset, objs[q + 1]);
-            }
             long last = objs[end - 1];
             boolean pushed = false;
-            for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
-                ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
-                if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
-                    pushed = true;
-                    break;
+            if (s.frozen == c) {
+                // The caller's own slab: onto its list (the private one if current), plainly.
+                linkRun(objs, j, end);
+                if (c.slab == s) {
+                    ALL.set(WORD, last + offset, c.freelist);
+                    c.freelist = objs[j];
+                } else {
+                    ALL.set(WORD, last + offset, s.freelist);
+                    s.freelist = objs[j];
+                }
+                pushed = true;
+            } else if ((s.remote & Slab.FROZEN) != 0) {
+                linkRun(objs, j, end);
+                for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
+                    ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
+                    if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
+                        pushed = true;
+                        break;
+                    }
                 }
             }
             if (!pushed) {
@@ -802,6 +948,13 @@ public final class KmemCacheImpl {
         return left;
     }
 
+    /** Links {@code objs[from..to)} into a list, in that order (the last link left to the caller). */
+    private void linkRun(long[] objs, int from, int to) {
+        for (int q = from; q < to - 1; q++) {
+            ALL.set(WORD, objs[q] + offset, objs[q + 1]);
+        }
+    }
+
     /**
      * Puts every object of {@code c}'s sheaf on its slab's list. With {@code mayDiscard},
      * slabs that became empty beyond what the cache keeps leave the cache and are stored in
@@ -817,14 +970,23 @@ public final class KmemCacheImpl {
             Slab s = slabsOf[j];
             slabsOf[j] = null;
             freeSlow++;
+            if (s.frozen != null) {
+                // Frozen since pushRemote looked: its own list is its owner's, so onto its
+                // remote list (whose FROZEN bit stays while the lock is held).
+                for (long w = s.remote; ; w = s.remote) {
+                    dm.set(WORD, addr - dbase + offset, w & ~Slab.FROZEN);
+                    if (Slab.REMOTE.compareAndSet(s, w, addr | Slab.FROZEN)) {
+                        break;
+                    }
+                }
+                continue;
+            }
             dm.set(WORD, addr - dbase + offset, s.freelist);
             s.freelist = addr;
             s.inuse--;
-            if (s.frozen == null) {
-                Slab d = putBackLocked(s, mayDiscard);
-                if (d != null) {
-                    slabsOf[k++] = d;
-                }
+            Slab d = putBackLocked(s, mayDiscard);
+            if (d != null) {
+                slabsOf[k++] = d;
             }
         }
         c.sheafCount = 0;
@@ -986,6 +1148,7 @@ public final class KmemCacheImpl {
         lock.lock();
         try {
             k = flushSheafLocked(c, true);
+            unfreezeOwnedLocked(c);
             discard = unfreezeLocked(c, true);
         } finally {
             lock.unlock();
@@ -1002,6 +1165,7 @@ public final class KmemCacheImpl {
             CpuSlab c = allCpus.get(k);
             if (!c.owner.isAlive()) {
                 flushSheafLocked(c, false);
+                unfreezeOwnedLocked(c);
                 unfreezeLocked(c, false);
                 allCpus.remove(k);
             }
@@ -1021,8 +1185,9 @@ public final class KmemCacheImpl {
             for (CpuSlab c : allCpus) {
                 if (c.owner == me || force) {
                     flushSheafLocked(c, false);
+                    unfreezeOwnedLocked(c);
                     unfreezeLocked(c, false);
-                } else if (c.slab != null || c.sheafCount > 0) {
+                } else if (c.slab != null || c.sheafCount > 0 || c.ownedCount > 0) {
                     c.flushRequested = true;
                 }
             }
@@ -1058,13 +1223,23 @@ public final class KmemCacheImpl {
     }
 
     /**
-     * Memory pressure: the empty slabs the cache keeps go back to the buddy (no flush of
-     * per-thread slabs; see {@link #shrink} for that). Returns how many frames.
+     * Memory pressure: the empty slabs the cache keeps go back to the buddy, with the calling
+     * thread's owned slabs (not its current one); other threads that own slabs are asked to
+     * flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
+     * frames.
      */
     long reclaimEmpty() {
         List<Slab> empty = null;
+        Thread me = Thread.currentThread();
         lock.lock();
         try {
+            for (CpuSlab c : allCpus) {
+                if (c.owner == me) {
+                    unfreezeOwnedLocked(c);
+                } else if (c.ownedCount > 0) {
+                    c.flushRequested = true;
+                }
+            }
             for (Slab s = partialHead; s != null; ) {
                 Slab n = s.next;
                 if (s.inuse == 0) {
@@ -1153,9 +1328,16 @@ public final class KmemCacheImpl {
      */
     List<String> validate() {
         List<String> problems = new ArrayList<>();
+        Thread me = Thread.currentThread();
         lock.lock();
         try {
+            reapDeadLocked();
             for (Slab s : slabs) {
+                CpuSlab owner = s.frozen;
+                if (owner != null && owner.owner != me) {
+                    // Its list belongs to a running thread, which pops and pushes it unlocked.
+                    continue;
+                }
                 long freelist = s.freelist;
                 problems.addAll(SlubDebug.validate(this, s));
                 if (s.freelist != freelist && s.frozen == null && s.freelist == 0) {

@@ -567,8 +567,47 @@ class SlabAllocatorTest {
     }
 
     /**
-     * Frees into slabs other than the thread's current one go to its sheaf: no lock per free,
-     * one lock round per 32, and the next allocations take them back first (last freed, first
+     * A thread keeps the slabs it allocated from: its frees into them, current or not, take no
+     * lock, and once its current slab runs out it allocates from the oldest of them again
+     * without the lock and without a new slab. A double free into them is still caught.
+     */
+    @Test
+    void ownerFreesIntoItsOwnSlabsTakeNoLock() {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-256").objectsPerSlab();
+            long[] p = new long[4 * per];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+            }
+            io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-256");
+            for (int i = 0; i < 3 * per; i++) {
+                pool.kfree(p[i]);
+            }
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(), "frees into owned slabs took no lock");
+            DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
+            assertTrue(e.getMessage().contains("already free"), e.getMessage());
+            java.util.Set<Long> freed = new java.util.HashSet<>();
+            for (int i = 0; i < 3 * per; i++) {
+                freed.add(p[i]);
+            }
+            for (int i = 0; i < 3 * per; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+                assertTrue(freed.remove(p[i]), "object " + i + " again is one freed before");
+            }
+            io.kmem.stats.SlabCacheStats after = stats(pool, "kmalloc-256");
+            assertEquals(before.slowAllocs(), after.slowAllocs(), "the owned slabs were taken again without the lock");
+            assertEquals(before.slabsAllocated(), after.slabsAllocated(), "no new slab");
+            for (long a : p) {
+                pool.kfree(a);
+            }
+            assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
+            assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
+        }
+    }
+
+    /**
+     * Frees into slabs no thread owns go to the freeing thread's sheaf: no lock per free, one
+     * lock round per 32, and the next allocations take them back first (last freed, first
      * handed out). A double free of an object in the sheaf is still caught.
      */
     @Test
@@ -579,6 +618,7 @@ class SlabAllocatorTest {
             for (int i = 0; i < p.length; i++) {
                 p[i] = pool.kmalloc(256, GFP_KERNEL);
             }
+            pool.shrinkSlabs();   // the thread's slabs go back to the cache: owned by none
             long before = stats(pool, "kmalloc-256").slowFrees();
             for (int i = 0; i < 31; i++) {
                 pool.kfree(p[i]);
