@@ -283,8 +283,33 @@ public final class KmemCacheImpl {
                 Reference.reachabilityFence(this);
                 return obj;
             }
+        } else if (obj == 0 && c.sheafCount > 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
+            return allocFromSheaf(function, c, gfp, requested);
         }
         return allocSlow(function, c, gfp, requested);
+    }
+
+    /**
+     * The second fast path, no lock: the current slab ran out, and the thread's sheaf holds
+     * objects it freed into its other slabs (claimed, state FREE): the last one freed goes
+     * out again (still in the CPU's cache). Not for an interrupt thread or a constructor
+     * (their allocations must reach the slow path's checks).
+     */
+    private long allocFromSheaf(String function, CpuSlab c, int gfp, int requested) {
+        if (c.irqThread || c.constructing) {
+            return allocSlow(function, c, gfp, requested);
+        }
+        int n = c.sheafCount - 1;
+        long obj = c.sheafObjs[n];
+        Slab s = c.sheafSlabs[n];
+        c.sheafSlabs[n] = null;
+        c.sheafCount = n;
+        s.state[(int) ((obj - s.objBase) >>> shift)] = Slab.ALLOCATED;
+        if ((gfp & __GFP_ZERO) != 0) {
+            zero(obj);
+        }
+        Reference.reachabilityFence(this);
+        return obj;
     }
 
     /**
@@ -823,14 +848,7 @@ public final class KmemCacheImpl {
                     ALL.set(WORD, addr + offset, c.freelist);
                     c.freelist = addr;
                 } else {
-                    int n = c.sheafCount;
-                    if (n == SHEAF_SIZE) {
-                        flushSheaf(c);
-                        n = c.sheafCount;
-                    }
-                    c.sheafObjs[n] = addr;
-                    c.sheafSlabs[n] = s;
-                    c.sheafCount = n + 1;
+                    sheafPush(c, s, addr);
                 }
                 Reference.reachabilityFence(this);
                 return;
@@ -867,10 +885,15 @@ public final class KmemCacheImpl {
                     new DoubleFreeException(where(function, addr, s) + "double free: object " + i
                     + " of its slab is already free (freed by another thread meanwhile)"), null);
         }
+        sheafPush(c, s, addr);
+    }
+
+    /** Puts claimed object {@code addr} of slab {@code s} in {@code c}'s sheaf, flushing a full one first. */
+    private void sheafPush(CpuSlab c, Slab s, long addr) {
         int n = c.sheafCount;
         if (n == SHEAF_SIZE) {
             flushSheaf(c);
-            n = 0;
+            n = c.sheafCount;
         }
         c.sheafObjs[n] = addr;
         c.sheafSlabs[n] = s;
