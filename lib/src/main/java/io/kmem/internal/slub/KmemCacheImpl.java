@@ -29,33 +29,49 @@ import java.util.function.Consumer;
  * carved out of slabs (2^order frames from the buddy), each free object holding the address
  * of the next at {@link #offset}.
  *
+ * <h2>Ownership</h2>
+ * A thread owns the slabs it allocates from (frozen to its {@link CpuSlab}, as mimalloc's
+ * pages belong to a thread and SLUB's per-cpu partial slabs to a CPU): its current slab, and
+ * the slabs that ran out while current, kept in the order they did (at most
+ * {@link #ownedMax}: an eighth of the pool's frames, 4096 slabs; beyond that the oldest goes
+ * back to the cache). Only the owner touches an owned slab's {@link Slab#freelist}; other
+ * threads give objects back to it through its {@link Slab#remote} list. So one thread's
+ * steady state (batch, ring, random replacement) takes no lock at all, and an emptied slab is
+ * reused without going back to the buddy.
+ *
  * <h2>Allocation</h2>
  * <ol>
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into other
- *     slabs), or take the current slab's remote list whole (objects other threads gave back).
- * <li>Otherwise, under {@link #lock}: take the objects freed into the current slab's list
- *     meanwhile; or unfreeze the current slab and freeze the first partial slab; or (lock
- *     dropped) take a new slab from the buddy, run the constructor on each object, and
- *     freeze it.
+ * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into its
+ *     other slabs, or into slabs no thread owns); or take the current slab's own list (the
+ *     sheaf's flushes) or remote list (objects other threads gave back) whole; or make the
+ *     first of its owned slabs with free objects current ({@value #OWNED_SCAN} looked at,
+ *     oldest first, each without any moved to the tail).
+ * <li>Otherwise, under {@link #lock}: the current slab joins the owned ones; freeze the first
+ *     partial slab; or (lock dropped) take a new slab from the buddy, run the constructor on
+ *     each object, and freeze it.
  * </ol>
  * <h2>Free</h2>
  * <ol>
  * <li>The slab comes from the frame ({@link SlabAllocator#slabOf}); a shift and a mask of
  *     the offset find the object's state byte ({@link Slab#state}), which says whether an
- *     allocated object starts there. A free to the calling thread's current slab (the slab's
- *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
- * <li>Any other free claims the object (compare-and-set of its state byte) and pushes it
- *     onto the thread's sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). A full sheaf
- *     goes back: objects of frozen slabs onto their remote lists ({@link Slab#remote}, one
- *     compare-and-set per run of one slab, no lock); the rest under {@link #lock}, in one
+ *     allocated object starts there. Every free claims the object (compare-and-set of its
+ *     state byte, ALLOCATED to FREE): of two racing frees one wins, the other is a double
+ *     free.
+ * <li>Into a slab the caller owns: its current one, onto its private list; another, into
+ *     its sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). No lock either way.
+ * <li>Any other free goes to the thread's sheaf too. A full sheaf goes back without the
+ *     lock where it can, runs of one slab at a time: objects of the caller's own slabs onto
+ *     their lists (plain stores), of slabs other threads own onto their remote lists (one
+ *     compare-and-set per run); the rest (slabs no thread owns) under {@link #lock}, in one
  *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
  *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
  *     (reused without the buddy), else goes back to the buddy once the cache keeps
  *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
- *     under memory pressure ({@link #reclaimEmpty}).
+ *     under memory pressure ({@link #reclaimEmpty}), with the owned slabs of the thread that
+ *     asks (others are asked to flush theirs at their next slow path).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
  * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
@@ -63,8 +79,8 @@ import java.util.function.Consumer;
  *
  * <h2>Locks</h2>
  * {@link #lock} (the kernel's {@code list_lock}) guards the partial list, the slab set and
- * every {@link Slab} field but {@code state} and {@code remote}; taken with no other slab
- * lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
+ * every {@link Slab} field but {@code state} and {@code remote}, except that an owned slab's
+ * {@code freelist} is its owner's (see {@link CpuSlab}); taken with no other slab lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
  * reclaim).
  */
 public final class KmemCacheImpl {

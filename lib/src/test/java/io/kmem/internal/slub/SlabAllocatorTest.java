@@ -606,6 +606,62 @@ class SlabAllocatorTest {
     }
 
     /**
+     * Another thread's frees into a thread's owned slabs go onto their remote lists without
+     * the lock (two full sheaves here, flushed by the next free), and the owner allocates them again without the lock
+     * and without a new slab (the producer/consumer pattern). A double free from the other
+     * thread is still caught.
+     */
+    @Test
+    void remoteFreesIntoOwnedSlabsComeBackWithoutTheLock() throws Exception {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-256").objectsPerSlab();
+            int freed = 2 * KmemCacheImpl.SHEAF_SIZE;
+            long[] p = new long[freed + 2 * per];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+            }
+            io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-256");
+            Throwable[] failure = new Throwable[1];
+            Thread other = new Thread(() -> {
+                try {
+                    for (int i = 0; i <= freed; i++) {
+                        pool.kfree(p[i]);   // p[freed] stays in this thread's sheaf
+                    }
+                    DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[3]));
+                    assertTrue(e.getMessage().contains("already free"), e.getMessage());
+                } catch (Throwable t) {
+                    failure[0] = t;
+                }
+            });
+            other.start();
+            other.join();
+            if (failure[0] != null) {
+                throw new AssertionError(failure[0]);
+            }
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(),
+                    "the other thread's frees took no lock");
+            java.util.Set<Long> back = new java.util.HashSet<>();
+            for (int i = 0; i < freed; i++) {
+                back.add(p[i]);
+            }
+            for (int i = 0; i < freed; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+                assertTrue(back.remove(p[i]), "object " + i + " again is one the other thread freed");
+            }
+            io.kmem.stats.SlabCacheStats after = stats(pool, "kmalloc-256");
+            assertEquals(before.slowAllocs(), after.slowAllocs(), "taken back without the lock");
+            assertEquals(before.slabsAllocated(), after.slabsAllocated(), "no new slab");
+            for (int i = 0; i < p.length; i++) {
+                if (i != freed) {
+                    pool.kfree(p[i]);
+                }
+            }
+            assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
+            assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
+        }
+    }
+
+    /**
      * Frees into slabs no thread owns go to the freeing thread's sheaf: no lock per free, one
      * lock round per 32, and the next allocations take them back first (last freed, first
      * handed out). A double free of an object in the sheaf is still caught.
