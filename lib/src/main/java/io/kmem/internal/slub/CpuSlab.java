@@ -60,6 +60,8 @@ abstract class CpuSlabFields extends CpuSlabPad {
     Slab[] owned;
     int ownedHead;
     int ownedCount;
+    /** Objects on the owned slabs' own lists ({@link Slab#ownerFree} summed). */
+    long ownedFree;
 
     /**
      * The owner is an interrupt thread: it keeps no slab between allocations, so that each of

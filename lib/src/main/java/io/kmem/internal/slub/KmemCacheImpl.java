@@ -461,9 +461,11 @@ public final class KmemCacheImpl {
         }
         Slab cur = c.slab;
         if (cur != null && cur.freelist != 0) {
-            // The owner's sheaf flushed objects of its current slab onto the slab's own list.
+            // Objects on the current slab's own list (put there while it was not current).
             c.freelist = cur.freelist;
             cur.freelist = 0;
+            c.ownedFree -= cur.ownerFree;
+            cur.ownerFree = 0;
             return popChecked(function, c, gfp, requested);
         }
         if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
@@ -595,6 +597,10 @@ public final class KmemCacheImpl {
      * private list (0 for another owned slab).
      */
     private Slab unfreezeLocked(Slab s, long head, boolean mayDiscard) {
+        if (s.ownerFree != 0) {
+            s.frozen.ownedFree -= s.ownerFree;
+            s.ownerFree = 0;
+        }
         s.frozen = null;
         long local = s.freelist;
         s.freelist = 0;
@@ -679,8 +685,10 @@ public final class KmemCacheImpl {
     /**
      * Without the lock: makes one of the owned slabs with free objects (the owner's own frees
      * or other threads') current, looking at up to {@value #OWNED_SCAN} from the oldest and
-     * moving those with none to the tail. The exhausted current slab goes to the tail.
-     * Returns false when none of them had any (the caller takes the lock).
+     * moving those with none to the tail; if none of them had any while the owner's sheaf
+     * flushes left objects on other owned slabs ({@link CpuSlab#ownedFree}), the first of
+     * those. The exhausted current slab goes to the tail. Returns false when it found none
+     * (the caller takes the lock).
      */
     private boolean takeOwned(CpuSlab c) {
         Slab[] ring = c.owned;
@@ -708,11 +716,26 @@ public final class KmemCacheImpl {
             c.slab = s;
             if (local != 0) {
                 s.freelist = 0;
+                c.ownedFree -= s.ownerFree;
+                s.ownerFree = 0;
                 c.freelist = local;
             } else {
                 c.freelist = (long) Slab.REMOTE.getAndSet(s, Slab.FROZEN) & ~Slab.FROZEN;
             }
             return true;
+        }
+        if (c.ownedFree > 0) {
+            // The owner freed objects into slabs further on: find one (rare: a slab of those
+            // looked at usually has some) rather than take a new slab and let the others sit.
+            for (int k = 0; k < c.ownedCount; k++) {
+                int at = (c.ownedHead + k) & mask;
+                Slab s = ring[at];
+                if (s.freelist != 0) {
+                    ring[at] = ring[c.ownedHead];
+                    ring[c.ownedHead] = s;
+                    return takeOwned(c);
+                }
+            }
         }
         return false;
     }
@@ -959,6 +982,8 @@ public final class KmemCacheImpl {
                 } else {
                     ALL.set(WORD, last + offset, s.freelist);
                     s.freelist = objs[j];
+                    s.ownerFree += end - j;
+                    c.ownedFree += end - j;
                 }
                 pushed = true;
             } else if ((s.remote & Slab.FROZEN) != 0) {

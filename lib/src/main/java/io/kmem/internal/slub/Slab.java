@@ -91,6 +91,8 @@ final class Slab {
      * frozen; its owner's, without the lock, while frozen (the owner's sheaf flushes onto it).
      */
     long freelist;
+    /** While frozen: how many objects the owner's sheaf flushes put on {@link #freelist} (owner's). */
+    int ownerFree;
     int inuse;
     /**
      * The thread cache this slab is frozen to (its owner). Written under the lock, by the
