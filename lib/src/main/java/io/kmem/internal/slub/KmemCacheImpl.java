@@ -101,7 +101,7 @@ public final class KmemCacheImpl {
     static final int CACHE_LINE = 64;
     private static final int THREAD_SLOTS = 256;
     /** Objects a thread's sheaf holds ({@link CpuSlab}): one lock round per this many frees. */
-    static final int SHEAF_SIZE = 32;
+    static final int SHEAF_SIZE = 64;
     /** Owned slabs the allocation slow path looks at for free objects before taking the lock. */
     static final int OWNED_SCAN = 4;
     /**

@@ -583,7 +583,8 @@ class SlabAllocatorTest {
             for (int i = 0; i < 3 * per; i++) {
                 pool.kfree(p[i]);
             }
-            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(), "frees into owned slabs took no lock");
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(),
+                    "frees into owned slabs took no lock");
             DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
             assertTrue(e.getMessage().contains("already free"), e.getMessage());
             java.util.Set<Long> freed = new java.util.HashSet<>();
@@ -663,33 +664,35 @@ class SlabAllocatorTest {
 
     /**
      * Frees into slabs no thread owns go to the freeing thread's sheaf: no lock per free, one
-     * lock round per 32, and the next allocations take them back first (last freed, first
+     * lock round per sheaf, and the next allocations take them back first (last freed, first
      * handed out). A double free of an object in the sheaf is still caught.
      */
     @Test
     void freesIntoOtherSlabsGoThroughTheSheaf() {
         try (MemoryPool pool = plainPool()) {
             int per = stats(pool, "kmalloc-256").objectsPerSlab();
-            long[] p = new long[4 * per];
+            int sheaf = KmemCacheImpl.SHEAF_SIZE;
+            long[] p = new long[Math.max(4 * per, sheaf + 2)];
             for (int i = 0; i < p.length; i++) {
                 p[i] = pool.kmalloc(256, GFP_KERNEL);
             }
             pool.shrinkSlabs();   // the thread's slabs go back to the cache: owned by none
             long before = stats(pool, "kmalloc-256").slowFrees();
-            for (int i = 0; i < 31; i++) {
+            for (int i = 0; i < sheaf - 1; i++) {
                 pool.kfree(p[i]);
             }
-            assertEquals(before, stats(pool, "kmalloc-256").slowFrees(), "31 frees into other slabs took no lock");
+            assertEquals(before, stats(pool, "kmalloc-256").slowFrees(),
+                    (sheaf - 1) + " frees into other slabs took no lock");
             DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
             assertTrue(e.getMessage().contains("already free"), e.getMessage());
-            pool.kfree(p[31]);
-            pool.kfree(p[32]);
-            assertEquals(before + 32, stats(pool, "kmalloc-256").slowFrees(), "the full sheaf went back in one round");
-            assertEquals(p[32], pool.kmalloc(256, GFP_KERNEL), "the sheaf's object first");
-            for (int i = 33; i < p.length; i++) {
+            pool.kfree(p[sheaf - 1]);
+            pool.kfree(p[sheaf]);
+            assertEquals(before + sheaf, stats(pool, "kmalloc-256").slowFrees(), "the full sheaf went back in one round");
+            assertEquals(p[sheaf], pool.kmalloc(256, GFP_KERNEL), "the sheaf's object first");
+            for (int i = sheaf + 1; i < p.length; i++) {
                 pool.kfree(p[i]);
             }
-            pool.kfree(p[32]);
+            pool.kfree(p[sheaf]);
             assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
             assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
         }
@@ -745,22 +748,24 @@ class SlabAllocatorTest {
     void freesIntoAnotherThreadsCurrentSlabTakeNoLock() throws Exception {
         try (MemoryPool pool = plainPool()) {
             int per = stats(pool, "kmalloc-8").objectsPerSlab();
-            long[] p = new long[100];
+            int sheaf = KmemCacheImpl.SHEAF_SIZE;
+            int frees = 2 * sheaf;
+            long[] p = new long[frees + 36];
             for (int i = 0; i < p.length; i++) {
                 p[i] = pool.kmalloc(8, GFP_KERNEL);
             }
             io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-8");
             Thread t = new Thread(() -> {
-                for (int i = 0; i < 64; i++) {
+                for (int i = 0; i < frees; i++) {
                     pool.kfree(p[i]);
                 }
             });
             t.start();
             t.join();
             assertEquals(before.slowFrees(), stats(pool, "kmalloc-8").slowFrees(),
-                    "the other thread's 33rd free pushed its sheaf onto the slab's remote list, no lock");
+                    "the other thread's full sheaf went onto the slab's remote list, no lock");
             java.util.Set<Long> freed = new java.util.HashSet<>();
-            for (int i = 0; i < 32; i++) {
+            for (int i = 0; i < sheaf; i++) {
                 freed.add(p[i]);
             }
             long[] q = new long[per - p.length];
@@ -775,7 +780,7 @@ class SlabAllocatorTest {
             for (long a : q) {
                 pool.kfree(a);
             }
-            for (int i = 64; i < p.length; i++) {
+            for (int i = frees; i < p.length; i++) {
                 pool.kfree(p[i]);
             }
             pool.flushSlabs();
