@@ -27,13 +27,30 @@ final class CpuSlab extends CpuSlabFields {
  * fields first, so 64 bytes of padding before and after the hot fields keep them alone
  * (two threads on one cache: 0.90x of one thread's time per pair, in one JMH run).
  */
-abstract class CpuSlabPad {
+abstract class CpuSlabPad extends CpuSlabOwner {
     @SuppressWarnings("unused")
     private long p0, p1, p2, p3, p4, p5, p6, p7;
+
+    CpuSlabPad(Thread owner) {
+        super(owner);
+    }
+}
+
+/**
+ * The owner, on a line of its own before the padding: every free reads it (through the
+ * slab's {@code frozen}) to see whether the caller owns the slab, also from other threads
+ * (a consumer freeing what a producer allocated), and a read of the line that the owner
+ * writes at every kmalloc and kfree would move that line between their cores each time.
+ */
+abstract class CpuSlabOwner {
+    final Thread owner;
+
+    CpuSlabOwner(Thread owner) {
+        this.owner = owner;
+    }
 }
 
 abstract class CpuSlabFields extends CpuSlabPad {
-    final Thread owner;
     Slab slab;
     long freelist;
     volatile boolean flushRequested;
@@ -71,7 +88,7 @@ abstract class CpuSlabFields extends CpuSlabPad {
     final boolean irqThread;
 
     CpuSlabFields(Thread owner, boolean irqThread) {
-        this.owner = owner;
+        super(owner);
         this.irqThread = irqThread;
     }
 }
