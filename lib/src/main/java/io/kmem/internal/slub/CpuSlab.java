@@ -3,8 +3,10 @@ package io.kmem.internal.slub;
 /**
  * One thread's current slab in one cache (the kernel's {@code struct kmem_cache_cpu}): the
  * slab it allocates from, its private list of that slab's free objects, and its sheaf, an
- * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves). Only the
- * owner touches {@link #slab}, {@link #freelist} and the sheaf, with plain accesses, except
+ * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves), and the
+ * other slabs it owns (mimalloc's thread-owned pages, SLUB's per-cpu partial slabs). Only the
+ * owner touches {@link #slab}, {@link #freelist}, the sheaf and the owned slabs (and their
+ * {@link Slab#freelist}), with plain accesses, except
  * once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or when
  * the cache is destroyed or the pool closed. Another thread that needs the objects back sets
  * {@link #flushRequested}; the owner flushes at its next slow path.
@@ -25,13 +27,30 @@ final class CpuSlab extends CpuSlabFields {
  * fields first, so 64 bytes of padding before and after the hot fields keep them alone
  * (two threads on one cache: 0.90x of one thread's time per pair, in one JMH run).
  */
-abstract class CpuSlabPad {
+abstract class CpuSlabPad extends CpuSlabOwner {
     @SuppressWarnings("unused")
     private long p0, p1, p2, p3, p4, p5, p6, p7;
+
+    CpuSlabPad(Thread owner) {
+        super(owner);
+    }
+}
+
+/**
+ * The owner, on a line of its own before the padding: every free reads it (through the
+ * slab's {@code frozen}) to see whether the caller owns the slab, also from other threads
+ * (a consumer freeing what a producer allocated), and a read of the line that the owner
+ * writes at every kmalloc and kfree would move that line between their cores each time.
+ */
+abstract class CpuSlabOwner {
+    final Thread owner;
+
+    CpuSlabOwner(Thread owner) {
+        this.owner = owner;
+    }
 }
 
 abstract class CpuSlabFields extends CpuSlabPad {
-    final Thread owner;
     Slab slab;
     long freelist;
     volatile boolean flushRequested;
@@ -48,6 +67,20 @@ abstract class CpuSlabFields extends CpuSlabPad {
     int sheafCount;
 
     /**
+     * The owned slabs: slabs this thread allocated from and still holds (frozen to it, as the
+     * current one), in the order they stopped being current, as a ring:
+     * {@code owned[(ownedHead + k) & (owned.length - 1)]} for k below {@link #ownedCount}.
+     * The owner's frees into them push onto their {@link Slab#freelist} without the lock;
+     * other threads' frees go onto their {@link Slab#remote}. Grown (powers of two) in the
+     * slow path up to {@link KmemCacheImpl#ownedMax}.
+     */
+    Slab[] owned;
+    int ownedHead;
+    int ownedCount;
+    /** Objects on the owned slabs' own lists ({@link Slab#ownerFree} summed). */
+    long ownedFree;
+
+    /**
      * The owner is an interrupt thread: it keeps no slab between allocations, so that each of
      * them misses the fast path and reaches the atomic-context check in the slow path (read
      * only there; the fast path is unchanged).
@@ -55,7 +88,7 @@ abstract class CpuSlabFields extends CpuSlabPad {
     final boolean irqThread;
 
     CpuSlabFields(Thread owner, boolean irqThread) {
-        this.owner = owner;
+        super(owner);
         this.irqThread = irqThread;
     }
 }

@@ -29,33 +29,49 @@ import java.util.function.Consumer;
  * carved out of slabs (2^order frames from the buddy), each free object holding the address
  * of the next at {@link #offset}.
  *
+ * <h2>Ownership</h2>
+ * A thread owns the slabs it allocates from (frozen to its {@link CpuSlab}, as mimalloc's
+ * pages belong to a thread and SLUB's per-cpu partial slabs to a CPU): its current slab, and
+ * the slabs that ran out while current, kept in the order they did (at most
+ * {@link #ownedMax}: an eighth of the pool's frames, 4096 slabs; beyond that the oldest goes
+ * back to the cache). Only the owner touches an owned slab's {@link Slab#freelist}; other
+ * threads give objects back to it through its {@link Slab#remote} list. So one thread's
+ * steady state (batch, ring, random replacement) takes no lock at all, and an emptied slab is
+ * reused without going back to the buddy.
+ *
  * <h2>Allocation</h2>
  * <ol>
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into other
- *     slabs), or take the current slab's remote list whole (objects other threads gave back).
- * <li>Otherwise, under {@link #lock}: take the objects freed into the current slab's list
- *     meanwhile; or unfreeze the current slab and freeze the first partial slab; or (lock
- *     dropped) take a new slab from the buddy, run the constructor on each object, and
- *     freeze it.
+ * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into its
+ *     other slabs, or into slabs no thread owns); or take the current slab's own list (the
+ *     sheaf's flushes) or remote list (objects other threads gave back) whole; or make the
+ *     first of its owned slabs with free objects current ({@value #OWNED_SCAN} looked at,
+ *     oldest first, each without any moved to the tail).
+ * <li>Otherwise, under {@link #lock}: the current slab joins the owned ones; freeze the first
+ *     partial slab; or (lock dropped) take a new slab from the buddy, run the constructor on
+ *     each object, and freeze it.
  * </ol>
  * <h2>Free</h2>
  * <ol>
  * <li>The slab comes from the frame ({@link SlabAllocator#slabOf}); a shift and a mask of
  *     the offset find the object's state byte ({@link Slab#state}), which says whether an
- *     allocated object starts there. A free to the calling thread's current slab (the slab's
- *     {@code frozen} cache is the caller's) pushes onto its private list: no lock.
- * <li>Any other free claims the object (compare-and-set of its state byte) and pushes it
- *     onto the thread's sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). A full sheaf
- *     goes back: objects of frozen slabs onto their remote lists ({@link Slab#remote}, one
- *     compare-and-set per run of one slab, no lock); the rest under {@link #lock}, in one
+ *     allocated object starts there. Every free claims the object (compare-and-set of its
+ *     state byte, ALLOCATED to FREE): of two racing frees one wins, the other is a double
+ *     free.
+ * <li>Into a slab the caller owns: its current one, onto its private list; another, into
+ *     its sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). No lock either way.
+ * <li>Any other free goes to the thread's sheaf too. A full sheaf goes back without the
+ *     lock where it can, runs of one slab at a time: objects of the caller's own slabs onto
+ *     their lists (plain stores), of slabs other threads own onto their remote lists (one
+ *     compare-and-set per run); the rest (slabs no thread owns) under {@link #lock}, in one
  *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
  *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
  *     (reused without the buddy), else goes back to the buddy once the cache keeps
  *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
- *     under memory pressure ({@link #reclaimEmpty}).
+ *     under memory pressure ({@link #reclaimEmpty}), with the owned slabs of the thread that
+ *     asks (others are asked to flush theirs at their next slow path).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
  * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
@@ -63,8 +79,8 @@ import java.util.function.Consumer;
  *
  * <h2>Locks</h2>
  * {@link #lock} (the kernel's {@code list_lock}) guards the partial list, the slab set and
- * every {@link Slab} field but {@code state} and {@code remote}; taken with no other slab
- * lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
+ * every {@link Slab} field but {@code state} and {@code remote}, except that an owned slab's
+ * {@code freelist} is its owner's (see {@link CpuSlab}); taken with no other slab lock held. The buddy's locks are taken only with it released (new slabs, discarded slabs,
  * reclaim).
  */
 public final class KmemCacheImpl {
@@ -85,7 +101,9 @@ public final class KmemCacheImpl {
     static final int CACHE_LINE = 64;
     private static final int THREAD_SLOTS = 256;
     /** Objects a thread's sheaf holds ({@link CpuSlab}): one lock round per this many frees. */
-    static final int SHEAF_SIZE = 32;
+    static final int SHEAF_SIZE = 64;
+    /** Owned slabs the allocation slow path looks at for free objects before taking the lock. */
+    static final int OWNED_SCAN = 4;
     /**
      * A cache keeps its empty slabs (instead of giving them back to the buddy) while its
      * partial slabs hold at most 1 / this of the pool's frames; the page allocator takes them
@@ -281,8 +299,33 @@ public final class KmemCacheImpl {
                 Reference.reachabilityFence(this);
                 return obj;
             }
+        } else if (obj == 0 && c.sheafCount > 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
+            return allocFromSheaf(function, c, gfp, requested);
         }
         return allocSlow(function, c, gfp, requested);
+    }
+
+    /**
+     * The second fast path, no lock: the current slab ran out, and the thread's sheaf holds
+     * objects it freed into its other slabs (claimed, state FREE): the last one freed goes
+     * out again (still in the CPU's cache). Not for an interrupt thread or a constructor
+     * (their allocations must reach the slow path's checks).
+     */
+    private long allocFromSheaf(String function, CpuSlab c, int gfp, int requested) {
+        if (c.irqThread || c.constructing) {
+            return allocSlow(function, c, gfp, requested);
+        }
+        int n = c.sheafCount - 1;
+        long obj = c.sheafObjs[n];
+        Slab s = c.sheafSlabs[n];
+        c.sheafSlabs[n] = null;
+        c.sheafCount = n;
+        s.state[(int) ((obj - s.objBase) >>> shift)] = Slab.ALLOCATED;
+        if ((gfp & __GFP_ZERO) != 0) {
+            zero(obj);
+        }
+        Reference.reachabilityFence(this);
+        return obj;
     }
 
     /**
@@ -417,6 +460,14 @@ public final class KmemCacheImpl {
             return obj;
         }
         Slab cur = c.slab;
+        if (cur != null && cur.freelist != 0) {
+            // Objects on the current slab's own list (put there while it was not current).
+            c.freelist = cur.freelist;
+            cur.freelist = 0;
+            c.ownedFree -= cur.ownerFree;
+            cur.ownerFree = 0;
+            return popChecked(function, c, gfp, requested);
+        }
         if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
             // Objects other threads gave back to the current slab: taken whole, no lock.
             long w = (long) Slab.REMOTE.getAndSet(cur, Slab.FROZEN);
@@ -424,6 +475,9 @@ public final class KmemCacheImpl {
                 c.freelist = w & ~Slab.FROZEN;
                 return popChecked(function, c, gfp, requested);
             }
+        }
+        if (c.ownedCount > 0 && takeOwned(c)) {
+            return popChecked(function, c, gfp, requested);
         }
         long obj = 0;
         Slab fresh = null;
@@ -446,7 +500,7 @@ public final class KmemCacheImpl {
             lock.lock();
             try {
                 slabs.add(fresh);
-                discard = unfreezeLocked(c, true);
+                discard = retireLocked(c, true);
                 freezeLocked(c, fresh);
                 obj = c.freelist;
             } finally {
@@ -501,14 +555,7 @@ public final class KmemCacheImpl {
             sa.report(SlubDebug.freelistCorrupt(this, s, c.freelist));
             c.freelist = 0;
         }
-        Slab s = c.slab;
-        if (s != null && s.freelist != 0) {
-            c.freelist = s.freelist;
-            s.freelist = 0;
-            s.inuse = objects;
-            return c.freelist;
-        }
-        unfreezeLocked(c, false);
+        retireLocked(c, false);
         for (Slab p = partialHead; p != null; p = partialHead) {
             removePartialLocked(p);
             freezeLocked(c, p);
@@ -541,10 +588,26 @@ public final class KmemCacheImpl {
         long head = c.freelist;
         c.slab = null;
         c.freelist = 0;
+        return unfreezeLocked(s, head, mayDiscard);
+    }
+
+    /**
+     * Returns owned slab {@code s} to the cache with every list of its free objects: its own
+     * (the owner's sheaf flushes), its remote one, and {@code head}, the current slab's
+     * private list (0 for another owned slab).
+     */
+    private Slab unfreezeLocked(Slab s, long head, boolean mayDiscard) {
+        if (s.ownerFree != 0) {
+            s.frozen.ownedFree -= s.ownerFree;
+            s.ownerFree = 0;
+        }
         s.frozen = null;
+        long local = s.freelist;
+        s.freelist = 0;
         long remote = (long) Slab.REMOTE.getAndSet(s, 0L) & ~Slab.FROZEN;
         s.inuse -= chainLocked(s, remote);
-        s.inuse -= chainLocked(s, head);   // the thread's own free list, back onto the slab's
+        s.inuse -= chainLocked(s, local);  // the owner's frees onto the slab's own list
+        s.inuse -= chainLocked(s, head);   // the current slab's private list
         if (mayDiscard && s.inuse == 0 && nrPartial >= minPartial && !retainLocked()) {
             slabs.remove(s);
             return s;
@@ -553,6 +616,128 @@ public final class KmemCacheImpl {
             addPartialLocked(s);
         }
         return null;
+    }
+
+    /** Every slab {@code c} owns besides its current one goes back to the cache. */
+    private void unfreezeOwnedLocked(CpuSlab c) {
+        Slab[] ring = c.owned;
+        for (int k = 0; k < c.ownedCount; k++) {
+            int at = (c.ownedHead + k) & ring.length - 1;
+            Slab s = ring[at];
+            ring[at] = null;
+            unfreezeLocked(s, 0, false);
+        }
+        c.ownedHead = 0;
+        c.ownedCount = 0;
+    }
+
+    /**
+     * How many slabs a thread owns besides its current one, at most: an eighth of the pool's
+     * frames, and no more than 4096 slabs.
+     */
+    private int ownedMax() {
+        return (int) Math.min(4096, sa.phys.presentFrames() >>> (order + 3));
+    }
+
+    /**
+     * The owner's current slab ran out: it stays owned, at the tail of the owned slabs (the
+     * owner's frees into it stay lock-free, other threads' go onto its remote list). When the
+     * thread owns {@link #ownedMax} already, or is an interrupt thread (which keeps no slab),
+     * the oldest owned slab (or the current one) goes back to the cache; returned if it is
+     * empty and may be discarded ({@code mayDiscard}, see {@link #unfreezeLocked(CpuSlab, boolean)}).
+     */
+    private Slab retireLocked(CpuSlab c, boolean mayDiscard) {
+        Slab cur = c.slab;
+        if (cur == null) {
+            return null;
+        }
+        int max = c.irqThread ? 0 : ownedMax();
+        if (max == 0) {
+            return unfreezeLocked(c, mayDiscard);
+        }
+        if (c.freelist != 0) {
+            // Only a corrupt list (reported by the caller) is left here: dropped.
+            c.freelist = 0;
+        }
+        Slab[] ring = c.owned;
+        Slab discard = null;
+        if (c.ownedCount >= max) {
+            Slab old = ring[c.ownedHead];
+            ring[c.ownedHead] = null;
+            c.ownedHead = (c.ownedHead + 1) & ring.length - 1;
+            c.ownedCount--;
+            discard = unfreezeLocked(old, 0, mayDiscard);
+        } else if (ring == null || c.ownedCount == ring.length) {
+            Slab[] grown = new Slab[ring == null ? 16 : ring.length * 2];
+            for (int k = 0; k < c.ownedCount; k++) {
+                grown[k] = ring[(c.ownedHead + k) & ring.length - 1];
+            }
+            ring = grown;
+            c.owned = ring;
+            c.ownedHead = 0;
+        }
+        ring[(c.ownedHead + c.ownedCount) & ring.length - 1] = cur;
+        c.ownedCount++;
+        c.slab = null;
+        return discard;
+    }
+
+    /**
+     * Without the lock: makes one of the owned slabs with free objects (the owner's own frees
+     * or other threads') current, looking at up to {@value #OWNED_SCAN} from the oldest and
+     * moving those with none to the tail; if none of them had any while the owner's sheaf
+     * flushes left objects on other owned slabs ({@link CpuSlab#ownedFree}), the first of
+     * those. The exhausted current slab goes to the tail. Returns false when it found none
+     * (the caller takes the lock).
+     */
+    private boolean takeOwned(CpuSlab c) {
+        Slab[] ring = c.owned;
+        int mask = ring.length - 1;
+        int scan = Math.min(OWNED_SCAN, c.ownedCount);
+        for (int k = 0; k < scan; k++) {
+            Slab s = ring[c.ownedHead];
+            long local = s.freelist;
+            long w = s.remote;
+            if (local == 0 && w == Slab.FROZEN) {
+                // Nothing free: rotate it to the tail, look at the next.
+                ring[c.ownedHead] = null;
+                ring[(c.ownedHead + c.ownedCount) & mask] = s;
+                c.ownedHead = (c.ownedHead + 1) & mask;
+                continue;
+            }
+            ring[c.ownedHead] = null;
+            c.ownedHead = (c.ownedHead + 1) & mask;
+            Slab cur = c.slab;
+            if (cur != null) {
+                ring[(c.ownedHead + c.ownedCount - 1) & mask] = cur;   // the exhausted one, at the tail
+            } else {
+                c.ownedCount--;
+            }
+            c.slab = s;
+            if (local != 0) {
+                s.freelist = 0;
+                c.ownedFree -= s.ownerFree;
+                s.ownerFree = 0;
+                c.freelist = local;
+            } else {
+                c.freelist = (long) Slab.REMOTE.getAndSet(s, Slab.FROZEN) & ~Slab.FROZEN;
+            }
+            return true;
+        }
+        if (c.ownedFree > 0) {
+            // The owner freed objects into slabs further on: find one (rare: a slab of those
+            // looked at usually has some) rather than take a new slab and let the others sit.
+            for (int k = 0; k < c.ownedCount; k++) {
+                int at = (c.ownedHead + k) & mask;
+                Slab s = ring[at];
+                if (s.freelist != 0) {
+                    ring[at] = ring[c.ownedHead];
+                    ring[c.ownedHead] = s;
+                    return takeOwned(c);
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -695,9 +880,15 @@ public final class KmemCacheImpl {
         byte[] st = s.state;
         if ((off & granuleMask) == 0 && Integer.compareUnsigned(g, st.length) < 0 && st[g] == Slab.ALLOCATED) {
             CpuSlab c = s.frozen;
-            if (c != null && c.owner == Thread.currentThread() && c.slab == s && Slab.claimFree(st, g)) {
-                ALL.set(WORD, addr + offset, c.freelist);
-                c.freelist = addr;
+            if (c != null && c.owner == Thread.currentThread() && Slab.claimFree(st, g)) {
+                // A slab the caller owns: its current one (the private list) or another it
+                // keeps (the sheaf, whose flush puts them on that slab's list unlocked).
+                if (c.slab == s) {
+                    ALL.set(WORD, addr + offset, c.freelist);
+                    c.freelist = addr;
+                } else {
+                    sheafPush(c, s, addr);
+                }
                 Reference.reachabilityFence(this);
                 return;
             }
@@ -733,10 +924,15 @@ public final class KmemCacheImpl {
                     new DoubleFreeException(where(function, addr, s) + "double free: object " + i
                     + " of its slab is already free (freed by another thread meanwhile)"), null);
         }
+        sheafPush(c, s, addr);
+    }
+
+    /** Puts claimed object {@code addr} of slab {@code s} in {@code c}'s sheaf, flushing a full one first. */
+    private void sheafPush(CpuSlab c, Slab s, long addr) {
         int n = c.sheafCount;
         if (n == SHEAF_SIZE) {
             flushSheaf(c);
-            n = 0;
+            n = c.sheafCount;
         }
         c.sheafObjs[n] = addr;
         c.sheafSlabs[n] = s;
@@ -759,8 +955,9 @@ public final class KmemCacheImpl {
     }
 
     /**
-     * Gives the sheaf's objects of frozen slabs back onto their remote lists, without the
-     * lock, runs of one slab in one compare-and-set; keeps the others in the sheaf. Returns
+     * Gives the sheaf's objects back without the lock: those of slabs the caller owns onto
+     * their lists, those of slabs other threads own onto their remote lists (a run of one slab
+     * in one compare-and-set); keeps the others (slabs no thread owns) in the sheaf. Returns
      * how many are left.
      */
     private int pushRemote(CpuSlab c) {
@@ -774,16 +971,29 @@ public final class KmemCacheImpl {
             while (end < n && slabsOf[end] == s) {
                 end++;
             }
-            for (int q = j; q < end - 1; q++) {
-                ALL.set(WORD, objs[q] + offset, objs[q + 1]);
-            }
             long last = objs[end - 1];
             boolean pushed = false;
-            for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
-                ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
-                if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
-                    pushed = true;
-                    break;
+            if (s.frozen == c) {
+                // The caller's own slab: onto its list (the private one if current), plainly.
+                linkRun(objs, j, end);
+                if (c.slab == s) {
+                    ALL.set(WORD, last + offset, c.freelist);
+                    c.freelist = objs[j];
+                } else {
+                    ALL.set(WORD, last + offset, s.freelist);
+                    s.freelist = objs[j];
+                    s.ownerFree += end - j;
+                    c.ownedFree += end - j;
+                }
+                pushed = true;
+            } else if ((s.remote & Slab.FROZEN) != 0) {
+                linkRun(objs, j, end);
+                for (long w = s.remote; (w & Slab.FROZEN) != 0; w = s.remote) {
+                    ALL.set(WORD, last + offset, w & ~Slab.FROZEN);
+                    if (Slab.REMOTE.compareAndSet(s, w, objs[j] | Slab.FROZEN)) {
+                        pushed = true;
+                        break;
+                    }
                 }
             }
             if (!pushed) {
@@ -802,6 +1012,13 @@ public final class KmemCacheImpl {
         return left;
     }
 
+    /** Links {@code objs[from..to)} into a list, in that order (the last link left to the caller). */
+    private void linkRun(long[] objs, int from, int to) {
+        for (int q = from; q < to - 1; q++) {
+            ALL.set(WORD, objs[q] + offset, objs[q + 1]);
+        }
+    }
+
     /**
      * Puts every object of {@code c}'s sheaf on its slab's list. With {@code mayDiscard},
      * slabs that became empty beyond what the cache keeps leave the cache and are stored in
@@ -817,14 +1034,23 @@ public final class KmemCacheImpl {
             Slab s = slabsOf[j];
             slabsOf[j] = null;
             freeSlow++;
+            if (s.frozen != null) {
+                // Frozen since pushRemote looked: its own list is its owner's, so onto its
+                // remote list (whose FROZEN bit stays while the lock is held).
+                for (long w = s.remote; ; w = s.remote) {
+                    dm.set(WORD, addr - dbase + offset, w & ~Slab.FROZEN);
+                    if (Slab.REMOTE.compareAndSet(s, w, addr | Slab.FROZEN)) {
+                        break;
+                    }
+                }
+                continue;
+            }
             dm.set(WORD, addr - dbase + offset, s.freelist);
             s.freelist = addr;
             s.inuse--;
-            if (s.frozen == null) {
-                Slab d = putBackLocked(s, mayDiscard);
-                if (d != null) {
-                    slabsOf[k++] = d;
-                }
+            Slab d = putBackLocked(s, mayDiscard);
+            if (d != null) {
+                slabsOf[k++] = d;
             }
         }
         c.sheafCount = 0;
@@ -986,6 +1212,7 @@ public final class KmemCacheImpl {
         lock.lock();
         try {
             k = flushSheafLocked(c, true);
+            unfreezeOwnedLocked(c);
             discard = unfreezeLocked(c, true);
         } finally {
             lock.unlock();
@@ -1002,6 +1229,7 @@ public final class KmemCacheImpl {
             CpuSlab c = allCpus.get(k);
             if (!c.owner.isAlive()) {
                 flushSheafLocked(c, false);
+                unfreezeOwnedLocked(c);
                 unfreezeLocked(c, false);
                 allCpus.remove(k);
             }
@@ -1021,8 +1249,9 @@ public final class KmemCacheImpl {
             for (CpuSlab c : allCpus) {
                 if (c.owner == me || force) {
                     flushSheafLocked(c, false);
+                    unfreezeOwnedLocked(c);
                     unfreezeLocked(c, false);
-                } else if (c.slab != null || c.sheafCount > 0) {
+                } else if (c.slab != null || c.sheafCount > 0 || c.ownedCount > 0) {
                     c.flushRequested = true;
                 }
             }
@@ -1058,13 +1287,23 @@ public final class KmemCacheImpl {
     }
 
     /**
-     * Memory pressure: the empty slabs the cache keeps go back to the buddy (no flush of
-     * per-thread slabs; see {@link #shrink} for that). Returns how many frames.
+     * Memory pressure: the empty slabs the cache keeps go back to the buddy, with the calling
+     * thread's owned slabs (not its current one); other threads that own slabs are asked to
+     * flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
+     * frames.
      */
     long reclaimEmpty() {
         List<Slab> empty = null;
+        Thread me = Thread.currentThread();
         lock.lock();
         try {
+            for (CpuSlab c : allCpus) {
+                if (c.owner == me) {
+                    unfreezeOwnedLocked(c);
+                } else if (c.ownedCount > 0) {
+                    c.flushRequested = true;
+                }
+            }
             for (Slab s = partialHead; s != null; ) {
                 Slab n = s.next;
                 if (s.inuse == 0) {
@@ -1153,9 +1392,16 @@ public final class KmemCacheImpl {
      */
     List<String> validate() {
         List<String> problems = new ArrayList<>();
+        Thread me = Thread.currentThread();
         lock.lock();
         try {
+            reapDeadLocked();
             for (Slab s : slabs) {
+                CpuSlab owner = s.frozen;
+                if (owner != null && owner.owner != me) {
+                    // Its list belongs to a running thread, which pops and pushes it unlocked.
+                    continue;
+                }
                 long freelist = s.freelist;
                 problems.addAll(SlubDebug.validate(this, s));
                 if (s.freelist != freelist && s.frozen == null && s.freelist == 0) {

@@ -17,16 +17,18 @@ import java.lang.invoke.VarHandle;
  *
  * State, all but {@link #state} and {@link #remote} guarded by the cache's lock:
  * <ul>
- * <li><b>frozen</b>: a thread's current slab ({@link #frozen} names its {@link CpuSlab}). That
- *     thread allocates from its private list without the lock; other threads' sheaves give
- *     objects back onto {@link #remote} without it (or onto {@link #freelist} under it).
+ * <li><b>frozen</b> (owned): a thread's current slab, or one it allocated from before and
+ *     keeps ({@link #frozen} names its {@link CpuSlab}). That thread allocates from it and
+ *     frees into it without the lock, its {@link #freelist} included; other threads give
+ *     objects back onto {@link #remote} without the lock.
  * <li><b>partial</b>: some objects free; on the cache's partial list.
  * <li><b>full</b>: no object free; on no list (found again through the frame when freed).
  * <li><b>empty</b>: every object free; kept on the partial list while the cache has fewer
  *     than {@link KmemCacheImpl#minPartial} partial slabs, otherwise given back to the buddy.
  * </ul>
- * {@link #inuse} counts objects not on {@link #freelist}: objects handed out, plus those on
- * the owner thread's private list and on {@link #remote} while frozen, and in threads' sheaves.
+ * {@link #inuse} counts objects not on {@link #freelist}: objects handed out, plus those in
+ * threads' sheaves; while frozen it is the object count, and unfreezing subtracts what the
+ * owner's lists and {@link #remote} give back.
  */
 final class Slab {
     /** A granule of {@link #state} where no object starts. */
@@ -84,12 +86,19 @@ final class Slab {
      * push either lands before the unfreeze, which collects it, or sees the bit gone.
      */
     volatile long remote;
+    /**
+     * Free objects linked through their free pointers: under the lock while the slab is not
+     * frozen; its owner's, without the lock, while frozen (the owner's sheaf flushes onto it).
+     */
     long freelist;
+    /** While frozen: how many objects the owner's sheaf flushes put on {@link #freelist} (owner's). */
+    int ownerFree;
     int inuse;
     /**
-     * The thread cache this slab is frozen to. Written under the lock; also read without it
-     * by the free fast path, only to see whether the freeing thread owns it (a stale value
-     * names another thread or null, and sends the free to the locked path).
+     * The thread cache this slab is frozen to (its owner). Written under the lock, by the
+     * owner (or for an ended owner, or at destroy and close); read without it by the free
+     * paths, only to see whether the freeing thread owns it: a thread sees its own writes, so
+     * a value naming the caller is current, and any other sends the free to the sheaf.
      */
     CpuSlab frozen;
     boolean onPartial;

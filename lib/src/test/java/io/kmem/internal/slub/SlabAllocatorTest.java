@@ -567,33 +567,132 @@ class SlabAllocatorTest {
     }
 
     /**
-     * Frees into slabs other than the thread's current one go to its sheaf: no lock per free,
-     * one lock round per 32, and the next allocations take them back first (last freed, first
-     * handed out). A double free of an object in the sheaf is still caught.
+     * A thread keeps the slabs it allocated from: its frees into them, current or not, take no
+     * lock, and once its current slab runs out it allocates from the oldest of them again
+     * without the lock and without a new slab. A double free into them is still caught.
      */
     @Test
-    void freesIntoOtherSlabsGoThroughTheSheaf() {
+    void ownerFreesIntoItsOwnSlabsTakeNoLock() {
         try (MemoryPool pool = plainPool()) {
             int per = stats(pool, "kmalloc-256").objectsPerSlab();
             long[] p = new long[4 * per];
             for (int i = 0; i < p.length; i++) {
                 p[i] = pool.kmalloc(256, GFP_KERNEL);
             }
-            long before = stats(pool, "kmalloc-256").slowFrees();
-            for (int i = 0; i < 31; i++) {
+            io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-256");
+            for (int i = 0; i < 3 * per; i++) {
                 pool.kfree(p[i]);
             }
-            assertEquals(before, stats(pool, "kmalloc-256").slowFrees(), "31 frees into other slabs took no lock");
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(),
+                    "frees into owned slabs took no lock");
             DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
             assertTrue(e.getMessage().contains("already free"), e.getMessage());
-            pool.kfree(p[31]);
-            pool.kfree(p[32]);
-            assertEquals(before + 32, stats(pool, "kmalloc-256").slowFrees(), "the full sheaf went back in one round");
-            assertEquals(p[32], pool.kmalloc(256, GFP_KERNEL), "the sheaf's object first");
-            for (int i = 33; i < p.length; i++) {
+            java.util.Set<Long> freed = new java.util.HashSet<>();
+            for (int i = 0; i < 3 * per; i++) {
+                freed.add(p[i]);
+            }
+            for (int i = 0; i < 3 * per; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+                assertTrue(freed.remove(p[i]), "object " + i + " again is one freed before");
+            }
+            io.kmem.stats.SlabCacheStats after = stats(pool, "kmalloc-256");
+            assertEquals(before.slowAllocs(), after.slowAllocs(), "the owned slabs were taken again without the lock");
+            assertEquals(before.slabsAllocated(), after.slabsAllocated(), "no new slab");
+            for (long a : p) {
+                pool.kfree(a);
+            }
+            assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
+            assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
+        }
+    }
+
+    /**
+     * Another thread's frees into a thread's owned slabs go onto their remote lists without
+     * the lock (two full sheaves here, flushed by the next free), and the owner allocates them again without the lock
+     * and without a new slab (the producer/consumer pattern). A double free from the other
+     * thread is still caught.
+     */
+    @Test
+    void remoteFreesIntoOwnedSlabsComeBackWithoutTheLock() throws Exception {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-256").objectsPerSlab();
+            int freed = 2 * KmemCacheImpl.SHEAF_SIZE;
+            long[] p = new long[freed + 2 * per];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+            }
+            io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-256");
+            Throwable[] failure = new Throwable[1];
+            Thread other = new Thread(() -> {
+                try {
+                    for (int i = 0; i <= freed; i++) {
+                        pool.kfree(p[i]);   // p[freed] stays in this thread's sheaf
+                    }
+                    DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[3]));
+                    assertTrue(e.getMessage().contains("already free"), e.getMessage());
+                } catch (Throwable t) {
+                    failure[0] = t;
+                }
+            });
+            other.start();
+            other.join();
+            if (failure[0] != null) {
+                throw new AssertionError(failure[0]);
+            }
+            assertEquals(before.slowFrees(), stats(pool, "kmalloc-256").slowFrees(),
+                    "the other thread's frees took no lock");
+            java.util.Set<Long> back = new java.util.HashSet<>();
+            for (int i = 0; i < freed; i++) {
+                back.add(p[i]);
+            }
+            for (int i = 0; i < freed; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+                assertTrue(back.remove(p[i]), "object " + i + " again is one the other thread freed");
+            }
+            io.kmem.stats.SlabCacheStats after = stats(pool, "kmalloc-256");
+            assertEquals(before.slowAllocs(), after.slowAllocs(), "taken back without the lock");
+            assertEquals(before.slabsAllocated(), after.slabsAllocated(), "no new slab");
+            for (int i = 0; i < p.length; i++) {
+                if (i != freed) {
+                    pool.kfree(p[i]);
+                }
+            }
+            assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
+            assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
+        }
+    }
+
+    /**
+     * Frees into slabs no thread owns go to the freeing thread's sheaf: no lock per free, one
+     * lock round per sheaf, and the next allocations take them back first (last freed, first
+     * handed out). A double free of an object in the sheaf is still caught.
+     */
+    @Test
+    void freesIntoOtherSlabsGoThroughTheSheaf() {
+        try (MemoryPool pool = plainPool()) {
+            int per = stats(pool, "kmalloc-256").objectsPerSlab();
+            int sheaf = KmemCacheImpl.SHEAF_SIZE;
+            long[] p = new long[Math.max(4 * per, sheaf + 2)];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = pool.kmalloc(256, GFP_KERNEL);
+            }
+            pool.shrinkSlabs();   // the thread's slabs go back to the cache: owned by none
+            long before = stats(pool, "kmalloc-256").slowFrees();
+            for (int i = 0; i < sheaf - 1; i++) {
                 pool.kfree(p[i]);
             }
-            pool.kfree(p[32]);
+            assertEquals(before, stats(pool, "kmalloc-256").slowFrees(),
+                    (sheaf - 1) + " frees into other slabs took no lock");
+            DoubleFreeException e = assertThrows(DoubleFreeException.class, () -> pool.kfree(p[5]));
+            assertTrue(e.getMessage().contains("already free"), e.getMessage());
+            pool.kfree(p[sheaf - 1]);
+            pool.kfree(p[sheaf]);
+            assertEquals(before + sheaf, stats(pool, "kmalloc-256").slowFrees(), "the full sheaf went back in one round");
+            assertEquals(p[sheaf], pool.kmalloc(256, GFP_KERNEL), "the sheaf's object first");
+            for (int i = sheaf + 1; i < p.length; i++) {
+                pool.kfree(p[i]);
+            }
+            pool.kfree(p[sheaf]);
             assertTrue(pool.validateSlabs().isEmpty(), "validate finds the counts right");
             assertEquals(0, stats(pool, "kmalloc-256").activeObjs());
         }
@@ -649,22 +748,24 @@ class SlabAllocatorTest {
     void freesIntoAnotherThreadsCurrentSlabTakeNoLock() throws Exception {
         try (MemoryPool pool = plainPool()) {
             int per = stats(pool, "kmalloc-8").objectsPerSlab();
-            long[] p = new long[100];
+            int sheaf = KmemCacheImpl.SHEAF_SIZE;
+            int frees = 2 * sheaf;
+            long[] p = new long[frees + 36];
             for (int i = 0; i < p.length; i++) {
                 p[i] = pool.kmalloc(8, GFP_KERNEL);
             }
             io.kmem.stats.SlabCacheStats before = stats(pool, "kmalloc-8");
             Thread t = new Thread(() -> {
-                for (int i = 0; i < 64; i++) {
+                for (int i = 0; i < frees; i++) {
                     pool.kfree(p[i]);
                 }
             });
             t.start();
             t.join();
             assertEquals(before.slowFrees(), stats(pool, "kmalloc-8").slowFrees(),
-                    "the other thread's 33rd free pushed its sheaf onto the slab's remote list, no lock");
+                    "the other thread's full sheaf went onto the slab's remote list, no lock");
             java.util.Set<Long> freed = new java.util.HashSet<>();
-            for (int i = 0; i < 32; i++) {
+            for (int i = 0; i < sheaf; i++) {
                 freed.add(p[i]);
             }
             long[] q = new long[per - p.length];
@@ -679,7 +780,7 @@ class SlabAllocatorTest {
             for (long a : q) {
                 pool.kfree(a);
             }
-            for (int i = 64; i < p.length; i++) {
+            for (int i = frees; i < p.length; i++) {
                 pool.kfree(p[i]);
             }
             pool.flushSlabs();
