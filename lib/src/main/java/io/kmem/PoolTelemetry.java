@@ -24,9 +24,9 @@ final class PoolTelemetry implements KmemPoolMXBean, PoolUsage.Source {
     /** Whether this module reads java.management (a driver's jlinked image may leave it out). */
     private static final boolean JMX = jmxPresent();
 
-    private final MemoryPool pool;
     private static final System.Logger LOG = LazyLogger.of("io.kmem");
 
+    private final MemoryPool pool;
     /** The registration to undo at close; null when not registered (yet). Guarded by this. */
     private AutoCloseable registration;
     /** Set by {@link #close}; a registration finishing after it is undone at once. Guarded by this. */
@@ -73,7 +73,7 @@ final class PoolTelemetry implements KmemPoolMXBean, PoolUsage.Source {
     private void registerQuietly() {
         try {
             register();
-        } catch (RuntimeException | Error e) {
+        } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "pool '" + pool.name() + "': its MXBean is not registered: " + e, e);
         }
     }

@@ -44,7 +44,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Allocation, {@link #allocPages}</h2>
  * <ol>
  *   <li>Fast path, orders 0..3: pop the calling thread's {@link PageCache} for the first zone
- *       of the zonelist. No lock, no Java object.</li>
+ *       of the zonelist. No lock, no Java object. An interrupt thread's cache holds nothing
+ *       between calls (what a refill brings is drained, its frees go to the buddy), so its
+ *       every allocation comes to the next step, where a sleeping allocation in a handler is
+ *       reported.</li>
  *   <li>{@code get_page_from_freelist}: for each zone of the zonelist (NORMAL, DMA32, DMA;
  *       {@code __GFP_DMA32} starts at DMA32, {@code __GFP_DMA} takes DMA only), if the
  *       watermark allows, refill the cache in a batch (orders 0..3) or take the block
