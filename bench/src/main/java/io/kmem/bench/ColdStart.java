@@ -6,9 +6,9 @@ import io.kmem.gfp.Gfp;
 /**
  * The two processes {@code tools/cold-start} times: {@code hello} prints and exits (the
  * JVM's own start), {@code kmalloc} builds a fresh 16 MiB pool, makes the first
- * {@code kmalloc(64, GFP_KERNEL)} and exits (the pool left to the process's exit); it also prints how long
- * after {@code main} began the first kmalloc returned (the part of the start that is kmem's:
- * the JVM's own start to {@code main} is hello's). The kernel's record of the process's start
+ * {@code kmalloc(64, GFP_KERNEL)} and exits (the pool left to the process's exit); it also
+ * prints how long after {@code main} began the first kmalloc returned (the part of the start
+ * that is kmem's: the JVM's own start to {@code main} is hello's). The kernel's record of the process's start
  * ({@code ProcessHandle.Info.startInstant}) is not used: it counts from the boot time in whole
  * seconds, off by up to a second.
  */
