@@ -38,9 +38,10 @@ class OwnedSlabIndexTest {
             SplittableRandom r = new SplittableRandom(7);
             int allocated = 0;
             for (int round = 0; round < 20; round++) {
-                // Free one object in each of a random eighth of the slabs, then allocate as many.
+                // Free a random object of a random slab, as many times as half the slabs (several
+                // sheaves' worth), then allocate as many.
                 Set<Long> freed = new HashSet<>();
-                int[] at = new int[slabs / 8];
+                int[] at = new int[slabs / 2];
                 for (int k = 0; k < at.length; k++) {
                     int i;
                     do {
