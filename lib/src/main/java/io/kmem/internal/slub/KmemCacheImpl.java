@@ -36,7 +36,7 @@ import java.util.function.Consumer;
  * {@link #ownedMax}: an eighth of the pool's frames, 4096 slabs; beyond that the oldest goes
  * back to the cache). Only the owner touches an owned slab's {@link Slab#freelist}; other
  * threads give objects back to it through its {@link Slab#remote} list. The owned slabs whose
- * own list the owner's frees made non-empty are on an index ({@link CpuSlab#ready}, a stack;
+ * own list the owner's frees (or its sheaf's flushes) made non-empty are on an index ({@link CpuSlab#ready}, a stack;
  * mimalloc's queue of pages with free blocks), so that the owner finds one in O(1) however
  * many it owns and however its frees scatter over them. So one thread's steady state (batch,
  * ring, random replacement) takes no lock at all, and an emptied slab is reused without going
@@ -48,7 +48,7 @@ import java.util.function.Consumer;
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
  * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into slabs
- *     it does not own); or make the owned slab on top of the index current, its own list
+ *     other than its current one); or make the owned slab on top of the index current, its own list
  *     taken whole (entries made stale meanwhile, the list taken while the slab was current,
  *     are dropped as they are popped); or take the current slab's own list or remote list
  *     (objects other threads gave back) whole; or make the first of its owned slabs with
@@ -65,21 +65,23 @@ import java.util.function.Consumer;
  *     allocated object starts there. Every free claims the object (compare-and-set of its
  *     state byte, ALLOCATED to FREE): of two racing frees one wins, the other is a double
  *     free.
- * <li>Into a slab the caller owns: its current one, onto its private list; another, onto
- *     that slab's own {@link Slab#freelist} (plain stores), the slab going onto the index
- *     when its list was empty and it is not on it already ({@link Slab#queued}). No lock
- *     either way.
- * <li>Any other free goes to the thread's sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE}
- *     objects). A full sheaf goes back without the lock where it can, runs of one slab at a
- *     time: objects of slabs the caller came to own meanwhile onto their lists (plain stores,
- *     the index as above), of slabs other threads own onto their remote lists (one
- *     compare-and-set per run); the rest (slabs no thread owns) under {@link #lock}, in one
+ * <li>Into a slab the caller owns: its current one, onto its private list; another, into
+ *     its sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects) while the sheaf has room
+ *     (frees and allocations taking turns: the next allocation takes the object back without
+ *     touching it), else (a run of frees) straight onto that slab's own
+ *     {@link Slab#freelist} (plain stores), the slab going onto the index when its list was
+ *     empty and it is not on it already ({@link Slab#queued}). No lock either way.
+ * <li>Any other free goes to the thread's sheaf too; a full one goes back first, without
+ *     the lock where it can, runs of one slab at a time: objects of the caller's own slabs
+ *     onto their lists (plain stores, the index as above), of slabs other threads own onto
+ *     their remote lists (one compare-and-set per run); the rest (slabs no thread owns)
+ *     under {@link #lock}, in one
  *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
  *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
  *     (reused without the buddy), else goes back to the buddy once the cache keeps
  *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
- *     under memory pressure ({@link #reclaimEmpty}), with the owned slabs of the thread that
- *     asks (others are asked to flush theirs at their next slow path). Unfreezing an owned
+ *     under memory pressure ({@link #reclaimEmpty}), with the sheaf and owned slabs of the
+ *     thread that asks (others are asked to flush theirs at their next slow path). Unfreezing an owned
  *     slab takes it off its owner's index (and empties the index when all go).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
@@ -316,8 +318,8 @@ public final class KmemCacheImpl {
 
     /**
      * The second fast path, no lock: the current slab ran out, and the thread's sheaf holds
-     * objects it freed into slabs it does not own (claimed, state FREE): the last one freed
-     * goes out again (still in the CPU's cache); or its index of owned slabs with free objects
+     * objects it freed into slabs other than its current one (claimed, state FREE): the last
+     * one freed goes out again (still in the CPU's cache); or its index of owned slabs with free objects
      * ({@link CpuSlab#ready}) names one: it becomes current. Not for an interrupt thread or a
      * constructor (their allocations must reach the slow path's checks), nor when a flush was
      * asked for.
@@ -328,10 +330,25 @@ public final class KmemCacheImpl {
         }
         int n = c.sheafCount - 1;
         if (n < 0) {
-            if (!c.flushRequested && takeReady(c)) {
+            if (c.flushRequested || !takeReady(c)) {
+                return allocSlow(function, c, gfp, requested);
+            }
+            // The fast path's pop and checks (a corrupt head: popChecked reports it).
+            long obj = c.freelist;
+            Slab s = c.slab;
+            long off = obj - s.objBase;
+            int g = (int) (off >>> shift);
+            byte[] st = s.state;
+            if ((off & granuleMask) != 0 || Integer.compareUnsigned(g, st.length) >= 0 || st[g] != Slab.FREE) {
                 return popChecked(function, c, gfp, requested);
             }
-            return allocSlow(function, c, gfp, requested);
+            c.freelist = ALL.get(WORD, obj + offset);
+            st[g] = Slab.ALLOCATED;
+            if ((gfp & __GFP_ZERO) != 0) {
+                zero(obj);
+            }
+            Reference.reachabilityFence(this);
+            return obj;
         }
         long obj = c.sheafObjs[n];
         Slab s = c.sheafSlabs[n];
@@ -464,8 +481,8 @@ public final class KmemCacheImpl {
         }
         int n = c.sheafCount - 1;
         if (n >= 0) {
-            // An object this thread freed into a slab it does not own: claimed and counted in
-            // its slab already, so taking it back needs no lock.
+            // An object this thread freed into a slab other than its current one: claimed and
+            // counted in its slab already, so taking it back needs no lock.
             long obj = c.sheafObjs[n];
             Slab s = c.sheafSlabs[n];
             c.sheafSlabs[n] = null;
@@ -975,12 +992,7 @@ public final class KmemCacheImpl {
                     ALL.set(WORD, addr + offset, c.freelist);
                     c.freelist = addr;
                 } else {
-                    long h = s.freelist;
-                    ALL.set(WORD, addr + offset, h);
-                    s.freelist = addr;
-                    if (h == 0 && !s.queued) {
-                        queue(c, s);
-                    }
+                    freeOwned(c, s, addr);
                 }
                 Reference.reachabilityFence(this);
                 return;
@@ -1018,6 +1030,30 @@ public final class KmemCacheImpl {
                     + " of its slab is already free (freed by another thread meanwhile)"), null);
         }
         sheafPush(c, s, addr);
+    }
+
+    /**
+     * The owner's free of claimed object {@code addr} into {@code s}, one of its owned slabs
+     * other than the current one (a method of its own keeps {@link #free} small for
+     * inlining): into the sheaf while it has room, whence the next allocation takes it back
+     * without touching the object (frees and allocations taking turns, as in random
+     * replacement); with the sheaf full (a run of frees, as in a batch), straight onto the
+     * slab's own list, and the slab onto the index when that list was empty.
+     */
+    private void freeOwned(CpuSlab c, Slab s, long addr) {
+        int n = c.sheafCount;
+        if (n < SHEAF_SIZE) {
+            c.sheafObjs[n] = addr;
+            c.sheafSlabs[n] = s;
+            c.sheafCount = n + 1;
+            return;
+        }
+        long h = s.freelist;
+        ALL.set(WORD, addr + offset, h);
+        s.freelist = addr;
+        if (h == 0 && !s.queued) {
+            queue(c, s);
+        }
     }
 
     /** Puts claimed object {@code addr} of slab {@code s} in {@code c}'s sheaf, flushing a full one first. */
@@ -1391,8 +1427,8 @@ public final class KmemCacheImpl {
 
     /**
      * Memory pressure: the empty slabs the cache keeps go back to the buddy, with the calling
-     * thread's owned slabs (not its current one); other threads that own slabs are asked to
-     * flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
+     * thread's sheaf and owned slabs (not its current one); other threads that own slabs or
+     * hold a sheaf are asked to flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
      * frames.
      */
     long reclaimEmpty() {
@@ -1402,8 +1438,9 @@ public final class KmemCacheImpl {
         try {
             for (CpuSlab c : allCpus) {
                 if (c.owner == me) {
+                    flushSheafLocked(c, false);
                     unfreezeOwnedLocked(c);
-                } else if (c.ownedCount > 0) {
+                } else if (c.ownedCount > 0 || c.sheafCount > 0) {
                     c.flushRequested = true;
                 }
             }
