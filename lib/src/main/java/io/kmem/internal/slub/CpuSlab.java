@@ -2,14 +2,15 @@ package io.kmem.internal.slub;
 
 /**
  * One thread's current slab in one cache (the kernel's {@code struct kmem_cache_cpu}): the
- * slab it allocates from, its private list of that slab's free objects, and its sheaf, an
- * array of objects of other slabs that this thread freed (SLUB's per-cpu sheaves), and the
- * other slabs it owns (mimalloc's thread-owned pages, SLUB's per-cpu partial slabs). Only the
- * owner touches {@link #slab}, {@link #freelist}, the sheaf and the owned slabs (and their
- * {@link Slab#freelist}), with plain accesses, except
- * once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or when
- * the cache is destroyed or the pool closed. Another thread that needs the objects back sets
- * {@link #flushRequested}; the owner flushes at its next slow path.
+ * slab it allocates from, its private list of that slab's free objects, its sheaf (an array
+ * of objects of other slabs that this thread freed; SLUB's per-cpu sheaves), the
+ * other slabs it owns (mimalloc's thread-owned pages, SLUB's per-cpu partial slabs), and an
+ * index of those holding objects it freed. Only the owner touches {@link #slab},
+ * {@link #freelist}, the sheaf, the owned slabs and the index (and the owned slabs'
+ * {@link Slab#freelist}, {@link Slab#queued} and {@link Slab#ownedAt}), with plain accesses,
+ * except once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or
+ * when the cache is destroyed or the pool closed. Another thread that needs the objects back
+ * sets {@link #flushRequested}; the owner flushes at its next slow path.
  */
 final class CpuSlab extends CpuSlabFields {
     /** Keeps the next object in the heap off this one's cache line (see {@link CpuSlabPad}). */
@@ -57,10 +58,12 @@ abstract class CpuSlabFields extends CpuSlabPad {
     /** The owner is running the cache's constructor over a new slab (a re-entry is refused). */
     boolean constructing;
     /**
-     * The sheaf: objects freed by the owner into slabs other than its current one, each
-     * claimed (its state byte FREE) but still counted in its slab's {@code inuse}, and the
-     * slab of each. kfree pushes, the allocation slow path pops without the lock; a full
-     * sheaf goes back to its slabs in one pass under the cache lock.
+     * The sheaf: objects freed by the owner into slabs other than its current one (into its
+     * owned ones only while the sheaf has room; then onto their lists), each claimed (its
+     * state byte FREE) but still counted in its slab's {@code inuse}, and the slab of each.
+     * kfree pushes, the allocation paths pop without the lock; a sheaf that fills with a free
+     * into a slab the owner does not own goes back to its slabs in one pass (without the
+     * lock where it can, see KmemCacheImpl's pushRemote).
      */
     final long[] sheafObjs = new long[KmemCacheImpl.SHEAF_SIZE];
     final Slab[] sheafSlabs = new Slab[KmemCacheImpl.SHEAF_SIZE];
@@ -70,15 +73,27 @@ abstract class CpuSlabFields extends CpuSlabPad {
      * The owned slabs: slabs this thread allocated from and still holds (frozen to it, as the
      * current one), in the order they stopped being current, as a ring:
      * {@code owned[(ownedHead + k) & (owned.length - 1)]} for k below {@link #ownedCount}.
-     * The owner's frees into them push onto their {@link Slab#freelist} without the lock;
-     * other threads' frees go onto their {@link Slab#remote}. Grown (powers of two) in the
+     * The owner's frees into them go to its sheaf, or with the sheaf full onto their
+     * {@link Slab#freelist} without the lock (putting the slab on {@link #ready}); other
+     * threads' frees go onto their {@link Slab#remote}.
+     * A slab's slot is its {@link Slab#ownedAt}. Grown (powers of two) in the
      * slow path up to {@link KmemCacheImpl#ownedMax}.
      */
     Slab[] owned;
     int ownedHead;
     int ownedCount;
-    /** Objects on the owned slabs' own lists ({@link Slab#ownerFree} summed). */
-    long ownedFree;
+    /**
+     * The index of owned slabs with free objects of the owner's (mimalloc's queue of pages
+     * with free blocks): a stack, {@code ready[0..readyCount)}, of owned slabs whose own
+     * {@link Slab#freelist} became non-empty by the owner's free ({@link Slab#queued} set).
+     * The allocation slow path pops it in O(1) instead of searching the owned slabs. An entry
+     * may be stale (its list taken while the slab was current): checked when popped. Unfreezing
+     * a slab takes it off. Sized with {@link #owned} (one more, for the current slab).
+     */
+    Slab[] ready;
+    int readyCount;
+    /** Owned slabs the allocation slow path looked at (entries popped, slabs scanned); tests. */
+    long ownedLooked;
 
     /**
      * The owner is an interrupt thread: it keeps no slab between allocations, so that each of

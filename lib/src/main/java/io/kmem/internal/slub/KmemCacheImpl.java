@@ -35,20 +35,25 @@ import java.util.function.Consumer;
  * the slabs that ran out while current, kept in the order they did (at most
  * {@link #ownedMax}: an eighth of the pool's frames, 4096 slabs; beyond that the oldest goes
  * back to the cache). Only the owner touches an owned slab's {@link Slab#freelist}; other
- * threads give objects back to it through its {@link Slab#remote} list. So one thread's
- * steady state (batch, ring, random replacement) takes no lock at all, and an emptied slab is
- * reused without going back to the buddy.
+ * threads give objects back to it through its {@link Slab#remote} list. The owned slabs whose
+ * own list the owner's frees (or its sheaf's flushes) made non-empty are on an index ({@link CpuSlab#ready}, a stack;
+ * mimalloc's queue of pages with free blocks), so that the owner finds one in O(1) however
+ * many it owns and however its frees scatter over them. So one thread's steady state (batch,
+ * ring, random replacement) takes no lock at all, and an emptied slab is reused without going
+ * back to the buddy.
  *
  * <h2>Allocation</h2>
  * <ol>
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into its
- *     other slabs, or into slabs no thread owns); or take the current slab's own list (the
- *     sheaf's flushes) or remote list (objects other threads gave back) whole; or make the
- *     first of its owned slabs with free objects current ({@value #OWNED_SCAN} looked at,
- *     oldest first, each without any moved to the tail).
+ * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into slabs
+ *     other than its current one); or make the owned slab on top of the index current, its own list
+ *     taken whole (entries made stale meanwhile, the list taken while the slab was current,
+ *     are dropped as they are popped); or take the current slab's own list or remote list
+ *     (objects other threads gave back) whole; or make the first of its owned slabs with
+ *     objects other threads gave back current ({@value #OWNED_SCAN} looked at, oldest first,
+ *     each without any moved to the tail).
  * <li>Otherwise, under {@link #lock}: the current slab joins the owned ones; freeze the first
  *     partial slab; or (lock dropped) take a new slab from the buddy, run the constructor on
  *     each object, and freeze it.
@@ -61,17 +66,23 @@ import java.util.function.Consumer;
  *     state byte, ALLOCATED to FREE): of two racing frees one wins, the other is a double
  *     free.
  * <li>Into a slab the caller owns: its current one, onto its private list; another, into
- *     its sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects). No lock either way.
- * <li>Any other free goes to the thread's sheaf too. A full sheaf goes back without the
- *     lock where it can, runs of one slab at a time: objects of the caller's own slabs onto
- *     their lists (plain stores), of slabs other threads own onto their remote lists (one
- *     compare-and-set per run); the rest (slabs no thread owns) under {@link #lock}, in one
+ *     its sheaf ({@link CpuSlab}, {@value #SHEAF_SIZE} objects) while the sheaf has room
+ *     (frees and allocations taking turns: the next allocation takes the object back without
+ *     touching it), else (a run of frees) straight onto that slab's own
+ *     {@link Slab#freelist} (plain stores), the slab going onto the index when its list was
+ *     empty and it is not on it already ({@link Slab#queued}). No lock either way.
+ * <li>Any other free goes to the thread's sheaf too; a full one goes back first, without
+ *     the lock where it can, runs of one slab at a time: objects of the caller's own slabs
+ *     onto their lists (plain stores, the index as above), of slabs other threads own onto
+ *     their remote lists (one compare-and-set per run); the rest (slabs no thread owns)
+ *     under {@link #lock}, in one
  *     round, onto their slabs' lists: a full slab becomes partial; an empty one stays in the
  *     cache while its partial slabs hold at most 1/{@value #RETAIN_DIVISOR} of the pool
  *     (reused without the buddy), else goes back to the buddy once the cache keeps
  *     {@link #minPartial} partial slabs. The page allocator takes kept empty slabs back
- *     under memory pressure ({@link #reclaimEmpty}), with the owned slabs of the thread that
- *     asks (others are asked to flush theirs at their next slow path).
+ *     under memory pressure ({@link #reclaimEmpty}), with the sheaf and owned slabs of the
+ *     thread that asks (others are asked to flush theirs at their next slow path). Unfreezing an owned
+ *     slab takes it off its owner's index (and empties the index when all go).
  * </ol>
  * Debug caches (any of {@code SLAB_CONSISTENCY_CHECKS}, {@code SLAB_RED_ZONE},
  * {@code SLAB_POISON}, {@code SLAB_STORE_USER}) take neither fast path: every allocation and
@@ -299,23 +310,46 @@ public final class KmemCacheImpl {
                 Reference.reachabilityFence(this);
                 return obj;
             }
-        } else if (obj == 0 && c.sheafCount > 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
-            return allocFromSheaf(function, c, gfp, requested);
+        } else if (obj == 0 && (c.sheafCount | c.readyCount) != 0 && (gfp & ~FAST_GFP) == 0 && !slow) {
+            return allocNext(function, c, gfp, requested);
         }
         return allocSlow(function, c, gfp, requested);
     }
 
     /**
      * The second fast path, no lock: the current slab ran out, and the thread's sheaf holds
-     * objects it freed into its other slabs (claimed, state FREE): the last one freed goes
-     * out again (still in the CPU's cache). Not for an interrupt thread or a constructor
-     * (their allocations must reach the slow path's checks).
+     * objects it freed into slabs other than its current one (claimed, state FREE): the last
+     * one freed goes out again (still in the CPU's cache); or its index of owned slabs with free objects
+     * ({@link CpuSlab#ready}) names one: it becomes current. Not for an interrupt thread or a
+     * constructor (their allocations must reach the slow path's checks), nor when a flush was
+     * asked for.
      */
-    private long allocFromSheaf(String function, CpuSlab c, int gfp, int requested) {
+    private long allocNext(String function, CpuSlab c, int gfp, int requested) {
         if (c.irqThread || c.constructing) {
             return allocSlow(function, c, gfp, requested);
         }
         int n = c.sheafCount - 1;
+        if (n < 0) {
+            if (c.flushRequested || !takeReady(c)) {
+                return allocSlow(function, c, gfp, requested);
+            }
+            // The fast path's pop and checks (a corrupt head: popChecked reports it).
+            long obj = c.freelist;
+            Slab s = c.slab;
+            long off = obj - s.objBase;
+            int g = (int) (off >>> shift);
+            byte[] st = s.state;
+            if ((off & granuleMask) != 0 || Integer.compareUnsigned(g, st.length) >= 0 || st[g] != Slab.FREE) {
+                return popChecked(function, c, gfp, requested);
+            }
+            c.freelist = ALL.get(WORD, obj + offset);
+            st[g] = Slab.ALLOCATED;
+            if ((gfp & __GFP_ZERO) != 0) {
+                zero(obj);
+            }
+            Reference.reachabilityFence(this);
+            return obj;
+        }
         long obj = c.sheafObjs[n];
         Slab s = c.sheafSlabs[n];
         c.sheafSlabs[n] = null;
@@ -447,8 +481,8 @@ public final class KmemCacheImpl {
         }
         int n = c.sheafCount - 1;
         if (n >= 0) {
-            // An object this thread freed into another slab: claimed and counted in its slab
-            // already, so taking it back needs no lock.
+            // An object this thread freed into a slab other than its current one: claimed and
+            // counted in its slab already, so taking it back needs no lock.
             long obj = c.sheafObjs[n];
             Slab s = c.sheafSlabs[n];
             c.sheafSlabs[n] = null;
@@ -464,8 +498,6 @@ public final class KmemCacheImpl {
             // Objects on the current slab's own list (put there while it was not current).
             c.freelist = cur.freelist;
             cur.freelist = 0;
-            c.ownedFree -= cur.ownerFree;
-            cur.ownerFree = 0;
             return popChecked(function, c, gfp, requested);
         }
         if (cur != null && cur.remote != Slab.FROZEN && cur.remote != 0) {
@@ -597,9 +629,8 @@ public final class KmemCacheImpl {
      * private list (0 for another owned slab).
      */
     private Slab unfreezeLocked(Slab s, long head, boolean mayDiscard) {
-        if (s.ownerFree != 0) {
-            s.frozen.ownedFree -= s.ownerFree;
-            s.ownerFree = 0;
+        if (s.queued) {
+            unqueue(s.frozen, s);
         }
         s.frozen = null;
         long local = s.freelist;
@@ -618,8 +649,16 @@ public final class KmemCacheImpl {
         return null;
     }
 
-    /** Every slab {@code c} owns besides its current one goes back to the cache. */
+    /**
+     * Every slab {@code c} owns besides its current one goes back to the cache; its index of
+     * owned slabs with free objects is emptied (the current slab's entry too).
+     */
     private void unfreezeOwnedLocked(CpuSlab c) {
+        for (int k = 0; k < c.readyCount; k++) {
+            c.ready[k].queued = false;
+            c.ready[k] = null;
+        }
+        c.readyCount = 0;
         Slab[] ring = c.owned;
         for (int k = 0; k < c.ownedCount; k++) {
             int at = (c.ownedHead + k) & ring.length - 1;
@@ -671,37 +710,51 @@ public final class KmemCacheImpl {
             Slab[] grown = new Slab[ring == null ? 16 : ring.length * 2];
             for (int k = 0; k < c.ownedCount; k++) {
                 grown[k] = ring[(c.ownedHead + k) & ring.length - 1];
+                grown[k].ownedAt = k;
             }
             ring = grown;
             c.owned = ring;
             c.ownedHead = 0;
+            // Every slab on the index is owned (in the ring or current): one more than the ring.
+            Slab[] ready = new Slab[ring.length + 1];
+            if (c.readyCount > 0) {
+                System.arraycopy(c.ready, 0, ready, 0, c.readyCount);
+            }
+            c.ready = ready;
         }
-        ring[(c.ownedHead + c.ownedCount) & ring.length - 1] = cur;
+        int at = (c.ownedHead + c.ownedCount) & ring.length - 1;
+        ring[at] = cur;
+        cur.ownedAt = at;
         c.ownedCount++;
         c.slab = null;
         return discard;
     }
 
     /**
-     * Without the lock: makes one of the owned slabs with free objects (the owner's own frees
-     * or other threads') current, looking at up to {@value #OWNED_SCAN} from the oldest and
-     * moving those with none to the tail; if none of them had any while the owner's sheaf
-     * flushes left objects on other owned slabs ({@link CpuSlab#ownedFree}), the first of
-     * those. The exhausted current slab goes to the tail. Returns false when it found none
-     * (the caller takes the lock).
+     * Without the lock: makes one of the owned slabs with free objects current: the first
+     * valid entry of the index of those with objects of the owner's ({@link #takeReady});
+     * else, looking at up to {@value #OWNED_SCAN} from the oldest (moving those with none to
+     * the tail), the first with objects other threads gave back. The exhausted current slab
+     * goes to the tail. Returns false when it found none (the caller takes the lock).
      */
     private boolean takeOwned(CpuSlab c) {
+        if (takeReady(c)) {
+            return true;
+        }
         Slab[] ring = c.owned;
         int mask = ring.length - 1;
         int scan = Math.min(OWNED_SCAN, c.ownedCount);
         for (int k = 0; k < scan; k++) {
             Slab s = ring[c.ownedHead];
+            c.ownedLooked++;
             long local = s.freelist;
             long w = s.remote;
             if (local == 0 && w == Slab.FROZEN) {
                 // Nothing free: rotate it to the tail, look at the next.
                 ring[c.ownedHead] = null;
-                ring[(c.ownedHead + c.ownedCount) & mask] = s;
+                int at = (c.ownedHead + c.ownedCount) & mask;
+                ring[at] = s;
+                s.ownedAt = at;
                 c.ownedHead = (c.ownedHead + 1) & mask;
                 continue;
             }
@@ -709,35 +762,87 @@ public final class KmemCacheImpl {
             c.ownedHead = (c.ownedHead + 1) & mask;
             Slab cur = c.slab;
             if (cur != null) {
-                ring[(c.ownedHead + c.ownedCount - 1) & mask] = cur;   // the exhausted one, at the tail
+                int at = (c.ownedHead + c.ownedCount - 1) & mask;   // the exhausted one, at the tail
+                ring[at] = cur;
+                cur.ownedAt = at;
             } else {
                 c.ownedCount--;
             }
             c.slab = s;
             if (local != 0) {
+                // (Its entry on the index, if any, is stale now: dropped when popped.)
                 s.freelist = 0;
-                c.ownedFree -= s.ownerFree;
-                s.ownerFree = 0;
                 c.freelist = local;
             } else {
                 c.freelist = (long) Slab.REMOTE.getAndSet(s, Slab.FROZEN) & ~Slab.FROZEN;
             }
             return true;
         }
-        if (c.ownedFree > 0) {
-            // The owner freed objects into slabs further on: find one (rare: a slab of those
-            // looked at usually has some) rather than take a new slab and let the others sit.
-            for (int k = 0; k < c.ownedCount; k++) {
-                int at = (c.ownedHead + k) & mask;
-                Slab s = ring[at];
-                if (s.freelist != 0) {
-                    ring[at] = ring[c.ownedHead];
-                    ring[c.ownedHead] = s;
-                    return takeOwned(c);
-                }
+        return false;
+    }
+
+    /**
+     * Without the lock: pops the index of owned slabs with objects of the owner's
+     * ({@link CpuSlab#ready}) until an entry is valid (the slab has objects on its own list
+     * and is not current) and makes that slab current, its list the private one; the
+     * exhausted current slab takes its slot in the ring. Returns false when the index had none.
+     */
+    private static boolean takeReady(CpuSlab c) {
+        Slab[] ready = c.ready;
+        for (int n = c.readyCount - 1; n >= 0; n--) {
+            Slab s = ready[n];
+            ready[n] = null;
+            c.readyCount = n;
+            c.ownedLooked++;
+            s.queued = false;
+            long local = s.freelist;
+            Slab cur = c.slab;
+            if (local == 0 || s == cur) {
+                continue;   // stale: its list was taken while it was current
             }
+            Slab[] ring = c.owned;
+            int at = s.ownedAt;
+            if (cur != null) {
+                ring[at] = cur;
+                cur.ownedAt = at;
+            } else {
+                // No current slab to take the slot: the oldest moves into it.
+                int head = c.ownedHead;
+                Slab old = ring[head];
+                ring[head] = null;
+                if (head != at) {
+                    ring[at] = old;
+                    old.ownedAt = at;
+                }
+                c.ownedHead = (head + 1) & ring.length - 1;
+                c.ownedCount--;
+            }
+            s.freelist = 0;
+            c.slab = s;
+            c.freelist = local;
+            return true;
         }
         return false;
+    }
+
+    /** Puts owned slab {@code s} (not current) on {@code c}'s index of slabs with free objects. */
+    private static void queue(CpuSlab c, Slab s) {
+        s.queued = true;
+        c.ready[c.readyCount++] = s;
+    }
+
+    /** Takes owned slab {@code s} off {@code c}'s index (it is being unfrozen). */
+    private static void unqueue(CpuSlab c, Slab s) {
+        Slab[] ready = c.ready;
+        for (int k = c.readyCount - 1; k >= 0; k--) {
+            if (ready[k] == s) {
+                int last = --c.readyCount;
+                ready[k] = ready[last];
+                ready[last] = null;
+                break;
+            }
+        }
+        s.queued = false;
     }
 
     /**
@@ -882,12 +987,12 @@ public final class KmemCacheImpl {
             CpuSlab c = s.frozen;
             if (c != null && c.owner == Thread.currentThread() && Slab.claimFree(st, g)) {
                 // A slab the caller owns: its current one (the private list) or another it
-                // keeps (the sheaf, whose flush puts them on that slab's list unlocked).
+                // keeps (that slab's own list, the slab onto the index when the list was empty).
                 if (c.slab == s) {
                     ALL.set(WORD, addr + offset, c.freelist);
                     c.freelist = addr;
                 } else {
-                    sheafPush(c, s, addr);
+                    freeOwned(c, s, addr);
                 }
                 Reference.reachabilityFence(this);
                 return;
@@ -925,6 +1030,30 @@ public final class KmemCacheImpl {
                     + " of its slab is already free (freed by another thread meanwhile)"), null);
         }
         sheafPush(c, s, addr);
+    }
+
+    /**
+     * The owner's free of claimed object {@code addr} into {@code s}, one of its owned slabs
+     * other than the current one (a method of its own keeps {@link #free} small for
+     * inlining): into the sheaf while it has room, whence the next allocation takes it back
+     * without touching the object (frees and allocations taking turns, as in random
+     * replacement); with the sheaf full (a run of frees, as in a batch), straight onto the
+     * slab's own list, and the slab onto the index when that list was empty.
+     */
+    private void freeOwned(CpuSlab c, Slab s, long addr) {
+        int n = c.sheafCount;
+        if (n < SHEAF_SIZE) {
+            c.sheafObjs[n] = addr;
+            c.sheafSlabs[n] = s;
+            c.sheafCount = n + 1;
+            return;
+        }
+        long h = s.freelist;
+        ALL.set(WORD, addr + offset, h);
+        s.freelist = addr;
+        if (h == 0 && !s.queued) {
+            queue(c, s);
+        }
     }
 
     /** Puts claimed object {@code addr} of slab {@code s} in {@code c}'s sheaf, flushing a full one first. */
@@ -980,10 +1109,12 @@ public final class KmemCacheImpl {
                     ALL.set(WORD, last + offset, c.freelist);
                     c.freelist = objs[j];
                 } else {
-                    ALL.set(WORD, last + offset, s.freelist);
+                    long h = s.freelist;
+                    ALL.set(WORD, last + offset, h);
                     s.freelist = objs[j];
-                    s.ownerFree += end - j;
-                    c.ownedFree += end - j;
+                    if (h == 0 && !s.queued) {
+                        queue(c, s);
+                    }
                 }
                 pushed = true;
             } else if ((s.remote & Slab.FROZEN) != 0) {
@@ -1177,6 +1308,14 @@ public final class KmemCacheImpl {
 
     // ================================================================== per-thread slabs
 
+    /**
+     * How many owned slabs the calling thread's allocations looked at to find free objects
+     * (index entries popped, slabs scanned); tests: the index keeps it at about one a refill.
+     */
+    public long ownedSlabsLookedAt() {
+        return cpu().ownedLooked;
+    }
+
     CpuSlab cpu() {
         Thread t = Thread.currentThread();
         CpuSlab c = bySlot[(int) t.threadId() & THREAD_SLOTS - 1];
@@ -1288,8 +1427,8 @@ public final class KmemCacheImpl {
 
     /**
      * Memory pressure: the empty slabs the cache keeps go back to the buddy, with the calling
-     * thread's owned slabs (not its current one); other threads that own slabs are asked to
-     * flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
+     * thread's sheaf and owned slabs (not its current one); other threads that own slabs or
+     * hold a sheaf are asked to flush at their next slow path (see {@link #shrink} for a full flush). Returns how many
      * frames.
      */
     long reclaimEmpty() {
@@ -1299,8 +1438,9 @@ public final class KmemCacheImpl {
         try {
             for (CpuSlab c : allCpus) {
                 if (c.owner == me) {
+                    flushSheafLocked(c, false);
                     unfreezeOwnedLocked(c);
-                } else if (c.ownedCount > 0) {
+                } else if (c.ownedCount > 0 || c.sheafCount > 0) {
                     c.flushRequested = true;
                 }
             }

@@ -88,11 +88,19 @@ final class Slab {
     volatile long remote;
     /**
      * Free objects linked through their free pointers: under the lock while the slab is not
-     * frozen; its owner's, without the lock, while frozen (the owner's sheaf flushes onto it).
+     * frozen; its owner's, without the lock, while frozen (the owner's frees into it while it
+     * is not current push onto it).
      */
     long freelist;
-    /** While frozen: how many objects the owner's sheaf flushes put on {@link #freelist} (owner's). */
-    int ownerFree;
+    /**
+     * While frozen and not current: this slab is on its owner's index of owned slabs with
+     * objects on {@link #freelist} ({@link CpuSlab#ready}; the entry may be stale: its list
+     * taken meanwhile, or the slab current). Owner's; cleared when the entry is popped or the
+     * slab unfrozen, so a slab is on at most one index, at most once.
+     */
+    boolean queued;
+    /** While frozen and not current: its slot in its owner's ring of owned slabs ({@link CpuSlab#owned}). */
+    int ownedAt;
     int inuse;
     /**
      * The thread cache this slab is frozen to (its owner). Written under the lock, by the
