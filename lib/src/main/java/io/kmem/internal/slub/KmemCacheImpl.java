@@ -828,20 +828,19 @@ public final class KmemCacheImpl {
     /** Puts owned slab {@code s} (not current) on {@code c}'s index of slabs with free objects. */
     private static void queue(CpuSlab c, Slab s) {
         s.queued = true;
+        s.readyAt = c.readyCount;
         c.ready[c.readyCount++] = s;
     }
 
     /** Takes owned slab {@code s} off {@code c}'s index (it is being unfrozen). */
     private static void unqueue(CpuSlab c, Slab s) {
         Slab[] ready = c.ready;
-        for (int k = c.readyCount - 1; k >= 0; k--) {
-            if (ready[k] == s) {
-                int last = --c.readyCount;
-                ready[k] = ready[last];
-                ready[last] = null;
-                break;
-            }
-        }
+        int k = s.readyAt;
+        int last = --c.readyCount;
+        Slab moved = ready[last];
+        ready[k] = moved;
+        moved.readyAt = k;
+        ready[last] = null;
         s.queued = false;
     }
 

@@ -99,6 +99,8 @@ final class Slab {
      * slab unfrozen, so a slab is on at most one index, at most once.
      */
     boolean queued;
+    /** While {@link #queued}: its place in the index, so that unfreezing takes it off in O(1). */
+    int readyAt;
     /** While frozen and not current: its slot in its owner's ring of owned slabs ({@link CpuSlab#owned}). */
     int ownedAt;
     int inuse;
