@@ -95,7 +95,7 @@ bench: host-setup
 	@$(MVN) -Pbench -DskipTests package -pl bench -am
 	@mkdir -p target/bench
 	@$(JAVA) --enable-native-access=ALL-UNNAMED -cp bench/target/classes:$$(cat bench/target/bench-classpath.txt) \
-	  io.kmem.bench.BenchMain $(BENCH)
+	  io.kmem.bench.BenchMain $(if $(BENCH),'$(BENCH)')
 
 # The harness of ReliabilityProperties and kmem stress (tool/.../Harness.java) for SECONDS
 # (default 60): `kmem stress --strict` on the tool's threads, no call limit; SEED=S seeds the
