@@ -66,7 +66,9 @@ public final class BenchMain {
             new Check("order-9 __get_free_pages + free_pages, 2M hugetlb", "PageAllocBench.order9PairHuge", null,
                     100, "ns"),
             new Check("kmalloc(64) + kfree, 1 thread", "SlabBench.kmalloc64Pair", 10, "ns",
-                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 2.5))),
+                    // glibc's pair is a figure only: the 2.5x target of the first wave was withdrawn
+                    // (issue 20: the per-object checks stay; README, "What the atomic free claim costs").
+                    List.of(new Peer("SlabBench.nettyDirect64Pair", 5), new Peer("SlabBench.mallocFree64Pair", 0))),
             new Check("vmalloc(1 MiB) + vfree, 1 thread", "VmallocBench.vmalloc1MiBPair",
                     "VmallocBench.mmapPopulateLocked1MiBPair", 60, "us", 1),
             new Check("vmalloc(16 KiB) + vfree, per page", "VmallocBench.vmalloc16KiBPerPage", null, Double.NaN, "ns"),
@@ -151,7 +153,7 @@ public final class BenchMain {
                 } else {
                     lines.add(String.format(Locale.ROOT, "%-50s %16s %14s %10s %8s %11s %s", "  same figure, vs "
                             + pe.bench().substring(pe.bench().indexOf('.') + 1), "", peerTime, "", ratio, "",
-                            ratioMet ? "meets target" : "MISSES target"));
+                            pe.minRatio() <= 0 ? "figure only" : ratioMet ? "meets target" : "MISSES target"));
                 }
                 if (pe != null) {
                     lines.add("    peer: " + pe.bench() + "; ratio = peer time / kmem time (above 1: kmem faster)"
