@@ -333,22 +333,9 @@ public final class KmemCacheImpl {
             if (c.flushRequested || !takeReady(c)) {
                 return allocSlow(function, c, gfp, requested);
             }
-            // The fast path's pop and checks (a corrupt head: popChecked reports it).
-            long obj = c.freelist;
-            Slab s = c.slab;
-            long off = obj - s.objBase;
-            int g = (int) (off >>> shift);
-            byte[] st = s.state;
-            if ((off & granuleMask) != 0 || Integer.compareUnsigned(g, st.length) >= 0 || st[g] != Slab.FREE) {
-                return popChecked(function, c, gfp, requested);
-            }
-            c.freelist = ALL.get(WORD, obj + offset);
-            st[g] = Slab.ALLOCATED;
-            if ((gfp & __GFP_ZERO) != 0) {
-                zero(obj);
-            }
-            Reference.reachabilityFence(this);
-            return obj;
+            // The new current slab's list: the fast path pops it, with its checks (a corrupt
+            // head goes to the slow path, which reports it).
+            return alloc(function, gfp, requested);
         }
         long obj = c.sheafObjs[n];
         Slab s = c.sheafSlabs[n];
