@@ -7,7 +7,8 @@ package io.kmem.internal.slub;
  * other slabs it owns (mimalloc's thread-owned pages, SLUB's per-cpu partial slabs), and an
  * index of those holding objects it freed. Only the owner touches {@link #slab},
  * {@link #freelist}, the sheaf, the owned slabs and the index (and the owned slabs'
- * {@link Slab#freelist}, {@link Slab#queued} and {@link Slab#ownedAt}), with plain accesses,
+ * {@link Slab#freelist}, {@link Slab#queued}, {@link Slab#readyAt} and {@link Slab#ownedAt}),
+ * with plain accesses,
  * except once the owner has ended ({@link Thread#isAlive()} false gives the happens-before) or
  * when the cache is destroyed or the pool closed. Another thread that needs the objects back
  * sets {@link #flushRequested}; the owner flushes at its next slow path.
@@ -86,9 +87,10 @@ abstract class CpuSlabFields extends CpuSlabPad {
      * The index of owned slabs with free objects of the owner's (mimalloc's queue of pages
      * with free blocks): a stack, {@code ready[0..readyCount)}, of owned slabs whose own
      * {@link Slab#freelist} became non-empty by the owner's free ({@link Slab#queued} set).
-     * The allocation slow path pops it in O(1) instead of searching the owned slabs. An entry
-     * may be stale (its list taken while the slab was current): checked when popped. Unfreezing
-     * a slab takes it off. Sized with {@link #owned} (one more, for the current slab).
+     * kmalloc's second lock-free path (and the slow path) pops it in O(1) instead of searching
+     * the owned slabs. An entry may be stale (its list taken while the slab was current):
+     * checked when popped. Unfreezing a slab takes it off ({@link Slab#readyAt}). Sized with
+     * {@link #owned} (one more, for the current slab).
      */
     Slab[] ready;
     int readyCount;
