@@ -47,7 +47,8 @@ import java.util.function.Consumer;
  * <li><b>Fast path</b>, no lock, no Java allocation: the calling thread's {@link CpuSlab} has
  *     a private list of free objects of its current slab; pop the head, after checking that
  *     it is an object start of that slab and free ({@link Slab#state}).
- * <li>Otherwise, still without the lock: pop the thread's sheaf (objects it freed into slabs
+ * <li>Otherwise, still without the lock: a head the fast path refused is checked again, and
+ *     reported and dropped if a write after free damaged it; pop the thread's sheaf (objects it freed into slabs
  *     other than its current one); or make the owned slab on top of the index current, its own list
  *     taken whole (entries made stale meanwhile, the list taken while the slab was current,
  *     are dropped as they are popped); or take the current slab's own list or remote list
@@ -334,7 +335,7 @@ public final class KmemCacheImpl {
                 return allocSlow(function, c, gfp, requested);
             }
             // The new current slab's list: the fast path pops it, with its checks (a corrupt
-            // head goes to the slow path, which reports it).
+            // head goes to the slow path, whose popChecked reports it).
             return alloc(function, gfp, requested);
         }
         long obj = c.sheafObjs[n];
@@ -465,6 +466,12 @@ public final class KmemCacheImpl {
         }
         if (c.flushRequested) {
             flush(c);
+        }
+        if (c.freelist != 0) {
+            // The fast path refused the head of the private list (zone flags, a slow-only
+            // cache, or a head a write after free damaged): checked here and reported if
+            // corrupt, before anything below makes another list current and drops this one.
+            return popChecked(function, c, gfp, requested);
         }
         int n = c.sheafCount - 1;
         if (n >= 0) {

@@ -474,6 +474,45 @@ class SlabAllocatorTest {
         }
     }
 
+    /**
+     * The same damage while the thread also holds other free objects (a full sheaf, an owned
+     * slab on its index): the slow path must report the corrupt head before it makes another
+     * list current, or the damaged list is dropped unreported (it was, once owned slabs came).
+     */
+    @Test
+    void corruptFreePointerIsCaughtWhileOtherListsHoldObjects() {
+        try (MemoryPool pool = plainPool()) {
+            int per = pool.slabStats().stream().filter(st -> st.name().equals("kmalloc-64")).findFirst()
+                    .orElseThrow().objectsPerSlab();
+            long[] a = new long[3 * per];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = pool.kmalloc(64, GFP_KERNEL);
+            }
+            long cur = pool.kmem_obj_info(a[a.length - 1]).slabBase();
+            List<Long> others = new java.util.ArrayList<>();
+            List<Long> inCurrent = new java.util.ArrayList<>();
+            for (long x : a) {
+                (pool.kmem_obj_info(x).slabBase() == cur ? inCurrent : others).add(x);
+            }
+            assertTrue(others.size() > KmemCacheImpl.SHEAF_SIZE, "objects of the thread's other slabs: " + others.size());
+            // A full sheaf, then frees onto an owned slab's own list (the index).
+            for (int i = 0; i <= KmemCacheImpl.SHEAF_SIZE; i++) {
+                pool.kfree(others.get(i));
+            }
+            long q = inCurrent.get(0);
+            long p = inCurrent.get(1);
+            pool.kfree(q);
+            pool.kfree(p);
+            pool.segment(p, 8).set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x1234_5678L);
+            assertEquals(p, pool.kmalloc(64, GFP_KERNEL));
+            long next = pool.kmalloc(64, GFP_KERNEL);
+            List<String> r = pool.takeSlabReports();
+            assertEquals(1, r.size(), "the corrupt head is reported at the next allocation: " + r);
+            assertTrue(r.getFirst().contains("Freepointer 0x12345678 is not a free object"), r.getFirst());
+            assertTrue(pool.kmem_obj_info(next).allocated());
+        }
+    }
+
     // ================================================================== fault injection
 
     @Test
